@@ -1,0 +1,3 @@
+from pos_sim.cli import main
+
+raise SystemExit(main())

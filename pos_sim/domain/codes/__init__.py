@@ -1,0 +1,82 @@
+"""Payment code formats a terminal generates and reads, and ``classify`` to tell them apart.
+
+Every format module offers ``decode(text)`` (structure; CodeError where it breaks) returning a
+value with ``kind``, ``fields()``, ``as_objects()`` and ``validate(strict=False)`` (rules;
+CodeError for the first one broken).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pos_sim.domain.codes import emv_cpm, emv_mpm, gs1, url, wallet
+from pos_sim.domain.errors import CodeError
+
+KINDS = ("emv-mpm", "emv-cpm", "wallet-paycode", "gs1", "url", "unknown")
+GS1_LENGTHS = {8: "ean8", 12: "upca", 13: "ean13"}
+
+
+class Code(Protocol):
+    kind: str
+
+    def fields(self) -> dict[str, Any]: ...
+
+    def as_objects(self) -> list[dict[str, Any]]: ...
+
+    def validate(self, strict: bool = False) -> None: ...
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What a scanned text is: ``kind`` one of KINDS; ``detail`` the wallet or symbology."""
+
+    kind: str
+    detail: str | None = None
+
+
+def classify(text: str) -> Classification:
+    """Tell what any scanned text is, by its shape (no CRC or check-digit verdict: see decode)."""
+    if text.startswith(emv_cpm.PREFIX):
+        return Classification("emv-cpm")
+    if text.isascii() and text.isdigit():
+        if len(text) in GS1_LENGTHS:
+            return Classification("gs1", GS1_LENGTHS[len(text)])
+        try:
+            return Classification("wallet-paycode", wallet.decode(text).wallet)
+        except CodeError:
+            return Classification("unknown")
+    if text.startswith("00") and len(text) >= 4:
+        return Classification("emv-mpm")
+    if url.is_link(text):
+        return Classification("url")
+    return Classification("unknown")
+
+
+_DECODERS = {
+    "emv-mpm": emv_mpm.decode,
+    "emv-cpm": emv_cpm.decode,
+    "gs1": gs1.decode,
+    "url": url.decode,
+}
+
+
+def decode(text: str) -> Code:
+    """Decode ``text`` as whatever ``classify`` says it is; CodeError when it is none of them."""
+    kind = classify(text).kind
+    if kind in _DECODERS:
+        return _DECODERS[kind](text)
+    if text.isascii() and text.isdigit():
+        return wallet.decode(text)  # its error says which wallet rules the digits miss
+    raise CodeError(
+        "not a payment code: no EMV QR (00...), CPM (hQVDUFY...), wallet code (16-32 digits), "
+        "GS1 barcode (8, 12 or 13 digits) or http(s) link",
+        offset=0,
+    )
+
+
+def parse(text: str, strict: bool = False) -> Code:
+    """Decode and validate in one step."""
+    code = decode(text)
+    code.validate(strict)
+    return code

@@ -1,0 +1,1 @@
+"""Text to pixels: QR codes, barcodes, receipts."""
