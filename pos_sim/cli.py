@@ -75,7 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
 def read_text(arg: str) -> str:
     if arg != "-":
         return arg
-    data = sys.stdin.buffer.read(emv_mpm.MAX_QR_BYTES * 4 + 2)
+    limit = emv_mpm.MAX_QR_BYTES + 2  # the most any QR code holds, and a line break
+    data = sys.stdin.buffer.read(limit + 1)
+    if len(data) > limit:
+        raise CodeError(f"input is longer than any QR code holds ({emv_mpm.MAX_QR_BYTES} bytes)", offset=limit)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

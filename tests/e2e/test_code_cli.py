@@ -1,0 +1,137 @@
+"""`pos-sim code parse|make` as a user runs it: real processes, exit codes, stdout and stderr."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import zxingcpp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from pos_sim.cli import main
+
+BEST_TRANSPORT = (
+    "00020101021229300012D156000000000510A93FO3230Q31280012D15600000001030812345678520441115802CN5914BEST "
+    "TRANSPORT6007BEIJING64200002ZH0104最佳运输0202北京540523.7253031565502016233030412340603***0708A6008667"
+    "0902ME91320016A0112233449988770708123456786304A13A"
+)
+
+
+def pos_sim(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pos_sim", *args], input=stdin, capture_output=True, timeout=60
+    )
+
+
+def test_parse_json_prints_the_fields_of_the_emvco_example():
+    run = pos_sim("code", "parse", "--json", BEST_TRANSPORT)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["kind"] == "emv-mpm" and report["valid"] is True and report["error"] is None
+    fields = report["fields"]
+    assert fields["merchant_accounts"]["29"] == {"guid": "D15600000000", "05": "A93FO3230Q"}
+    assert (fields["currency"], fields["currency_alpha"], fields["amount"]) == ("156", "CNY", "23.72")
+    assert fields["language_template"] == {"00": "ZH", "01": "最佳运输", "02": "北京"}
+    assert fields["crc"] == "A13A" and fields["tip_indicator"] == "01"
+    assert [o["id"] for o in report["objects"]][:3] == ["00", "01", "29"]
+    assert report["objects"][2]["children"][0] == {"id": "00", "length": 12, "offset": 16, "value": "D15600000000"}
+
+
+def test_invalid_payload_exits_2_with_one_line_saying_what_and_where():
+    run = pos_sim("code", "parse", "--json", BEST_TRANSPORT[:-4] + "ABCD")
+    assert run.returncode == 2
+    report = json.loads(run.stdout)
+    assert report["valid"] is False and "computed A13A" in report["error"] and report["fields"]["crc"] == "ABCD"
+    assert run.stderr.decode().count("\n") == 1 and "tag 63" in run.stderr.decode()
+    run = pos_sim("code", "parse", "00020101021226590016A01101000000000002705303031058")
+    assert run.returncode == 2 and run.stdout == b""
+    assert run.stderr.decode().startswith("error: emv-mpm: ") and "offset" in run.stderr.decode()
+
+
+def test_strict_mode_refuses_promptpay_that_lenient_accepts():
+    promptpay = "00020101021129370016A000000677010111011300668012345675802TH530376463046197"
+    assert pos_sim("code", "parse", promptpay).returncode == 0
+    run = pos_sim("code", "parse", "--strict", promptpay)
+    assert run.returncode == 2 and b"mcc (ID 52) is missing" in run.stderr
+
+
+def test_stdin_and_each_kind():
+    run = pos_sim("code", "parse", "--json", "-", stdin=b"251001020123456789012345\r\n")
+    report = json.loads(run.stdout)
+    assert report["kind"] == "wallet-paycode" and report["fields"]["wallet"] == "Alipay+"
+    for text, kind in [("4006381333931", "gs1"), ("https://pay.example.com/o/1", "url"),
+                       ("hQVDUFYwMWEaTwegAAAAVVVVVw8SNFZ4kBI0WNGRIgESNF8=", "emv-cpm")]:
+        run = pos_sim("code", "parse", "--json", text)
+        assert run.returncode == 0 and json.loads(run.stdout)["kind"] == kind, run.stderr
+    run = pos_sim("code", "parse", "--json", "hello there")
+    assert run.returncode == 2 and json.loads(run.stdout)["kind"] == "unknown"
+
+
+def test_bad_usage_exits_2():
+    assert pos_sim("code", "parse").returncode == 2
+    assert pos_sim("code", "make", "promptpay").returncode == 2
+    run = pos_sim("code", "make", "paynow", "--uen", "X", "--amount", "12.345")
+    assert run.returncode == 2 and b"SGD has 2" in run.stderr and b"Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["promptpay", "--phone", "0812345678", "--amount", "150"],
+        ["paynow", "--uen", "201403121W", "--amount", "12.50", "--name", "KOPI CORNER", "--reference", "ORDER-1"],
+        ["fps", "--fps-id", "1234567", "--amount", "88.80"],
+        ["duitnow", "--acquirer", "564160", "--account", "ACC1", "--name", "KEDAI", "--city", "KL", "--amount", "9.90"],
+        ["qris", "--nmid", "ID1026478871761", "--name", "TOKO", "--city", "JAKARTA", "--mcc", "5411", "--amount", "15000"],
+        ["pix", "--key", "fulano@example.com", "--name", "Fulano", "--city", "BRASILIA", "--amount", "25.90"],
+        ["mpm", "--guid", "COM.EXAMPLE", "--account", "01=M123", "--country", "JP", "--currency", "JPY",
+         "--amount", "1200", "--name", "RAMEN YA", "--city", "TOKYO", "--language", "JA", "--alt-name", "ラーメン屋"],
+        ["cpm", "--pan", "4761340000000019", "--cardholder-name", "TAN AH KOW"],
+        ["paycode"],
+    ],
+)
+def test_make_prints_a_payload_that_parses_and_a_png_that_scans(args, tmp_path):
+    png = tmp_path / "code.png"
+    run = pos_sim("code", "make", *args, "--png", str(png))
+    assert run.returncode == 0, run.stderr
+    payload = run.stdout.decode().strip()
+    assert pos_sim("code", "parse", payload).returncode == 0
+    [read] = zxingcpp.read_barcodes(Image.open(png))
+    assert read.text == payload and read.format == zxingcpp.BarcodeFormat.QRCode
+
+
+def half_blocks_to_image(lines: list[str], scale: int = 6) -> Image.Image:
+    """Turn half-block text back into pixels, as a phone camera sees the terminal."""
+    top = {"█": True, "▀": True, "▄": False, " ": False}
+    bottom = {"█": True, "▄": True, "▀": False, " ": False}
+    rows = [row for line in lines for row in ([top[c] for c in line], [bottom[c] for c in line])]
+    image = Image.new("L", (len(rows[0]), len(rows)), 255)
+    image.putdata([0 if dark else 255 for row in rows for dark in row])
+    return image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+
+
+def test_terminal_qr_drawn_with_half_blocks_scans_back_to_the_payload():
+    run = pos_sim("code", "make", "promptpay", "--phone", "0812345678", "--amount", "99.50", "--terminal")
+    payload, *lines = run.stdout.decode().splitlines()
+    assert payload.startswith("000201") and len({len(line) for line in lines}) == 1
+    [read] = zxingcpp.read_barcodes(half_blocks_to_image(lines))
+    assert read.text == payload
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=600))
+def test_no_input_however_broken_gives_a_traceback(data, capsys):
+    text = data.decode("utf-8", "surrogateescape")  # what argv holds for bytes that are not UTF-8
+    code = main(["code", "parse", "--json", text])
+    out, err = capsys.readouterr()
+    assert code in (0, 2) and "Traceback" not in err
+    report = json.loads(out)
+    assert report["valid"] is (code == 0)
+
+
+def test_huge_and_odd_input_from_stdin_is_refused_cleanly():
+    for data in (b"\xff\xfe\x00garbage", b"0" * 2_000_000, "\u202e00020101\u0000".encode(), b"hQVDUFY" + b"A" * 100_000):
+        run = pos_sim("code", "parse", "--json", "-", stdin=data)
+        assert run.returncode == 2 and b"Traceback" not in run.stderr
+        assert run.stderr.decode().startswith("error: ")
