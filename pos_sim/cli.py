@@ -120,8 +120,10 @@ def describe(code: codes.Code) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 def flatten(value: Any, prefix: str = "") -> list[str]:
     if isinstance(value, dict):
         return [line for key, item in value.items() for line in flatten(item, f"{prefix}{key}.")]
-    if isinstance(value, list):
+    if isinstance(value, list) and not all(isinstance(item, str) for item in value):
         return [line for i, item in enumerate(value) for line in flatten(item, f"{prefix}{i}.")]
+    if isinstance(value, list):
+        value = ", ".join(value)
     return [] if value in (None, {}, []) else [f"{prefix[:-1]}: {value}"]
 
 

@@ -37,6 +37,8 @@ class Classification:
 
 def classify(text: str) -> Classification:
     """Tell what any scanned text is, by its shape (no CRC or check-digit verdict: see decode)."""
+    if len(text) > emv_mpm.MAX_QR_BYTES:
+        return Classification("unknown")
     if text.startswith(emv_cpm.PREFIX):
         return Classification("emv-cpm")
     if text.isascii() and text.isdigit():
@@ -63,6 +65,8 @@ _DECODERS = {
 
 def decode(text: str) -> Code:
     """Decode ``text`` as whatever ``classify`` says it is; CodeError when it is none of them."""
+    if len(text) > emv_mpm.MAX_QR_BYTES:
+        raise CodeError(f"{len(text)} characters: longer than any QR code holds ({emv_mpm.MAX_QR_BYTES} bytes)")
     kind = classify(text).kind
     if kind in _DECODERS:
         return _DECODERS[kind](text)

@@ -1,0 +1,331 @@
+"""EMVCo consumer-presented QR (CPM): the base64 text of a BER-TLV payload shown by a phone wallet.
+
+The payload is '85' Payload Format Indicator "CPV01", then one or more '61' Application Templates
+(each may hold a '63' transparent template), then an optional '62' Common Data Template (which may
+hold a '64'). BER-TLV here: tags of one or more bytes (low five bits 11111 open a multi-byte tag,
+bit 0x80 continues it), lengths in short form or long form 0x81 / 0x82, bit 0x20 of the first tag
+byte marks a constructed object whose contents are parsed as objects in turn.
+
+``decode`` reads the structure only; ``validate`` applies the rules, in two modes:
+
+* lenient (the default), what a POI must reject (5.1.1.2-3, 5.1.1.10): a first object that is not
+  '85' = "CPV01"; no '61'; two '62'; a '61' without a '4F' of 5-16 bytes; no '57' or '5A' in the
+  POI data; a primitive tag twice in the POI data; text fields that are not ASCII. POI data is
+  a '61' together with the '62', so a '57' or '5A' in '62' serves every application. The spec
+  forbids a duplicate only in the application the POI chooses; every '61' is checked, as the
+  mvallim/emv-qrcode validator does, because a simulated terminal may choose any of them.
+* ``strict`` adds the layout (at most two '61', right after '85', then at most one '62', then
+  only other templates) and each field's EMV format and size (``FIELDS``): a 29-character
+  PAR, printable ASCII text, a digits-only PAN, a well-formed track 2, an issuer URL without spaces.
+
+Round trip: each object keeps the width of the length it was read with (``length_size``), so
+``to_bytes()`` gives back the decoded bytes exactly, minimal length or not; objects built here
+get minimal lengths.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from pos_sim.domain.errors import CodeError
+
+PREFIX = "hQVDUFY"  # base64 of '85' 05 "CPV": how a POI tells a CPM payload (5.1.1.1)
+MAX_TEXT_CHARS = 4096  # base64 characters, 3072 bytes: well over the 512 bytes a POI must read
+MAX_DEPTH = 8
+MAX_TAG_BYTES = 4
+PAYLOAD_FORMAT = b"CPV01"
+
+
+class Field(NamedTuple):
+    """A POI data object: its tag, how it is shown, its strict format and size in bytes."""
+
+    tag: str
+    text: bool  # ASCII text, else uppercase hex
+    pattern: str  # the shown value, in strict mode
+    low: int
+    high: int
+
+
+FIELDS: dict[str, Field] = {
+    "aid": Field("4F", False, "[0-9A-F]*", 5, 16),
+    "label": Field("50", True, "[\x20-\x7e]*", 1, 16),
+    "track2": Field("57", False, "[0-9]{1,19}D[0-9]{7,}F?", 1, 19),
+    "pan": Field("5A", False, "[0-9]+", 1, 10),  # shown without its F pad
+    "cardholder_name": Field("5F20", True, "[\x20-\x7e]*", 2, 26),
+    "language": Field("5F2D", True, "(?:[a-z]{2})*", 2, 8),
+    "issuer_url": Field("5F50", True, "[\x21-\x7e]*", 1, 0xFFFF),
+    "last4_pan": Field("9F25", False, "[0-9]*", 2, 2),
+    "app_version": Field("9F08", False, "[0-9A-F]*", 2, 2),
+    "token_requestor_id": Field("9F19", False, "[0-9]*", 6, 6),
+    "par": Field("9F24", True, "[0-9A-Za-z]*", 29, 29),
+}
+TEMPLATES = {"61": "63", "62": "64"}  # application / common data template -> its transparent template
+
+
+@dataclass(frozen=True)
+class Tlv:
+    """One BER-TLV object: a primitive holds ``value``, a constructed one (tag bit 0x20) ``children``."""
+
+    tag: str  # uppercase hex
+    value: bytes = b""
+    children: tuple[Tlv, ...] = ()
+    offset: int = 0  # of the tag, in the decoded bytes
+    length_size: int = 0  # bytes after 0x81/0x82 as read; a shorter length is never written
+
+    @property
+    def constructed(self) -> bool:
+        return bool(int(self.tag[:2], 16) & 0x20)
+
+    def contents(self) -> bytes:
+        return b"".join(c.to_bytes() for c in self.children) if self.constructed else self.value
+
+    def to_bytes(self) -> bytes:
+        contents = self.contents()
+        n = len(contents)
+        size = max(self.length_size, 0 if n < 0x80 else (n.bit_length() + 7) // 8)
+        if size > 2:
+            raise CodeError(f"{n} bytes do not fit a 0x82 length", tag=self.tag)
+        head = bytes([n]) if size == 0 else bytes([0x80 | size]) + n.to_bytes(size, "big")
+        return bytes.fromhex(self.tag) + head + contents
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"tag": self.tag, "length": len(self.contents()), "offset": self.offset}
+        if self.constructed:
+            out["children"] = [c.as_dict() for c in self.children]
+        else:
+            out["value"] = self.value.hex().upper()
+        return out
+
+
+def _tag_end(data: bytes, pos: int, end: int) -> int:
+    """Where the tag starting at ``data[pos]`` ends."""
+    if data[pos] & 0x1F != 0x1F:
+        return pos + 1
+    last = min(end, pos + MAX_TAG_BYTES)
+    for i in range(pos + 1, last):
+        if not data[i] & 0x80:
+            return i + 1
+    tag = data[pos:last].hex().upper()
+    raise CodeError(f"tag truncated or longer than {MAX_TAG_BYTES} bytes", offset=pos, tag=tag)
+
+
+def _parse(data: bytes, start: int, end: int, depth: int) -> tuple[Tlv, ...]:
+    """The objects of ``data[start:end]``."""
+    objects = []
+    pos = start
+    while pos < end:
+        offset = pos
+        pos = _tag_end(data, pos, end)
+        tag = data[offset:pos].hex().upper()
+        if pos == end:
+            raise CodeError("object has no length", offset=pos, tag=tag)
+        first = data[pos]
+        if first == 0x80:
+            raise CodeError("indefinite length (0x80) is not allowed", offset=pos, tag=tag)
+        if first > 0x82:
+            raise CodeError(f"length form 0x{first:02X}: at most 0x82 (two length bytes)", offset=pos, tag=tag)
+        size = first & 0x7F if first & 0x80 else 0
+        body = pos + 1 + size
+        if body > end:
+            raise CodeError("length truncated", offset=pos, tag=tag)
+        length = int.from_bytes(data[pos + 1 : body], "big") if size else first
+        if body + length > end:
+            raise CodeError(f"length {length} runs past the data ({end - body} bytes left)", offset=pos, tag=tag)
+        if not data[offset] & 0x20:
+            objects.append(Tlv(tag, data[body : body + length], offset=offset, length_size=size))
+        elif depth == MAX_DEPTH:
+            raise CodeError(f"templates nested deeper than {MAX_DEPTH}", offset=offset, tag=tag)
+        else:
+            children = _parse(data, body, body + length, depth + 1)
+            objects.append(Tlv(tag, children=children, offset=offset, length_size=size))
+        pos = body + length
+    return tuple(objects)
+
+
+def _show(name: str, value: bytes) -> str:
+    if FIELDS[name].text:
+        return value.decode("ascii", "replace")
+    shown = value.hex().upper()
+    return shown.rstrip("F") if name == "pan" else shown
+
+
+def _first(objects: tuple[Tlv, ...], tag: str) -> Tlv | None:
+    return next((o for o in objects if o.tag == tag), None)
+
+
+def _template_fields(template: Tlv) -> dict[str, Any]:
+    """The named POI fields of a '61' or '62', and its transparent template's primitives by tag."""
+    out = {}
+    for name, field in FIELDS.items():
+        obj = _first(template.children, field.tag)
+        if obj is not None and not obj.constructed:
+            out[name] = _show(name, obj.value)
+    if "pan" not in out and "D" in out.get("track2", ""):
+        out["pan"] = out["track2"].partition("D")[0]
+    transparent = _first(template.children, TEMPLATES[template.tag])
+    if transparent is not None and transparent.constructed:
+        out["transparent"] = {c.tag: c.value.hex().upper() for c in transparent.children if not c.constructed}
+    return out
+
+
+@dataclass(frozen=True)
+class CpmPayload:
+    """A decoded CPM payload: its top-level BER-TLV objects, in order."""
+
+    tree: tuple[Tlv, ...]
+    kind = "emv-cpm"
+
+    def to_bytes(self) -> bytes:
+        return b"".join(o.to_bytes() for o in self.tree)
+
+    def as_objects(self) -> list[dict[str, Any]]:
+        return [o.as_dict() for o in self.tree]
+
+    def fields(self) -> dict[str, Any]:
+        """The payload's content by name (``FIELDS``); never raises, ``validate`` judges it."""
+        out: dict[str, Any] = {}
+        pfi = _first(self.tree, "85")
+        if pfi is not None:
+            out["payload_format_indicator"] = pfi.value.decode("ascii", "replace")
+        out["applications"] = [_template_fields(o) for o in self.tree if o.tag == "61"]
+        common = _first(self.tree, "62")
+        if common is not None:
+            out["common"] = _template_fields(common)
+        return out
+
+    def validate(self, strict: bool = False) -> None:
+        """Raise CodeError for the first rule the payload breaks (see the module docstring)."""
+        tree = self.tree
+        if not tree or tree[0].tag != "85" or tree[0].value != PAYLOAD_FORMAT:
+            raise CodeError('the payload must start with Payload Format Indicator "CPV01"', offset=0, tag="85")
+        apps = [o for o in tree if o.tag == "61"]
+        commons = [o for o in tree if o.tag == "62"]
+        if not apps:
+            raise CodeError("no Application Template", tag="61")
+        if len(commons) > 1:
+            raise CodeError("a second Common Data Template", offset=commons[1].offset, tag="62")
+        if strict:
+            _check_layout(tree)
+        for app in apps:
+            _check_poi_data(app, commons[0].children if commons else (), strict)
+
+
+def _check_layout(tree: tuple[Tlv, ...]) -> None:
+    count = next((i for i, o in enumerate(tree[1:]) if o.tag != "61"), len(tree) - 1)
+    if count > 2:
+        raise CodeError("more than two Application Templates", offset=tree[3].offset, tag="61")
+    rest = tree[1 + count :]
+    if rest and rest[0].tag == "62":
+        rest = rest[1:]
+    for obj in rest:
+        if not obj.constructed or obj.tag in ("61", "62"):
+            raise CodeError(
+                "out of place: '85', then one or two '61', then one '62', then only other templates",
+                offset=obj.offset,
+                tag=obj.tag,
+            )
+
+
+def _check_poi_data(app: Tlv, common: tuple[Tlv, ...], strict: bool) -> None:
+    seen: dict[str, Tlv] = {}
+    for obj in app.children + common:
+        if obj.constructed:
+            continue
+        if obj.tag in seen:
+            raise CodeError("a tag twice in the POI data of an application (5.1.1.10)", offset=obj.offset, tag=obj.tag)
+        seen[obj.tag] = obj
+    if _first(app.children, "4F") is None:
+        raise CodeError("Application Template without an ADF name (4F)", offset=app.offset, tag="61")
+    if "57" not in seen and "5A" not in seen:
+        raise CodeError("application has neither Track 2 (57) nor PAN (5A)", offset=app.offset, tag="61")
+    for name, field in FIELDS.items():
+        obj = seen.get(field.tag)
+        if obj is None:
+            continue
+        if field.text and not obj.value.isascii():
+            raise CodeError(f"{name} is not ASCII text", offset=obj.offset, tag=obj.tag)
+        if (strict or field.tag == "4F") and not field.low <= len(obj.value) <= field.high:
+            size = f"{field.low}-{field.high}" if field.low < field.high else field.low
+            raise CodeError(f"{name} has {len(obj.value)} bytes, not {size}", offset=obj.offset, tag=obj.tag)
+        shown = _show(name, obj.value)
+        if strict and not re.fullmatch(field.pattern, shown):
+            raise CodeError(f"{name} {shown!r} is not in its EMV format", offset=obj.offset, tag=obj.tag)
+
+
+def decode(text: str) -> CpmPayload:
+    """Read base64 ``text`` (surrounding whitespace ignored) as BER-TLV; CodeError where it breaks."""
+    if not isinstance(text, str):
+        raise CodeError("a CPM payload is text")
+    text = text.strip()
+    if len(text) > MAX_TEXT_CHARS:
+        raise CodeError(f"payload of {len(text)} characters, at most {MAX_TEXT_CHARS}", offset=MAX_TEXT_CHARS)
+    try:
+        data = base64.b64decode(text, validate=True)
+    except ValueError:
+        raise CodeError("payload is not RFC 4648 base64") from None
+    if not data:
+        raise CodeError("empty payload", offset=0)
+    return CpmPayload(_parse(data, 0, len(data), 0))
+
+
+def parse(text: str, strict: bool = False) -> CpmPayload:
+    """Decode and validate in one step."""
+    payload = decode(text)
+    payload.validate(strict)
+    return payload
+
+
+def _hex(value: Any, tag: str, pad: bool = False) -> bytes:
+    """Bytes of a hex string; ``pad`` completes an odd number of digits with an F."""
+    if not isinstance(value, str) or not re.fullmatch("[0-9A-Fa-f]*", value):
+        raise CodeError(f"{value!r} is not hex", tag=tag)
+    if len(value) % 2 and not pad:
+        raise CodeError(f"{value!r} is an odd number of hex digits", tag=tag)
+    return bytes.fromhex(value + "F" * (len(value) % 2))
+
+
+def _primitive(tag: str, value: str) -> Tlv:
+    """A transparent object: any primitive tag, a hex value."""
+    raw = _hex(tag, str(tag))
+    if not raw or _tag_end(raw, 0, len(raw)) != len(raw) or raw[0] & 0x20:
+        raise CodeError(f"{tag!r} is not a primitive BER tag", tag=str(tag))
+    return Tlv(raw.hex().upper(), _hex(value, tag))
+
+
+def _template(tag: str, fields: dict[str, Any]) -> Tlv:
+    unknown = set(fields) - set(FIELDS) - {"transparent"}
+    if unknown:
+        raise CodeError(f"unknown CPM fields {sorted(unknown)}", tag=tag)
+    children = []
+    for name, field in FIELDS.items():
+        value = fields.get(name)
+        if value is None:
+            continue
+        if not field.text:
+            children.append(Tlv(field.tag, _hex(value, field.tag, pad=name in ("pan", "track2"))))
+        elif isinstance(value, str) and value.isascii():
+            children.append(Tlv(field.tag, value.encode("ascii")))
+        else:
+            raise CodeError(f"{name} {value!r} is not ASCII text", tag=field.tag)
+    transparent = fields.get("transparent")
+    if transparent is not None:
+        children.append(Tlv(TEMPLATES[tag], children=tuple(_primitive(t, v) for t, v in transparent.items())))
+    return Tlv(tag, children=tuple(children))
+
+
+def build(applications: list[dict[str, Any]], common: dict[str, Any] | None = None) -> str:
+    """Base64 CPM text from dicts shaped like ``fields()``'s applications and common data.
+
+    Fields go in ``FIELDS`` order; PAN and track 2 get an F pad when odd; ``transparent`` maps
+    primitive tags to hex values, put in a '63' (application) or '64' (common) template. The
+    result is checked in lenient mode before it is returned.
+    """
+    tree = [Tlv("85", PAYLOAD_FORMAT), *(_template("61", app) for app in applications)]
+    if common is not None:
+        tree.append(_template("62", common))
+    text = base64.b64encode(CpmPayload(tuple(tree)).to_bytes()).decode("ascii")
+    decode(text).validate()
+    return text
