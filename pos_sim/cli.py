@@ -133,12 +133,12 @@ def flatten(value: Any, prefix: str = "") -> list[str]:
 def run_make(args: argparse.Namespace) -> int:
     _help, _options, build = MAKERS[args.format]
     payload = build(args)
-    print(payload)
     if args.png:
         try:
             qr.write_png(payload, args.png)
         except OSError as exc:
             raise UsageError(f"cannot write {args.png}: {exc.strerror or exc}") from None
+    print(payload)
     if args.terminal:
         lines = qr.half_blocks(qr.matrix(payload))
         print(qr.ansi_dark_on_light(lines) if sys.stdout.isatty() else "\n".join(lines))

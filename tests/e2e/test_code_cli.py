@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import zxingcpp
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -74,6 +74,9 @@ def test_bad_usage_exits_2():
     assert pos_sim("code", "make", "promptpay").returncode == 2
     run = pos_sim("code", "make", "paynow", "--uen", "X", "--amount", "12.345")
     assert run.returncode == 2 and b"SGD has 2" in run.stderr and b"Traceback" not in run.stderr
+    run = pos_sim("code", "make", "mpm", "--guid", "COM.EXAMPLE", "--country", "SG", "--city", "SINGAPORE",
+                  "--name", "A MERCHANT NAME LONGER THAN EMVCO ALLOWS", "--png", "never-written.png")
+    assert run.returncode == 2 and b"at most 25 characters" in run.stderr and run.stdout == b""
 
 
 @pytest.mark.parametrize(
@@ -123,7 +126,8 @@ def test_terminal_qr_drawn_with_half_blocks_scans_back_to_the_payload():
 @given(data=st.binary(max_size=600))
 def test_no_input_however_broken_gives_a_traceback(data, capsys):
     text = data.decode("utf-8", "surrogateescape")  # what argv holds for bytes that are not UTF-8
-    code = main(["code", "parse", "--json", text])
+    assume(text != "-")  # that one reads standard input
+    code = main(["code", "parse", "--json", "--", text])
     out, err = capsys.readouterr()
     assert code in (0, 2) and "Traceback" not in err
     report = json.loads(out)

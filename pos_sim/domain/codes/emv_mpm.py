@@ -472,7 +472,8 @@ def build(fields: dict[str, Any]) -> str:
 
     ``merchant_accounts``, ``additional_data``, ``language_template``, ``unreserved_templates``
     and ``rfu`` map IDs to values or, for templates, to dicts of sub-IDs (``guid`` for 00).
-    The result is checked in lenient mode before it is returned.
+    The result is checked in strict mode before it is returned: what pos-sim makes is EMVCo to
+    the letter (the scheme builders that must deviate, like PromptPay, check in lenient mode).
     """
     objects: list[tuple[str, str | list]] = []
     for name, value in fields.items():
@@ -490,7 +491,7 @@ def build(fields: dict[str, Any]) -> str:
         objects.append(("00", "01"))
     objects.sort(key=lambda pair: pair[0])
     payload = with_crc(encode(objects))
-    decode(payload).validate()
+    decode(payload).validate(strict=True)
     return payload
 
 
