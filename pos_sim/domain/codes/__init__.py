@@ -14,7 +14,6 @@ from pos_sim.domain.codes import emv_cpm, emv_mpm, gs1, url, wallet
 from pos_sim.domain.errors import CodeError
 
 KINDS = ("emv-mpm", "emv-cpm", "wallet-paycode", "gs1", "url", "unknown")
-GS1_LENGTHS = {8: "ean8", 12: "upca", 13: "ean13"}
 
 
 class Code(Protocol):
@@ -42,8 +41,8 @@ def classify(text: str) -> Classification:
     if text.startswith(emv_cpm.PREFIX):
         return Classification("emv-cpm")
     if text.isascii() and text.isdigit():
-        if len(text) in GS1_LENGTHS:
-            return Classification("gs1", GS1_LENGTHS[len(text)])
+        if len(text) in gs1.SYMBOLOGIES:
+            return Classification("gs1", gs1.SYMBOLOGIES[len(text)])
         try:
             return Classification("wallet-paycode", wallet.decode(text).wallet)
         except CodeError:

@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 from pos_sim.domain.errors import CodeError
 
 _NON_DIGIT = re.compile(r"[^0-9]")
-_SYMBOLOGIES = {13: "ean13", 12: "upca", 8: "ean8"}
+SYMBOLOGIES = {13: "ean13", 12: "upca", 8: "ean8"}
 _MEASURES = ("price", "weight", "count")
 _VARIABLE_MEASURE_PREFIXES = ("02", *(str(p) for p in range(20, 30)))
 _RULE_FIELDS = ("prefixes", "item_digits", "measure", "value_digits", "price_check")
@@ -193,7 +193,7 @@ def decode(text: str, rules: tuple[VariableMeasureRule, ...] = DEFAULT_RULES) ->
     """The EAN-13 (13 digits), UPC-A (12) or EAN-8 (8) in ``text``; ``validate`` checks its check digits."""
     if bad := _NON_DIGIT.search(text):
         raise CodeError(f"a GS1 retail barcode has digits only, found {bad.group()!r}", offset=bad.start())
-    if (symbology := _SYMBOLOGIES.get(len(text))) is None:
+    if (symbology := SYMBOLOGIES.get(len(text))) is None:
         raise CodeError(f"{len(text)} digits: a GS1 retail barcode has 13 (EAN-13), 12 (UPC-A) or 8 (EAN-8)")
     prefix = text.zfill(13)[:2]  # "00" for an EAN-8, which no rule takes
     return RetailBarcode(symbology, text, next((rule for rule in rules if prefix in rule.prefixes), None))
