@@ -1,0 +1,1 @@
+"""Pixels to text: decoders, the cascade, scanner sources and damage."""

@@ -1,0 +1,220 @@
+"""Decoders: one interface over zxing-cpp, pyzbar (libzbar) and OpenCV.
+
+A decoder takes an image (a numpy array, grayscale or BGR) and returns every code it reads in it,
+as ``Read`` values with the symbology, text, raw bytes, corners in image coordinates, the decoder's
+name and the time taken. A decoder whose library cannot be loaded is reported once by
+``available()`` and left out; it never crashes the terminal.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+Corners = tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class Read:
+    """One code read from a frame."""
+
+    symbology: str  # "qr", "ean13", "ean8", "upca", "upce", "code128", "code39", "datamatrix", ...
+    text: str
+    raw: bytes
+    corners: Corners  # four (x, y) points, clockwise from the top left of the code
+    decoder: str
+    ms: float = 0.0
+
+    def moved(self, corners: Corners, decoder: str | None = None) -> Read:
+        return replace(self, corners=corners, decoder=decoder or self.decoder)
+
+
+class Decoder(Protocol):
+    name: str
+
+    def decode(self, image: np.ndarray) -> list[Read]: ...
+
+
+def gray(image: np.ndarray) -> np.ndarray:
+    """The image as 8-bit grayscale (decoders and preprocessing work on luminance)."""
+    if image.ndim == 2:
+        return image
+    import cv2
+
+    return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
+
+
+def _points(points) -> Corners:
+    """Corners as integer points, clockwise (in image coordinates) from the one nearest the top left."""
+    pts = [(float(x), float(y)) for x, y in points]
+    cx, cy = sum(x for x, _ in pts) / len(pts), sum(y for _, y in pts) / len(pts)
+    pts.sort(key=lambda p: math.atan2(p[1] - cy, p[0] - cx))
+    first = min(range(len(pts)), key=lambda i: pts[i][0] + pts[i][1])
+    return tuple((round(x), round(y)) for x, y in pts[first:] + pts[:first])
+
+
+def _text(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+class ZxingDecoder:
+    """zxing-cpp: QR, Micro QR, Data Matrix, Aztec, PDF417 and the 1-D retail and industrial codes."""
+
+    name = "zxing"
+    _SYMBOLOGIES = {
+        "QRCode": "qr",
+        "MicroQRCode": "microqr",
+        "RMQRCode": "rmqr",
+        "DataMatrix": "datamatrix",
+        "Aztec": "aztec",
+        "PDF417": "pdf417",
+        "EAN13": "ean13",
+        "EAN8": "ean8",
+        "UPCA": "upca",
+        "UPCE": "upce",
+        "Code128": "code128",
+        "Code39": "code39",
+        "Code93": "code93",
+        "Codabar": "codabar",
+        "ITF": "itf",
+        "DataBar": "databar",
+    }
+
+    def __init__(self, *, fast: bool = False) -> None:
+        import zxingcpp
+
+        self._zx = zxingcpp
+        self._symbologies = {getattr(zxingcpp.BarcodeFormat, k): v for k, v in self._SYMBOLOGIES.items()}
+        self.fast = fast
+        if fast:
+            self.name = "zxing-fast"
+
+    def decode(self, image: np.ndarray) -> list[Read]:
+        return self.read(image, fast=self.fast)
+
+    def read(self, image: np.ndarray, *, formats=None, fast: bool = False) -> list[Read]:
+        """Every valid code zxing-cpp finds; ``fast`` skips its retries (rotation, downscaling, inversion)."""
+        options = {"try_rotate": False, "try_downscale": False, "try_invert": False} if fast else {}
+        if formats is not None:
+            options["formats"] = formats
+        started = time.perf_counter()
+        found = self._zx.read_barcodes(image, **options)
+        ms = (time.perf_counter() - started) * 1000
+        reads = []
+        for code in found:
+            if not code.valid:
+                continue
+            pos = code.position
+            corners = _points([(p.x, p.y) for p in (pos.top_left, pos.top_right, pos.bottom_right, pos.bottom_left)])
+            symbology = self._symbologies.get(code.format, str(code.format).lower())
+            raw = bytes(code.bytes)
+            reads.append(Read(symbology, code.text if symbology != "qr" else _text(raw), raw, corners, self.name, ms))
+        return reads
+
+
+class ZbarDecoder:
+    """pyzbar over libzbar: QR and the 1-D codes (EAN/UPC, Code 128, Code 39, I2/5, Codabar)."""
+
+    name = "zbar"
+    _SYMBOLOGIES = {
+        "QRCODE": "qr",
+        "EAN13": "ean13",
+        "EAN8": "ean8",
+        "UPCA": "upca",
+        "UPCE": "upce",
+        "CODE128": "code128",
+        "CODE39": "code39",
+        "CODE93": "code93",
+        "I25": "itf",
+        "CODABAR": "codabar",
+        "DATABAR": "databar",
+    }
+
+    def __init__(self) -> None:
+        from pyzbar import pyzbar
+
+        self._zbar = pyzbar
+
+    def decode(self, image: np.ndarray) -> list[Read]:
+        started = time.perf_counter()
+        found = self._zbar.decode(np.ascontiguousarray(gray(image)))
+        ms = (time.perf_counter() - started) * 1000
+        reads = []
+        for code in found:
+            symbology = self._SYMBOLOGIES.get(code.type, code.type.lower())
+            corners = _points(code.polygon) if len(code.polygon) == 4 else _rect(code.rect)
+            reads.append(Read(symbology, _text(code.data), bytes(code.data), corners, self.name, ms))
+        return reads
+
+
+def _rect(rect) -> Corners:
+    x, y, w, h = rect
+    return ((x, y), (x + w, y), (x + w, y + h), (x, y + h))
+
+
+class OpenCvDecoder:
+    """OpenCV's QRCodeDetectorAruco (several QR codes a frame) and its 1-D barcode detector."""
+
+    name = "opencv"
+
+    def __init__(self) -> None:
+        import cv2
+
+        self._qr = cv2.QRCodeDetectorAruco()
+        self._barcode = cv2.barcode.BarcodeDetector()
+
+    def decode(self, image: np.ndarray) -> list[Read]:
+        started = time.perf_counter()
+        frame = gray(image)
+        reads: list[tuple[str, str, Corners]] = []
+        ok, texts, points, _ = self._qr.detectAndDecodeMulti(frame)
+        if ok and points is not None:
+            reads += [("qr", text, _points(p)) for text, p in zip(texts, points) if text]
+        result = self._barcode.detectAndDecodeWithType(frame)
+        ok, texts, kinds, points = result if len(result) == 4 else (result[0], *result[1:])
+        if ok and points is not None:
+            for text, kind, p in zip(texts, kinds, points):
+                if text:
+                    reads.append((kind.lower().replace("_", "").replace("-", ""), text, _points(p)))
+        ms = (time.perf_counter() - started) * 1000
+        return [Read(s, t, t.encode("utf-8"), c, self.name, ms) for s, t, c in reads]
+
+
+_ADAPTERS = {"zxing": ZxingDecoder, "zbar": ZbarDecoder, "opencv": OpenCvDecoder}
+_reported: set[str] = set()
+
+
+def load(name: str) -> Decoder | None:
+    """The decoder called ``name``, or None (said once in the log) when its library is missing."""
+    try:
+        return _ADAPTERS[name]()
+    except (ImportError, OSError, AttributeError) as exc:
+        if name not in _reported:
+            _reported.add(name)
+            log.warning("decoder %s left out: %s", name, exc)
+        return None
+
+
+def available() -> dict[str, str | None]:
+    """Each decoder's name -> None when it loads, or why it does not."""
+    out: dict[str, str | None] = {}
+    for name, adapter in _ADAPTERS.items():
+        try:
+            adapter()
+            out[name] = None
+        except (ImportError, OSError, AttributeError) as exc:
+            out[name] = str(exc)
+    return out
+
+
+NAMES = tuple(_ADAPTERS)
