@@ -65,17 +65,10 @@ class Cascade:
     def __init__(self, *, expect: str | None = None, budget_ms: float = DEFAULT_BUDGET_MS) -> None:
         import zxingcpp
 
-        self._zx = zxingcpp
         self._zxing = decoders.ZxingDecoder()
-        self._formats = zxingcpp.BarcodeFormats(
-            zxingcpp.BarcodeFormat.QRCode
-            | zxingcpp.BarcodeFormat.MicroQRCode
-            | zxingcpp.BarcodeFormat.EAN13
-            | zxingcpp.BarcodeFormat.EAN8
-            | zxingcpp.BarcodeFormat.UPCA
-            | zxingcpp.BarcodeFormat.UPCE
-            | zxingcpp.BarcodeFormat.Code128
-        )
+        linear = [getattr(zxingcpp.BarcodeFormat, f) for f in ("EAN13", "EAN8", "UPCA", "UPCE", "Code128")]
+        self._linear = zxingcpp.BarcodeFormats(linear)
+        self._formats = zxingcpp.BarcodeFormats([zxingcpp.BarcodeFormat.QRCode, zxingcpp.BarcodeFormat.MicroQRCode, *linear])
         self._zbar = decoders.load("zbar")
         self.expect = expect
         self.budget_ms = budget_ms
@@ -109,14 +102,7 @@ class Cascade:
             yield "zbar", self._zbar.decode(frame)
 
     def _read(self, image: np.ndarray, *, fast: bool, linear_only: bool = False) -> list[Read]:
-        zx = self._zx
-        formats = self._formats
-        if linear_only:
-            formats = zx.BarcodeFormats(
-                zx.BarcodeFormat.EAN13 | zx.BarcodeFormat.EAN8 | zx.BarcodeFormat.UPCA
-                | zx.BarcodeFormat.UPCE | zx.BarcodeFormat.Code128
-            )
-        return self._zxing.read(image, formats=formats, fast=fast)
+        return self._zxing.read(image, formats=self._linear if linear_only else self._formats, fast=fast)
 
 
 def _candidates(frame: np.ndarray, most: int = 3) -> list[tuple[int, int, int, int]]:

@@ -1,0 +1,96 @@
+"""`pos-sim scan` as QA runs it: files and folders, JSON lines, exit codes, live video, virtual scans."""
+
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+
+from pos_sim.domain.codes import schemes
+from pos_sim.render.barcodes import barcode_image, qr_image
+
+PAYNOW = schemes.paynow(uen="201403121W")
+EAN = "4006381333931"
+
+
+def pos_sim(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pos_sim", *args], capture_output=True, text=True, timeout=120)
+
+
+def lines(run: subprocess.CompletedProcess) -> list[dict]:
+    return [json.loads(line) for line in run.stdout.splitlines()]
+
+
+def shelf(tmp_path):
+    folder = tmp_path / "shelf"
+    (folder / "inner").mkdir(parents=True)
+    cv2.imwrite(str(folder / "qr.png"), qr_image(PAYNOW, module_px=4))
+    cv2.imwrite(str(folder / "inner" / "ean.jpg"), barcode_image("ean13", EAN, module_px=3))
+    cv2.imwrite(str(folder / "blank.png"), np.full((200, 200), 255, np.uint8))
+    (folder / "notes.txt").write_text("not an image")
+    return folder
+
+
+def test_folder_scan_prints_one_json_line_per_code_and_exits_1_when_some_are_unread(tmp_path):
+    folder = shelf(tmp_path)
+    run = pos_sim("scan", "--json", str(folder))
+    assert run.returncode == 1, run.stderr
+    by_path = {line["path"]: line for line in lines(run)}
+    qr = by_path[str(folder / "qr.png")]
+    assert (qr["symbology"], qr["text"], qr["kind"]) == ("qr", PAYNOW, "emv-mpm")
+    assert qr["decoder"].startswith("cascade") and qr["ms"] >= 0 and len(qr["corners"]) == 4
+    ean = by_path[str(folder / "inner" / "ean.jpg")]
+    assert (ean["symbology"], ean["text"], ean["kind"]) == ("ean13", EAN, "gs1")
+    blank = by_path[str(folder / "blank.png")]
+    assert blank["text"] is None and blank["error"] == "no code read"
+    assert str(folder / "notes.txt") not in by_path  # folders give their images only
+
+
+def test_every_image_read_exits_0_and_each_single_decoder_can_be_chosen(tmp_path):
+    image = tmp_path / "qr.png"
+    cv2.imwrite(str(image), qr_image(PAYNOW, module_px=4))
+    for decoder in ("auto", "zxing", "zbar", "opencv"):
+        run = pos_sim("scan", "--json", "--decoder", decoder, str(image))
+        assert run.returncode == 0, (decoder, run.stderr)
+        [line] = lines(run)
+        assert line["text"] == PAYNOW and line["decoder"].startswith("cascade" if decoder == "auto" else decoder)
+    human = pos_sim("scan", str(image))
+    assert human.returncode == 0 and f"qr emv-mpm {PAYNOW}" in human.stdout
+
+
+def test_bad_usage_exits_2_with_a_message(tmp_path):
+    for args in (["scan"], ["scan", str(tmp_path / "missing.png")], ["scan", "--decoder", "nope", "x"],
+                 ["scan", "--damage", "blur"], ["scan", "--damage", "melted", "--text", "x"]):
+        run = pos_sim(*args)
+        assert run.returncode == 2 and "Traceback" not in run.stderr and run.stderr.strip(), args
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    run = pos_sim("scan", "--json", str(corrupt))
+    assert run.returncode == 1 and "not an image" in lines(run)[0]["error"]
+
+
+def test_live_video_prints_each_new_code_once(tmp_path):
+    path = tmp_path / "counter.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 480))
+    codes = [qr_image(PAYNOW, module_px=4), barcode_image("ean13", EAN, module_px=3)]
+    for i in range(30):  # the QR for 10 frames, nothing for 10, then the barcode for 10
+        frame = np.full((480, 640, 3), 220, np.uint8)
+        if i < 10 or i >= 20:
+            code = codes[0 if i < 10 else 1]
+            frame[40 : 40 + code.shape[0], 40 : 40 + code.shape[1]] = code[..., None]
+        writer.write(frame)
+    writer.release()
+    run = pos_sim("scan", "--json", "--camera", str(path))
+    assert run.returncode == 0, run.stderr
+    assert [(line["text"], line["path"]) for line in lines(run)] == [(PAYNOW, f"{path}#0"), (EAN, f"{path}#20")]
+
+
+def test_virtual_scan_of_a_damaged_code(tmp_path):
+    saved = tmp_path / "glare.png"
+    run = pos_sim("scan", "--json", "--damage", "glare", "--strength", "0.7", "--text", PAYNOW, "--save", str(saved))
+    assert run.returncode == 0, run.stderr
+    [line] = lines(run)
+    assert line["text"] == PAYNOW and line["path"] == "virtual:glare@0.7" and saved.exists()
+    run = pos_sim("scan", "--json", "--damage", "inverted", "--text", EAN)
+    assert lines(run)[0]["text"] == EAN and lines(run)[0]["symbology"] == "ean13"
