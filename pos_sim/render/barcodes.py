@@ -24,7 +24,8 @@ VERTICAL_QUIET_MODULES = 10  # paper above and below the bars (zxing-cpp pads le
 def _check(symbology: str, text: str) -> None:
     if symbology == "code128":
         if not _CODE128.match(text):
-            raise ValueError(f"Code 128 text must be 1-{CODE128_MAX_CHARS} printable ASCII characters, got {text[:90]!r}")
+            limit = CODE128_MAX_CHARS
+            raise ValueError(f"Code 128 text must be 1-{limit} printable ASCII characters, got {text[:90]!r}")
         return
     name, length = _DIGITS[symbology]
     if len(text) != length or not text.isascii() or not text.isdigit():
@@ -66,6 +67,7 @@ def qr_image(payload: str, module_px: int = 6) -> np.ndarray:
     try:
         modules = np.array(qr.matrix(payload), dtype=bool)
     except ValueError as exc:  # segno's DataOverflowError
-        raise ValueError(f"a payload of {len(payload.encode('utf-8'))} bytes does not fit in a QR code at level M") from exc
+        size = len(payload.encode("utf-8"))
+        raise ValueError(f"a payload of {size} bytes does not fit in a QR code at level M") from exc
     pixels = np.where(modules, 0, 255).astype(np.uint8)
     return np.repeat(np.repeat(pixels, module_px, axis=0), module_px, axis=1)

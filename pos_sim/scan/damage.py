@@ -16,7 +16,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from pos_sim.scan.decoders import Corners
+from pos_sim.scan.decoders import Corners, gray
 
 PROFILES: tuple[str, ...] = (
     "none",
@@ -43,21 +43,21 @@ class DamageError(ValueError):
 
 def generator(rng: Rng) -> np.random.Generator:
     """``rng`` itself, or a generator seeded with it (None: fresh entropy, not reproducible)."""
-    if rng is not None and not isinstance(rng, (int, np.integer, np.random.Generator)) or isinstance(rng, bool):
+    if isinstance(rng, bool) or not (rng is None or isinstance(rng, (int, np.integer, np.random.Generator))):
         raise DamageError(f"rng must be a numpy Generator, an int seed or None, got {type(rng).__name__}")
     return np.random.default_rng(rng)
 
 
-def _check_image(image: object) -> np.ndarray:
+def _within(value: object, low: float, high: float) -> bool:
+    """Whether ``value`` is a real number (not a bool) from ``low`` to ``high``."""
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and low <= value <= high
+
+
+def _check_image(image: object) -> None:
     ok = isinstance(image, np.ndarray) and image.dtype == np.uint8
     if not ok or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3) or min(image.shape[:2]) < 8:
         shown = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
         raise DamageError(f"an image is a uint8 array, gray (h, w) or BGR (h, w, 3), at least 8x8; got {shown}")
-    return image
-
-
-def _gray(image: np.ndarray) -> np.ndarray:
-    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
 
 
 def _like(image: np.ndarray, bgr: np.ndarray) -> np.ndarray:
@@ -71,8 +71,7 @@ def _to_uint8(values: np.ndarray) -> np.ndarray:
 
 def measure_module(image: np.ndarray) -> float:
     """The code's module in pixels: a low percentile of the dark and light runs across its middle."""
-    gray = _gray(image)
-    _, ink = cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    _, ink = cv2.threshold(gray(image), 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     h, w = ink.shape
     lines = [ink[h // 4 : 3 * h // 4 : max(1, h // 40)], ink[:, w // 4 : 3 * w // 4 : max(1, w // 40)].T]
     runs = []
@@ -97,10 +96,9 @@ def _warp_to_fit(image: np.ndarray, corners: np.ndarray) -> np.ndarray:
     size = np.ceil(corners.max(axis=0)).astype(int) + 1
     src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
     matrix = cv2.getPerspectiveTransform(src, corners.astype(np.float32))
-    fill = _border_colour(image)
     return cv2.warpPerspective(
         image, matrix, (int(size[0]), int(size[1])), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-        borderValue=fill if len(fill) == 3 else fill[0],
+        borderValue=_border_colour(image),
     )
 
 
@@ -124,11 +122,12 @@ def _blur(image: np.ndarray, s: float, rng: np.random.Generator, m: float) -> np
 
 
 def _noise(image: np.ndarray, s: float, rng: np.random.Generator, m: float) -> np.ndarray:
-    """A cheap webcam's sensor: Gaussian noise per pixel and channel, and row banding."""
-    sigma = 3 + 27 * s
-    noisy = image + sigma * rng.standard_normal(image.shape, dtype=np.float32)
-    banding = rng.normal(0, 5 * s, image.shape[0]).astype(np.float32)
-    return _to_uint8(noisy + banding.reshape(-1, *([1] * (image.ndim - 1))))
+    """A cheap webcam's sensor: Gaussian luminance noise and row banding (its ISP smooths the colour noise)."""
+    h, w = image.shape[:2]
+    grain = (2 + 18 * s) * rng.standard_normal((h, w), dtype=np.float32)
+    grain += rng.normal(0, 5 * s, (h, 1)).astype(np.float32)
+    grain = np.rint(grain).astype(np.int16)
+    return cv2.add(image, grain if image.ndim == 2 else cv2.merge([grain] * 3), dtype=cv2.CV_8U)
 
 
 def _glare(image: np.ndarray, s: float, rng: np.random.Generator, m: float) -> np.ndarray:
@@ -265,9 +264,9 @@ def damage(
     _check_image(image)
     if profile not in PROFILES:
         raise DamageError(f"unknown damage profile {profile!r}: use one of {', '.join(PROFILES)}")
-    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= strength <= 1:
+    if not _within(strength, 0, 1):
         raise DamageError(f"damage strength must be a number from 0 to 1, got {strength!r}")
-    if module_px is not None and (isinstance(module_px, bool) or not isinstance(module_px, (int, float)) or not 0.5 <= module_px <= 64):
+    if module_px is not None and not _within(module_px, 0.5, 64):
         raise DamageError(f"module_px must be a number of pixels from 0.5 to 64, got {module_px!r}")
     gen = generator(rng)
     if profile == "none" or strength == 0:
@@ -321,7 +320,9 @@ def _clutter(frame: np.ndarray, rng: np.random.Generator) -> None:
             cv2.putText(frame, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, rng.uniform(0.5, 1.6), colour, 2, cv2.LINE_AA)
 
 
-def _card(code: np.ndarray, scale: float, room: tuple[float, float], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _card(
+    code: np.ndarray, scale: float, room: tuple[float, float], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The code resized by ``scale`` on its paper or screen margin, sometimes in a phone's dark body.
 
     Returns the card (BGR), its mask and the code's corners on it; the card fits in ``room``.
@@ -334,10 +335,9 @@ def _card(code: np.ndarray, scale: float, room: tuple[float, float], rng: np.ran
     margin = min(spare, int(rng.uniform(0.03, 0.12) * max(size)))
     bezel = min(spare - margin, int(rng.uniform(0.03, 0.08) * max(size))) if rng.random() < 0.5 else 0
     pad = margin + bezel
-    card = np.empty((size[1] + 2 * pad, size[0] + 2 * pad, 3), np.uint8)
-    card[:] = (rng.uniform(10, 45),) * 3
-    card[bezel : card.shape[0] - bezel, bezel : card.shape[1] - bezel] = _border_colour(shown)
-    card[pad : pad + size[1], pad : pad + size[0]] = shown
+    body = (rng.uniform(10, 45),) * 3
+    card = cv2.copyMakeBorder(shown, *(margin,) * 4, cv2.BORDER_CONSTANT, value=_border_colour(shown))
+    card = cv2.copyMakeBorder(card, *(bezel,) * 4, cv2.BORDER_CONSTANT, value=body)
     mask = np.zeros(card.shape[:2], np.uint8)
     radius = max(1, pad // 2)
     inner = (card.shape[1] - 1 - radius, card.shape[0] - 1 - radius)
@@ -364,7 +364,7 @@ def place_in_frame(
     width, height = size if isinstance(size, tuple) and len(size) == 2 else (0, 0)
     if not all(isinstance(v, int) for v in (width, height)) or not (160 <= width <= 4096 and 120 <= height <= 4096):
         raise DamageError(f"a frame size is (width, height) from (160, 120) to (4096, 4096), got {size!r}")
-    if isinstance(fill, bool) or not isinstance(fill, (int, float)) or not 0 < fill <= 1:
+    if not _within(fill, 0, 1) or fill == 0:
         raise DamageError(f"fill is the fraction of the frame height the code takes, in (0, 1], got {fill!r}")
     gen = generator(rng)
     scale = fill * height / code.shape[0]

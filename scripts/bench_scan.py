@@ -1,0 +1,436 @@
+#!/usr/bin/env python3
+"""How well, and how fast, each decoder and the cascade read codes in realistic camera frames.
+
+A seeded corpus is drawn in memory (nothing is cached on disk): 640x480 and 1280x720 frames of a
+cluttered counter with one code in them, a QR code (EMV merchant payloads, Alipay+ payment codes,
+long signed tokens), an EAN-13 or a Code 128, under every damage profile of ``pos_sim.scan.damage``
+at strengths from 0.2 to 1.0, some combined. Every decoder reads every frame in the same run, on
+one core (frames are drawn ahead on a second core when there is one: drawing is never timed).
+A read succeeds when the code's text is among the reads; a false read is a read whose text is no
+code in the frame. Run: .venv/bin/python scripts/bench_scan.py [--quick] [--markdown] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import os
+
+DRAWING_CORE: int | None = None  # a second core to draw frames on, ahead of the decoders (never timed)
+if __name__ == "__main__":  # decode on one core, set before numpy and OpenCV start their thread pools
+    os.environ.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    if hasattr(os, "sched_setaffinity"):
+        allowed = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {allowed[0]})
+        DRAWING_CORE = allowed[-1] if len(allowed) > 1 else None
+
+import argparse
+import base64
+import json
+import math
+import multiprocessing
+import statistics
+import string
+import sys
+import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from pos_sim.domain.codes import emv_mpm, gs1, schemes, wallet
+from pos_sim.domain.money import Money
+from pos_sim.render.barcodes import barcode_image, qr_image
+from pos_sim.scan import decoders
+from pos_sim.scan.cascade import Cascade
+from pos_sim.scan.damage import PROFILES, damage, place_in_frame
+
+DEFAULT_FRAMES = 2200
+QUICK_FRAMES = 200
+DRAW_AHEAD = 6  # frames drawn ahead of the decoders, when they are drawn on their own core
+SIZES = ((640, 480), (1280, 720))
+SYMBOLOGIES = ("qr", "ean13", "code128")
+CAMERA = ("blur", "noise", "jpeg")  # damage the camera does: to the whole frame, after the code is placed
+COMBINED = ("small+blur", "glare+perspective", "screen-photo+jpeg", "low-contrast+noise")
+PAIR_SHARE = 0.65  # each damage of a pair at this share of the frame's strength: a pair at 1.0 is hard, not hopeless
+CATEGORIES = PROFILES + COMBINED
+BANDS = ("0", "0.2-0.47", "0.47-0.73", "0.73-1.0")  # strength bands ("0": the undamaged frames)
+MODULE_BINS = ((0, 2), (2, 3), (3, 4), (4, 99))  # pixels a module, in the frame
+MODULE_PX = (2.5, 5.5)  # pixels a module the camera sees, before "small"
+NAMES = ("KOPI CORNER", "NASI LEMAK 88", "SUNRISE MART", "BANGKOK NOODLE", "MAMA SHOP", "FRESH JUICE CO")
+CITIES = ("SINGAPORE", "BANGKOK", "HONG KONG", "KUALA LUMPUR", "JAKARTA", "SAO PAULO")
+EAN_PREFIXES = ("45", "49", "50", "400", "690", "880", "885", "888", "890", "899", "955", "978")
+ALPHANUMERIC = string.ascii_letters + string.digits
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One corpus frame: what is in it and how it was damaged (the pixels travel beside it)."""
+
+    index: int
+    symbology: str
+    kind: str  # emv, wallet, token, ean13, code128
+    text: str
+    category: str
+    strength: float
+    size: str
+    module_px: float  # pixels a module of the code spans in the frame (before tilt and perspective)
+
+
+def _digits(rng: np.random.Generator, n: int) -> str:
+    return "".join(str(d) for d in rng.integers(0, 10, n))
+
+
+def _amount(rng: np.random.Generator, currency: str) -> Money | None:
+    return Money.of_minor(int(rng.integers(100, 2_000_000)), currency) if rng.random() < 0.7 else None
+
+
+def emv_payload(rng: np.random.Generator) -> str:
+    """A merchant-presented EMV QR payload of a national scheme or an Alipay+ merchant."""
+    name, city = str(rng.choice(NAMES)), str(rng.choice(CITIES))
+    match int(rng.integers(0, 7)):
+        case 0:
+            return schemes.promptpay(phone="08" + _digits(rng, 8), amount=_amount(rng, "THB"))
+        case 1:
+            return schemes.paynow(mobile="9" + _digits(rng, 7), amount=_amount(rng, "SGD"), merchant_name=name,
+                                  reference="INV" + _digits(rng, 8))
+        case 2:
+            return schemes.fps(fps_id=_digits(rng, 9), amount=_amount(rng, "HKD"), merchant_name=name)
+        case 3:
+            return schemes.duitnow(acquirer_id="890053", account=_digits(rng, 12), merchant_name=name,
+                                   merchant_city=city, amount=_amount(rng, "MYR"))
+        case 4:
+            return schemes.qris(nmid="ID" + _digits(rng, 13), merchant_name=name, merchant_city=city, mcc="5812",
+                                amount=_amount(rng, "IDR"))
+        case 5:
+            return schemes.pix(key=f"{_digits(rng, 8)}-{_digits(rng, 4)}", merchant_name=name, merchant_city=city,
+                               amount=_amount(rng, "BRL"), txid="TX" + _digits(rng, 10))
+        case _:
+            amount = _amount(rng, "SGD")
+            return emv_mpm.build({
+                "point_of_initiation": "12" if amount else "11",
+                "merchant_accounts": {"26": {"guid": "COM.ALIPAYPLUS", "01": _digits(rng, 16)}},
+                "mcc": "5812",
+                "currency": "702",
+                "amount": amount.major_str() if amount else None,
+                "country": "SG",
+                "merchant_name": name,
+                "merchant_city": city,
+                "additional_data": {"05": "ORD" + _digits(rng, 12), "07": "T" + _digits(rng, 4)},
+            })
+
+
+def token_payload(rng: np.random.Generator) -> str:
+    """A signed token like a wallet's dynamic code: a JWT (ES256) of 200-400 characters."""
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+    header = b64(b'{"alg":"ES256","typ":"JWT","kid":"' + _digits(rng, 6).encode() + b'"}')
+    claims = {"sub": _digits(rng, 16), "amt": int(rng.integers(100, 100_000)), "cur": "SGD",
+              "iat": 1_790_000_000 + int(rng.integers(0, 10**6)), "exp": 1_790_000_300, "nonce": ""}
+    signature = b64(rng.bytes(64))
+    target = int(rng.integers(200, 401))
+    bare = len(header) + len(b64(json.dumps(claims).encode())) + len(signature) + 2
+    claims["nonce"] = b64(rng.bytes(max(6, (target - bare) * 9 // 16)))
+    return ".".join((header, b64(json.dumps(claims, separators=(",", ":")).encode()), signature))
+
+
+def code_text(symbology: str, rng: np.random.Generator) -> tuple[str, str]:
+    """(kind, text) of a random code of ``symbology``."""
+    if symbology == "ean13":
+        prefix = str(rng.choice(EAN_PREFIXES))
+        return "ean13", gs1.make_ean13(prefix + _digits(rng, 12 - len(prefix)))
+    if symbology == "code128":
+        return "code128", "".join(rng.choice(list(ALPHANUMERIC), int(rng.integers(8, 21))))
+    kind = str(rng.choice(("emv", "wallet", "token"), p=(0.45, 0.25, 0.3)))
+    if kind == "emv":
+        return kind, emv_payload(rng)
+    if kind == "wallet":
+        return kind, wallet.make_alipay_plus_code(_digits(rng, 6), _digits(rng, 16))
+    return kind, token_payload(rng)
+
+
+def make_frame(index: int, seed: int, category: str, symbology: str, size: tuple[int, int]) -> tuple[Frame, np.ndarray]:
+    """Frame ``index`` of the corpus of ``seed`` and its BGR pixels: the same every time."""
+    rng = np.random.default_rng([seed, index])
+    kind, text = code_text(symbology, rng)
+    module = rng.uniform(*MODULE_PX)
+    render_px = math.ceil(module)
+    code = qr_image(text, render_px) if symbology == "qr" else barcode_image(symbology, text, render_px)
+    strength = 0.0 if category == "none" else float(rng.uniform(0.2, 1.0))
+    profiles = category.split("+")
+    each = strength * (PAIR_SHARE if len(profiles) > 1 else 1)
+    shrink = 1.0  # what "small" did to the module
+    for profile in (p for p in profiles if p not in CAMERA):
+        damaged = damage(code, profile, each, rng, module_px=render_px * shrink)
+        shrink *= damaged.shape[0] / code.shape[0] if profile == "small" else 1
+        code = damaged
+    width, height = size
+    # "small" sets the code's final scale itself; otherwise the camera sees `module` pixels a module
+    scale = 1.0 if "small" in profiles else module / render_px
+    scale = min(scale, 0.95 * width / code.shape[1], 0.9 * height / code.shape[0])
+    frame, _ = place_in_frame(code, size, rng, fill=code.shape[0] * scale / height)
+    seen_px = render_px * shrink * scale
+    for profile in (p for p in profiles if p in CAMERA):
+        frame = damage(frame, profile, each, rng, module_px=seen_px)
+    return Frame(index, symbology, kind, text, category, strength, f"{width}x{height}", round(seen_px, 2)), frame
+
+
+def plan(index: int) -> tuple[str, str, tuple[int, int]]:
+    """Category, symbology and size of frame ``index``: every 90 frames hold every combination."""
+    category = CATEGORIES[index % len(CATEGORIES)]
+    symbology = SYMBOLOGIES[index // len(CATEGORIES) % len(SYMBOLOGIES)]
+    if category == "inverted":  # a screen's dark mode shows QR codes; EAN/UPC have no inverse mode (ISO/IEC 15420)
+        symbology = "qr"
+    return category, symbology, SIZES[index % len(SIZES)]
+
+
+def band(strength: float) -> str:
+    return BANDS[0] if strength == 0 else BANDS[1 + min(2, int((strength - 0.2) / (0.8 / 3)))]
+
+
+def load_decoders(names: list[str]) -> dict[str, decoders.Decoder]:
+    loaded: dict[str, decoders.Decoder] = {}
+    for name in names:
+        decoder = Cascade() if name == "cascade" else decoders.load(name)
+        if decoder is None:
+            print(f"bench_scan: decoder {name} left out (its library does not load)", file=sys.stderr)
+        else:
+            loaded[name] = decoder
+    return loaded
+
+
+Outcomes = dict[str, list[dict]]  # decoder -> per frame: read or not, false reads, ms, error
+
+
+def draw(index: int, seed: int) -> tuple[Frame, np.ndarray, float]:
+    """Frame ``index`` as the plan has it, its pixels and the seconds it took to draw."""
+    started = time.perf_counter()
+    frame, image = make_frame(index, seed, *plan(index))
+    return frame, image, time.perf_counter() - started
+
+
+def _pin_drawing(core: int) -> None:
+    os.sched_setaffinity(0, {core})
+    cv2.setNumThreads(1)
+
+
+def drawn(frames: int, seed: int) -> Iterator[tuple[Frame, np.ndarray, float]]:
+    """The corpus, in order: drawn a few frames ahead on DRAWING_CORE when there is one, else here."""
+    if DRAWING_CORE is None:
+        yield from (draw(index, seed) for index in range(frames))
+        return
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(1, mp_context=context, initializer=_pin_drawing, initargs=(DRAWING_CORE,)) as pool:
+        ahead = deque(pool.submit(draw, index, seed) for index in range(min(DRAW_AHEAD, frames)))
+        for index in range(DRAW_AHEAD, frames + DRAW_AHEAD):
+            yield ahead.popleft().result()
+            if index < frames:
+                ahead.append(pool.submit(draw, index, seed))
+
+
+def run(frames: int, seed: int, chosen: dict[str, decoders.Decoder]) -> tuple[list[Frame], Outcomes, float]:
+    """Every decoder on every frame: the frames, each decoder's outcome on each, seconds spent drawing."""
+    outcomes: Outcomes = {name: [] for name in chosen}
+    corpus: list[Frame] = []
+    drawing = 0.0
+    started = time.perf_counter()
+    for index, (frame, image, seconds) in enumerate(drawn(frames, seed)):
+        drawing += seconds
+        corpus.append(frame)
+        for name, decoder in chosen.items():
+            t0 = time.perf_counter()
+            try:
+                reads, error = decoder.decode(image), None
+            except Exception as exc:  # a decoder that throws on a frame is a finding, not a crash
+                reads, error = [], f"{type(exc).__name__}: {exc}"
+            ms = (time.perf_counter() - t0) * 1000
+            texts = [r.text for r in reads]
+            false = sorted({t for t in texts if t != frame.text})
+            outcomes[name].append({"ok": frame.text in texts, "false": false, "ms": round(ms, 3), "error": error})
+        if frames >= 200 and (index + 1) % (frames // 10) == 0:
+            print(f"bench_scan: {index + 1}/{frames} frames, {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return corpus, outcomes, drawing
+
+
+def _rate(oks: list[bool]) -> dict:
+    return {"ok": sum(oks), "n": len(oks), "rate": sum(oks) / len(oks) if oks else None}
+
+
+def _times(ms: list[float]) -> dict:
+    ordered = sorted(ms)
+    p95 = ordered[max(0, math.ceil(len(ordered) * 0.95) - 1)] if ordered else None
+    return {"median": statistics.median(ordered) if ordered else None, "p95": p95, "n": len(ordered)}
+
+
+def summarise(corpus: list[Frame], results: list[dict]) -> dict:
+    """One decoder's success rates (by symbology, damage x symbology, strength, QR kind), false reads, times."""
+    pairs = list(zip(corpus, results))
+
+    def oks(test) -> list[bool]:
+        return [r["ok"] for f, r in pairs if test(f)]
+
+    def times(test) -> dict:
+        return _times([r["ms"] for f, r in pairs if test(f)])
+
+    false = [
+        {"frame": f.index, "category": f.category, "strength": round(f.strength, 2), "code": f.text, "read": t}
+        for f, r in pairs for t in r["false"]
+    ]
+    return {
+        "success": {s: _rate(oks(lambda f: f.symbology == s)) for s in SYMBOLOGIES}
+        | {"all": _rate(oks(lambda f: True))},
+        "by_category": {
+            c: {s: _rate(oks(lambda f: f.category == c and f.symbology == s)) for s in SYMBOLOGIES} for c in CATEGORIES
+        },
+        "by_band": {b: _rate(oks(lambda f: band(f.strength) == b)) for b in BANDS},
+        "by_module_px": {_bin(lo, hi): _rate(oks(lambda f: lo <= f.module_px < hi)) for lo, hi in MODULE_BINS},
+        "by_kind": {k: _rate(oks(lambda f: f.kind == k)) for k in ("emv", "wallet", "token")},
+        "false_reads": len(false),
+        "false": false,
+        "errors": [{"frame": f.index, "error": r["error"]} for f, r in pairs if r["error"]],
+        "ms": {"all": times(lambda f: True)} | {f"{w}x{h}": times(lambda f: f.size == f"{w}x{h}") for w, h in SIZES},
+        "seconds": sum(r["ms"] for r in results) / 1000,
+    }
+
+
+def _bin(low: float, high: float) -> str:
+    return f"<{high}" if low == 0 else f"{low}+" if high == 99 else f"{low}-{high}"
+
+
+def _pct(rate: dict) -> str:
+    return "-" if rate["rate"] is None else f"{100 * rate['rate']:.0f}%"
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def table(headers: list[str], rows: list[list[str]], markdown: bool, labels: int = 1) -> str:
+    """Rows under headers, the first ``labels`` columns left-aligned text, the rest right-aligned figures."""
+    if markdown:
+        rule = "|" + "|".join("---" if i < labels else "---:" for i in range(len(headers))) + "|"
+        return "\n".join(["| " + " | ".join(headers) + " |", rule] + ["| " + " | ".join(row) + " |" for row in rows])
+    widths = [max(len(c) for c in column) for column in zip(headers, *rows)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i < labels else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(row) for row in rows])
+
+
+def cores() -> str:
+    """How many cores this process may use: the benchmark's timings are one core's."""
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = cv2.getNumThreads()
+    return "one core" if allowed == 1 and threads == 1 else f"{allowed} cores, {threads} OpenCV threads"
+
+
+def render(report: dict, markdown: bool) -> str:
+    decoded = report["decoders"]
+    names = list(decoded)
+    sizes = [f"{w}x{h}" for w, h in SIZES]
+    out = [
+        f"{report['frames']} frames (seed {report['seed']}), {report['frames_by_size']}, "
+        f"drawn in {report['generate_s']:.0f} s ({report['drawing']}); decoded on {report['cores']}; "
+        f"whole run {report['wall_s']:.0f} s",
+        "",
+        "Reads: success rate by symbology, false reads, decoder errors",
+        table(
+            ["decoder", *SYMBOLOGIES, "all", "false reads", "errors"],
+            [[n, *(_pct(decoded[n]["success"][s]) for s in (*SYMBOLOGIES, "all")), str(decoded[n]["false_reads"]),
+              str(len(decoded[n]["errors"]))] for n in names],
+            markdown,
+        ),
+        "",
+        "Time per frame, ms (median / p95)",
+        table(
+            ["decoder", "all", *sizes, "total s"],
+            [[n, *(f"{_ms(ms[k]['median'])} / {_ms(ms[k]['p95'])}" for k in ("all", *sizes)), f"{decoded[n]['seconds']:.0f}"]
+             for n, ms in ((n, decoded[n]["ms"]) for n in names)],
+            markdown,
+        ),
+        "",
+        "Success rate by damage strength (all symbologies)",
+        table(["strength", *names], [[b, *(_pct(decoded[n]["by_band"][b]) for n in names)] for b in BANDS], markdown),
+        "",
+        "Success rate by pixels a module in the frame (all symbologies)",
+        table(["px/module", *names], [[b, *(_pct(decoded[n]["by_module_px"][b]) for n in names)]
+                                      for b in (_bin(lo, hi) for lo, hi in MODULE_BINS)], markdown),
+        "",
+        "Success rate by QR payload kind",
+        table(["kind", *names], [[k, *(_pct(decoded[n]["by_kind"][k]) for n in names)]
+                                 for k in ("emv", "wallet", "token")], markdown),
+        "",
+        "Success rate by damage and symbology (strengths 0.2-1.0; n frames each)",
+        table(
+            ["damage", "symbology", "n", *names],
+            [[c, s, str(decoded[names[0]]["by_category"][c][s]["n"]),
+              *(_pct(decoded[n]["by_category"][c][s]) for n in names)] for c in CATEGORIES for s in SYMBOLOGIES],
+            markdown,
+            labels=2,
+        ),
+    ]
+    with_false = [c for c in CATEGORIES if any(f["category"] == c for n in names for f in decoded[n]["false"])]
+    if with_false:
+        out += ["", "False reads by damage (reads whose text is no code in the frame)", table(
+            ["damage", *names], [[c, *(str(sum(f["category"] == c for f in decoded[n]["false"])) for n in names)]
+                                 for c in with_false], markdown)]
+    for n in names:
+        out += [f"false read by {n}, frame {f['frame']} ({f['category']} {f['strength']}): {f['read']!r}, code {f['code']!r}"
+                for f in decoded[n]["false"][:5]]
+        out += [f"{n} failed on frame {e['frame']}: {e['error']}" for e in decoded[n]["errors"][:5]]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    choices = (*decoders.NAMES, "cascade")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, help=f"corpus size (default {DEFAULT_FRAMES}, {QUICK_FRAMES} with --quick)")
+    parser.add_argument("--quick", action="store_true", help=f"a {QUICK_FRAMES}-frame corpus, for the test suite")
+    parser.add_argument("--seed", type=int, default=1, help="corpus seed (default 1)")
+    parser.add_argument("--decoders", default=",".join(choices), help=f"comma-separated, of {', '.join(choices)} (default: all)")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write the results, and every frame's, to FILE as JSON")
+    parser.add_argument("--markdown", action="store_true", help="print the tables as markdown")
+    args = parser.parse_args(argv)
+    frames = args.frames if args.frames is not None else QUICK_FRAMES if args.quick else DEFAULT_FRAMES
+    if frames < 1:
+        parser.error(f"--frames must be at least 1, got {frames}")
+    names = [n.strip() for n in args.decoders.split(",") if n.strip()]
+    unknown = [n for n in names if n not in choices]
+    if unknown or not names:
+        parser.error(f"unknown decoder(s) {', '.join(unknown) or '(none given)'}: use {', '.join(choices)}")
+    if args.json and not args.json.resolve().parent.is_dir():
+        parser.error(f"--json {args.json}: no such directory {args.json.resolve().parent}")
+    chosen = load_decoders(names)
+    if not chosen:
+        print("bench_scan: no decoder could be loaded", file=sys.stderr)
+        return 1
+    started = time.perf_counter()
+    corpus, outcomes, drawing = run(frames, args.seed, chosen)
+    report = {
+        "frames": frames,
+        "seed": args.seed,
+        "frames_by_size": ", ".join(f"{sum(f.size == f'{w}x{h}' for f in corpus)} at {w}x{h}" for w, h in SIZES),
+        "generate_s": drawing,
+        "wall_s": time.perf_counter() - started,
+        "cores": cores(),
+        "drawing": "in line" if DRAWING_CORE is None else f"ahead, on core {DRAWING_CORE}",
+        "decoders": {name: summarise(corpus, results) for name, results in outcomes.items()},
+    }
+    print(render(report, args.markdown))
+    if args.json:
+        per_frame = [asdict(f) | {"results": {n: outcomes[n][i] for n in outcomes}} for i, f in enumerate(corpus)]
+        try:
+            args.json.write_text(json.dumps(report | {"per_frame": per_frame}, indent=1), encoding="utf-8")
+        except OSError as exc:
+            print(f"bench_scan: could not write {args.json}: {exc.strerror}", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    cv2.setNumThreads(1)
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""scripts/bench_scan.py, smoke-tested: a tiny corpus, every decoder, the report's shape (no timings)."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench_scan.py"
+spec = importlib.util.spec_from_file_location("bench_scan", SCRIPT)
+bench = sys.modules["bench_scan"] = importlib.util.module_from_spec(spec)  # dataclasses look their module up
+spec.loader.exec_module(bench)
+
+
+def test_a_quick_run_reports_every_decoder_by_symbology_damage_and_size(tmp_path, capsys):
+    out = tmp_path / "scan.json"
+    assert bench.main(["--quick", "--frames", "40", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["frames"] == 40 and set(report["decoders"]) <= {"zxing", "zbar", "opencv", "cascade"}
+    assert {"zxing", "cascade"} <= set(report["decoders"])
+    for name, result in report["decoders"].items():
+        assert set(result["success"]) == {"qr", "ean13", "code128", "all"}
+        assert sum(result["success"][s]["n"] for s in ("qr", "ean13", "code128")) == 40
+        assert set(result["by_category"]) == set(bench.CATEGORIES)
+        assert set(result["ms"]) == {"all", "640x480", "1280x720"} and result["ms"]["all"]["n"] == 40
+        assert result["false_reads"] == len(result["false"]) and name in printed
+    assert len(report["per_frame"]) == 40 and set(report["per_frame"][0]["results"]) == set(report["decoders"])
+    for heading in ("Reads: success rate by symbology", "Time per frame", "Success rate by damage and symbology"):
+        assert heading in printed
+
+
+def test_zxing_reads_most_undamaged_qr_frames():
+    zxing = bench.load_decoders(["zxing"])["zxing"]
+    frames = [bench.make_frame(i, 5, "none", "qr", bench.SIZES[i % 2]) for i in range(8)]
+    assert all(image.dtype == np.uint8 and image.shape[2] == 3 for _, image in frames)
+    read = sum(frame.text in [r.text for r in zxing.decode(image)] for frame, image in frames)
+    assert read >= 7
+
+
+def test_the_corpus_is_the_same_for_a_seed():
+    first, pixels = bench.make_frame(17, 3, "glare+perspective", "ean13", (640, 480))
+    again, same = bench.make_frame(17, 3, "glare+perspective", "ean13", (640, 480))
+    assert first == again and np.array_equal(pixels, same)
+    assert pixels.shape == (480, 640, 3) and 0.2 <= first.strength <= 1.0
