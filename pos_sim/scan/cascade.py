@@ -18,7 +18,7 @@ read is worse than no read.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 
 import cv2
@@ -29,8 +29,7 @@ from pos_sim.domain.errors import CodeError
 from pos_sim.scan import decoders
 from pos_sim.scan.decoders import Corners, Read, gray
 
-RETAIL = ("ean13", "ean8", "upca", "upce")
-LINEAR = (*RETAIL, "code128")
+LINEAR = ("ean13", "ean8", "upca", "code128")
 DEFAULT_BUDGET_MS = 40.0
 
 
@@ -50,13 +49,6 @@ def valid(read: Read, expect: str | None = None) -> bool:
     return expect is None or kind == expect
 
 
-Transform = Callable[[Corners], Corners]
-
-
-def _same(corners: Corners) -> Corners:
-    return corners
-
-
 class Cascade:
     """Reads every code in a frame, trying cheap passes before expensive ones."""
 
@@ -66,7 +58,7 @@ class Cascade:
         import zxingcpp
 
         self._zxing = decoders.ZxingDecoder()
-        linear = [getattr(zxingcpp.BarcodeFormat, f) for f in ("EAN13", "EAN8", "UPCA", "UPCE", "Code128")]
+        linear = [getattr(zxingcpp.BarcodeFormat, f) for f in ("EAN13", "EAN8", "UPCA", "Code128")]
         self._linear = zxingcpp.BarcodeFormats(linear)
         self._formats = zxingcpp.BarcodeFormats([zxingcpp.BarcodeFormat.QRCode, zxingcpp.BarcodeFormat.MicroQRCode, *linear])
         self._zbar = decoders.load("zbar")
@@ -80,7 +72,7 @@ class Cascade:
         for stage, reads in self._passes(frame, started):
             for read in reads:
                 key = (read.symbology, read.text)
-                if key not in found and valid(read, self.expect):
+                if key not in found and valid(read, self.expect) and self._confirmed(frame, read):
                     found[key] = replace(read, decoder=f"{self.name}:{stage}")
             if found:
                 break
@@ -90,70 +82,115 @@ class Cascade:
         return [replace(read, ms=ms) for read in found.values()]
 
     def _passes(self, frame: np.ndarray, started: float) -> Iterator[tuple[str, list[Read]]]:
+        def spent() -> float:
+            return (time.perf_counter() - started) * 1000
+
         yield "fast", self._read(frame, fast=True)
+        regions = [_Region(frame, box, angle) for box, angle in _candidates(frame)]
+        for region in regions:
+            yield "region", region.reads(self._read(region.image, fast=True))
         yield "full", self._read(frame, fast=False)
         yield "inverted", self._read(255 - frame, fast=True, linear_only=True)
-        for box in _candidates(frame):
-            for stage, image, back in _variants(frame, box):
-                yield stage, [r.moved(back(r.corners)) for r in self._read(image, fast=stage != "crop")]
-                if (time.perf_counter() - started) * 1000 > self.budget_ms:
+        for region in regions:
+            for stage, image in region.variants():
+                if spent() > self.budget_ms:
                     return
-        if self._zbar is not None:
+                yield stage, region.reads(self._read(image, fast=True))
+        if self._zbar is not None and spent() < self.budget_ms:
             yield "zbar", self._zbar.decode(frame)
+
+    def _confirmed(self, frame: np.ndarray, read: Read) -> bool:
+        """A 1-D read stands unless a second, independent reading of the same place says otherwise.
+
+        1-D codes carry one check digit, so a misread passes it one time in ten: the place is read
+        again with zxing-cpp's other binariser, then with libzbar, and a different text refuses it.
+        """
+        if read.symbology not in LINEAR:
+            return True
+        crop = _around(frame, read.corners)
+        texts = {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")}
+        if not texts and self._zbar is not None:
+            texts = {r.text for r in self._zbar.decode(crop)}
+        return not texts or read.text in texts
 
     def _read(self, image: np.ndarray, *, fast: bool, linear_only: bool = False) -> list[Read]:
         return self._zxing.read(image, formats=self._linear if linear_only else self._formats, fast=fast)
 
 
-def _candidates(frame: np.ndarray, most: int = 3) -> list[tuple[int, int, int, int]]:
-    """Boxes (x, y, w, h) where codes likely are: dense strong gradients, found on a reduced frame."""
+def _around(frame: np.ndarray, corners: Corners, most_px: int = 500) -> np.ndarray:
+    """The region of ``corners`` with a margin (1-D corners may be a line), at most ``most_px`` across."""
+    xs, ys = [x for x, _ in corners], [y for _, y in corners]
+    width, height = max(xs) - min(xs), max(ys) - min(ys)
+    mx, my = width * 15 // 100 + 10, max(height, width) * 3 // 10 + 10
+    crop = frame[max(0, min(ys) - my) : max(ys) + my, max(0, min(xs) - mx) : max(xs) + mx]
+    factor = most_px / max(crop.shape)
+    return cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else crop
+
+
+def _candidates(frame: np.ndarray, most: int = 3) -> list[tuple[tuple[int, int, int, int], float]]:
+    """Where codes likely are, found on a reduced frame where strong gradients are dense: boxes
+    (x, y, w, h) and the angle that turns the bars of a 1-D code upright (0 for a 2-D code)."""
     scale = 4 if frame.shape[1] > 960 else 2
     small = cv2.resize(frame, (frame.shape[1] // scale, frame.shape[0] // scale), interpolation=cv2.INTER_AREA)
-    gx = cv2.Sobel(small, cv2.CV_16S, 1, 0, ksize=3)
-    gy = cv2.Sobel(small, cv2.CV_16S, 0, 1, ksize=3)
-    energy = cv2.convertScaleAbs(cv2.add(cv2.convertScaleAbs(gx), cv2.convertScaleAbs(gy)))
-    energy = cv2.blur(energy, (5, 5))
+    gx = cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(small, cv2.CV_32F, 0, 1, ksize=3)
+    energy = cv2.convertScaleAbs(cv2.blur(np.abs(gx) + np.abs(gy), (5, 5)))
     _, mask = cv2.threshold(energy, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 9)))
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    boxes = []
+    found = []
     for contour in sorted(contours, key=cv2.contourArea, reverse=True)[:most]:
         x, y, w, h = cv2.boundingRect(contour)
         if w * h < 64:
             continue
         pad = max(w, h) // 4 + 2
-        x0, y0 = max(0, x - pad) * scale, max(0, y - pad) * scale
-        x1 = min(small.shape[1], x + w + pad) * scale
-        y1 = min(small.shape[0], y + h + pad) * scale
-        boxes.append((x0, y0, x1 - x0, y1 - y0))
-    return boxes
+        x0, y0 = max(0, x - pad), max(0, y - pad)
+        x1, y1 = min(small.shape[1], x + w + pad), min(small.shape[0], y + h + pad)
+        found.append(((x0 * scale, y0 * scale, (x1 - x0) * scale, (y1 - y0) * scale), _bar_angle(gx[y : y + h, x : x + w], gy[y : y + h, x : x + w])))
+    return found
 
 
-def _variants(frame: np.ndarray, box: tuple[int, int, int, int]) -> Iterator[tuple[str, np.ndarray, Transform]]:
-    """Images made from the crop ``box`` of ``frame``, with the map of their points back to the frame."""
-    x, y, w, h = box
-    crop = frame[y : y + h, x : x + w]
-    factor = max(1.0, min(4.0, 480 / max(w, h)))
-    if factor > 1.0:
-        crop = cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+def _bar_angle(gx: np.ndarray, gy: np.ndarray) -> float:
+    """Degrees to turn a region so its gradients run horizontally (its bars upright), when they
+    share a direction as a 1-D code's do; 0 when they do not (a QR code, clutter)."""
+    jxx, jyy, jxy = float((gx * gx).sum()), float((gy * gy).sum()), float((gx * gy).sum())
+    coherence = np.hypot(jxx - jyy, 2 * jxy) / (jxx + jyy + 1e-9)
+    if coherence < 0.5:
+        return 0.0
+    angle = 0.5 * np.degrees(np.arctan2(2 * jxy, jxx - jyy))
+    return angle if abs(angle) > 5 else 0.0
 
-    def back(corners: Corners) -> Corners:
-        return tuple((round(x + px / factor), round(y + py / factor)) for px, py in corners)
 
-    yield "crop", crop, back
-    sharp = cv2.addWeighted(crop, 2.0, cv2.GaussianBlur(crop, (0, 0), 2.0), -1.0, 0)
-    yield "sharpened", sharp, back
-    smooth = cv2.medianBlur(crop, 3)
-    binary = cv2.adaptiveThreshold(smooth, 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY, 31, 5)
-    yield "binarised", binary, back
-    for angle in (30, -30, 60, -60):
-        rotated, inverse = _rotate(crop, angle)
+class _Region:
+    """A candidate region cut from the frame, upright and upscaled when small, and the map of its
+    points back to the frame."""
 
-        def rotated_back(corners: Corners, inverse: np.ndarray = inverse) -> Corners:
-            points = cv2.transform(np.array([corners], dtype=np.float32), inverse)[0]
-            return back(tuple((px, py) for px, py in points))
+    def __init__(self, frame: np.ndarray, box: tuple[int, int, int, int], angle: float) -> None:
+        x, y, w, h = box
+        crop = frame[y : y + h, x : x + w]
+        factor = max(1.0, min(4.0, 400 / max(w, h)))
+        if factor > 1.0:
+            crop = cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+        self.offset, self.factor = (x, y), factor
+        self.image, self.inverse = _rotate(crop, angle) if angle else (crop, None)
 
-        yield f"rotated{angle}", rotated, rotated_back
+    def reads(self, reads: list[Read]) -> list[Read]:
+        return [r.moved(self.back(r.corners)) for r in reads]
+
+    def back(self, corners: Corners) -> Corners:
+        points = np.array(corners, dtype=np.float32)
+        if self.inverse is not None:
+            points = cv2.transform(points[None], self.inverse)[0]
+        (x, y), f = self.offset, self.factor
+        return tuple((round(x + px / f), round(y + py / f)) for px, py in points)
+
+    def variants(self) -> Iterator[tuple[str, np.ndarray]]:
+        """The region sharpened (blur), and binarised after smoothing (noise, low contrast)."""
+        image = self.image
+        yield "sharpened", cv2.addWeighted(image, 2.0, cv2.GaussianBlur(image, (0, 0), 2.0), -1.0, 0)
+        smooth = cv2.GaussianBlur(image, (0, 0), 1.5)
+        yield "binarised", cv2.adaptiveThreshold(smooth, 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY, 31, 3)
+        yield "equalised", cv2.createCLAHE(clipLimit=3.0, tileGridSize=(4, 4)).apply(smooth)
 
 
 def _rotate(image: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:

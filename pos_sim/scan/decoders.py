@@ -102,9 +102,12 @@ class ZxingDecoder:
     def decode(self, image: np.ndarray) -> list[Read]:
         return self.read(image, fast=self.fast)
 
-    def read(self, image: np.ndarray, *, formats=None, fast: bool = False) -> list[Read]:
-        """Every valid code zxing-cpp finds; ``fast`` skips its retries (rotation, downscaling, inversion)."""
-        options = {"try_rotate": False, "try_downscale": False, "try_invert": False} if fast else {}
+    def read(self, image: np.ndarray, *, formats=None, fast: bool = False, binarizer: str = "local") -> list[Read]:
+        """Every valid code zxing-cpp finds; ``fast`` skips its retries (rotation, downscaling, inversion),
+        ``binarizer`` is "local" (its default, local averages) or "global" (a histogram of the whole image)."""
+        options: dict = {"try_rotate": False, "try_downscale": False, "try_invert": False} if fast else {}
+        if binarizer == "global":
+            options["binarizer"] = self._zx.Binarizer.GlobalHistogram
         if formats is not None:
             options["formats"] = formats
         started = time.perf_counter()
