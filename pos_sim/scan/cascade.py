@@ -18,7 +18,7 @@ read is worse than no read.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import cv2
@@ -31,6 +31,13 @@ from pos_sim.scan.decoders import Corners, Read, gray
 
 LINEAR = ("ean13", "ean8", "upca", "code128")
 DEFAULT_BUDGET_MS = 40.0
+
+
+Transform = Callable[[Corners], Corners]
+
+
+def _same(corners: Corners) -> Corners:
+    return corners
 
 
 def valid(read: Read, expect: str | None = None) -> bool:
@@ -69,49 +76,53 @@ class Cascade:
         started = time.perf_counter()
         frame = gray(image)
         found: dict[tuple[str, str], Read] = {}
-        for stage, reads in self._passes(frame, started):
+        for stage, seen, reads, back in self._passes(frame, started):
             for read in reads:
                 key = (read.symbology, read.text)
-                if key not in found and valid(read, self.expect) and self._confirmed(frame, read):
-                    found[key] = replace(read, decoder=f"{self.name}:{stage}")
-            if found:
-                break
-            if (time.perf_counter() - started) * 1000 > self.budget_ms:
+                if key in found or not valid(read, self.expect):
+                    continue
+                if self._confirmed(seen, read, sure=stage == "fast"):
+                    found[key] = replace(read, corners=back(read.corners), decoder=f"{self.name}:{stage}")
+            if found or (time.perf_counter() - started) * 1000 > self.budget_ms:
                 break
         ms = (time.perf_counter() - started) * 1000
         return [replace(read, ms=ms) for read in found.values()]
 
-    def _passes(self, frame: np.ndarray, started: float) -> Iterator[tuple[str, list[Read]]]:
+    def _passes(self, frame: np.ndarray, started: float) -> Iterator[tuple[str, np.ndarray, list[Read], Transform]]:
+        """(stage, the image the reads are in, the reads, the map of their corners to the frame)."""
+
         def spent() -> float:
             return (time.perf_counter() - started) * 1000
 
-        yield "fast", self._read(frame, fast=True)
+        yield "fast", frame, self._read(frame, fast=True), _same
         regions = [_Region(frame, box, angle) for box, angle in _candidates(frame)]
         for region in regions:
-            yield "region", region.reads(self._read(region.image, fast=True))
-        yield "full", self._read(frame, fast=False)
-        yield "inverted", self._read(255 - frame, fast=True, linear_only=True)
+            yield "region", region.image, self._read(region.image, fast=True), region.back
+        yield "full", frame, self._read(frame, fast=False), _same
+        inverted = 255 - frame
+        yield "inverted", inverted, self._read(inverted, fast=True, linear_only=True), _same
         for region in regions:
             for stage, image in region.variants():
                 if spent() > self.budget_ms:
                     return
-                yield stage, region.reads(self._read(image, fast=True))
+                yield stage, region.image, self._read(image, fast=True), region.back
         if self._zbar is not None and spent() < self.budget_ms:
-            yield "zbar", self._zbar.decode(frame)
+            yield "zbar", frame, self._zbar.decode(frame), _same
 
-    def _confirmed(self, frame: np.ndarray, read: Read) -> bool:
-        """A 1-D read stands unless a second, independent reading of the same place says otherwise.
+    def _confirmed(self, image: np.ndarray, read: Read, sure: bool) -> bool:
+        """Whether a second, independent reading of the place of a 1-D read agrees with it.
 
         1-D codes carry one check digit, so a misread passes it one time in ten: the place is read
-        again with zxing-cpp's other binariser, then with libzbar, and a different text refuses it.
+        again with zxing-cpp's other binariser, then with libzbar. A different text refuses the
+        read; no text refuses it too unless the read came from the clean first pass (``sure``).
         """
         if read.symbology not in LINEAR:
             return True
-        crop = _around(frame, read.corners)
+        crop = _around(image, read.corners)
         texts = {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")}
         if not texts and self._zbar is not None:
             texts = {r.text for r in self._zbar.decode(crop)}
-        return not texts or read.text in texts
+        return read.text in texts or (sure and not texts)
 
     def _read(self, image: np.ndarray, *, fast: bool, linear_only: bool = False) -> list[Read]:
         return self._zxing.read(image, formats=self._linear if linear_only else self._formats, fast=fast)
@@ -173,9 +184,6 @@ class _Region:
             crop = cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
         self.offset, self.factor = (x, y), factor
         self.image, self.inverse = _rotate(crop, angle) if angle else (crop, None)
-
-    def reads(self, reads: list[Read]) -> list[Read]:
-        return [r.moved(self.back(r.corners)) for r in reads]
 
     def back(self, corners: Corners) -> Corners:
         points = np.array(corners, dtype=np.float32)
