@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import os
 
-DRAWING_CORE: int | None = None  # a second core to draw frames on, ahead of the decoders (never timed)
-if __name__ == "__main__":  # decode on one core, set before numpy and OpenCV start their thread pools
+if __name__ == "__main__":  # one thread a process, set before numpy and OpenCV start their thread pools
     os.environ.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    if hasattr(os, "sched_setaffinity"):
-        allowed = sorted(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {allowed[0]})
-        DRAWING_CORE = allowed[-1] if len(allowed) > 1 else None
+# Run as a script on a machine of several cores, frames are drawn ahead in a second process (never timed).
+DRAW_APART = __name__ == "__main__" and (os.cpu_count() or 1) > 1
 
 import argparse
 import base64
@@ -49,7 +46,7 @@ from pos_sim.scan.damage import PROFILES, damage, place_in_frame
 
 DEFAULT_FRAMES = 2200
 QUICK_FRAMES = 200
-DRAW_AHEAD = 6  # frames drawn ahead of the decoders, when they are drawn on their own core
+DRAW_AHEAD = 6  # frames drawn ahead of the decoders, when they are drawn in a second process
 SIZES = ((640, 480), (1280, 720))
 SYMBOLOGIES = ("qr", "ean13", "code128")
 CAMERA = ("blur", "noise", "jpeg")  # damage the camera does: to the whole frame, after the code is placed
@@ -122,19 +119,22 @@ def emv_payload(rng: np.random.Generator) -> str:
             })
 
 
-def token_payload(rng: np.random.Generator) -> str:
-    """A signed token like a wallet's dynamic code: a JWT (ES256) of 200-400 characters."""
-    def b64(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
-    header = b64(b'{"alg":"ES256","typ":"JWT","kid":"' + _digits(rng, 6).encode() + b'"}')
-    claims = {"sub": _digits(rng, 16), "amt": int(rng.integers(100, 100_000)), "cur": "SGD",
-              "iat": 1_790_000_000 + int(rng.integers(0, 10**6)), "exp": 1_790_000_300, "nonce": ""}
-    signature = b64(rng.bytes(64))
-    target = int(rng.integers(200, 401))
-    bare = len(header) + len(b64(json.dumps(claims).encode())) + len(signature) + 2
-    claims["nonce"] = b64(rng.bytes(max(6, (target - bare) * 9 // 16)))
-    return ".".join((header, b64(json.dumps(claims, separators=(",", ":")).encode()), signature))
+
+def _claims(claims: dict) -> str:
+    return _b64(json.dumps(claims, separators=(",", ":")).encode())
+
+
+def token_payload(rng: np.random.Generator) -> str:
+    """A signed token like a wallet's dynamic code: a JWT (ES256) of about 200-400 characters."""
+    header = _b64(b'{"alg":"ES256","typ":"JWT"}')
+    claims = {"sub": _digits(rng, 16), "exp": 1_790_000_000 + int(rng.integers(0, 10**6)), "nonce": ""}
+    signature = _b64(rng.bytes(64))
+    bare = len(header) + len(_claims(claims)) + len(signature) + 2
+    claims["nonce"] = _b64(rng.bytes(max(3, (int(rng.integers(200, 401)) - bare) * 9 // 16)))  # 16/9 chars a byte
+    return ".".join((header, _claims(claims), signature))
 
 
 def code_text(symbology: str, rng: np.random.Generator) -> tuple[str, str]:
@@ -212,18 +212,17 @@ def draw(index: int, seed: int) -> tuple[Frame, np.ndarray, float]:
     return frame, image, time.perf_counter() - started
 
 
-def _pin_drawing(core: int) -> None:
-    os.sched_setaffinity(0, {core})
+def _one_thread() -> None:
     cv2.setNumThreads(1)
 
 
 def drawn(frames: int, seed: int) -> Iterator[tuple[Frame, np.ndarray, float]]:
-    """The corpus, in order: drawn a few frames ahead on DRAWING_CORE when there is one, else here."""
-    if DRAWING_CORE is None:
+    """The corpus, in order: drawn a few frames ahead in a second process (DRAW_APART), else here."""
+    if not DRAW_APART:
         yield from (draw(index, seed) for index in range(frames))
         return
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(1, mp_context=context, initializer=_pin_drawing, initargs=(DRAWING_CORE,)) as pool:
+    with ProcessPoolExecutor(1, mp_context=context, initializer=_one_thread) as pool:
         ahead = deque(pool.submit(draw, index, seed) for index in range(min(DRAW_AHEAD, frames)))
         for index in range(DRAW_AHEAD, frames + DRAW_AHEAD):
             yield ahead.popleft().result()
@@ -321,11 +320,10 @@ def table(headers: list[str], rows: list[list[str]], markdown: bool, labels: int
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(row) for row in rows])
 
 
-def cores() -> str:
-    """How many cores this process may use: the benchmark's timings are one core's."""
-    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    threads = cv2.getNumThreads()
-    return "one core" if allowed == 1 and threads == 1 else f"{allowed} cores, {threads} OpenCV threads"
+def threads() -> str:
+    """The threads the decoders may use: the benchmark's timings are one thread's, so one core's."""
+    opencv, omp = cv2.getNumThreads(), os.environ.get("OMP_NUM_THREADS", "unset")
+    return "one thread" if opencv == 1 and omp == "1" else f"{opencv} OpenCV threads, OMP_NUM_THREADS {omp}"
 
 
 def render(report: dict, markdown: bool) -> str:
@@ -334,8 +332,8 @@ def render(report: dict, markdown: bool) -> str:
     sizes = [f"{w}x{h}" for w, h in SIZES]
     out = [
         f"{report['frames']} frames (seed {report['seed']}), {report['frames_by_size']}, "
-        f"drawn in {report['generate_s']:.0f} s ({report['drawing']}); decoded on {report['cores']}; "
-        f"whole run {report['wall_s']:.0f} s",
+        f"drawn in {report['generate_s']:.0f} s ({report['drawing']}); decoders on {report['threads']}; "
+        f"whole run {report['wall_s']:.0f} s, load average {report['load_average']:.1f} at the end",
         "",
         "Reads: success rate by symbology, false reads, decoder errors",
         table(
@@ -348,8 +346,8 @@ def render(report: dict, markdown: bool) -> str:
         "Time per frame, ms (median / p95)",
         table(
             ["decoder", "all", *sizes, "total s"],
-            [[n, *(f"{_ms(ms[k]['median'])} / {_ms(ms[k]['p95'])}" for k in ("all", *sizes)), f"{decoded[n]['seconds']:.0f}"]
-             for n, ms in ((n, decoded[n]["ms"]) for n in names)],
+            [[n, *(f"{_ms(ms[k]['median'])} / {_ms(ms[k]['p95'])}" for k in ("all", *sizes)),
+              f"{decoded[n]['seconds']:.0f}"] for n, ms in ((n, decoded[n]["ms"]) for n in names)],
             markdown,
         ),
         "",
@@ -379,8 +377,8 @@ def render(report: dict, markdown: bool) -> str:
             ["damage", *names], [[c, *(str(sum(f["category"] == c for f in decoded[n]["false"])) for n in names)]
                                  for c in with_false], markdown)]
     for n in names:
-        out += [f"false read by {n}, frame {f['frame']} ({f['category']} {f['strength']}): {f['read']!r}, code {f['code']!r}"
-                for f in decoded[n]["false"][:5]]
+        out += [f"false read by {n}, frame {f['frame']} ({f['category']} {f['strength']}): "
+                f"{f['read']!r}, code {f['code']!r}" for f in decoded[n]["false"][:5]]
         out += [f"{n} failed on frame {e['frame']}: {e['error']}" for e in decoded[n]["errors"][:5]]
     return "\n".join(out)
 
@@ -388,16 +386,16 @@ def render(report: dict, markdown: bool) -> str:
 def main(argv: list[str] | None = None) -> int:
     choices = (*decoders.NAMES, "cascade")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, help=f"corpus size (default {DEFAULT_FRAMES}, {QUICK_FRAMES} with --quick)")
+    parser.add_argument("--frames", type=int, help=f"corpus size (default {DEFAULT_FRAMES}; {QUICK_FRAMES} if --quick)")
     parser.add_argument("--quick", action="store_true", help=f"a {QUICK_FRAMES}-frame corpus, for the test suite")
     parser.add_argument("--seed", type=int, default=1, help="corpus seed (default 1)")
-    parser.add_argument("--decoders", default=",".join(choices), help=f"comma-separated, of {', '.join(choices)} (default: all)")
-    parser.add_argument("--json", type=Path, metavar="FILE", help="write the results, and every frame's, to FILE as JSON")
+    parser.add_argument("--decoders", default=",".join(choices), help=f"comma-separated, of {', '.join(choices)}")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write the results and every frame's to FILE")
     parser.add_argument("--markdown", action="store_true", help="print the tables as markdown")
     args = parser.parse_args(argv)
     frames = args.frames if args.frames is not None else QUICK_FRAMES if args.quick else DEFAULT_FRAMES
-    if frames < 1:
-        parser.error(f"--frames must be at least 1, got {frames}")
+    if frames < 1 or args.seed < 0:
+        parser.error(f"--frames must be at least 1 and --seed at least 0, got {frames} and {args.seed}")
     names = [n.strip() for n in args.decoders.split(",") if n.strip()]
     unknown = [n for n in names if n not in choices]
     if unknown or not names:
@@ -416,8 +414,9 @@ def main(argv: list[str] | None = None) -> int:
         "frames_by_size": ", ".join(f"{sum(f.size == f'{w}x{h}' for f in corpus)} at {w}x{h}" for w, h in SIZES),
         "generate_s": drawing,
         "wall_s": time.perf_counter() - started,
-        "cores": cores(),
-        "drawing": "in line" if DRAWING_CORE is None else f"ahead, on core {DRAWING_CORE}",
+        "threads": threads(),
+        "drawing": "ahead, in a second process" if DRAW_APART else "in line",
+        "load_average": os.getloadavg()[0],
         "decoders": {name: summarise(corpus, results) for name, results in outcomes.items()},
     }
     print(render(report, args.markdown))

@@ -5,7 +5,12 @@ BGR). Strength runs from 0 (the image unchanged) to 1 (the worst a real counter 
 scanner still reads). Sizes in pixels scale with the code's module (its narrowest bar or QR module,
 measured from the image), so a strength means the same on a code of 3 or 8 pixels a module. The
 size stays, except "rotation" and "perspective" (the canvas grows to hold the turned code) and
-"small" (the image shrinks). Every random choice comes from ``rng``: same seed, same pixels.
+"small" (the image shrinks). "blur", "noise" and "jpeg" are the camera's: they apply to a whole
+frame too, given the code's ``module_px`` in it. Every random choice comes from ``rng``: same
+seed, same pixels.
+
+``place_in_frame(code, size, rng, fill=...)`` draws the camera frame around a code: a cluttered
+counter, the code on its paper or phone, uneven light, a camera's slight blur, noise and vignetting.
 """
 
 from __future__ import annotations
@@ -198,7 +203,7 @@ def _small(image: np.ndarray, s: float, rng: np.random.Generator, m: float) -> n
 def _jpeg(image: np.ndarray, s: float, rng: np.random.Generator, m: float) -> np.ndarray:
     """Compressed hard: JPEG quality from 95 down to 5 (4:2:0 chroma for colour)."""
     quality = round(95 - 90 * s)
-    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    _, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     flags = cv2.IMREAD_GRAYSCALE if image.ndim == 2 else cv2.IMREAD_COLOR
     return cv2.imdecode(data, flags)
 
@@ -273,7 +278,6 @@ def damage(
         return image.copy()
     m = module_px if module_px is not None else measure_module(image) if profile in _BY_MODULE else 1.0
     return _DAMAGES[profile](image, float(strength), gen, float(m))
-
 
 
 _WORDS = ("TOTAL", "SALE", "CASH", "QTY", "12.50", "SGD", "THANK YOU", "No.0042", "VAT", "PROMO", "9:41", "MILK 1L")
