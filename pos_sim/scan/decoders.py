@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -31,9 +31,6 @@ class Read:
     corners: Corners  # four (x, y) points, clockwise from the top left of the code
     decoder: str
     ms: float = 0.0
-
-    def moved(self, corners: Corners, decoder: str | None = None) -> Read:
-        return replace(self, corners=corners, decoder=decoder or self.decoder)
 
 
 class Decoder(Protocol):
