@@ -299,6 +299,10 @@ def _bin(low: float, high: float) -> str:
     return f"<{high}" if low == 0 else f"{low}+" if high == 99 else f"{low}-{high}"
 
 
+def _short(text: str, most: int = 40) -> str:
+    return repr(text if len(text) <= most else text[:most] + "...")
+
+
 def _pct(rate: dict) -> str:
     return "-" if rate["rate"] is None else f"{100 * rate['rate']:.0f}%"
 
@@ -378,7 +382,7 @@ def render(report: dict, markdown: bool) -> str:
                                  for c in with_false], markdown)]
     for n in names:
         out += [f"false read by {n}, frame {f['frame']} ({f['category']} {f['strength']}): "
-                f"{f['read']!r}, code {f['code']!r}" for f in decoded[n]["false"][:5]]
+                f"{_short(f['read'])}, code {_short(f['code'])}" for f in decoded[n]["false"][:5]]
         out += [f"{n} failed on frame {e['frame']}: {e['error']}" for e in decoded[n]["errors"][:5]]
     return "\n".join(out)
 
