@@ -137,17 +137,18 @@ class ZbarDecoder:
         "CODE93": "code93",
         "I25": "itf",
         "CODABAR": "codabar",
-        "DATABAR": "databar",
     }
 
     def __init__(self) -> None:
         from pyzbar import pyzbar
 
         self._zbar = pyzbar
+        # only the symbologies named above: DataBar, no payment code, prints libzbar assertion warnings
+        self._symbols = [s for s in pyzbar.ZBarSymbol if s.name in self._SYMBOLOGIES]
 
     def decode(self, image: np.ndarray) -> list[Read]:
         started = time.perf_counter()
-        found = self._zbar.decode(np.ascontiguousarray(gray(image)))
+        found = self._zbar.decode(np.ascontiguousarray(gray(image)), symbols=self._symbols)
         ms = (time.perf_counter() - started) * 1000
         reads = []
         for code in found:
