@@ -14,6 +14,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import platformdirs
+
 from pos_sim import __version__
 from pos_sim.domain import codes
 from pos_sim.domain.codes import emv_cpm, emv_mpm, schemes, wallet
@@ -31,6 +33,10 @@ class UsageError(Exception):
     """Bad command-line input: reported as ``error: ...`` with exit 2."""
 
 
+class ServiceError(Exception):
+    """A service that cannot start (data dir, keys, database, port): reported with exit 2."""
+
+
 def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
@@ -38,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (DomainError, UsageError, ScannerError, SourceError) as exc:
+    except (DomainError, UsageError, ScannerError, SourceError, ServiceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
@@ -88,7 +94,39 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--seed", type=int, default=0, help="with --damage: the random seed of the damage")
     scan.add_argument("--save", type=Path, metavar="FILE", help="with --damage: write the damaged image")
     scan.set_defaults(run=run_scan)
+    backend = commands.add_parser("backend", help="run the simulated wallet provider (Alipay+/Antom in-store API)")
+    backend.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    backend.add_argument("--port", type=int, default=8360, help="default %(default)s; 0 takes a free port")
+    backend.add_argument("--data-dir", type=Path, default=default_data_dir(), help="keys and ledger (default: %(default)s)")
+    backend.add_argument("--db", metavar="URL", help="a database URL, e.g. postgresql://user@127.0.0.1/db (default: SQLite in the data dir)")
+    backend.add_argument("--admin-token", help="the token the /sim admin API asks for off loopback")
+    backend.set_defaults(run=run_backend)
     return parser
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("pos-sim"))
+
+
+# --- backend ---------------------------------------------------------------------------------
+
+
+def run_backend(args: argparse.Namespace) -> int:
+    from pos_sim.backend import server  # here, not at the top: the other commands start without the web stack
+
+    from pos_sim.backend.store import StoreError
+
+    if args.host not in ("127.0.0.1", "::1", "localhost") and not args.admin_token:
+        raise UsageError(f"--host {args.host} serves beyond this machine: give --admin-token to guard the /sim admin API")
+
+    def ready(url: str) -> None:
+        print(f"pos-sim backend on {url} (data in {args.data_dir})", flush=True)
+
+    try:
+        server.serve_forever(server.open_gateway(args.data_dir, args.db, args.admin_token), args.host, args.port, ready)
+    except (server.BackendError, StoreError) as exc:
+        raise ServiceError(exc) from None
+    return EXIT_OK
 
 
 # --- scan ------------------------------------------------------------------------------------

@@ -1,0 +1,141 @@
+"""The HTTP edge of the simulated provider: AMS calls (signed both ways) and the /sim admin API.
+
+AMS calls are answered with HTTP 200 and a ``result`` whatever the outcome, as the provider does,
+and every answer is signed with the gateway's key (``client-id``, ``response-time`` and
+``signature`` headers), failures included.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from pos_sim.backend.payments import Payments
+from pos_sim.backend.protocol import Refused, now, result, timestamp
+from pos_sim.backend.store import Store
+from pos_sim.backend.wallets import Wallets
+from pos_sim.domain import ams_signature
+from pos_sim.domain.errors import DomainError
+
+AMS_PREFIXES = ("/ams/api/v1/payments/", "/ams/sandbox/api/v1/payments/")
+
+
+@dataclass
+class Gateway:
+    """What answers AMS calls: the store, the gateway's private key, and the services."""
+
+    store: Store
+    private_key: Any
+    admin_token: str | None = None
+
+    def __post_init__(self) -> None:
+        self.payments = Payments(self.store)
+        self.wallets = Wallets(self.store)
+
+    def answer(self, path: str, client_id: str | None, request_time: str | None, signature: str | None, body: bytes) -> tuple[bytes, dict[str, str]]:
+        """The signed answer to one AMS call: the response body and its headers."""
+        client = client_id or ""
+        try:
+            response = self._dispatch(path, client, request_time, signature, body)
+        except Refused as refused:
+            response = {"result": result(refused.code, refused.detail)}
+        data = json.dumps(response, ensure_ascii=False).encode("utf-8")
+        response_time = timestamp(now())
+        signed = ams_signature.sign(self.private_key, "POST", path, client, response_time, data)
+        headers = {
+            "client-id": client,
+            "response-time": response_time,
+            "signature": ams_signature.signature_header(signed),
+        }
+        return data, headers
+
+    def _dispatch(self, path: str, client_id: str, request_time: str | None, signature: str | None, body: bytes) -> dict[str, Any]:
+        call = next((path[len(p):] for p in AMS_PREFIXES if path.startswith(p)), "")
+        if not client_id:
+            raise Refused("INVALID_CLIENT", "the client-id header is missing")
+        with self.store.begin() as tx:
+            merchant = tx.merchant(client_id)
+        if merchant is None:
+            raise Refused("INVALID_CLIENT", f"no merchant {client_id}")
+        if not merchant.public_key:
+            raise Refused("KEY_NOT_FOUND", f"no public key for {client_id}")
+        if not request_time or not signature:
+            raise Refused("INVALID_SIGNATURE", "the request-time and signature headers are required")
+        try:
+            _algorithm, _version, value = ams_signature.parse_signature_header(signature)
+            key = ams_signature.load_public_key(merchant.public_key)
+            good = ams_signature.verify(key, "POST", path, client_id, request_time, body, value)
+        except DomainError as exc:
+            raise Refused("INVALID_SIGNATURE", str(exc)) from None
+        if not good:
+            raise Refused("INVALID_SIGNATURE", "the signature does not match the request")
+        try:
+            parsed = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise Refused("PARAM_ILLEGAL", "the body is not JSON") from None
+        if not isinstance(parsed, dict):
+            raise Refused("PARAM_ILLEGAL", "the body must be a JSON object")
+        return self.payments.call(client_id, call, parsed)
+
+
+class NewWallet(BaseModel):
+    currency: str = Field(examples=["SGD"], description="ISO 4217 code of the wallet's money")
+    balance: int = Field(ge=0, examples=[10000], description="opening balance in minor units")
+    name: str = Field(default="", max_length=64)
+
+
+def _loopback(request: Request) -> bool:
+    try:
+        return request.client is not None and ipaddress.ip_address(request.client.host).is_loopback
+    except ValueError:
+        return False
+
+
+def create_app(gateway: Gateway) -> FastAPI:
+    app = FastAPI(title="pos-sim wallet simulator", openapi_url="/sim/openapi.json", docs_url=None, redoc_url=None)
+
+    @app.middleware("http")
+    async def admin_guard(request: Request, call_next):
+        if request.url.path.startswith("/sim/"):
+            token = gateway.admin_token
+            allowed = request.headers.get("authorization") == f"Bearer {token}" if token else _loopback(request)
+            if not allowed:
+                return JSONResponse({"error": {"code": "ACCESS_DENIED", "message": "the admin API answers on loopback, or with its token"}}, 403)
+        return await call_next(request)
+
+    @app.exception_handler(Refused)
+    async def refused(_request: Request, exc: Refused) -> JSONResponse:
+        status = 404 if exc.code in ("USER_NOT_EXIST", "ORDER_NOT_EXIST") else 400
+        return JSONResponse({"error": {"code": exc.code, "message": exc.detail or result(exc.code)["resultMessage"]}}, status)
+
+    async def ams(request: Request) -> Response:
+        body = await request.body()
+        headers = request.headers
+        data, signed = await run_in_threadpool(
+            gateway.answer, request.url.path, headers.get("client-id"), headers.get("request-time"), headers.get("signature"), body
+        )
+        return Response(data, media_type="application/json; charset=UTF-8", headers=signed)
+
+    for prefix in AMS_PREFIXES:
+        app.add_api_route(prefix + "{call}", ams, methods=["POST"], include_in_schema=False)
+
+    @app.post("/sim/wallets", summary="Open a funded wallet")
+    def open_wallet(wallet: NewWallet) -> dict[str, Any]:
+        return gateway.wallets.open(wallet.currency, wallet.balance, wallet.name)
+
+    @app.get("/sim/wallets/{wallet_id}", summary="A wallet's balance and history")
+    def show_wallet(wallet_id: str) -> dict[str, Any]:
+        return gateway.wallets.show(wallet_id)
+
+    @app.post("/sim/wallets/{wallet_id}/payment-code", summary="A one-time payment code, valid about a minute")
+    def payment_code(wallet_id: str) -> dict[str, Any]:
+        return gateway.wallets.payment_code(wallet_id)
+
+    return app

@@ -1,0 +1,103 @@
+"""The AMS wire format the simulated backend speaks: result codes, and reading request bodies.
+
+Services raise ``Refused(code)`` with a result code of ``RESULTS``; the HTTP edge turns it into the
+``result`` object ({resultStatus, resultCode, resultMessage}) the provider's clients expect.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from pos_sim.domain.errors import AmountError
+from pos_sim.domain.money import Money, currency
+
+# result code -> (status S/F/U, message), as the provider's documentation words them
+RESULTS: dict[str, tuple[str, str]] = {
+    "SUCCESS": ("S", "Success"),
+    "PAYMENT_IN_PROCESS": ("U", "The payment is being processed."),
+    "UNKNOWN_EXCEPTION": ("U", "An API call failed, which is caused by unknown reasons."),
+    "REQUEST_TRAFFIC_EXCEED_LIMIT": ("U", "The request traffic exceeds the limit."),
+    "INVALID_CODE": ("F", "The payment code is invalid or has been used."),
+    "EXPIRED_CODE": ("F", "The payment code has expired."),
+    "USER_BALANCE_NOT_ENOUGH": ("F", "The user balance is not enough for the payment."),
+    "REPEAT_REQ_INCONSISTENT": ("F", "The request ID was used before with a different request."),
+    "ORDER_IS_CLOSED": ("F", "The order is closed."),
+    "ORDER_NOT_EXIST": ("F", "The order does not exist."),
+    "PARAM_ILLEGAL": ("F", "Illegal parameters exist."),
+    "PROCESS_FAIL": ("F", "A general business failure occurred."),
+    "RISK_REJECT": ("F", "The request is rejected because of the risk control."),
+    "USER_NOT_EXIST": ("F", "The user does not exist."),
+    "USER_STATUS_ABNORMAL": ("F", "The user status is abnormal."),
+    "USER_AMOUNT_EXCEED_LIMIT": ("F", "The amount exceeds the user's payment limit."),
+    "PAYMENT_AMOUNT_EXCEED_LIMIT": ("F", "The payment amount exceeds the limit."),
+    "CURRENCY_NOT_SUPPORT": ("F", "The currency is not supported."),
+    "INVALID_SIGNATURE": ("F", "The signature is not validated."),
+    "INVALID_CLIENT": ("F", "The client is invalid."),
+    "KEY_NOT_FOUND": ("F", "The key is not found."),
+    "ACCESS_DENIED": ("F", "Access is denied."),
+    "NO_INTERFACE_DEF": ("F", "API is not defined."),
+    "CANCEL_WINDOW_EXCEED": ("F", "The cancellation window has passed."),
+    "REFUND_AMOUNT_EXCEED": ("F", "The refund amount exceeds the amount that can be refunded."),
+    "REFUND_WINDOW_EXCEED": ("F", "The refund window has passed."),
+}
+
+
+class Refused(Exception):
+    """A call answered with a result code other than SUCCESS; ``detail`` says why, in plain words."""
+
+    def __init__(self, code: str, detail: str | None = None) -> None:
+        if code not in RESULTS:
+            raise ValueError(f"unknown result code {code}")
+        self.code = code
+        self.detail = detail
+        super().__init__(f"{code}: {detail or RESULTS[code][1]}")
+
+
+def result(code: str = "SUCCESS", detail: str | None = None) -> dict[str, str]:
+    status, message = RESULTS[code]
+    return {"resultCode": code, "resultStatus": status, "resultMessage": detail or message}
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def timestamp(moment: datetime) -> str:
+    """ISO 8601 with an offset, as the provider writes times: 2026-11-21T16:04:05+00:00."""
+    return moment.astimezone(timezone.utc).isoformat()
+
+
+def field(body: dict[str, Any], path: str, *, required: bool = True, most: int | None = None) -> Any:
+    """The value at a dotted ``path`` of a request body; PARAM_ILLEGAL when missing or too long."""
+    value: Any = body
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if value is None or value == "":
+        if required:
+            raise Refused("PARAM_ILLEGAL", f"{path} is required")
+        return None
+    if most is not None and (not isinstance(value, str) or len(value) > most):
+        raise Refused("PARAM_ILLEGAL", f"{path} must be text of at most {most} characters")
+    return value
+
+
+def amount(body: dict[str, Any], path: str) -> Money:
+    """An ``{"currency", "value"}`` object: value a string of minor units, e.g. "1000" = SGD 10.00."""
+    obj = field(body, path)
+    if not isinstance(obj, dict):
+        raise Refused("PARAM_ILLEGAL", f"{path} must be an object with currency and value")
+    code, value = obj.get("currency"), obj.get("value")
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit() or len(value) > 18:
+        raise Refused("PARAM_ILLEGAL", f"{path}.value must be a string of minor units, like \"1000\"")
+    try:
+        money = Money.of_minor(int(value), currency(str(code)))
+    except AmountError as exc:
+        raise Refused("PARAM_ILLEGAL", f"{path}.currency: {exc}") from None
+    if money.minor <= 0:
+        raise Refused("PARAM_ILLEGAL", f"{path}.value must be more than 0")
+    return money
+
+
+def amount_json(money: Money) -> dict[str, str]:
+    return {"currency": money.currency.code, "value": str(money.minor)}

@@ -1,0 +1,89 @@
+"""The simulated provider as a running server: its data dir (keys, ledger), the demo merchant, and
+uvicorn on a loopback port, in the foreground (``pos-sim backend``) or in a background thread (an
+embedded backend, which the terminal still reaches over HTTP).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from pos_sim.backend import keys
+from pos_sim.backend.app import Gateway, create_app
+from pos_sim.backend.store import Store
+
+DEMO_CLIENT_ID = "SIM_DEMO"
+
+
+class BackendError(Exception):
+    """A backend that cannot start: a data dir, key or database it cannot use, a port in use."""
+
+
+def open_gateway(data_dir: Path, db_url: str | None = None, admin_token: str | None = None) -> Gateway:
+    """The gateway of ``data_dir``: created on first use with its keys, ledger and demo merchant."""
+    key_dir = data_dir / "keys"
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        gateway_key, _ = keys.ensure_key_pair(key_dir / "gateway_private.pem", key_dir / "gateway_public.pem")
+        keys.ensure_key_pair(key_dir / f"{DEMO_CLIENT_ID}_private.pem", key_dir / f"{DEMO_CLIENT_ID}_public.pem")
+        demo_public = (key_dir / f"{DEMO_CLIENT_ID}_public.pem").read_text()
+    except OSError as exc:
+        raise BackendError(f"{data_dir}: cannot set up the data dir ({exc.strerror or exc})") from None
+    store = Store.open(db_url or f"sqlite:///{(data_dir / 'ledger.db').resolve()}")
+    with store.begin() as tx:
+        if tx.merchant(DEMO_CLIENT_ID) is None:
+            tx.add_merchant(DEMO_CLIENT_ID, "pos-sim demo merchant", demo_public, "SGD")
+    return Gateway(store, gateway_key, admin_token)
+
+
+@dataclass
+class RunningBackend:
+    """A backend serving in a background thread of this process."""
+
+    url: str
+    gateway: Gateway
+    _server: uvicorn.Server
+    _thread: threading.Thread
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self.gateway.store.close()
+
+
+def _server(gateway: Gateway, host: str, port: int) -> uvicorn.Server:
+    config = uvicorn.Config(create_app(gateway), host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+    return uvicorn.Server(config)
+
+
+def start(gateway: Gateway, host: str = "127.0.0.1", port: int = 0, wait_s: float = 10.0) -> RunningBackend:
+    """Serve ``gateway`` in a background thread; port 0 takes a free one. Returns once it answers."""
+    server = _server(gateway, host, port)
+    thread = threading.Thread(target=server.run, name="pos-sim-backend", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + wait_s
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise BackendError(f"the backend did not start on {host}:{port} (port in use?)")
+        time.sleep(0.01)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    return RunningBackend(f"http://{host}:{bound}", gateway, server, thread)
+
+
+def serve_forever(gateway: Gateway, host: str, port: int, on_ready) -> None:
+    """Serve in the foreground until interrupted; ``on_ready(url)`` is called once it listens."""
+    running = start(gateway, host, port)
+    on_ready(running.url)
+    try:
+        running.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        running.stop()

@@ -1,0 +1,778 @@
+"""The simulated provider's store: a double-entry ledger, merchants, payments, refunds, idempotency
+records and one-time customer payment codes, on SQLite or PostgreSQL with the same SQLAlchemy Core code.
+
+Money is integer minor units plus an ISO 4217 code. Every change happens inside ``Store.begin()``,
+one database transaction: committed (durably, before the caller answers) on normal exit, rolled back
+on an exception. A failed posting or a duplicate insert is undone alone (a savepoint), so the caller
+may catch ``InsufficientFunds`` or ``Duplicate`` and go on in the same transaction.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Self
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
+
+from pos_sim.domain.money import currency as _currency
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+"""How long a SQLite writer waits for another writer's transaction before giving up."""
+
+MAX_AMOUNT = 2**63 - 1
+"""The largest amount a BIGINT column holds, in minor units."""
+
+SYSTEM_KINDS = frozenset({"funding", "fx", "fees"})
+"""Kinds of the one-per-currency accounts named "{kind}:{CUR}"; they may go negative."""
+
+SCENARIOS = frozenset({"PaymentCode", "OrderCode", "EntryCode"})
+PAYMENT_STATUSES = frozenset({"PROCESSING", "SUCCESS", "FAIL", "CANCELLED"})
+REFUND_STATUSES = frozenset({"PROCESSING", "SUCCESS", "FAIL"})
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked: a database it cannot open, an unknown row it needs..."""
+
+
+class LedgerError(StoreError):
+    """A posting that cannot be made: unbalanced, an unknown account, a bad amount."""
+
+
+class InsufficientFunds(LedgerError):
+    """A posting that would take a wallet below zero; nothing of it was applied."""
+
+    def __init__(self, account_id: str, amount: int) -> None:
+        super().__init__(f"{account_id}: balance too low for {amount}")
+        self.account_id = account_id
+        self.amount = amount
+
+
+class Duplicate(StoreError):
+    """A row whose key (payment or refund request id, idempotency key, code...) is taken; nothing was written."""
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on both databases (SQLite keeps naive UTC text, which sorts right)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = _aware(value).astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _id_type() -> BigInteger:
+    return BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER PRIMARY KEY only
+
+
+metadata = MetaData(
+    naming_convention={
+        "pk": "pk_%(table_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+    }
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("balance", BigInteger, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+postings = Table(
+    "postings",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("ref", Text, index=True),
+    Column("memo", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+entries = Table(
+    "entries",
+    metadata,
+    Column("id", _id_type(), primary_key=True, autoincrement=True),
+    Column("posting_id", Text, ForeignKey("postings.id"), nullable=False, index=True),
+    Column("account_id", Text, ForeignKey("accounts.id"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("balance_after", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_entries_account_id_id", "account_id", "id"),
+)
+
+merchants = Table(
+    "merchants",
+    metadata,
+    Column("client_id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("public_key", Text, nullable=False),
+    Column("settlement_currency", String(3), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("payment_id", Text, primary_key=True),
+    Column("client_id", Text, ForeignKey("merchants.client_id"), nullable=False),
+    Column("payment_request_id", Text, nullable=False),
+    Column("scenario", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("result_code", Text),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("wallet_id", Text, ForeignKey("accounts.id")),
+    Column("wallet_amount", BigInteger),
+    Column("wallet_currency", String(3)),
+    Column("payment_method_id", Text),
+    Column("notify_url", Text),
+    Column("request_json", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("paid_at", UtcDateTime),
+    Column("cancelled_at", UtcDateTime),
+    Column("expires_at", UtcDateTime),
+    UniqueConstraint("client_id", "payment_request_id"),
+)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("refund_id", Text, primary_key=True),
+    Column("client_id", Text, ForeignKey("merchants.client_id"), nullable=False),
+    Column("refund_request_id", Text, nullable=False),
+    Column("payment_id", Text, ForeignKey("payments.payment_id"), nullable=False, index=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("wallet_amount", BigInteger),
+    Column("wallet_currency", String(3)),
+    Column("status", Text, nullable=False),
+    Column("reason", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("client_id", "refund_request_id"),
+)
+
+requests = Table(
+    "requests",
+    metadata,
+    Column("client_id", Text, primary_key=True),
+    Column("call", Text, primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("request_hash", Text, nullable=False),
+    Column("response_json", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+payment_codes = Table(
+    "payment_codes",
+    metadata,
+    Column("code", Text, primary_key=True),
+    Column("wallet_id", Text, ForeignKey("accounts.id"), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("used_at", UtcDateTime),
+)
+
+
+@dataclass(frozen=True)
+class Account:
+    """A ledger account and its balance in minor units."""
+
+    id: str
+    kind: str
+    currency: str
+    balance: int
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One leg of a posting on one account, with the account's balance right after it."""
+
+    posting_id: str
+    kind: str
+    ref: str | None
+    amount: int
+    currency: str
+    balance_after: int
+    memo: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Merchant:
+    """A merchant (an AMS client) and the public key its requests are verified with."""
+
+    client_id: str
+    name: str
+    public_key: str
+    settlement_currency: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Payment:
+    """A payment as recorded: the merchant's amount, and what the wallet paid when known."""
+
+    payment_id: str
+    client_id: str
+    payment_request_id: str
+    scenario: str
+    status: str
+    result_code: str | None
+    amount: int
+    currency: str
+    wallet_id: str | None
+    wallet_amount: int | None
+    wallet_currency: str | None
+    payment_method_id: str | None
+    notify_url: str | None
+    request_json: str | None
+    created_at: datetime
+    paid_at: datetime | None
+    cancelled_at: datetime | None
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Refund:
+    """A refund of all or part of a payment."""
+
+    refund_id: str
+    client_id: str
+    refund_request_id: str
+    payment_id: str
+    amount: int
+    currency: str
+    wallet_amount: int | None
+    wallet_currency: str | None
+    status: str
+    reason: str | None
+    created_at: datetime
+
+
+class CodeStatus(StrEnum):
+    """What taking a customer payment code found."""
+
+    OK = "ok"
+    UNKNOWN = "unknown"
+    USED = "used"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class CodeUse:
+    """The outcome of ``Tx.take_code``: ``wallet_id`` is the code's wallet whenever the code is known."""
+
+    status: CodeStatus
+    wallet_id: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is CodeStatus.OK
+
+
+def _aware(value: datetime) -> datetime:
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise StoreError(f"{value!r}: a timezone-aware datetime is required")
+    return value
+
+
+def _utc(value: datetime) -> datetime:
+    return _aware(value).astimezone(UTC)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _new_id(prefix: str) -> str:
+    return prefix + secrets.token_hex(12).upper()
+
+
+def _currency_code(code: str) -> str:
+    return _currency(code).code  # AmountError (a DomainError) for anything but an ISO 4217 code with a minor unit
+
+
+def _check_amount(amount: object, *, positive: bool = False) -> int:
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise LedgerError(f"{amount!r}: an amount is an int of minor units, got {type(amount).__name__}")
+    if abs(amount) > MAX_AMOUNT or (positive and amount < 0):
+        raise LedgerError(f"{amount}: out of range")
+    return amount
+
+
+def _is_duplicate(error: IntegrityError) -> bool:
+    """Whether ``error`` is a unique or primary-key violation (not a foreign-key or NOT NULL one)."""
+    orig = error.orig
+    return getattr(orig, "sqlstate", None) == "23505" or getattr(orig, "sqlite_errorname", None) in {
+        "SQLITE_CONSTRAINT_UNIQUE",
+        "SQLITE_CONSTRAINT_PRIMARYKEY",
+    }
+
+
+class Tx:
+    """One database transaction of the store; get one from ``Store.begin()``."""
+
+    def __init__(self, conn: Connection, clock: Callable[[], datetime]) -> None:
+        self._conn = conn
+        self._clock = clock
+
+    def _now(self) -> datetime:
+        return _utc(self._clock())
+
+    def _insert(self, table: Table, values: dict[str, Any], what: str) -> None:
+        """Insert one row, undone alone on failure: a taken key raises Duplicate, a missing reference StoreError."""
+        try:
+            with self._conn.begin_nested():
+                self._conn.execute(insert(table).values(values))
+        except IntegrityError as exc:
+            if _is_duplicate(exc):
+                raise Duplicate(f"{what} exists already") from None
+            raise StoreError(f"{what}: {exc.orig}") from None
+
+    def _ensure_account(self, account_id: str, kind: str, code: str, name: str) -> str:
+        """The account ``account_id``, created empty if missing (concurrent creators both succeed)."""
+        if self._conn.execute(select(accounts.c.id).where(accounts.c.id == account_id)).first() is None:
+            row = {"id": account_id, "kind": kind, "currency": code, "balance": 0, "name": name, "created_at": self._now()}
+            try:
+                self._insert(accounts, row, f"account {account_id}")
+            except Duplicate:
+                pass
+        return account_id
+
+    # ledger
+
+    def account(self, account_id: str) -> Account | None:
+        """The account ``account_id``, or None."""
+        row = self._conn.execute(select(accounts).where(accounts.c.id == account_id)).first()
+        return None if row is None else Account(**row._mapping)
+
+    def accounts(self, kind: str | None = None) -> list[Account]:
+        """Every account (of ``kind`` if given), by id."""
+        query = select(accounts).order_by(accounts.c.id)
+        if kind is not None:
+            query = query.where(accounts.c.kind == kind)
+        return [Account(**row._mapping) for row in self._conn.execute(query)]
+
+    def system_account(self, kind: str, currency: str) -> str:
+        """The id of the "{kind}:{CUR}" account (funding, fx, fees), created on first use."""
+        if kind not in SYSTEM_KINDS:
+            raise LedgerError(f"{kind!r}: not one of {', '.join(sorted(SYSTEM_KINDS))}")
+        code = _currency_code(currency)
+        return self._ensure_account(f"{kind}:{code}", kind, code, f"{kind} {code}")
+
+    def post(self, kind: str, ref: str | None, legs: Sequence[tuple[str, int]], memo: str = "") -> str:
+        """Move money: each leg adds its signed amount to an account; the legs sum to zero per currency.
+
+        Raises LedgerError for an unbalanced posting, an unknown account or a repeated one, and
+        InsufficientFunds if a wallet would go below zero; either way nothing of the posting is applied.
+        """
+        if not legs:
+            raise LedgerError("a posting needs legs")
+        ids = [account_id for account_id, _ in legs]
+        if len(set(ids)) != len(ids):
+            raise LedgerError(f"an account appears twice in one posting: {ids}")
+        for _, amount in legs:
+            if _check_amount(amount) == 0:
+                raise LedgerError("a leg of 0 moves nothing")
+        currency_of = dict(self._conn.execute(select(accounts.c.id, accounts.c.currency).where(accounts.c.id.in_(ids))).all())
+        missing = [account_id for account_id in ids if account_id not in currency_of]
+        if missing:
+            raise LedgerError(f"no such account: {', '.join(missing)}")
+        totals: dict[str, int] = {}
+        for account_id, amount in legs:
+            totals[currency_of[account_id]] = totals.get(currency_of[account_id], 0) + amount
+        unbalanced = {code: total for code, total in totals.items() if total}
+        if unbalanced:
+            raise LedgerError(f"legs do not sum to zero: {unbalanced}")
+        posting_id = _new_id("L")
+        at = self._now()
+        with self._conn.begin_nested():  # InsufficientFunds rolls back this posting only
+            rows = []
+            for account_id, amount in sorted(legs):  # one lock order for every posting: no deadlocks on PostgreSQL
+                after = self._conn.execute(
+                    update(accounts)
+                    .where(accounts.c.id == account_id, or_(accounts.c.kind != "wallet", accounts.c.balance + amount >= 0))
+                    .values(balance=accounts.c.balance + amount)
+                    .returning(accounts.c.balance)
+                ).scalar_one_or_none()
+                if after is None:
+                    raise InsufficientFunds(account_id, amount)
+                rows.append(
+                    {"posting_id": posting_id, "account_id": account_id, "amount": amount,
+                     "currency": currency_of[account_id], "balance_after": after, "created_at": at}
+                )
+            # written after the balances, so a posting refused on its first leg wrote nothing (no fsync at commit)
+            self._conn.execute(insert(postings).values(id=posting_id, kind=kind, ref=ref, memo=memo, created_at=at))
+            self._conn.execute(insert(entries), rows)
+        return posting_id
+
+    def history(self, account_id: str, limit: int | None = None) -> list[HistoryEntry]:
+        """The account's entries, newest first."""
+        query = (
+            select(postings.c.id.label("posting_id"), postings.c.kind, postings.c.ref, entries.c.amount,
+                   entries.c.currency, entries.c.balance_after, postings.c.memo, entries.c.created_at)
+            .join(postings, postings.c.id == entries.c.posting_id)
+            .where(entries.c.account_id == account_id)
+            .order_by(entries.c.id.desc())
+            .limit(limit)
+        )
+        return [HistoryEntry(**row._mapping) for row in self._conn.execute(query)]
+
+    def trial_balance(self) -> dict[str, int]:
+        """The sum of every account's balance per currency: all zero in a sound ledger."""
+        query = select(accounts.c.currency, func.sum(accounts.c.balance)).group_by(accounts.c.currency)
+        return {code: int(total) for code, total in self._conn.execute(query).all()}
+
+    def add_wallet(self, currency: str, balance: int, name: str) -> str:
+        """A new wallet holding ``balance`` minor units, funded from "funding:{CUR}"; its id ("W...")."""
+        code = _currency_code(currency)
+        _check_amount(balance, positive=True)
+        wallet_id = _new_id("W")
+        self._insert(accounts, {"id": wallet_id, "kind": "wallet", "currency": code, "balance": 0, "name": name,
+                                "created_at": self._now()}, f"account {wallet_id}")
+        if balance:
+            self.post("fund", wallet_id, [(self.system_account("funding", code), -balance), (wallet_id, balance)],
+                      memo="opening balance")
+        return wallet_id
+
+    # merchants
+
+    def add_merchant(self, client_id: str, name: str, public_key: str, settlement_currency: str) -> Merchant:
+        """A new merchant; Duplicate if the client id is taken."""
+        row: dict[str, Any] = {"client_id": client_id, "name": name, "public_key": public_key,
+               "settlement_currency": _currency_code(settlement_currency), "created_at": self._now()}
+        self._insert(merchants, row, f"merchant {client_id}")
+        return Merchant(**row)
+
+    def merchant(self, client_id: str) -> Merchant | None:
+        """The merchant ``client_id``, or None."""
+        row = self._conn.execute(select(merchants).where(merchants.c.client_id == client_id)).first()
+        return None if row is None else Merchant(**row._mapping)
+
+    def merchant_account(self, client_id: str, currency: str) -> str:
+        """The id of the merchant's account in ``currency`` ("merchant:{client_id}:{CUR}"), created on first use."""
+        merchant = self.merchant(client_id)
+        if merchant is None:
+            raise StoreError(f"no merchant {client_id}")
+        code = _currency_code(currency)
+        return self._ensure_account(f"merchant:{client_id}:{code}", "merchant", code, f"{merchant.name} {code}")
+
+    # payments
+
+    def add_payment(
+        self,
+        *,
+        payment_id: str,
+        client_id: str,
+        payment_request_id: str,
+        scenario: str,
+        amount: int,
+        currency: str,
+        status: str = "PROCESSING",
+        result_code: str | None = None,
+        wallet_id: str | None = None,
+        wallet_amount: int | None = None,
+        wallet_currency: str | None = None,
+        payment_method_id: str | None = None,
+        notify_url: str | None = None,
+        request_json: str | None = None,
+        created_at: datetime | None = None,
+        paid_at: datetime | None = None,
+        cancelled_at: datetime | None = None,
+        expires_at: datetime | None = None,
+    ) -> Payment:
+        """Record a payment; Duplicate if its payment id or (client id, request id) is taken."""
+        if scenario not in SCENARIOS:
+            raise StoreError(f"{scenario!r}: not one of {', '.join(sorted(SCENARIOS))}")
+        row: dict[str, Any] = {
+            "payment_id": payment_id, "client_id": client_id, "payment_request_id": payment_request_id,
+            "scenario": scenario, "status": status, "result_code": result_code,
+            "amount": _check_amount(amount, positive=True), "currency": _currency_code(currency),
+            "wallet_id": wallet_id, "wallet_amount": wallet_amount, "wallet_currency": wallet_currency,
+            "payment_method_id": payment_method_id, "notify_url": notify_url, "request_json": request_json,
+            "created_at": self._now() if created_at is None else created_at,
+            "paid_at": paid_at, "cancelled_at": cancelled_at, "expires_at": expires_at,
+        }
+        row = _payment_fields(row, frozenset(c.name for c in payments.columns))
+        self._insert(payments, row, f"payment {payment_id} ({client_id} {payment_request_id})")
+        return Payment(**row)
+
+    def payment(
+        self, client_id: str, *, payment_id: str | None = None, payment_request_id: str | None = None, lock: bool = False
+    ) -> Payment | None:
+        """The merchant's payment by id (which wins) or request id, or None; ``lock`` holds its row to the end."""
+        if payment_id is not None:
+            match = payments.c.payment_id == payment_id
+        elif payment_request_id is not None:
+            match = payments.c.payment_request_id == payment_request_id
+        else:
+            raise TypeError("payment() needs payment_id or payment_request_id")
+        query = select(payments).where(payments.c.client_id == client_id, match)
+        if lock:
+            query = query.with_for_update()  # PostgreSQL row lock; SQLite has none and needs none (BEGIN IMMEDIATE)
+        row = self._conn.execute(query).first()
+        return None if row is None else Payment(**row._mapping)
+
+    def update_payment(self, payment_id: str, *, only_if_status: str | None = None, **changes: Any) -> bool:
+        """Change a payment's mutable fields (status, result_code, wallet_*, times...).
+
+        With ``only_if_status``, only a payment still in that status changes: the answer says whether it did.
+        Without it, a missing payment is a StoreError.
+        """
+        if not changes:
+            raise TypeError("update_payment() needs a field to change")
+        query = update(payments).where(payments.c.payment_id == payment_id).values(_payment_fields(changes, _PAYMENT_MUTABLE))
+        if only_if_status is not None:
+            query = query.where(payments.c.status == only_if_status)
+        done = self._conn.execute(query).rowcount == 1
+        if not done and only_if_status is None:
+            raise StoreError(f"no payment {payment_id}")
+        return done
+
+    # refunds
+
+    def add_refund(
+        self,
+        *,
+        refund_id: str,
+        client_id: str,
+        refund_request_id: str,
+        payment_id: str,
+        amount: int,
+        currency: str,
+        status: str,
+        wallet_amount: int | None = None,
+        wallet_currency: str | None = None,
+        reason: str | None = None,
+        created_at: datetime | None = None,
+    ) -> Refund:
+        """Record a refund; Duplicate if its refund id or (client id, request id) is taken."""
+        if status not in REFUND_STATUSES:
+            raise StoreError(f"{status!r}: not one of {', '.join(sorted(REFUND_STATUSES))}")
+        row: dict[str, Any] = {
+            "refund_id": refund_id, "client_id": client_id, "refund_request_id": refund_request_id,
+            "payment_id": payment_id, "amount": _check_amount(amount, positive=True),
+            "currency": _currency_code(currency),
+            "wallet_amount": None if wallet_amount is None else _check_amount(wallet_amount, positive=True),
+            "wallet_currency": None if wallet_currency is None else _currency_code(wallet_currency),
+            "status": status, "reason": reason, "created_at": self._now() if created_at is None else _utc(created_at),
+        }
+        self._insert(refunds, row, f"refund {refund_id} ({client_id} {refund_request_id})")
+        return Refund(**row)
+
+    def refund(self, client_id: str, *, refund_id: str | None = None, refund_request_id: str | None = None) -> Refund | None:
+        """The merchant's refund by id (which wins) or request id, or None."""
+        if refund_id is not None:
+            match = refunds.c.refund_id == refund_id
+        elif refund_request_id is not None:
+            match = refunds.c.refund_request_id == refund_request_id
+        else:
+            raise TypeError("refund() needs refund_id or refund_request_id")
+        row = self._conn.execute(select(refunds).where(refunds.c.client_id == client_id, match)).first()
+        return None if row is None else Refund(**row._mapping)
+
+    def update_refund(self, refund_id: str, *, status: str) -> None:
+        """Set a refund's status."""
+        if status not in REFUND_STATUSES:
+            raise StoreError(f"{status!r}: not one of {', '.join(sorted(REFUND_STATUSES))}")
+        if self._conn.execute(update(refunds).where(refunds.c.refund_id == refund_id).values(status=status)).rowcount != 1:
+            raise StoreError(f"no refund {refund_id}")
+
+    def refunded_total(self, payment_id: str) -> int:
+        """Minor units refunded or being refunded (every refund not FAIL) of the payment."""
+        query = select(func.sum(refunds.c.amount)).where(refunds.c.payment_id == payment_id, refunds.c.status != "FAIL")
+        return int(self._conn.execute(query).scalar_one() or 0)
+
+    # idempotency
+
+    def remembered(self, client_id: str, call: str, key: str) -> tuple[str, str] | None:
+        """The (request hash, response JSON) recorded for this call and idempotency key, or None."""
+        query = select(requests.c.request_hash, requests.c.response_json).where(
+            requests.c.client_id == client_id, requests.c.call == call, requests.c.key == key
+        )
+        row = self._conn.execute(query).first()
+        return None if row is None else (row.request_hash, row.response_json)
+
+    def remember(self, client_id: str, call: str, key: str, request_hash: str, response_json: str) -> None:
+        """Record the answer to a call under its idempotency key; Duplicate if one is recorded already."""
+        row = {"client_id": client_id, "call": call, "key": key, "request_hash": request_hash,
+               "response_json": response_json, "created_at": self._now()}
+        self._insert(requests, row, f"{call} {key} of {client_id}")
+
+    # customer payment codes
+
+    def add_code(self, code: str, wallet_id: str, expires_at: datetime) -> None:
+        """Issue a one-time payment code for a wallet; Duplicate if the code exists, StoreError for an unknown wallet."""
+        self._insert(payment_codes, {"code": code, "wallet_id": wallet_id, "expires_at": _utc(expires_at)}, f"code {code}")
+
+    def take_code(self, code: str, now: datetime) -> CodeUse:
+        """Use a payment code once: OK (now marked used) only for a known, unused code not expired at ``now``."""
+        taken = self._conn.execute(
+            update(payment_codes)
+            .where(payment_codes.c.code == code, payment_codes.c.used_at.is_(None), payment_codes.c.expires_at > _aware(now))
+            .values(used_at=now)
+        ).rowcount
+        row = self._conn.execute(select(payment_codes).where(payment_codes.c.code == code)).first()
+        if row is None:
+            return CodeUse(CodeStatus.UNKNOWN)
+        if taken == 1:
+            return CodeUse(CodeStatus.OK, row.wallet_id)
+        return CodeUse(CodeStatus.USED if row.used_at is not None else CodeStatus.EXPIRED, row.wallet_id)
+
+
+_PAYMENT_MUTABLE = frozenset(
+    {"status", "result_code", "wallet_id", "wallet_amount", "wallet_currency", "payment_method_id", "notify_url",
+     "request_json", "paid_at", "cancelled_at", "expires_at"}
+)
+
+
+def _payment_fields(changes: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
+    """``changes`` checked: allowed fields, a known status, exact amounts, ISO currencies, aware times."""
+    if unknown := set(changes) - allowed:
+        raise TypeError(f"cannot set payment field(s) {', '.join(sorted(unknown))}")
+    checked = dict(changes)
+    if "status" in checked and checked["status"] not in PAYMENT_STATUSES:
+        raise StoreError(f"{checked['status']!r}: not one of {', '.join(sorted(PAYMENT_STATUSES))}")
+    if checked.get("wallet_amount") is not None:
+        _check_amount(checked["wallet_amount"], positive=True)
+    if checked.get("wallet_currency") is not None:
+        checked["wallet_currency"] = _currency_code(checked["wallet_currency"])
+    for name in ("created_at", "paid_at", "cancelled_at", "expires_at"):
+        if checked.get(name) is not None:
+            checked[name] = _utc(checked[name])
+    return checked
+
+
+def _engine(url: str) -> Engine:
+    """An engine for a SQLite file or a PostgreSQL database (``postgresql://`` goes through psycopg 3)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"{url!r}: not a database URL ({exc})") from None
+    backend = parsed.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        if "+" not in parsed.drivername:
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    if backend != "sqlite":
+        raise StoreError(f"{parsed.drivername}: the store runs on SQLite or PostgreSQL")
+    if parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory":
+        raise StoreError(f"{url!r}: the SQLite store needs a file (sqlite:////abs/path/ledger.db)")
+    engine = create_engine(parsed, pool_size=10, max_overflow=20)
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    """Durable, checked, waiting SQLite; the driver's own BEGIN off (we send BEGIN IMMEDIATE)."""
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}",
+        "PRAGMA journal_mode = WAL",
+        "PRAGMA synchronous = FULL",
+        "PRAGMA foreign_keys = ON",
+    ):
+        cursor.execute(pragma)
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """Take the write lock at BEGIN, so writers queue (busy_timeout) instead of failing mid-transaction."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Store:
+    """The backend's database: open with ``Store.open(url)``, work in ``with store.begin() as tx``."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] = _now) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    @classmethod
+    def open(cls, url: str, *, clock: Callable[[], datetime] = _now) -> Store:
+        """Open (and create the tables of) ``sqlite:////abs/path.db`` or ``postgresql[+psycopg]://...``.
+
+        ``clock`` gives the aware UTC times written as ``created_at``.
+        """
+        engine = _engine(url)
+        try:
+            metadata.create_all(engine)
+        except DBAPIError as exc:
+            engine.dispose()
+            raise StoreError(f"{engine.url.render_as_string()}: cannot open the store ({exc.orig})") from None
+        return cls(engine, clock)
+
+    @property
+    def dialect(self) -> str:
+        """The database: "sqlite" or "postgresql"."""
+        return self._engine.dialect.name
+
+    @contextmanager
+    def begin(self) -> Iterator[Tx]:
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        A database failure (unreachable, locked past the busy timeout, a broken schema) is a StoreError.
+        """
+        try:
+            with self._engine.begin() as conn:
+                yield Tx(conn, self._clock)
+        except DBAPIError as exc:
+            raise StoreError(f"the database failed: {exc.orig}") from exc
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

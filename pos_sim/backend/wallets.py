@@ -1,0 +1,60 @@
+"""The customer's side of the simulated provider: wallets, their balances and one-time payment codes."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from pos_sim.backend.protocol import Refused, now, timestamp
+from pos_sim.backend.store import Store
+from pos_sim.domain.codes.wallet import make_alipay_plus_code
+from pos_sim.domain.errors import AmountError
+from pos_sim.domain.money import currency
+
+CODE_ISSUER = "251001"  # the Code Issuer Identifier of the simulated wallet's Alipay+ codes
+CODE_LIFETIME = timedelta(seconds=60)
+
+
+class Wallets:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def open(self, currency_code: str, balance: int, name: str) -> dict[str, Any]:
+        try:
+            code = currency(currency_code).code
+        except AmountError as exc:
+            raise Refused("PARAM_ILLEGAL", str(exc)) from None
+        if isinstance(balance, bool) or not isinstance(balance, int) or not 0 <= balance < 10**15:
+            raise Refused("PARAM_ILLEGAL", "balance must be a whole number of minor units, 0 or more")
+        with self.store.begin() as tx:
+            wallet_id = tx.add_wallet(code, balance, name)
+        return {"walletId": wallet_id}
+
+    def show(self, wallet_id: str) -> dict[str, Any]:
+        with self.store.begin() as tx:
+            account = tx.account(wallet_id)
+            if account is None or account.kind != "wallet":
+                raise Refused("USER_NOT_EXIST", f"no wallet {wallet_id}")
+            history = tx.history(wallet_id)
+        return {
+            "walletId": account.id,
+            "name": account.name,
+            "currency": account.currency,
+            "balance": account.balance,
+            "history": [
+                {"kind": h.kind, "ref": h.ref, "amount": h.amount, "memo": h.memo, "time": timestamp(h.created_at)}
+                for h in history
+            ],
+        }
+
+    def payment_code(self, wallet_id: str) -> dict[str, Any]:
+        """A one-time Alipay+ payment code for the wallet, valid about a minute."""
+        expires = now() + CODE_LIFETIME
+        with self.store.begin() as tx:
+            account = tx.account(wallet_id)
+            if account is None or account.kind != "wallet":
+                raise Refused("USER_NOT_EXIST", f"no wallet {wallet_id}")
+            code = make_alipay_plus_code(CODE_ISSUER, f"{secrets.randbelow(10**16):016d}")
+            tx.add_code(code, wallet_id, expires)
+        return {"code": code, "expiresAt": timestamp(expires)}

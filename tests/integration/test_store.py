@@ -1,0 +1,514 @@
+"""The store on real databases: a fresh SQLite file per test, and PostgreSQL (a fresh schema per test)
+when POS_SIM_TEST_PG holds a URL such as postgresql://postgres@127.0.0.1:5432/test."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import TypeVar
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from pos_sim.backend.store import (
+    CodeStatus,
+    Duplicate,
+    InsufficientFunds,
+    LedgerError,
+    Store,
+    StoreError,
+    Tx,
+)
+from pos_sim.domain.errors import AmountError
+
+PG_URL = os.environ.get("POS_SIM_TEST_PG")
+PEM = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n"
+T = TypeVar("T")
+
+
+def _pg_conninfo() -> str:
+    """POS_SIM_TEST_PG as libpq takes it (no SQLAlchemy driver name)."""
+    assert PG_URL
+    return make_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param(
+            "postgresql",
+            marks=pytest.mark.skipif(not PG_URL, reason="set POS_SIM_TEST_PG=postgresql://... to run on PostgreSQL"),
+        ),
+    ]
+)
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database URL with no tables in it yet."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        return
+    schema = f"test_store_{secrets.token_hex(6)}"
+    with psycopg.connect(_pg_conninfo(), autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        assert PG_URL
+        yield make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(_pg_conninfo(), autocommit=True) as admin:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[Store]:
+    with Store.open(url) as opened:
+        yield opened
+
+
+def shop(tx: Tx, client_id: str = "SHOP_1", currency: str = "SGD") -> str:
+    """A merchant, and the id of its account in ``currency``."""
+    if tx.merchant(client_id) is None:
+        tx.add_merchant(client_id, "Kopi Corner", PEM, "SGD")
+    return tx.merchant_account(client_id, currency)
+
+
+def in_threads(count: int, work: Callable[[int], T]) -> list[T]:
+    """Run ``work(i)`` for i in range(count) in ``count`` threads released together."""
+    start = threading.Barrier(count)
+
+    def run(i: int) -> T:
+        start.wait()
+        return work(i)
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def test_wallet_is_funded_by_a_balanced_posting(store: Store) -> None:
+    with store.begin() as tx:
+        sgd = tx.add_wallet("sgd", 1050, "Alice")
+        jpy = tx.add_wallet("JPY", 1200, "Bob")
+        empty = tx.add_wallet("SGD", 0, "Carol")
+    with store.begin() as tx:
+        alice = tx.account(sgd)
+        assert alice is not None
+        assert (alice.kind, alice.currency, alice.balance, alice.name) == ("wallet", "SGD", 1050, "Alice")
+        assert alice.id.startswith("W") and alice.created_at.tzinfo is UTC
+        assert tx.account(jpy).balance == 1200
+        assert tx.account(empty).balance == 0 and tx.history(empty) == []
+        assert tx.account("funding:SGD").balance == -1050
+        assert tx.account("funding:JPY").balance == -1200
+        assert tx.account("funding:SGD").kind == "funding"
+        [funded] = tx.history(sgd)
+        assert (funded.kind, funded.ref, funded.amount, funded.balance_after) == ("fund", sgd, 1050, 1050)
+        assert tx.trial_balance() == {"SGD": 0, "JPY": 0}
+        assert {a.id for a in tx.accounts("wallet")} == {sgd, jpy, empty}
+        assert tx.account("nope") is None
+
+
+def test_payments_move_money_and_history_is_newest_first(store: Store) -> None:
+    with store.begin() as tx:
+        wallet = tx.add_wallet("SGD", 1000, "Alice")
+        merchant = shop(tx)
+        first = tx.post("payment", "P1", [(wallet, -300), (merchant, 300)], memo="kopi")
+        tx.post("payment", "P2", [(wallet, -200), (merchant, 200)])
+    with store.begin() as tx:
+        assert tx.merchant_account("SHOP_1", "SGD") == merchant
+        assert tx.account(wallet).balance == 500
+        assert tx.account(merchant).balance == 500
+        history = tx.history(wallet)
+        assert [(h.ref, h.amount, h.balance_after) for h in history] == [("P2", -200, 500), ("P1", -300, 700), (wallet, 1000, 1000)]
+        assert history[1].posting_id == first and history[1].memo == "kopi"
+        assert [h.ref for h in tx.history(wallet, limit=1)] == ["P2"]
+        assert sum(h.amount for h in history) == tx.account(wallet).balance
+        assert tx.trial_balance() == {"SGD": 0}
+
+
+def test_bad_postings_are_refused_and_change_nothing(store: Store) -> None:
+    with store.begin() as tx:
+        wallet = tx.add_wallet("SGD", 1000, "Alice")
+        merchant = shop(tx)
+        usd = shop(tx, currency="USD")
+        bad_legs: list[list[tuple[str, object]]] = [
+            [],
+            [(wallet, -100), (merchant, 99)],
+            [(wallet, -100), (usd, 100)],
+            [(wallet, -100), ("nobody", 100)],
+            [(wallet, -100), (wallet, 100)],
+            [(wallet, 0), (merchant, 0)],
+            [(wallet, -1.5), (merchant, 1.5)],
+            [(wallet, True), (merchant, -1)],
+        ]
+        for legs in bad_legs:
+            with pytest.raises(LedgerError):
+                tx.post("payment", "P", legs)  # type: ignore[arg-type]
+    with store.begin() as tx:
+        assert tx.account(wallet).balance == 1000 and tx.account(merchant).balance == 0
+        assert len(tx.history(wallet)) == 1
+        with pytest.raises(AmountError):
+            tx.add_wallet("XYZ", 1, "nobody")
+        with pytest.raises(LedgerError):
+            tx.add_wallet("SGD", -1, "nobody")
+
+
+def test_insufficient_funds_changes_nothing_and_the_transaction_goes_on(store: Store) -> None:
+    with store.begin() as tx:
+        first, second = sorted([tx.add_wallet("SGD", 500, "Alice"), tx.add_wallet("SGD", 500, "Bob")])
+        merchant = shop(tx)
+    with store.begin() as tx:
+        # the legs are applied in account order: ``first`` is debited before ``second`` is found short
+        with pytest.raises(InsufficientFunds) as short:
+            tx.post("payment", "P1", [(second, -600), (first, -100), (merchant, 700)])
+        assert short.value.account_id == second
+        assert tx.account(first).balance == 500
+        tx.post("payment", "P2", [(first, -500), (merchant, 500)])
+    with store.begin() as tx:
+        assert tx.account(first).balance == 0
+        assert tx.account(second).balance == 500
+        assert tx.account(merchant).balance == 500
+        assert [h.ref for h in tx.history(merchant)] == ["P2"]
+        assert [h.ref for h in tx.history(second)] == [second]
+        assert tx.trial_balance() == {"SGD": 0}
+        with pytest.raises(InsufficientFunds):
+            tx.post("payment", "P3", [(first, -1), (merchant, 1)])
+        tx.post("refund", "P2", [(merchant, -500), (first, 500)])  # only wallets are kept from going negative
+        tx.post("settle", "S1", [(merchant, -1000), (tx.system_account("funding", "SGD"), 1000)])
+        assert tx.account(merchant).balance == -1000
+
+
+def test_fx_posting_balances_per_currency(store: Store) -> None:
+    with store.begin() as tx:
+        wallet = tx.add_wallet("SGD", 10_000, "Alice")
+        baht = shop(tx, currency="THB")
+        fx_sgd, fx_thb = tx.system_account("fx", "SGD"), tx.system_account("fx", "THB")
+        with pytest.raises(LedgerError):  # numerically zero overall, but not per currency
+            tx.post("payment", "P0", [(wallet, -1000), (baht, 1000)])
+        tx.post("payment", "P1", [(wallet, -1000), (fx_sgd, 1000), (fx_thb, -26_000), (baht, 26_000)])
+    with store.begin() as tx:
+        assert tx.account(wallet).balance == 9000
+        assert tx.account(baht).balance == 26_000 and tx.account(baht).currency == "THB"
+        assert tx.account(fx_thb).balance == -26_000
+        assert tx.trial_balance() == {"SGD": 0, "THB": 0}
+        with pytest.raises(LedgerError):
+            tx.system_account("piggybank", "SGD")
+
+
+def test_concurrent_pays_from_one_wallet_never_overdraw(store: Store) -> None:
+    threads, attempts, price, affordable = 8, 100, 7, 300
+    with store.begin() as tx:
+        wallet = tx.add_wallet("SGD", affordable * price, "Alice")
+        merchant = shop(tx)
+
+    def pay(thread: int) -> Counter[str]:
+        outcomes: Counter[str] = Counter()
+        for attempt in range(attempts):
+            payment_id = f"P{thread}-{attempt}"
+            with store.begin() as tx:
+                try:
+                    tx.post("payment", payment_id, [(wallet, -price), (merchant, price)])
+                except InsufficientFunds:
+                    outcomes["FAIL"] += 1
+                    continue
+                tx.add_payment(payment_id=payment_id, client_id="SHOP_1", payment_request_id=payment_id,
+                               scenario="PaymentCode", amount=price, currency="SGD", status="SUCCESS", wallet_id=wallet)
+            outcomes["SUCCESS"] += 1
+        return outcomes
+
+    total = sum(in_threads(threads, pay), Counter())
+    assert total == {"SUCCESS": affordable, "FAIL": threads * attempts - affordable}
+    with store.begin() as tx:
+        assert tx.account(wallet).balance == 0
+        assert tx.account(merchant).balance == affordable * price
+        history = tx.history(wallet)
+        assert len(history) == affordable + 1
+        assert all(h.balance_after >= 0 for h in history)
+        assert [h.balance_after for h in history] == [price * n for n in range(affordable + 1)]
+        assert tx.trial_balance() == {"SGD": 0}
+        paid = [tx.payment("SHOP_1", payment_id=h.ref) for h in history[:-1]]
+        assert all(p is not None and p.status == "SUCCESS" for p in paid)
+
+
+def test_transfers_both_ways_between_two_wallets_do_not_deadlock(store: Store) -> None:
+    with store.begin() as tx:
+        alice, bob = tx.add_wallet("SGD", 1000, "Alice"), tx.add_wallet("SGD", 1000, "Bob")
+
+    def transfer(thread: int) -> None:
+        payer, payee = (alice, bob) if thread % 2 else (bob, alice)
+        for _ in range(12):
+            with store.begin() as tx:
+                tx.post("transfer", None, [(payer, -1), (payee, 1)])
+
+    in_threads(8, transfer)
+    with store.begin() as tx:
+        assert tx.account(alice).balance == tx.account(bob).balance == 1000
+        assert len(tx.history(alice)) == 8 * 12 + 1
+        assert tx.trial_balance() == {"SGD": 0}
+
+
+def test_a_transaction_that_raises_leaves_nothing_behind(store: Store) -> None:
+    at = datetime.now(UTC)
+    with pytest.raises(RuntimeError), store.begin() as tx:
+        wallet = tx.add_wallet("SGD", 1000, "Alice")
+        merchant = shop(tx)
+        tx.post("payment", "P1", [(wallet, -300), (merchant, 300)])
+        tx.add_payment(payment_id="P1", client_id="SHOP_1", payment_request_id="R1", scenario="PaymentCode",
+                       amount=300, currency="SGD", status="SUCCESS", wallet_id=wallet, paid_at=at)
+        tx.remember("SHOP_1", "pay", "R1", "hash", "{}")
+        tx.add_code("251001020000000000000001", wallet, at + timedelta(minutes=1))
+        raise RuntimeError("the line dropped")
+    with store.begin() as tx:
+        assert tx.accounts() == []
+        assert tx.merchant("SHOP_1") is None
+        assert tx.payment("SHOP_1", payment_id="P1") is None
+        assert tx.remembered("SHOP_1", "pay", "R1") is None
+        assert tx.take_code("251001020000000000000001", at).status is CodeStatus.UNKNOWN
+        assert tx.trial_balance() == {}
+
+
+def test_duplicate_keys_raise_duplicate_and_the_transaction_goes_on(store: Store) -> None:
+    with store.begin() as tx:
+        shop(tx)
+        shop(tx, "SHOP_2")
+        with pytest.raises(Duplicate):
+            tx.add_merchant("SHOP_1", "again", PEM, "SGD")
+        first = tx.add_payment(payment_id="P1", client_id="SHOP_1", payment_request_id="R1", scenario="OrderCode",
+                               amount=100, currency="SGD")
+        with pytest.raises(Duplicate):
+            tx.add_payment(payment_id="P2", client_id="SHOP_1", payment_request_id="R1", scenario="OrderCode",
+                           amount=100, currency="SGD")
+        with pytest.raises(Duplicate):
+            tx.add_payment(payment_id="P1", client_id="SHOP_2", payment_request_id="R9", scenario="OrderCode",
+                           amount=100, currency="SGD")
+        with pytest.raises(StoreError):  # not a duplicate: an unknown merchant
+            tx.add_payment(payment_id="P3", client_id="NOBODY", payment_request_id="R1", scenario="OrderCode",
+                           amount=100, currency="SGD")
+        tx.add_payment(payment_id="P2", client_id="SHOP_2", payment_request_id="R1", scenario="OrderCode",
+                       amount=100, currency="SGD")  # request ids are per merchant
+        tx.add_refund(refund_id="F1", client_id="SHOP_1", refund_request_id="RR1", payment_id="P1", amount=40,
+                      currency="SGD", status="SUCCESS")
+        with pytest.raises(Duplicate):
+            tx.add_refund(refund_id="F2", client_id="SHOP_1", refund_request_id="RR1", payment_id="P1", amount=40,
+                          currency="SGD", status="SUCCESS")
+        tx.remember("SHOP_1", "pay", "R1", "h1", '{"a": 1}')
+        with pytest.raises(Duplicate):
+            tx.remember("SHOP_1", "pay", "R1", "h2", '{"a": 2}')
+        assert tx.payment("SHOP_1", payment_request_id="R1") == first
+    with store.begin() as tx:
+        assert tx.payment("SHOP_1", payment_request_id="R1") == first
+        assert tx.payment("SHOP_2", payment_request_id="R1").payment_id == "P2"
+        assert tx.refunded_total("P1") == 40
+        assert tx.remembered("SHOP_1", "pay", "R1") == ("h1", '{"a": 1}')
+
+
+def test_concurrent_inserts_of_one_request_id_make_one_payment(store: Store) -> None:
+    with store.begin() as tx:
+        shop(tx)
+
+    def insert(i: int) -> str:
+        try:
+            with store.begin() as tx:
+                tx.add_payment(payment_id=f"P{i}", client_id="SHOP_1", payment_request_id="R1", scenario="PaymentCode",
+                               amount=100, currency="SGD")
+        except Duplicate:
+            return "duplicate"
+        return "inserted"
+
+    assert Counter(in_threads(8, insert)) == {"inserted": 1, "duplicate": 7}
+
+
+def test_idempotency_records_are_per_merchant_call_and_key(store: Store) -> None:
+    with store.begin() as tx:
+        shop(tx)
+        assert tx.remembered("SHOP_1", "pay", "R1") is None
+        tx.remember("SHOP_1", "pay", "R1", "hash-1", '{"result": {"resultStatus": "S"}}')
+        tx.remember("SHOP_1", "refund", "R1", "hash-2", "{}")
+        tx.remember("SHOP_2", "pay", "R1", "hash-3", "{}")
+    with store.begin() as tx:
+        assert tx.remembered("SHOP_1", "pay", "R1") == ("hash-1", '{"result": {"resultStatus": "S"}}')
+        assert tx.remembered("SHOP_1", "refund", "R1") == ("hash-2", "{}")
+        assert tx.remembered("SHOP_2", "pay", "R1") == ("hash-3", "{}")
+        assert tx.remembered("SHOP_1", "pay", "R2") is None
+
+
+def test_payments_are_found_per_merchant_and_updated(store: Store) -> None:
+    created = datetime(2025, 3, 1, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=8)))
+    with store.begin() as tx:
+        shop(tx)
+        shop(tx, "SHOP_2")
+        wallet = tx.add_wallet("SGD", 1000, "Alice")
+        added = tx.add_payment(payment_id="P1", client_id="SHOP_1", payment_request_id="R1", scenario="PaymentCode",
+                               amount=1250, currency="SGD", payment_method_id="251001020123456789012345",
+                               notify_url="http://127.0.0.1/notify", request_json='{"x": 1}', created_at=created)
+        tx.add_payment(payment_id="P2", client_id="SHOP_1", payment_request_id="R2", scenario="PaymentCode",
+                       amount=1, currency="SGD")
+    with store.begin() as tx:
+        payment = tx.payment("SHOP_1", payment_request_id="R1")
+        assert payment is not None and payment.payment_id == "P1"
+        assert payment == added
+        assert (payment.status, payment.amount, payment.currency) == ("PROCESSING", 1250, "SGD")
+        assert payment.created_at == created and payment.created_at.tzinfo is UTC
+        assert payment.paid_at is None and payment.wallet_id is None
+        assert tx.payment("SHOP_1", payment_id="P2", payment_request_id="R1").payment_id == "P2"  # the id wins
+        assert tx.payment("SHOP_2", payment_id="P1") is None
+        paid = datetime.now(UTC)
+        assert tx.update_payment("P1", status="SUCCESS", result_code="SUCCESS", wallet_id=wallet,
+                                 wallet_amount=1250, wallet_currency="sgd", paid_at=paid)
+        assert not tx.update_payment("P1", only_if_status="PROCESSING", status="CANCELLED")
+        assert tx.update_payment("P2", only_if_status="PROCESSING", status="FAIL", result_code="USER_BALANCE_NOT_ENOUGH")
+        with pytest.raises(TypeError):
+            tx.update_payment("P1", amount=1)
+        with pytest.raises(TypeError):
+            tx.update_payment("P1", colour="red")
+        with pytest.raises(StoreError):
+            tx.update_payment("P1", status="DONE")
+        with pytest.raises(StoreError):
+            tx.update_payment("P9", status="FAIL")
+        with pytest.raises(StoreError):
+            tx.update_payment("P1", paid_at=datetime(2025, 1, 1))  # naive: refused
+    with store.begin() as tx:
+        payment = tx.payment("SHOP_1", payment_id="P1")
+        assert (payment.status, payment.wallet_id, payment.wallet_amount, payment.wallet_currency) == ("SUCCESS", wallet, 1250, "SGD")
+        assert payment.paid_at == paid
+        assert tx.payment("SHOP_1", payment_id="P2").result_code == "USER_BALANCE_NOT_ENOUGH"
+
+
+def test_refunds_add_up_per_payment(store: Store) -> None:
+    with store.begin() as tx:
+        shop(tx)
+        tx.add_payment(payment_id="P1", client_id="SHOP_1", payment_request_id="R1", scenario="PaymentCode",
+                       amount=1000, currency="SGD", status="SUCCESS")
+        assert tx.refunded_total("P1") == 0
+        tx.add_refund(refund_id="F1", client_id="SHOP_1", refund_request_id="RR1", payment_id="P1", amount=300,
+                      currency="SGD", wallet_amount=300, wallet_currency="SGD", status="SUCCESS", reason="cold kopi")
+        tx.add_refund(refund_id="F2", client_id="SHOP_1", refund_request_id="RR2", payment_id="P1", amount=200,
+                      currency="SGD", status="PROCESSING")
+        tx.add_refund(refund_id="F3", client_id="SHOP_1", refund_request_id="RR3", payment_id="P1", amount=400,
+                      currency="SGD", status="FAIL")
+        with pytest.raises(StoreError):
+            tx.add_refund(refund_id="F4", client_id="SHOP_1", refund_request_id="RR4", payment_id="P9", amount=1,
+                          currency="SGD", status="SUCCESS")
+    with store.begin() as tx:
+        assert tx.refunded_total("P1") == 500
+        refund = tx.refund("SHOP_1", refund_request_id="RR1")
+        assert refund is not None and (refund.refund_id, refund.amount, refund.reason) == ("F1", 300, "cold kopi")
+        assert tx.refund("SHOP_1", refund_id="F2", refund_request_id="RR1").refund_id == "F2"
+        assert tx.refund("SHOP_2", refund_id="F1") is None
+        tx.update_refund("F2", status="FAIL")
+        assert tx.refunded_total("P1") == 300
+
+
+def test_a_locked_payment_moves_money_once_under_concurrency(store: Store) -> None:
+    with store.begin() as tx:
+        wallet = tx.add_wallet("SGD", 10_000, "Alice")
+        merchant = shop(tx)
+        tx.add_payment(payment_id="P1", client_id="SHOP_1", payment_request_id="R1", scenario="OrderCode",
+                       amount=500, currency="SGD")
+
+    def complete(_: int) -> bool:
+        with store.begin() as tx:
+            payment = tx.payment("SHOP_1", payment_id="P1", lock=True)
+            if payment.status != "PROCESSING":
+                return False
+            tx.post("payment", "P1", [(wallet, -500), (merchant, 500)])
+            tx.update_payment("P1", status="SUCCESS", wallet_id=wallet)
+            return True
+
+    assert sorted(in_threads(8, complete)) == [False] * 7 + [True]
+    with store.begin() as tx:
+        assert tx.account(wallet).balance == 9500
+
+
+def test_payment_codes_are_single_use_and_expire(store: Store) -> None:
+    now = datetime.now(UTC)
+    with store.begin() as tx:
+        wallet = tx.add_wallet("SGD", 100, "Alice")
+        tx.add_code("251001020000000000000001", wallet, now + timedelta(seconds=60))
+        tx.add_code("251001020000000000000002", wallet, now)
+        with pytest.raises(Duplicate):
+            tx.add_code("251001020000000000000001", wallet, now)
+        with pytest.raises(StoreError):
+            tx.add_code("251001020000000000000003", "W-nobody", now)
+        with pytest.raises(StoreError):
+            tx.add_code("251001020000000000000004", wallet, datetime(2030, 1, 1))  # naive
+    with store.begin() as tx:
+        taken = tx.take_code("251001020000000000000001", now)
+        assert taken.ok and taken.status == "ok" and taken.wallet_id == wallet
+        assert tx.take_code("251001020000000000000001", now).status is CodeStatus.USED
+        expired = tx.take_code("251001020000000000000002", now)  # expires_at is the first instant it is dead
+        assert expired.status is CodeStatus.EXPIRED and not expired.ok
+        assert tx.take_code("251001020000000000000002", now - timedelta(seconds=1)).ok
+        assert tx.take_code("999", now).status is CodeStatus.UNKNOWN
+
+
+def test_a_payment_code_is_taken_once_under_concurrency(store: Store) -> None:
+    now = datetime.now(UTC)
+    with store.begin() as tx:
+        wallet = tx.add_wallet("SGD", 100, "Alice")
+        tx.add_code("251001020123456789012345", wallet, now + timedelta(seconds=60))
+
+    def take(_: int) -> str:
+        with store.begin() as tx:
+            return tx.take_code("251001020123456789012345", now).status
+
+    assert Counter(in_threads(16, take)) == {"ok": 1, "used": 15}
+
+
+def test_everything_written_is_there_after_reopening(url: str) -> None:
+    paid = datetime(2025, 6, 30, 23, 59, 59, 999999, tzinfo=UTC)
+    with Store.open(url) as store, store.begin() as tx:
+        wallet = tx.add_wallet("KWD", 12_345, "Alice")
+        merchant = shop(tx, currency="KWD")
+        tx.post("payment", "P1", [(wallet, -2345), (merchant, 2345)], memo="dinar")
+        tx.add_payment(payment_id="P1", client_id="SHOP_1", payment_request_id="R1", scenario="PaymentCode",
+                       amount=2345, currency="KWD", status="SUCCESS", wallet_id=wallet, paid_at=paid)
+        tx.remember("SHOP_1", "pay", "R1", "hash", '{"ok": true}')
+        tx.add_code("251001020000000000000001", wallet, paid + timedelta(minutes=1))
+        tx.take_code("251001020000000000000001", paid)
+    with Store.open(url) as store, store.begin() as tx:
+        assert tx.account(wallet).balance == 10_000
+        assert [(h.ref, h.amount, h.memo) for h in tx.history(merchant)] == [("P1", 2345, "dinar")]
+        assert tx.merchant("SHOP_1").public_key == PEM
+        payment = tx.payment("SHOP_1", payment_request_id="R1")
+        assert payment.paid_at == paid and payment.wallet_id == wallet
+        assert tx.remembered("SHOP_1", "pay", "R1") == ("hash", '{"ok": true}')
+        assert tx.take_code("251001020000000000000001", paid).status is CodeStatus.USED
+        assert tx.trial_balance() == {"KWD": 0}
+
+
+def test_sqlite_store_writes_ahead(tmp_path: Path) -> None:
+    with Store.open(f"sqlite:///{tmp_path / 'ledger.db'}") as store:
+        with store.begin() as tx:
+            tx.add_wallet("SGD", 1, "Alice")
+        assert (tmp_path / "ledger.db-wal").exists()
+
+
+@pytest.mark.parametrize("bad", ["sqlite://", "sqlite:///:memory:", "mysql://root@localhost/pos", "not a url"])
+def test_open_refuses_what_is_not_a_durable_sqlite_or_postgresql_store(bad: str) -> None:
+    with pytest.raises(StoreError):
+        Store.open(bad)
+
+
+def test_open_says_why_a_sqlite_file_cannot_be_used(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="cannot open"):
+        Store.open(f"sqlite:///{tmp_path / 'missing-dir' / 'ledger.db'}")
+
+
+def test_a_failing_database_is_a_store_error_and_rolls_back(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    with Store.open(f"sqlite:///{path}") as store:
+        with store.begin() as tx:
+            wallet = tx.add_wallet("SGD", 100, "Alice")
+        other = sqlite3.connect(path)
+        other.execute("DROP TABLE requests")
+        other.close()
+        with pytest.raises(StoreError, match="no such table"), store.begin() as tx:
+            tx.post("fund", None, [(tx.system_account("funding", "SGD"), -1), (wallet, 1)])
+            tx.remembered("SHOP_1", "pay", "R1")
+        with store.begin() as tx:
+            assert tx.account(wallet).balance == 100
