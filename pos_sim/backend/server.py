@@ -5,6 +5,7 @@ embedded backend, which the terminal still reaches over HTTP).
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -77,9 +78,14 @@ def start(gateway: Gateway, host: str = "127.0.0.1", port: int = 0, wait_s: floa
     return RunningBackend(f"http://{host}:{bound}", gateway, server, thread)
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def serve_forever(gateway: Gateway, host: str, port: int, on_ready) -> None:
     """Serve in the foreground until interrupted; ``on_ready(url)`` is called once it listens."""
     running = start(gateway, host, port)
+    signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop ends it as Ctrl-C does
     on_ready(running.url)
     try:
         running.wait()
