@@ -36,6 +36,7 @@ class Gateway:
     admin_token: str | None = None
 
     def __post_init__(self) -> None:
+        self._keys: dict[str, Any] = {}
         self.payments = Payments(self.store)
         self.wallets = Wallets(self.store)
 
@@ -56,21 +57,30 @@ class Gateway:
         }
         return data, headers
 
+    def _merchant_key(self, client_id: str) -> Any:
+        """The public key a merchant's requests are verified with, read once a merchant."""
+        if client_id not in self._keys:
+            with self.store.begin() as tx:
+                merchant = tx.merchant(client_id)
+            if merchant is None:
+                raise Refused("INVALID_CLIENT", f"no merchant {client_id}")
+            if not merchant.public_key:
+                raise Refused("KEY_NOT_FOUND", f"no public key for {client_id}")
+            try:
+                self._keys[client_id] = ams_signature.load_public_key(merchant.public_key)
+            except DomainError as exc:
+                raise Refused("KEY_NOT_FOUND", f"the public key of {client_id} does not load: {exc}") from None
+        return self._keys[client_id]
+
     def _dispatch(self, path: str, client_id: str, request_time: str | None, signature: str | None, body: bytes) -> dict[str, Any]:
         call = next((path[len(p):] for p in AMS_PREFIXES if path.startswith(p)), "")
         if not client_id:
             raise Refused("INVALID_CLIENT", "the client-id header is missing")
-        with self.store.begin() as tx:
-            merchant = tx.merchant(client_id)
-        if merchant is None:
-            raise Refused("INVALID_CLIENT", f"no merchant {client_id}")
-        if not merchant.public_key:
-            raise Refused("KEY_NOT_FOUND", f"no public key for {client_id}")
+        key = self._merchant_key(client_id)
         if not request_time or not signature:
             raise Refused("INVALID_SIGNATURE", "the request-time and signature headers are required")
         try:
             _algorithm, _version, value = ams_signature.parse_signature_header(signature)
-            key = ams_signature.load_public_key(merchant.public_key)
             good = ams_signature.verify(key, "POST", path, client_id, request_time, body, value)
         except DomainError as exc:
             raise Refused("INVALID_SIGNATURE", str(exc)) from None
