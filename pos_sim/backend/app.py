@@ -2,7 +2,8 @@
 
 AMS calls are answered with HTTP 200 and a ``result`` whatever the outcome, as the provider does,
 and every answer is signed with the gateway's key (``client-id``, ``response-time`` and
-``signature`` headers), failures included.
+``signature`` headers), failures included; only an ``error`` fault (faults.py) answers HTTP 500.
+Bad input to the /sim admin API is answered HTTP 400 with an error saying what and where.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from pos_sim.backend.faults import Faults, FaultSpec, trigger_amounts
 from pos_sim.backend.payments import Payments
 from pos_sim.backend.protocol import Refused, now, result, timestamp
 from pos_sim.backend.store import Store
@@ -25,6 +29,16 @@ from pos_sim.domain import ams_signature
 from pos_sim.domain.errors import DomainError
 
 AMS_PREFIXES = ("/ams/api/v1/payments/", "/ams/sandbox/api/v1/payments/")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The answer to one AMS call, and how long to hold it before sending (a timeout fault)."""
+
+    body: bytes
+    headers: dict[str, str]
+    status: int = 200
+    hold_s: float = 0.0
 
 
 @dataclass
@@ -39,12 +53,19 @@ class Gateway:
         self._keys: dict[str, Any] = {}
         self.payments = Payments(self.store)
         self.wallets = Wallets(self.store)
+        self.faults = Faults()
 
-    def answer(self, path: str, client_id: str | None, request_time: str | None, signature: str | None, body: bytes) -> tuple[bytes, dict[str, str]]:
-        """The signed answer to one AMS call: the response body and its headers."""
+    def answer(self, path: str, client_id: str | None, request_time: str | None, signature: str | None, body: bytes) -> Answer:
+        """The signed answer to one AMS call, or the one an armed fault or trigger amount makes of it."""
         client = client_id or ""
+        fault = None
         try:
-            response = self._dispatch(path, client, request_time, signature, body)
+            call, parsed = self._request(path, client, request_time, signature, body)
+            fault = self.faults.take(call, parsed)
+            if fault is not None and fault.action == "error":
+                error = {"error": {"code": "SIMULATED_ERROR", "message": f"fault {fault.id}: the gateway failed, nothing was done"}}
+                return Answer(json.dumps(error).encode(), {}, status=500)
+            response = self.payments.call(client, call, parsed, fault)
         except Refused as refused:
             response = {"result": result(refused.code, refused.detail)}
         data = json.dumps(response, ensure_ascii=False).encode("utf-8")
@@ -55,7 +76,8 @@ class Gateway:
             "response-time": response_time,
             "signature": ams_signature.signature_header(signed),
         }
-        return data, headers
+        hold_s = fault.delay_ms / 1000 if fault is not None and fault.action == "timeout" else 0.0
+        return Answer(data, headers, hold_s=hold_s)
 
     def _merchant_key(self, client_id: str) -> Any:
         """The public key a merchant's requests are verified with, read once a merchant."""
@@ -72,7 +94,8 @@ class Gateway:
                 raise Refused("KEY_NOT_FOUND", f"the public key of {client_id} does not load: {exc}") from None
         return self._keys[client_id]
 
-    def _dispatch(self, path: str, client_id: str, request_time: str | None, signature: str | None, body: bytes) -> dict[str, Any]:
+    def _request(self, path: str, client_id: str, request_time: str | None, signature: str | None, body: bytes) -> tuple[str, dict[str, Any]]:
+        """The call named by ``path`` and its body, once the merchant and its signature are verified."""
         call = next((path[len(p):] for p in AMS_PREFIXES if path.startswith(p)), "")
         if not client_id:
             raise Refused("INVALID_CLIENT", "the client-id header is missing")
@@ -92,7 +115,7 @@ class Gateway:
             raise Refused("PARAM_ILLEGAL", "the body is not JSON") from None
         if not isinstance(parsed, dict):
             raise Refused("PARAM_ILLEGAL", "the body must be a JSON object")
-        return self.payments.call(client_id, call, parsed)
+        return call, parsed
 
 
 class NewWallet(BaseModel):
@@ -106,6 +129,19 @@ def _loopback(request: Request) -> bool:
         return request.client is not None and ipaddress.ip_address(request.client.host).is_loopback
     except ValueError:
         return False
+
+
+def _problem(error: dict[str, Any]) -> tuple[str, str]:
+    """Where a validation error is (``body.count``) and what it is, in words."""
+    if error["type"] == "json_invalid":
+        return "body", f"not JSON: {error['ctx']['error']} at character {error['loc'][-1]}"
+    return ".".join(map(str, error["loc"])), error["msg"].removeprefix("Value error, ")
+
+
+async def _hold(request: Request, seconds: float) -> None:
+    """Wait ``seconds`` before answering, or less if the client hangs up (its body read, all that comes next)."""
+    with anyio.move_on_after(seconds):
+        await request.receive()
 
 
 def create_app(gateway: Gateway) -> FastAPI:
@@ -125,13 +161,21 @@ def create_app(gateway: Gateway) -> FastAPI:
         status = 404 if exc.code in ("USER_NOT_EXIST", "ORDER_NOT_EXIST") else 400
         return JSONResponse({"error": {"code": exc.code, "message": exc.detail or result(exc.code)["resultMessage"]}}, status)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [_problem(error) for error in exc.errors()]
+        message = "; ".join(f"{where}: {what}" for where, what in problems)
+        return JSONResponse({"error": {"code": "PARAM_ILLEGAL", "message": message, "where": [where for where, _ in problems]}}, 400)
+
     async def ams(request: Request) -> Response:
         body = await request.body()
         headers = request.headers
-        data, signed = await run_in_threadpool(
+        answer = await run_in_threadpool(
             gateway.answer, request.url.path, headers.get("client-id"), headers.get("request-time"), headers.get("signature"), body
         )
-        return Response(data, media_type="application/json; charset=UTF-8", headers=signed)
+        if answer.hold_s:
+            await _hold(request, answer.hold_s)
+        return Response(answer.body, answer.status, answer.headers, media_type="application/json; charset=UTF-8")
 
     for prefix in AMS_PREFIXES:
         app.add_api_route(prefix + "{call}", ams, methods=["POST"], include_in_schema=False)
@@ -147,5 +191,17 @@ def create_app(gateway: Gateway) -> FastAPI:
     @app.post("/sim/wallets/{wallet_id}/payment-code", summary="A one-time payment code, valid about a minute")
     def payment_code(wallet_id: str) -> dict[str, Any]:
         return gateway.wallets.payment_code(wallet_id)
+
+    @app.post("/sim/faults", status_code=201, summary="Arm a fault: the next matching AMS calls fail as asked")
+    def add_fault(spec: FaultSpec) -> dict[str, Any]:
+        return gateway.faults.add(spec)
+
+    @app.get("/sim/faults", summary="The armed faults, and the trigger amounts that need none")
+    def list_faults() -> dict[str, Any]:
+        return {"faults": gateway.faults.list(), "triggerAmounts": trigger_amounts()}
+
+    @app.delete("/sim/faults", summary="Disarm every fault")
+    def clear_faults() -> dict[str, Any]:
+        return {"cleared": gateway.faults.clear()}
 
     return app

@@ -3,22 +3,30 @@
 Each call runs in one store transaction, so its answer, the ledger postings and the idempotency
 record are durable together before the answer is sent. The same request id with the same body
 gets the same answer and moves money once; with another body, REPEAT_REQ_INCONSISTENT.
+
+A call may come with a fault (faults.py) that answers it with its result code instead: a pay is
+then recorded FAIL (F) or PROCESSING (U), nothing moved; a late-success one is charged later.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
+import threading
 from collections.abc import Callable
 from typing import Any
 
-from pos_sim.backend.protocol import Refused, amount, amount_json, field, now, result, timestamp
-from pos_sim.backend.store import Duplicate, InsufficientFunds, Store, Tx
+from pos_sim.backend.faults import Fault
+from pos_sim.backend.protocol import RESULTS, Refused, amount, amount_json, field, now, result, timestamp
+from pos_sim.backend.store import Duplicate, InsufficientFunds, Store, StoreError, Tx
 from pos_sim.domain.money import Money
 
 PSP_NAME = "SIMWALLET"
 SCENARIOS = ("PaymentCode", "OrderCode", "EntryCode")
+
+log = logging.getLogger(__name__)
 
 
 def _hash(body: dict[str, Any]) -> str:
@@ -35,8 +43,12 @@ class Payments:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def call(self, client_id: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Answer the AMS call ``name`` for merchant ``client_id``: the response body, ``result`` included."""
+    def call(self, client_id: str, name: str, body: dict[str, Any], fault: Fault | None = None) -> dict[str, Any]:
+        """Answer the AMS call ``name`` for merchant ``client_id``: the response body, ``result`` included.
+
+        A ``fault`` with a result code answers a pay as described above, and any other call in its
+        place, nothing done.
+        """
         handler = {
             "pay": self.pay,
             "inquiryPayment": self.inquire_payment,
@@ -46,6 +58,10 @@ class Payments:
         }.get(name)
         if handler is None:
             raise Refused("NO_INTERFACE_DEF", f"no call {name}")
+        if name == "pay":
+            return self.pay(client_id, body, fault)
+        if fault is not None and fault.result_code is not None:
+            return {"result": result(fault.result_code)}
         return handler(client_id, body)
 
     def _once(self, client_id: str, call: str, key: str, body: dict[str, Any], work: Callable[[Tx], dict[str, Any]]) -> dict[str, Any]:
@@ -74,7 +90,7 @@ class Payments:
             raise Refused("REPEAT_REQ_INCONSISTENT", f"{call} {key} was sent before with another body")
         return json.loads(response)
 
-    def pay(self, client_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def pay(self, client_id: str, body: dict[str, Any], fault: Fault | None = None) -> dict[str, Any]:
         request_id = field(body, "paymentRequestId", most=64)
         total = amount(body, "paymentAmount")
         scenario = field(body, "paymentFactor.inStorePaymentScenario")
@@ -85,6 +101,7 @@ class Payments:
         if scenario != "PaymentCode":
             raise Refused("PROCESS_FAIL", f"{scenario} payments are not simulated yet")
         code = field(body, "paymentMethod.paymentMethodId", most=128)
+        late: list[str] = []  # the payment a late-success fault completes, once this answer is committed
 
         def work(tx: Tx) -> dict[str, Any]:
             payment_id = _new_id("P")
@@ -101,6 +118,12 @@ class Payments:
                 "request_json": json.dumps(body),
                 "created_at": created,
             }
+            if fault is not None and fault.result_code is not None:
+                declined = RESULTS[fault.result_code][0] == "F"
+                tx.add_payment(**record, status="FAIL" if declined else "PROCESSING", result_code=fault.result_code)
+                if fault.action == "late-success":
+                    late.append(payment_id)
+                return {"result": result(fault.result_code), "paymentRequestId": request_id, "paymentId": payment_id}
             try:
                 wallet_id = self._charge(tx, client_id, payment_id, code, total, created)
             except Refused as refused:
@@ -118,7 +141,31 @@ class Payments:
                 "pspCustomerInfo": {"pspName": PSP_NAME, "pspCustomerId": wallet_id},
             }
 
-        return self._once(client_id, "pay", request_id, body, work)
+        response = self._once(client_id, "pay", request_id, body, work)
+        for payment_id in late:
+            timer = threading.Timer(fault.delay_ms / 1000, self._complete, (client_id, payment_id))
+            timer.daemon = True
+            timer.start()
+        return response
+
+    def _complete(self, client_id: str, payment_id: str) -> None:
+        """Charge a PROCESSING payment for real, as presented (late-success); a cancelled one stays cancelled."""
+        try:
+            with self.store.begin() as tx:
+                payment = tx.payment(client_id, payment_id=payment_id, lock=True)
+                if payment is None or payment.status != "PROCESSING":
+                    return  # cancelled first: nothing moves
+                total = Money.of_minor(payment.amount, payment.currency)
+                try:
+                    wallet_id = self._charge(tx, client_id, payment_id, payment.payment_method_id, total, payment.created_at)
+                    changes = {"status": "SUCCESS", "result_code": "SUCCESS", "wallet_id": wallet_id,
+                               "wallet_amount": total.minor, "wallet_currency": total.currency.code, "paid_at": now()}
+                except Refused as refused:
+                    changes = {"status": "FAIL", "result_code": refused.code}
+                if not tx.update_payment(payment_id, only_if_status="PROCESSING", **changes):
+                    raise StoreError(f"payment {payment_id} was closed while it completed")  # undoes the posting
+        except StoreError:
+            log.exception("late-success payment %s did not complete; a cancel closes it if it is still PROCESSING", payment_id)
 
     def _charge(self, tx: Tx, client_id: str, payment_id: str, code: str, total: Money, at) -> str:
         """Take the customer's one-time code and move ``total`` from its wallet to the merchant."""

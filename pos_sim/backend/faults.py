@@ -1,0 +1,202 @@
+"""Faults the simulated provider injects on purpose, for QA and live demos.
+
+A fault armed with ``POST /sim/faults`` answers the next ``count`` AMS calls it matches (-1: every
+one until ``DELETE /sim/faults``); ``match`` maps dotted body paths to values, e.g.
+``{"paymentAmount.value": "1250"}``. Actions:
+
+- ``decline``: F with ``resultCode`` (default PROCESS_FAIL). A pay is recorded FAIL, nothing moves.
+- ``unknown``: U with ``resultCode`` (default PAYMENT_IN_PROCESS on pay, UNKNOWN_EXCEPTION on other
+  calls). A pay is recorded PROCESSING and stays so, nothing moved, until it is cancelled
+  (CANCELLED, nothing to reverse): inquiryPayment keeps answering PROCESSING.
+- ``late-success`` (pay only): U now, the payment PROCESSING; ``delayMs`` later (default 3000) it is
+  charged for real, as presented (SUCCESS, or FAIL if the charge fails), unless cancelled first.
+- ``timeout``: the call is done as usual (or, with an F ``resultCode``, declined as by ``decline``)
+  and its answer held ``delayMs`` (default 15000) or until the client hangs up.
+- ``error``: HTTP 500, unsigned; nothing is done or recorded.
+
+Faults meet only calls whose signature verified. A faulted pay does not use up the customer's
+code (a late-success one uses it when charged), and a pay sent again with the same request id
+and body still gets its first answer. On other calls a fault with a result code answers in the
+call's place: nothing is done or recorded, so the call made again (once the fault is spent) does
+it. A late-success pending when the backend stops stays PROCESSING, until cancelled.
+
+Trigger amounts need no fault armed. A pay whose amount in minor units ends in
+
+    51  F USER_BALANCE_NOT_ENOUGH          54  late-success, charged 3 s later
+    52  F RISK_REJECT                      55  timeout: done as usual, the answer held 15 s
+    53  unknown: U, stays PROCESSING       59  error: HTTP 500, nothing done
+
+(SGD 12.51 = "1251" is declined for balance; JPY 1,053 stays PROCESSING). Every other ending,
+.00 .50 .90 .99 among them, pays as usual. Armed faults come before trigger amounts.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from pos_sim.backend import protocol
+from pos_sim.backend.protocol import RESULTS
+
+STATUS = {"decline": "F", "unknown": "U", "late-success": "U", "timeout": "F"}
+"""The result status of the code each action answers with (a timeout's code is optional)."""
+
+DELAY_MS = {"late-success": 3_000, "timeout": 15_000}
+
+
+@dataclass
+class Fault:
+    """An armed fault; ``count`` is how many more calls it answers, -1 until cleared."""
+
+    id: str
+    call: str
+    action: str
+    result_code: str | None = None
+    delay_ms: int | None = None
+    match: dict[str, str] = field(default_factory=dict)
+    count: int = -1
+
+    def matches(self, call: str, body: dict[str, Any]) -> bool:
+        if call != self.call:
+            return False
+        found = {path: protocol.field(body, path, required=False) for path in self.match}
+        return all(found[path] is not None and str(found[path]) == value for path, value in self.match.items())
+
+    def json(self) -> dict[str, Any]:
+        return {"id": self.id, "call": self.call, "action": self.action, "resultCode": self.result_code,
+                "count": self.count, "delayMs": self.delay_ms, "match": self.match}
+
+
+TRIGGERS = {
+    "51": Fault("trigger-51", "pay", "decline", "USER_BALANCE_NOT_ENOUGH"),
+    "52": Fault("trigger-52", "pay", "decline", "RISK_REJECT"),
+    "53": Fault("trigger-53", "pay", "unknown", "PAYMENT_IN_PROCESS"),
+    "54": Fault("trigger-54", "pay", "late-success", "PAYMENT_IN_PROCESS", DELAY_MS["late-success"]),
+    "55": Fault("trigger-55", "pay", "timeout", None, DELAY_MS["timeout"]),
+    "59": Fault("trigger-59", "pay", "error"),
+}
+"""Pay amounts whose minor units end in these two digits meet these faults."""
+
+
+def trigger_amounts() -> list[dict[str, Any]]:
+    """The trigger amount table, as ``GET /sim/faults`` shows it."""
+    return [{"endsWith": ending, "action": fault.action, "resultCode": fault.result_code, "delayMs": fault.delay_ms}
+            for ending, fault in TRIGGERS.items()]
+
+
+class FaultSpec(BaseModel):
+    """A fault to arm: which call, what happens to it, how many times, and which requests it matches."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    call: Literal["pay", "inquiryPayment", "cancel", "refund", "inquiryRefund"]
+    action: Literal["decline", "unknown", "late-success", "timeout", "error"]
+    result_code: str | None = Field(
+        None, alias="resultCode", examples=["USER_BALANCE_NOT_ENOUGH"],
+        description="decline: an F code (default PROCESS_FAIL); unknown, late-success: a U code "
+                    "(default PAYMENT_IN_PROCESS, UNKNOWN_EXCEPTION off pay); timeout: an F code to decline with, optional",
+    )
+    count: int = Field(1, examples=[1], description="how many matching calls it answers, 1 or more; -1 until cleared")
+    delay_ms: int | None = Field(
+        None, alias="delayMs", ge=0, le=600_000,
+        description="timeout: how long the answer is held (default 15000); late-success: when the payment completes (default 3000)",
+    )
+    match: dict[str, str | int] = Field(
+        default_factory=dict, examples=[{"paymentAmount.value": "1250"}],
+        description="dotted request body paths and the values they must have; empty matches every call",
+    )
+
+    @field_validator("action")
+    @classmethod
+    def _action_fits_call(cls, action: str, info: ValidationInfo) -> str:
+        if action == "late-success" and info.data.get("call", "pay") != "pay":
+            raise ValueError("late-success applies to pay only")
+        return action
+
+    @field_validator("result_code")
+    @classmethod
+    def _code_fits_action(cls, code: str | None, info: ValidationInfo) -> str | None:
+        action = info.data.get("action")
+        if code is None or action is None:
+            return code
+        if action not in STATUS:
+            raise ValueError(f"{action} takes no resultCode")
+        if RESULTS.get(code, ("",))[0] != STATUS[action]:
+            codes = ", ".join(c for c, (status, _) in RESULTS.items() if status == STATUS[action])
+            raise ValueError(f"{code} is not a result code {action} can answer; one of {codes}")
+        return code
+
+    @field_validator("count")
+    @classmethod
+    def _count(cls, count: int) -> int:
+        if count != -1 and count < 1:
+            raise ValueError("count must be 1 or more, or -1 (until cleared)")
+        return count
+
+    @field_validator("delay_ms")
+    @classmethod
+    def _delay_fits_action(cls, delay_ms: int | None, info: ValidationInfo) -> int | None:
+        action = info.data.get("action")
+        if delay_ms is not None and action is not None and action not in DELAY_MS:
+            raise ValueError(f"{action} takes no delayMs; only timeout and late-success wait")
+        return delay_ms
+
+    @field_validator("match", mode="before")
+    @classmethod
+    def _paths(cls, match: Any) -> Any:
+        for path, value in match.items() if isinstance(match, dict) else ():
+            if not isinstance(path, str) or not all(path.split(".")):
+                raise ValueError(f"{path!r} is not a dotted body path like paymentAmount.value")
+            if isinstance(value, bool) or not isinstance(value, str | int):
+                raise ValueError(f"{path}: {value!r} is not text or a whole number")
+        return match
+
+
+class Faults:
+    """The armed faults of one backend, in the order they were armed; safe from any thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._armed: list[Fault] = []
+        self._ids = itertools.count(1)
+
+    def add(self, spec: FaultSpec) -> dict[str, Any]:
+        """Arm the fault ``spec`` describes; the fault as listed, with its id."""
+        default_code = {"decline": "PROCESS_FAIL", "late-success": "PAYMENT_IN_PROCESS",
+                        "unknown": "PAYMENT_IN_PROCESS" if spec.call == "pay" else "UNKNOWN_EXCEPTION"}
+        with self._lock:
+            fault = Fault(f"F{next(self._ids)}", spec.call, spec.action,
+                          spec.result_code or default_code.get(spec.action),
+                          spec.delay_ms if spec.delay_ms is not None else DELAY_MS.get(spec.action),
+                          {path: str(value) for path, value in spec.match.items()}, spec.count)
+            self._armed.append(fault)
+            return fault.json()
+
+    def list(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [fault.json() for fault in self._armed]
+
+    def clear(self) -> int:
+        """Disarm every fault; how many there were."""
+        with self._lock:
+            cleared, self._armed = len(self._armed), []
+            return cleared
+
+    def take(self, call: str, body: dict[str, Any]) -> Fault | None:
+        """The fault that answers this call: the first armed one matching it (spent by one), else a trigger amount."""
+        with self._lock:
+            for fault in self._armed:
+                if fault.matches(call, body):
+                    if fault.count > 0:
+                        fault.count -= 1
+                        if fault.count == 0:
+                            self._armed.remove(fault)
+                    return fault
+        value = protocol.field(body, "paymentAmount.value", required=False)
+        if call == "pay" and isinstance(value, str) and value.isascii() and value.isdigit():
+            return TRIGGERS.get(value[-2:])
+        return None
