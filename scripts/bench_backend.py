@@ -143,7 +143,7 @@ def pays_for(url: str, key, clients: int, pays: int) -> list[list[tuple[bytes, d
     for _ in range(clients):
         wallet = requests.post(url + "/sim/wallets", json={"currency": "SGD", "balance": 10**12, "name": "bench"}, timeout=10).json()
         codes = [requests.post(f"{url}/sim/wallets/{wallet['walletId']}/payment-code", timeout=10).json()["code"] for _ in range(pays)]
-        batches.append([signed_pay(key, code, 100 + i % 900) for i, code in enumerate(codes)])
+        batches.append([signed_pay(key, code, 100 * (1 + i % 9)) for i, code in enumerate(codes)])  # whole amounts: no trigger amount
     return batches
 
 
