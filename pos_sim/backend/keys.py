@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -44,18 +46,17 @@ def generate_key_pair(private_path: Path, public_path: Path, bits: int = 2048) -
 
 def read_private_key(path: Path) -> rsa.RSAPrivateKey:
     """The RSA private key in the file at ``path`` (PEM, bare base64 or DER)."""
-    text = _read(Path(path), "private")
-    try:
-        return load_private_key(text)
-    except SignatureError as exc:
-        raise KeyFileError(f"{path}: {exc}") from None
+    return _read_key(Path(path), "private", load_private_key)
 
 
 def read_public_key(path: Path) -> rsa.RSAPublicKey:
     """The RSA public key in the file at ``path`` (PEM, bare base64 or DER)."""
-    text = _read(Path(path), "public")
+    return _read_key(Path(path), "public", load_public_key)
+
+
+def _read_key(path: Path, half: str, load: Callable[[str], Any]) -> Any:
     try:
-        return load_public_key(text)
+        return load(_read(path, half))
     except SignatureError as exc:
         raise KeyFileError(f"{path}: {exc}") from None
 
