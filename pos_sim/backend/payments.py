@@ -169,12 +169,7 @@ class Payments:
 
     def _charge(self, tx: Tx, client_id: str, payment_id: str, code: str, total: Money, at) -> str:
         """Take the customer's one-time code and move ``total`` from its wallet to the merchant."""
-        use = tx.take_code(code, at)
-        if use.status in ("unknown", "used"):
-            raise Refused("INVALID_CODE", "the payment code is unknown or was used already")
-        if use.status == "expired":
-            raise Refused("EXPIRED_CODE")
-        wallet = tx.account(use.wallet_id)
+        wallet = tx.account(self._payer(tx, code, at))
         if wallet.currency != total.currency.code:
             raise Refused("CURRENCY_NOT_SUPPORT", f"the wallet holds {wallet.currency}, the payment is in {total.currency.code}")
         merchant = tx.merchant_account(client_id, total.currency.code)
@@ -183,6 +178,15 @@ class Payments:
         except InsufficientFunds:
             raise Refused("USER_BALANCE_NOT_ENOUGH") from None
         return wallet.id
+
+    def _payer(self, tx: Tx, code: str, at) -> str:
+        """The wallet that the customer's code (taken now, once) pays from."""
+        use = tx.take_code(code, at)
+        if use.status in ("unknown", "used"):
+            raise Refused("INVALID_CODE", "the payment code is unknown or was used already")
+        if use.status == "expired":
+            raise Refused("EXPIRED_CODE")
+        return use.wallet_id
 
     def _payment(self, tx: Tx, client_id: str, body: dict[str, Any], lock: bool = False):
         payment_id = field(body, "paymentId", required=False, most=64)

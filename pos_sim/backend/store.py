@@ -170,7 +170,9 @@ payments = Table(
     Column("wallet_id", Text, ForeignKey("accounts.id")),
     Column("wallet_amount", BigInteger),
     Column("wallet_currency", String(3)),
-    Column("payment_method_id", Text),
+    Column("settlement_amount", BigInteger),
+    Column("settlement_currency", String(3)),
+    Column("payment_method_id", Text, index=True),
     Column("notify_url", Text),
     Column("request_json", Text),
     Column("created_at", UtcDateTime, nullable=False),
@@ -191,6 +193,8 @@ refunds = Table(
     Column("currency", String(3), nullable=False),
     Column("wallet_amount", BigInteger),
     Column("wallet_currency", String(3)),
+    Column("settlement_amount", BigInteger),
+    Column("settlement_currency", String(3)),
     Column("status", Text, nullable=False),
     Column("reason", Text),
     Column("created_at", UtcDateTime, nullable=False),
@@ -215,6 +219,34 @@ payment_codes = Table(
     Column("wallet_id", Text, ForeignKey("accounts.id"), nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
     Column("used_at", UtcDateTime),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", _id_type(), primary_key=True, autoincrement=True),
+    Column("client_id", Text, ForeignKey("merchants.client_id"), nullable=False),
+    Column("payment_id", Text, ForeignKey("payments.payment_id"), nullable=False, index=True),
+    Column("url", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_at", UtcDateTime, index=True),
+    Column("last_error", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime),
+)
+
+device_tokens = Table(
+    "device_tokens",
+    metadata,
+    Column("token_id", Text, primary_key=True),
+    Column("wallet_id", Text, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("pan", Text, nullable=False, unique=True),
+    Column("expiry", String(4), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("atc", Integer, nullable=False),
+    Column("taps", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
 )
 
 
@@ -270,6 +302,8 @@ class Payment:
     wallet_id: str | None
     wallet_amount: int | None
     wallet_currency: str | None
+    settlement_amount: int | None
+    settlement_currency: str | None
     payment_method_id: str | None
     notify_url: str | None
     request_json: str | None
@@ -291,8 +325,42 @@ class Refund:
     currency: str
     wallet_amount: int | None
     wallet_currency: str | None
+    settlement_amount: int | None
+    settlement_currency: str | None
     status: str
     reason: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A payment result notification to a merchant's ``paymentNotifyUrl``, and its delivery so far."""
+
+    id: int
+    client_id: str
+    payment_id: str
+    url: str
+    body: str
+    attempts: int
+    next_at: datetime | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DeviceToken:
+    """A phone wallet's device token: a token PAN bound to a wallet, the key its cryptograms are made
+    with (hex), the highest application transaction counter (ATC) the issuer has seen, and ``taps``,
+    the phone's own counter: how many presentations it has made."""
+
+    token_id: str
+    wallet_id: str
+    pan: str
+    expiry: str
+    key: str
+    atc: int
+    taps: int
     created_at: datetime
 
 
@@ -496,6 +564,10 @@ class Tx:
         row = self._conn.execute(select(merchants).where(merchants.c.client_id == client_id)).first()
         return None if row is None else Merchant(**row._mapping)
 
+    def merchants(self) -> list[Merchant]:
+        """Every merchant, by client id."""
+        return [Merchant(**row._mapping) for row in self._conn.execute(select(merchants).order_by(merchants.c.client_id))]
+
     def merchant_account(self, client_id: str, currency: str) -> str:
         """The id of the merchant's account in ``currency`` ("merchant:{client_id}:{CUR}"), created on first use."""
         merchant = self.merchant(client_id)
@@ -520,6 +592,8 @@ class Tx:
         wallet_id: str | None = None,
         wallet_amount: int | None = None,
         wallet_currency: str | None = None,
+        settlement_amount: int | None = None,
+        settlement_currency: str | None = None,
         payment_method_id: str | None = None,
         notify_url: str | None = None,
         request_json: str | None = None,
@@ -536,6 +610,7 @@ class Tx:
             "scenario": scenario, "status": status, "result_code": result_code,
             "amount": _check_amount(amount, positive=True), "currency": _currency_code(currency),
             "wallet_id": wallet_id, "wallet_amount": wallet_amount, "wallet_currency": wallet_currency,
+            "settlement_amount": settlement_amount, "settlement_currency": settlement_currency,
             "payment_method_id": payment_method_id, "notify_url": notify_url, "request_json": request_json,
             "created_at": self._now() if created_at is None else created_at,
             "paid_at": paid_at, "cancelled_at": cancelled_at, "expires_at": expires_at,
@@ -557,6 +632,21 @@ class Tx:
         query = select(payments).where(payments.c.client_id == client_id, match)
         if lock:
             query = query.with_for_update()  # PostgreSQL row lock; SQLite has none and needs none (BEGIN IMMEDIATE)
+        row = self._conn.execute(query).first()
+        return None if row is None else Payment(**row._mapping)
+
+    def payment_for_code(self, scenario: str, code_value: str, *, lock: bool = False) -> Payment | None:
+        """The oldest PROCESSING payment of ``scenario`` (OrderCode, EntryCode) waiting on the merchant code
+        ``code_value`` that a customer scanned, or None."""
+        query = (
+            select(payments)
+            .where(payments.c.payment_method_id == code_value, payments.c.scenario == scenario,
+                   payments.c.status == "PROCESSING")
+            .order_by(payments.c.created_at, payments.c.payment_id)
+            .limit(1)
+        )
+        if lock:
+            query = query.with_for_update()
         row = self._conn.execute(query).first()
         return None if row is None else Payment(**row._mapping)
 
@@ -590,6 +680,8 @@ class Tx:
         status: str,
         wallet_amount: int | None = None,
         wallet_currency: str | None = None,
+        settlement_amount: int | None = None,
+        settlement_currency: str | None = None,
         reason: str | None = None,
         created_at: datetime | None = None,
     ) -> Refund:
@@ -602,6 +694,8 @@ class Tx:
             "currency": _currency_code(currency),
             "wallet_amount": None if wallet_amount is None else _check_amount(wallet_amount, positive=True),
             "wallet_currency": None if wallet_currency is None else _currency_code(wallet_currency),
+            "settlement_amount": None if settlement_amount is None else _check_amount(settlement_amount, positive=True),
+            "settlement_currency": None if settlement_currency is None else _currency_code(settlement_currency),
             "status": status, "reason": reason, "created_at": self._now() if created_at is None else _utc(created_at),
         }
         self._insert(refunds, row, f"refund {refund_id} ({client_id} {refund_request_id})")
@@ -666,9 +760,85 @@ class Tx:
             return CodeUse(CodeStatus.OK, row.wallet_id)
         return CodeUse(CodeStatus.USED if row.used_at is not None else CodeStatus.EXPIRED, row.wallet_id)
 
+    # payment result notifications (an outbox: written with the result, sent after the commit)
+
+    def add_notification(self, client_id: str, payment_id: str, url: str, body: str) -> int:
+        """Queue a notification to ``url``, due now; its id."""
+        at = self._now()
+        row = {"client_id": client_id, "payment_id": payment_id, "url": url, "body": body, "attempts": 0,
+               "next_at": at, "created_at": at}
+        return int(self._conn.execute(insert(notifications).values(row).returning(notifications.c.id)).scalar_one())
+
+    def due_notifications(self, now: datetime, limit: int = 50) -> list[Notification]:
+        """Undelivered notifications whose next attempt is due at ``now``, oldest first."""
+        query = (
+            select(notifications)
+            .where(notifications.c.delivered_at.is_(None), notifications.c.next_at <= _aware(now))
+            .order_by(notifications.c.next_at, notifications.c.id)
+            .limit(limit)
+        )
+        return [Notification(**row._mapping) for row in self._conn.execute(query)]
+
+    def next_notification_at(self) -> datetime | None:
+        """When the next undelivered notification is due, or None when all are delivered."""
+        query = select(func.min(notifications.c.next_at)).where(notifications.c.delivered_at.is_(None))
+        value = self._conn.execute(query).scalar_one()
+        return None if value is None else UtcDateTime().process_result_value(value, self._conn.dialect)
+
+    def notifications(self, payment_id: str) -> list[Notification]:
+        """The notifications of a payment, oldest first."""
+        query = select(notifications).where(notifications.c.payment_id == payment_id).order_by(notifications.c.id)
+        return [Notification(**row._mapping) for row in self._conn.execute(query)]
+
+    def notification_attempted(self, notification_id: int, *, delivered: bool, next_at: datetime | None = None,
+                               error: str | None = None) -> None:
+        """Record one delivery attempt: delivered, or failed with ``error`` and retried at ``next_at``."""
+        values: dict[str, Any] = {"attempts": notifications.c.attempts + 1, "last_error": error}
+        if delivered:
+            values |= {"delivered_at": self._now(), "next_at": None}
+        else:
+            values["next_at"] = _utc(next_at) if next_at is not None else None
+        if self._conn.execute(update(notifications).where(notifications.c.id == notification_id).values(values)).rowcount != 1:
+            raise StoreError(f"no notification {notification_id}")
+
+    # phone wallet device tokens
+
+    def add_token(self, *, token_id: str, wallet_id: str, pan: str, expiry: str, key: str) -> DeviceToken:
+        """Provision a device token bound to a wallet, its counter at 0; Duplicate if the id or PAN is taken."""
+        row: dict[str, Any] = {"token_id": token_id, "wallet_id": wallet_id, "pan": pan, "expiry": expiry, "key": key,
+                               "atc": 0, "taps": 0, "created_at": self._now()}
+        self._insert(device_tokens, row, f"device token {token_id}")
+        return DeviceToken(**row)
+
+    def token(self, *, token_id: str | None = None, pan: str | None = None) -> DeviceToken | None:
+        """A device token by id or by PAN, or None."""
+        if token_id is not None:
+            match = device_tokens.c.token_id == token_id
+        elif pan is not None:
+            match = device_tokens.c.pan == pan
+        else:
+            raise TypeError("token() needs token_id or pan")
+        row = self._conn.execute(select(device_tokens).where(match)).first()
+        return None if row is None else DeviceToken(**row._mapping)
+
+    def next_tap(self, token_id: str) -> int:
+        """Count one more presentation on the phone's side; the new counter (the ATC it carries)."""
+        query = update(device_tokens).where(device_tokens.c.token_id == token_id).values(taps=device_tokens.c.taps + 1)
+        taps = self._conn.execute(query.returning(device_tokens.c.taps)).scalar_one_or_none()
+        if taps is None:
+            raise StoreError(f"no device token {token_id}")
+        return int(taps)
+
+    def advance_token_counter(self, token_id: str, atc: int) -> bool:
+        """Move the token's last seen transaction counter up to ``atc``; False (nothing changed) if it is
+        not above the last one seen: a replayed or stale presentation."""
+        query = update(device_tokens).where(device_tokens.c.token_id == token_id, device_tokens.c.atc < atc).values(atc=atc)
+        return self._conn.execute(query).rowcount == 1
+
 
 _PAYMENT_MUTABLE = frozenset(
-    {"status", "result_code", "wallet_id", "wallet_amount", "wallet_currency", "payment_method_id", "notify_url",
+    {"status", "result_code", "wallet_id", "wallet_amount", "wallet_currency", "settlement_amount",
+     "settlement_currency", "payment_method_id", "notify_url",
      "request_json", "paid_at", "cancelled_at", "expires_at"}
 )
 
@@ -680,10 +850,12 @@ def _payment_fields(changes: dict[str, Any], allowed: frozenset[str]) -> dict[st
     checked = dict(changes)
     if "status" in checked and checked["status"] not in PAYMENT_STATUSES:
         raise StoreError(f"{checked['status']!r}: not one of {', '.join(sorted(PAYMENT_STATUSES))}")
-    if checked.get("wallet_amount") is not None:
-        _check_amount(checked["wallet_amount"], positive=True)
-    if checked.get("wallet_currency") is not None:
-        checked["wallet_currency"] = _currency_code(checked["wallet_currency"])
+    for name in ("wallet_amount", "settlement_amount"):
+        if checked.get(name) is not None:
+            _check_amount(checked[name], positive=True)
+    for name in ("wallet_currency", "settlement_currency"):
+        if checked.get(name) is not None:
+            checked[name] = _currency_code(checked[name])
     for name in ("created_at", "paid_at", "cancelled_at", "expires_at"):
         if checked.get(name) is not None:
             checked[name] = _utc(checked[name])
