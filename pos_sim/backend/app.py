@@ -11,22 +11,26 @@ from __future__ import annotations
 import ipaddress
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import anyio
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from pos_sim.backend.faults import Faults, FaultSpec, trigger_amounts
+from pos_sim.backend.notifications import Backoff, Notifier
+from pos_sim.backend.merchants import MerchantExists, Merchants
 from pos_sim.backend.payments import Payments
 from pos_sim.backend.protocol import Refused, now, result, timestamp
 from pos_sim.backend.store import Store
 from pos_sim.backend.wallets import Wallets
 from pos_sim.domain import ams_signature
-from pos_sim.domain.errors import DomainError
+from pos_sim.domain.errors import AmountError, DomainError
+from pos_sim.domain.fx import RateTable
 
 AMS_PREFIXES = ("/ams/api/v1/payments/", "/ams/sandbox/api/v1/payments/")
 
@@ -48,11 +52,15 @@ class Gateway:
     store: Store
     private_key: Any
     admin_token: str | None = None
+    key_dir: Path | None = None  # where merchants added without a public key get their key pair
+    notify_backoff: Backoff = Backoff()  # when unacknowledged payment result notifications are sent again
 
     def __post_init__(self) -> None:
         self._keys: dict[str, Any] = {}
-        self.payments = Payments(self.store)
+        self.notifier = Notifier(self.store, self.private_key, self.notify_backoff)  # started by server.start()
+        self.payments = Payments(self.store, notify=self.notifier.wake)
         self.wallets = Wallets(self.store)
+        self.merchants = Merchants(self.store, self.key_dir)
         self.faults = Faults()
 
     def answer(self, path: str, client_id: str | None, request_time: str | None, signature: str | None, body: bytes) -> Answer:
@@ -124,6 +132,26 @@ class NewWallet(BaseModel):
     name: str = Field(default="", max_length=64)
 
 
+class Scan(BaseModel):
+    codeValue: str = Field(max_length=512, description="the merchant's order or entry code, as scanned")
+    confirmMs: int = Field(default=0, ge=0, le=600_000, description="how long the customer takes to confirm; "
+                           "the payment stays PROCESSING meanwhile")
+
+
+class NewMerchant(BaseModel):
+    clientId: str = Field(examples=["SHOP_TH_01"], description="1 to 64 letters, digits, '_' or '-'")
+    name: str = Field(min_length=1, max_length=128)
+    settlementCurrency: str = Field(examples=["THB"], description="ISO 4217 code the merchant is settled in")
+    publicKey: str | None = Field(default=None, description="RSA public key (PEM or bare base64); "
+                                  "omitted: a key pair is made in the data dir and the private key answered")
+
+
+class RateTableIn(BaseModel):
+    base: str = Field(examples=["USD"])
+    rates: dict[str, str | int] = Field(examples=[{"USD": "1", "SGD": "1.34", "THB": "35.80"}],
+                                        description="major units of each currency one base unit buys, as text")
+
+
 def _loopback(request: Request) -> bool:
     try:
         return request.client is not None and ipaddress.ip_address(request.client.host).is_loopback
@@ -158,7 +186,7 @@ def create_app(gateway: Gateway) -> FastAPI:
 
     @app.exception_handler(Refused)
     async def refused(_request: Request, exc: Refused) -> JSONResponse:
-        status = 404 if exc.code in ("USER_NOT_EXIST", "ORDER_NOT_EXIST") else 400
+        status = 404 if exc.code in ("USER_NOT_EXIST", "ORDER_NOT_EXIST") else 409 if isinstance(exc, MerchantExists) else 400
         return JSONResponse({"error": {"code": exc.code, "message": exc.detail or result(exc.code)["resultMessage"]}}, status)
 
     @app.exception_handler(RequestValidationError)
@@ -192,6 +220,20 @@ def create_app(gateway: Gateway) -> FastAPI:
     def payment_code(wallet_id: str) -> dict[str, Any]:
         return gateway.wallets.payment_code(wallet_id)
 
+    @app.post("/sim/wallets/{wallet_id}/device-token", status_code=201,
+              summary="Provision a phone wallet device token bound to the wallet (PAN, expiry, key)")
+    def device_token(wallet_id: str) -> dict[str, Any]:
+        return gateway.payments.tokens.provision(wallet_id)
+
+    @app.post("/sim/device-tokens/{token_id}/tap",
+              summary="Tap the phone: the token's next presentation, CPM text to pay with as a payment code")
+    def tap_device_token(token_id: str) -> dict[str, Any]:
+        return gateway.payments.tokens.tap(token_id)
+
+    @app.get("/sim/payments/{payment_id}/notifications", summary="A payment's result notifications and their delivery")
+    def payment_notifications(payment_id: str) -> dict[str, Any]:
+        return gateway.notifier.show(payment_id)
+
     @app.post("/sim/faults", status_code=201, summary="Arm a fault: the next matching AMS calls fail as asked")
     def add_fault(spec: FaultSpec) -> dict[str, Any]:
         return gateway.faults.add(spec)
@@ -203,5 +245,33 @@ def create_app(gateway: Gateway) -> FastAPI:
     @app.delete("/sim/faults", summary="Disarm every fault")
     def clear_faults() -> dict[str, Any]:
         return {"cleared": gateway.faults.clear()}
+
+    @app.post("/sim/wallets/{wallet_id}/scan", summary="The wallet scans a merchant's order or entry code and pays it")
+    def scan(wallet_id: str, request: Scan) -> dict[str, Any]:
+        return gateway.payments.scan(wallet_id, request.codeValue, request.confirmMs)
+
+    @app.post("/sim/merchants", status_code=201, summary="Add a merchant (an AMS client id and its key)")
+    def add_merchant(merchant: NewMerchant) -> dict[str, Any]:
+        return gateway.merchants.add(merchant.clientId, merchant.name, merchant.settlementCurrency, merchant.publicKey)
+
+    @app.get("/sim/merchants", summary="Every merchant")
+    def list_merchants() -> dict[str, Any]:
+        return {"merchants": gateway.merchants.list()}
+
+    @app.get("/sim/merchants/{client_id}/entry-code", summary="The static entry code of a merchant's store")
+    def merchant_entry_code(client_id: str, storeId: str | None = Query(default=None, max_length=64)) -> dict[str, Any]:
+        return gateway.merchants.entry_code(client_id, storeId)
+
+    @app.get("/sim/fx-rates", summary="The exchange rates cross-border payments are quoted at")
+    def fx_rates() -> dict[str, Any]:
+        return gateway.payments.rates.as_json()
+
+    @app.put("/sim/fx-rates", summary="Replace the exchange rates (until the backend restarts)")
+    def set_fx_rates(table: RateTableIn) -> dict[str, Any]:
+        try:
+            gateway.payments.rates = RateTable(table.base, table.rates)
+        except AmountError as exc:
+            raise Refused("PARAM_ILLEGAL", f"rates: {exc}") from None
+        return gateway.payments.rates.as_json()
 
     return app

@@ -6,6 +6,21 @@ gets the same answer and moves money once; with another body, REPEAT_REQ_INCONSI
 
 A call may come with a fault (faults.py) that answers it with its result code instead: a pay is
 then recorded FAIL (F) or PROCESSING (U), nothing moved; a late-success one is charged later.
+
+Scenarios. PaymentCode: the customer's code is taken and the wallet charged at once. OrderCode:
+the pay answers U (PAYMENT_IN_PROCESS) with a dynamic code (``orderCodeForm``) and the payment
+waits, PROCESSING, until a wallet scans the code (``scan``) or it expires (``paymentExpiryTime``,
+default five minutes: then FAIL, ORDER_IS_CLOSED). EntryCode: the same, on the merchant's static
+entry code (``entry_code``), one per store; a wallet scanning it pays the oldest payment waiting
+on it, the amount the cashier keyed. A wallet that cannot pay (balance, currency) fails the
+payment with that result code, as the terminal then sees it.
+
+Cross-border. A wallet pays in its own currency at a quote of the rate table (domain/fx.py);
+the merchant is credited in ``settlementStrategy.settlementCurrency`` when given, else in the
+payment currency. The ledger moves each currency through its "fx:{CUR}" account; the payment
+records all three amounts, and answers ``customerPayAmount`` / ``paymentQuote`` and
+``grossSettlementAmount`` / ``settlementQuote`` where they differ from ``paymentAmount``.
+Refunds give back the same share of each amount, the last one exactly what is left.
 """
 
 from __future__ import annotations
@@ -15,16 +30,28 @@ import json
 import logging
 import secrets
 import threading
+from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
+from pos_sim.backend import notifications
 from pos_sim.backend.faults import Fault
-from pos_sim.backend.protocol import RESULTS, Refused, amount, amount_json, field, now, result, timestamp
-from pos_sim.backend.store import Duplicate, InsufficientFunds, Store, StoreError, Tx
-from pos_sim.domain.money import Money
+from pos_sim.backend.protocol import RESULTS, Refused, amount, amount_json, field, now, paid_amounts, result, timestamp
+from pos_sim.backend.store import Duplicate, InsufficientFunds, Payment, Store, StoreError, Tx
+from pos_sim.backend.tokens import DeviceTokens, is_presentation
+from pos_sim.domain.codes.emv_cpm import MAX_TEXT_CHARS
+from pos_sim.domain.errors import AmountError
+from pos_sim.domain.fx import Quote, RateTable, share
+from pos_sim.domain.money import Currency, Money, currency
 
 PSP_NAME = "SIMWALLET"
 SCENARIOS = ("PaymentCode", "OrderCode", "EntryCode")
+CODE_HOST = "https://qr.simwallet.test"
+"""Where the simulated wallet's merchant codes point: {CODE_HOST}/o/... order codes, /e/... entry codes."""
+ORDER_CODE_LIFETIME = timedelta(minutes=5)
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +64,56 @@ def _new_id(prefix: str) -> str:
     return prefix + now().strftime("%Y%m%d") + secrets.token_hex(8).upper()
 
 
+def entry_code(client_id: str, store_id: str | None = None) -> str:
+    """The static entry code of a merchant's store (or of the merchant, without a store)."""
+    return f"{CODE_HOST}/e/{quote(client_id, safe='')}" + (f"/{quote(store_id, safe='')}" if store_id else "")
+
+
+def _expiry(body: dict[str, Any], created: datetime) -> datetime:
+    text = field(body, "paymentExpiryTime", required=False, most=64)
+    if text is None:
+        return created + ORDER_CODE_LIFETIME
+    try:
+        expires = datetime.fromisoformat(text)
+    except ValueError:
+        raise Refused("PARAM_ILLEGAL", "paymentExpiryTime must be an ISO 8601 time with an offset") from None
+    if expires.tzinfo is None:
+        raise Refused("PARAM_ILLEGAL", "paymentExpiryTime needs an offset, like 2026-11-21T16:04:05+08:00")
+    if expires <= created:
+        raise Refused("PARAM_ILLEGAL", "paymentExpiryTime is in the past")
+    return expires
+
+
+@dataclass(frozen=True)
+class Charge:
+    """Money moved for a payment: what the wallet paid, what the merchant got, and the quotes used."""
+
+    wallet_id: str
+    wallet: Money
+    settlement: Money
+    payment_quote: Quote | None
+    settlement_quote: Quote | None
+
+    def recorded(self, at: datetime) -> dict[str, Any]:
+        """The payment fields that record it."""
+        return {"status": "SUCCESS", "result_code": "SUCCESS", "wallet_id": self.wallet_id, "paid_at": at,
+                "wallet_amount": self.wallet.minor, "wallet_currency": self.wallet.currency.code,
+                "settlement_amount": self.settlement.minor, "settlement_currency": self.settlement.currency.code}
+
+
+def _quote_json(quote_: Quote, at: datetime) -> dict[str, str]:
+    return {"quoteId": "Q" + secrets.token_hex(8).upper(), "quoteCurrencyPair": quote_.pair, "quotePrice": str(quote_.price),
+            "quoteStartTime": timestamp(at), "quoteExpiryTime": timestamp(at + timedelta(minutes=1))}
+
+
 class Payments:
     """The payment calls of one backend, over its store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, tokens: DeviceTokens | None = None, notify: Callable[[], None] = lambda: None) -> None:
         self.store = store
+        self.notify = notify  # called after a commit that queued a payment result notification
+        self.rates = RateTable.demo()
+        self.tokens = tokens if tokens is not None else DeviceTokens(store)
 
     def call(self, client_id: str, name: str, body: dict[str, Any], fault: Fault | None = None) -> dict[str, Any]:
         """Answer the AMS call ``name`` for merchant ``client_id``: the response body, ``result`` included.
@@ -98,14 +170,19 @@ class Payments:
             raise Refused("PARAM_ILLEGAL", f"paymentFactor.inStorePaymentScenario must be one of {', '.join(SCENARIOS)}")
         if field(body, "productCode") != "IN_STORE_PAYMENT":
             raise Refused("PARAM_ILLEGAL", "productCode must be IN_STORE_PAYMENT")
-        if scenario != "PaymentCode":
-            raise Refused("PROCESS_FAIL", f"{scenario} payments are not simulated yet")
-        code = field(body, "paymentMethod.paymentMethodId", most=128)
+        settle_in = self._settlement_currency(body, total.currency)
+        created = now()
+        if scenario == "PaymentCode":
+            code, expires = field(body, "paymentMethod.paymentMethodId", most=MAX_TEXT_CHARS), None
+        elif scenario == "OrderCode":
+            code, expires = f"{CODE_HOST}/o/{secrets.token_urlsafe(12)}", _expiry(body, created)
+        else:
+            store_id = field(body, "order.merchant.store.referenceStoreId", required=False, most=64)
+            code, expires = entry_code(client_id, store_id), _expiry(body, created)
         late: list[str] = []  # the payment a late-success fault completes, once this answer is committed
 
         def work(tx: Tx) -> dict[str, Any]:
             payment_id = _new_id("P")
-            created = now()
             record = {
                 "payment_id": payment_id,
                 "client_id": client_id,
@@ -113,74 +190,167 @@ class Payments:
                 "scenario": scenario,
                 "amount": total.minor,
                 "currency": total.currency.code,
+                "settlement_currency": settle_in.code,
                 "payment_method_id": code,
-                "notify_url": field(body, "paymentNotifyUrl", required=False),
+                "notify_url": field(body, "paymentNotifyUrl", required=False, most=2048),
                 "request_json": json.dumps(body),
                 "created_at": created,
+                "expires_at": expires,
             }
+            answer = {"paymentRequestId": request_id, "paymentId": payment_id}
             if fault is not None and fault.result_code is not None:
                 declined = RESULTS[fault.result_code][0] == "F"
-                tx.add_payment(**record, status="FAIL" if declined else "PROCESSING", result_code=fault.result_code)
+                recorded = tx.add_payment(**record, status="FAIL" if declined else "PROCESSING", result_code=fault.result_code)
+                if declined:
+                    notifications.queue(tx, recorded)
                 if fault.action == "late-success":
                     late.append(payment_id)
-                return {"result": result(fault.result_code), "paymentRequestId": request_id, "paymentId": payment_id}
+                return {"result": result(fault.result_code), **answer}
+            answer |= {"paymentAmount": amount_json(total), "paymentCreateTime": timestamp(created)}
+            if scenario != "PaymentCode":  # waits for a wallet to scan the merchant's code
+                tx.add_payment(**record, status="PROCESSING", result_code="PAYMENT_IN_PROCESS")
+                if scenario == "OrderCode":
+                    answer["orderCodeForm"] = {"expireTime": timestamp(expires),
+                                               "codeDetails": [{"codeValue": code, "displayType": "TEXT"}]}
+                return {"result": result("PAYMENT_IN_PROCESS"), **answer}
             try:
-                wallet_id = self._charge(tx, client_id, payment_id, code, total, created)
+                charge = self._charge(tx, client_id, payment_id, self._payer(tx, code, created), total, settle_in)
             except Refused as refused:
-                tx.add_payment(**record, status="FAIL", result_code=refused.code)
-                return {"result": result(refused.code, refused.detail), "paymentRequestId": request_id, "paymentId": payment_id}
-            tx.add_payment(**record, status="SUCCESS", result_code="SUCCESS", wallet_id=wallet_id,
-                           wallet_amount=total.minor, wallet_currency=total.currency.code, paid_at=created)
-            return {
-                "result": result(),
-                "paymentRequestId": request_id,
-                "paymentId": payment_id,
-                "paymentAmount": amount_json(total),
-                "paymentCreateTime": timestamp(created),
-                "paymentTime": timestamp(created),
-                "pspCustomerInfo": {"pspName": PSP_NAME, "pspCustomerId": wallet_id},
-            }
+                notifications.queue(tx, tx.add_payment(**record, status="FAIL", result_code=refused.code))
+                return {"result": result(refused.code, refused.detail), **answer}
+            paid = tx.add_payment(**record | charge.recorded(created))
+            notifications.queue(tx, paid)
+            answer |= {"paymentTime": timestamp(created), "pspCustomerInfo": {"pspName": PSP_NAME, "pspCustomerId": charge.wallet_id}}
+            answer |= paid_amounts(paid)
+            if charge.payment_quote:
+                answer["paymentQuote"] = _quote_json(charge.payment_quote, created)
+            if charge.settlement_quote:
+                answer["settlementQuote"] = _quote_json(charge.settlement_quote, created)
+            return {"result": result(), **answer}
 
         response = self._once(client_id, "pay", request_id, body, work)
+        if response["result"]["resultStatus"] != "U" and field(body, "paymentNotifyUrl", required=False):
+            self.notify()
         for payment_id in late:
-            timer = threading.Timer(fault.delay_ms / 1000, self._complete, (client_id, payment_id))
-            timer.daemon = True
-            timer.start()
+            self._later(fault.delay_ms, client_id, payment_id)
         return response
 
-    def _complete(self, client_id: str, payment_id: str) -> None:
-        """Charge a PROCESSING payment for real, as presented (late-success); a cancelled one stays cancelled."""
+    def _settlement_currency(self, body: dict[str, Any], paid_in: Currency) -> Currency:
+        code = field(body, "settlementStrategy.settlementCurrency", required=False, most=3)
+        if code is None:
+            return paid_in
+        try:
+            settle_in = currency(code)
+            self.rates.quote(paid_in, settle_in)
+        except AmountError as exc:
+            raise Refused("CURRENCY_NOT_SUPPORT", f"settlementStrategy.settlementCurrency: {exc}") from None
+        return settle_in
+
+    def scan(self, wallet_id: str, code_value: str, confirm_ms: int = 0) -> dict[str, Any]:
+        """A customer's wallet scans a merchant's order or entry code and pays the payment waiting on it;
+        with ``confirm_ms``, the customer takes that long to confirm, the payment PROCESSING meanwhile."""
+        if not isinstance(code_value, str) or not code_value.startswith((f"{CODE_HOST}/o/", f"{CODE_HOST}/e/")):
+            raise Refused("PARAM_ILLEGAL", f"codeValue: not an order or entry code of this wallet (they start {CODE_HOST}/)")
+        scenario = "OrderCode" if code_value.startswith(f"{CODE_HOST}/o/") else "EntryCode"
+        with self.store.begin() as tx:
+            wallet = tx.account(wallet_id)
+            if wallet is None or wallet.kind != "wallet":
+                raise Refused("USER_NOT_EXIST", f"no wallet {wallet_id}")
+            payment = tx.payment_for_code(scenario, code_value, lock=True)
+            if payment is None:
+                raise Refused("ORDER_NOT_EXIST", "no payment is waiting on this code: paid, closed, expired or never issued")
+            at = now()
+            if payment.expires_at is not None and payment.expires_at <= at:
+                payment = self._close(tx, payment, "ORDER_IS_CLOSED")
+            elif not confirm_ms:
+                payment = self._settle(tx, payment, wallet_id, at)
+        if payment.status == "PROCESSING":
+            self._later(confirm_ms, payment.client_id, payment.payment_id, wallet_id)
+        elif payment.notify_url:
+            self.notify()
+        return {"paymentId": payment.payment_id, "scenario": scenario, "status": payment.status,
+                **result(payment.result_code if payment.status != "PROCESSING" else "PAYMENT_IN_PROCESS"),
+                "paymentAmount": amount_json(Money.of_minor(payment.amount, payment.currency)), **paid_amounts(payment)}
+
+    def _later(self, delay_ms: int, client_id: str, payment_id: str, wallet_id: str | None = None) -> None:
+        timer = threading.Timer(delay_ms / 1000, self._complete, (client_id, payment_id, wallet_id))
+        timer.daemon = True
+        timer.start()
+
+    def _complete(self, client_id: str, payment_id: str, wallet_id: str | None) -> None:
+        """Charge a PROCESSING payment now (late-success: from its code, as presented; a confirmed scan:
+        from the scanning wallet); a payment closed meanwhile stays closed."""
         try:
             with self.store.begin() as tx:
                 payment = tx.payment(client_id, payment_id=payment_id, lock=True)
                 if payment is None or payment.status != "PROCESSING":
                     return  # cancelled first: nothing moves
-                total = Money.of_minor(payment.amount, payment.currency)
-                try:
-                    wallet_id = self._charge(tx, client_id, payment_id, payment.payment_method_id, total, payment.created_at)
-                    changes = {"status": "SUCCESS", "result_code": "SUCCESS", "wallet_id": wallet_id,
-                               "wallet_amount": total.minor, "wallet_currency": total.currency.code, "paid_at": now()}
-                except Refused as refused:
-                    changes = {"status": "FAIL", "result_code": refused.code}
-                if not tx.update_payment(payment_id, only_if_status="PROCESSING", **changes):
-                    raise StoreError(f"payment {payment_id} was closed while it completed")  # undoes the posting
+                payment = self._settle(tx, payment, wallet_id, now())
+            if payment.notify_url:
+                self.notify()
         except StoreError:
-            log.exception("late-success payment %s did not complete; a cancel closes it if it is still PROCESSING", payment_id)
+            log.exception("payment %s did not complete; a cancel closes it if it is still PROCESSING", payment_id)
 
-    def _charge(self, tx: Tx, client_id: str, payment_id: str, code: str, total: Money, at) -> str:
-        """Take the customer's one-time code and move ``total`` from its wallet to the merchant."""
-        wallet = tx.account(self._payer(tx, code, at))
-        if wallet.currency != total.currency.code:
-            raise Refused("CURRENCY_NOT_SUPPORT", f"the wallet holds {wallet.currency}, the payment is in {total.currency.code}")
-        merchant = tx.merchant_account(client_id, total.currency.code)
+    def _settle(self, tx: Tx, payment: Payment, wallet_id: str | None, at: datetime) -> Payment:
+        """Charge a PROCESSING payment, recording SUCCESS, or FAIL with the reason the charge failed."""
         try:
-            tx.post("payment", payment_id, [(wallet.id, -total.minor), (merchant, total.minor)], memo=f"pay {client_id}")
+            payer = wallet_id or self._payer(tx, payment.payment_method_id, payment.created_at)
+            settle_in = currency(payment.settlement_currency or payment.currency)
+            total = Money.of_minor(payment.amount, payment.currency)
+            changes = self._charge(tx, payment.client_id, payment.payment_id, payer, total, settle_in).recorded(at)
+        except Refused as refused:
+            return self._close(tx, payment, refused.code)
+        if not tx.update_payment(payment.payment_id, only_if_status="PROCESSING", **changes):
+            raise StoreError(f"payment {payment.payment_id} was closed while it completed")  # undoes the posting
+        return self._finished(tx, payment)
+
+    def _close(self, tx: Tx, payment: Payment, code: str) -> Payment:
+        tx.update_payment(payment.payment_id, status="FAIL", result_code=code)
+        return self._finished(tx, payment)
+
+    @staticmethod
+    def _finished(tx: Tx, payment: Payment) -> Payment:
+        """The payment as now recorded final, its result notification queued (sent once committed)."""
+        payment = tx.payment(payment.client_id, payment_id=payment.payment_id)
+        notifications.queue(tx, payment)
+        return payment
+
+    def _charge(self, tx: Tx, client_id: str, payment_id: str, wallet_id: str, total: Money, settle_in: Currency) -> Charge:
+        """Move ``total`` from the wallet (in its own currency, at a quote) to the merchant (in ``settle_in``)."""
+        wallet = tx.account(wallet_id)
+        try:
+            payment_quote = self.rates.quote(total.currency, currency(wallet.currency))
+            settlement_quote = self.rates.quote(total.currency, settle_in)
+        except AmountError as exc:
+            raise Refused("CURRENCY_NOT_SUPPORT", f"the wallet holds {wallet.currency}, the payment is in {total.currency.code}: {exc}") from None
+        paid, settled = payment_quote.convert(total), settlement_quote.convert(total)
+        if not paid.minor or not settled.minor:
+            raise Refused("PARAM_ILLEGAL", f"{total.major_str()} {total.currency.code} is too small to convert")
+        merchant = tx.merchant_account(client_id, settle_in.code)
+        try:
+            tx.post("payment", payment_id, self._legs(tx, wallet.id, paid, merchant, settled), memo=f"pay {client_id}")
         except InsufficientFunds:
             raise Refused("USER_BALANCE_NOT_ENOUGH") from None
-        return wallet.id
+        return Charge(wallet.id, paid, settled, payment_quote if paid.currency != total.currency else None,
+                      settlement_quote if settled.currency != total.currency else None)
+
+    @staticmethod
+    def _legs(tx: Tx, wallet_id: str, paid: Money, merchant: str, settled: Money) -> list[tuple[str, int]]:
+        """The legs of a charge of ``paid`` from a wallet that credits ``settled`` to a merchant account:
+        through the "fx:{CUR}" accounts when the currencies differ. Negate each for the reversal."""
+        legs: dict[str, int] = defaultdict(int)
+        legs[wallet_id] -= paid.minor
+        legs[merchant] += settled.minor
+        if paid.currency != settled.currency:
+            legs[tx.system_account("fx", paid.currency.code)] += paid.minor
+            legs[tx.system_account("fx", settled.currency.code)] -= settled.minor
+        return [(account, minor) for account, minor in legs.items() if minor]  # a refund's share may round to 0
 
     def _payer(self, tx: Tx, code: str, at) -> str:
-        """The wallet that the customer's code (taken now, once) pays from."""
+        """The wallet that the customer's code (taken now, once) pays from: a device token's presentation
+        (an NFC tap, CPM text: tokens.py) or a one-time wallet payment code."""
+        if is_presentation(code):
+            return self.tokens.take(tx, code, at)
         use = tx.take_code(code, at)
         if use.status in ("unknown", "used"):
             raise Refused("INVALID_CODE", "the payment code is unknown or was used already")
@@ -201,6 +371,11 @@ class Payments:
     def inquire_payment(self, client_id: str, body: dict[str, Any]) -> dict[str, Any]:
         with self.store.begin() as tx:
             payment = self._payment(tx, client_id, body)
+            expired = payment.status == "PROCESSING" and payment.expires_at is not None and payment.expires_at <= now()
+            if expired:
+                payment = self._close(tx, payment, "ORDER_IS_CLOSED")  # its order code expired unpaid
+        if expired and payment.notify_url:
+            self.notify()
         response = {
             "result": result(),
             "paymentStatus": payment.status,
@@ -210,6 +385,7 @@ class Payments:
             "paymentId": payment.payment_id,
             "paymentAmount": amount_json(Money.of_minor(payment.amount, payment.currency)),
             "paymentCreateTime": timestamp(payment.created_at),
+            **paid_amounts(payment),
         }
         if payment.paid_at is not None:
             response["paymentTime"] = timestamp(payment.paid_at)
@@ -221,11 +397,12 @@ class Payments:
             payment = self._payment(tx, client_id, body, lock=True)
             if payment.status != "CANCELLED":
                 if payment.status == "SUCCESS":
-                    if tx.refunded_total(payment.payment_id):
+                    if tx.refunded(payment.payment_id).amount:
                         raise Refused("ORDER_IS_CLOSED", "a refunded payment cannot be cancelled")
-                    merchant = tx.merchant_account(client_id, payment.currency)
-                    tx.post("cancel", payment.payment_id, [(merchant, -payment.amount), (payment.wallet_id, payment.amount)],
-                            memo=f"cancel {client_id}")
+                    paid, settled = self._paid(payment)
+                    merchant = tx.merchant_account(client_id, settled.currency.code)
+                    legs = self._legs(tx, payment.wallet_id, paid, merchant, settled)
+                    tx.post("cancel", payment.payment_id, [(account, -minor) for account, minor in legs], memo=f"cancel {client_id}")
                 tx.update_payment(payment.payment_id, status="CANCELLED", cancelled_at=now())
                 payment = tx.payment(client_id, payment_id=payment.payment_id)
         return {
@@ -235,8 +412,15 @@ class Payments:
             "cancelTime": timestamp(payment.cancelled_at),
         }
 
+    @staticmethod
+    def _paid(payment: Payment) -> tuple[Money, Money]:
+        """What a successful payment took from the wallet and gave the merchant."""
+        return (Money.of_minor(payment.wallet_amount, payment.wallet_currency),
+                Money.of_minor(payment.settlement_amount, payment.settlement_currency))
+
     def refund(self, client_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Give back all or part of a successful payment, at most what is left of it."""
+        """Give back all or part of a successful payment, at most what is left of it; a cross-border one
+        gives the wallet back the same share of what it paid."""
         request_id = field(body, "refundRequestId", most=64)
         payment_id = field(body, "paymentId", most=64)
         total = amount(body, "refundAmount")
@@ -249,18 +433,25 @@ class Payments:
                 raise Refused("ORDER_IS_CLOSED", f"the payment is {payment.status}, only a successful one is refunded")
             if total.currency.code != payment.currency:
                 raise Refused("CURRENCY_NOT_SUPPORT", f"the payment was in {payment.currency}")
-            left = payment.amount - tx.refunded_total(payment.payment_id)
+            before = tx.refunded(payment.payment_id)
+            left = payment.amount - before.amount
             if total.minor > left:
                 raise Refused("REFUND_AMOUNT_EXCEED", f"{left} minor units are left to refund")
+            paid, settled = self._paid(payment)
+            back = Money.of_minor(share(paid.minor, total.minor, payment.amount, before.wallet_amount, before.amount), paid.currency)
+            taken = Money.of_minor(share(settled.minor, total.minor, payment.amount, before.settlement_amount, before.amount),
+                                   settled.currency)
             refund_id = _new_id("R")
             at = now()
-            merchant = tx.merchant_account(client_id, payment.currency)
-            tx.post("refund", refund_id, [(merchant, -total.minor), (payment.wallet_id, total.minor)], memo=f"refund {payment_id}")
+            merchant = tx.merchant_account(client_id, settled.currency.code)
+            if legs := self._legs(tx, payment.wallet_id, back, merchant, taken):
+                tx.post("refund", refund_id, [(account, -minor) for account, minor in legs], memo=f"refund {payment_id}")
             tx.add_refund(refund_id=refund_id, client_id=client_id, refund_request_id=request_id, payment_id=payment_id,
-                          amount=total.minor, currency=total.currency.code, wallet_amount=total.minor,
-                          wallet_currency=total.currency.code, status="SUCCESS",
+                          amount=total.minor, currency=total.currency.code, wallet_amount=back.minor,
+                          wallet_currency=back.currency.code, settlement_amount=taken.minor,
+                          settlement_currency=taken.currency.code, status="SUCCESS",
                           reason=field(body, "refundReason", required=False, most=256), created_at=at)
-            return {
+            answer = {
                 "result": result(),
                 "refundRequestId": request_id,
                 "refundId": refund_id,
@@ -268,6 +459,11 @@ class Payments:
                 "refundAmount": amount_json(total),
                 "refundTime": timestamp(at),
             }
+            if back.currency != total.currency:
+                answer["customerRefundAmount"] = amount_json(back)
+            if taken.currency != total.currency:
+                answer["grossSettlementAmount"] = amount_json(taken)
+            return answer
 
         return self._once(client_id, "refund", request_id, body, work)
 

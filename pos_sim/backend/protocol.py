@@ -60,12 +60,13 @@ def result(code: str = "SUCCESS", detail: str | None = None) -> dict[str, str]:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    """The time, to the microsecond: records made one after another sort in that order."""
+    return datetime.now(timezone.utc)
 
 
 def timestamp(moment: datetime) -> str:
-    """ISO 8601 with an offset, as the provider writes times: 2026-11-21T16:04:05+00:00."""
-    return moment.astimezone(timezone.utc).isoformat()
+    """ISO 8601 with an offset, to the second, as the provider writes times: 2026-11-21T16:04:05+00:00."""
+    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat()
 
 
 def field(body: dict[str, Any], path: str, *, required: bool = True, most: int | None = None) -> Any:
@@ -101,3 +102,14 @@ def amount(body: dict[str, Any], path: str) -> Money:
 
 def amount_json(money: Money) -> dict[str, str]:
     return {"currency": money.currency.code, "value": str(money.minor)}
+
+
+def paid_amounts(payment: Any) -> dict[str, Any]:
+    """A paid payment's other amounts, where they differ from its own: ``customerPayAmount`` (what the
+    wallet paid, in its currency) and ``grossSettlementAmount`` (what the merchant is settled)."""
+    fields: dict[str, Any] = {}
+    if payment.wallet_amount is not None and payment.wallet_currency not in (None, payment.currency):
+        fields["customerPayAmount"] = amount_json(Money.of_minor(payment.wallet_amount, payment.wallet_currency))
+    if payment.settlement_amount is not None and payment.settlement_currency not in (None, payment.currency):
+        fields["grossSettlementAmount"] = amount_json(Money.of_minor(payment.settlement_amount, payment.settlement_currency))
+    return fields

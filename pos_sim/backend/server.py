@@ -38,7 +38,7 @@ def open_gateway(data_dir: Path, db_url: str | None = None, admin_token: str | N
     with store.begin() as tx:
         if tx.merchant(DEMO_CLIENT_ID) is None:
             tx.add_merchant(DEMO_CLIENT_ID, "pos-sim demo merchant", demo_public, "SGD")
-    return Gateway(store, gateway_key, admin_token)
+    return Gateway(store, gateway_key, admin_token, key_dir=key_dir)
 
 
 @dataclass
@@ -56,6 +56,7 @@ class RunningBackend:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
+        self.gateway.notifier.stop()
         self.gateway.store.close()
 
 
@@ -75,6 +76,7 @@ def start(gateway: Gateway, host: str = "127.0.0.1", port: int = 0, wait_s: floa
             raise BackendError(f"the backend did not start on {host}:{port} (port in use?)")
         time.sleep(0.01)
     bound = server.servers[0].sockets[0].getsockname()[1]
+    gateway.notifier.start()
     return RunningBackend(f"http://{host}:{bound}", gateway, server, thread)
 
 

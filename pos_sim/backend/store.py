@@ -16,7 +16,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 from sqlalchemy import (
     BigInteger,
@@ -364,6 +364,14 @@ class DeviceToken:
     created_at: datetime
 
 
+class Refunded(NamedTuple):
+    """Minor units refunded of a payment: in its currency, the wallet's and the merchant's settlement currency."""
+
+    amount: int
+    wallet_amount: int
+    settlement_amount: int
+
+
 class CodeStatus(StrEnum):
     """What taking a customer payment code found."""
 
@@ -620,16 +628,21 @@ class Tx:
         return Payment(**row)
 
     def payment(
-        self, client_id: str, *, payment_id: str | None = None, payment_request_id: str | None = None, lock: bool = False
+        self, client_id: str | None, *, payment_id: str | None = None, payment_request_id: str | None = None, lock: bool = False
     ) -> Payment | None:
-        """The merchant's payment by id (which wins) or request id, or None; ``lock`` holds its row to the end."""
+        """The merchant's payment by id (which wins) or request id, or None; ``lock`` holds its row to the end.
+        ``client_id`` None finds a payment of any merchant by its id (for the admin API)."""
         if payment_id is not None:
             match = payments.c.payment_id == payment_id
         elif payment_request_id is not None:
             match = payments.c.payment_request_id == payment_request_id
         else:
             raise TypeError("payment() needs payment_id or payment_request_id")
-        query = select(payments).where(payments.c.client_id == client_id, match)
+        query = select(payments).where(match)
+        if client_id is not None:
+            query = query.where(payments.c.client_id == client_id)
+        elif payment_id is None:
+            raise TypeError("payment() finds a payment of any merchant by payment_id only")
         if lock:
             query = query.with_for_update()  # PostgreSQL row lock; SQLite has none and needs none (BEGIN IMMEDIATE)
         row = self._conn.execute(query).first()
@@ -719,10 +732,15 @@ class Tx:
         if self._conn.execute(update(refunds).where(refunds.c.refund_id == refund_id).values(status=status)).rowcount != 1:
             raise StoreError(f"no refund {refund_id}")
 
-    def refunded_total(self, payment_id: str) -> int:
-        """Minor units refunded or being refunded (every refund not FAIL) of the payment."""
-        query = select(func.sum(refunds.c.amount)).where(refunds.c.payment_id == payment_id, refunds.c.status != "FAIL")
-        return int(self._conn.execute(query).scalar_one() or 0)
+    def refunded(self, payment_id: str) -> Refunded:
+        """What the payment's refunds (every one not FAIL) gave back so far, in each of its currencies."""
+        live = refunds.c.status != "FAIL"
+        query = select(
+            func.coalesce(func.sum(refunds.c.amount), 0),
+            func.coalesce(func.sum(refunds.c.wallet_amount), 0),
+            func.coalesce(func.sum(refunds.c.settlement_amount), 0),
+        ).where(refunds.c.payment_id == payment_id, live)
+        return Refunded(*(int(total) for total in self._conn.execute(query).one()))
 
     # idempotency
 

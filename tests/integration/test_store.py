@@ -302,7 +302,7 @@ def test_duplicate_keys_raise_duplicate_and_the_transaction_goes_on(store: Store
     with store.begin() as tx:
         assert tx.payment("SHOP_1", payment_request_id="R1") == first
         assert tx.payment("SHOP_2", payment_request_id="R1").payment_id == "P2"
-        assert tx.refunded_total("P1") == 40
+        assert tx.refunded("P1").amount == 40
         assert tx.remembered("SHOP_1", "pay", "R1") == ("h1", '{"a": 1}')
 
 
@@ -383,7 +383,7 @@ def test_refunds_add_up_per_payment(store: Store) -> None:
         shop(tx)
         tx.add_payment(payment_id="P1", client_id="SHOP_1", payment_request_id="R1", scenario="PaymentCode",
                        amount=1000, currency="SGD", status="SUCCESS")
-        assert tx.refunded_total("P1") == 0
+        assert tx.refunded("P1") == (0, 0, 0)
         tx.add_refund(refund_id="F1", client_id="SHOP_1", refund_request_id="RR1", payment_id="P1", amount=300,
                       currency="SGD", wallet_amount=300, wallet_currency="SGD", status="SUCCESS", reason="cold kopi")
         tx.add_refund(refund_id="F2", client_id="SHOP_1", refund_request_id="RR2", payment_id="P1", amount=200,
@@ -394,13 +394,13 @@ def test_refunds_add_up_per_payment(store: Store) -> None:
             tx.add_refund(refund_id="F4", client_id="SHOP_1", refund_request_id="RR4", payment_id="P9", amount=1,
                           currency="SGD", status="SUCCESS")
     with store.begin() as tx:
-        assert tx.refunded_total("P1") == 500
+        assert tx.refunded("P1") == (500, 300, 0)
         refund = tx.refund("SHOP_1", refund_request_id="RR1")
         assert refund is not None and (refund.refund_id, refund.amount, refund.reason) == ("F1", 300, "cold kopi")
         assert tx.refund("SHOP_1", refund_id="F2", refund_request_id="RR1").refund_id == "F2"
         assert tx.refund("SHOP_2", refund_id="F1") is None
         tx.update_refund("F2", status="FAIL")
-        assert tx.refunded_total("P1") == 300
+        assert tx.refunded("P1") == (300, 300, 0)
 
 
 def test_a_locked_payment_moves_money_once_under_concurrency(store: Store) -> None:

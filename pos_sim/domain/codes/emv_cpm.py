@@ -21,11 +21,15 @@ byte marks a constructed object whose contents are parsed as objects in turn.
 Round trip: each object keeps the width of the length it was read with (``length_size``), so
 ``to_bytes()`` gives back the decoded bytes exactly, minimal length or not; objects built here
 get minimal lengths.
+
+``token_presentation`` builds, and ``read_token_presentation`` reads back, what a phone wallet's
+device token presents at a tap: PAN, track 2, expiry, counter (ATC) and application cryptogram.
 """
 
 from __future__ import annotations
 
 import base64
+import calendar
 import re
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -329,3 +333,122 @@ def build(applications: list[dict[str, Any]], common: dict[str, Any] | None = No
     text = base64.b64encode(CpmPayload(tuple(tree)).to_bytes()).decode("ascii")
     decode(text).validate()
     return text
+
+
+# --- device token presentations ------------------------------------------------------------------
+
+SERVICE_CODE = "201"  # track 2: international, chip, normal authorisation, no restrictions
+CID_ARQC = 0x80  # Cryptogram Information Data: an ARQC, online authorisation requested
+_YYMM = re.compile(r"[0-9]{2}(?:0[1-9]|1[0-2])")
+
+
+@dataclass(frozen=True)
+class TokenPresentation:
+    """One presentation of a device token: ``expiry`` is YYMM, ``atc`` the application transaction
+    counter ('9F36'), ``cryptogram`` the 8-byte application cryptogram ('9F26'), ``cid`` its
+    Cryptogram Information Data ('9F27'), ``aid`` the application's ADF name ('4F', hex)."""
+
+    pan: str
+    expiry: str
+    atc: int
+    cryptogram: bytes
+    aid: str
+    label: str | None = None
+    cid: int = CID_ARQC
+
+
+def token_presentation(presentation: TokenPresentation) -> str:
+    """Base64 CPM text of a device token presentation, valid in strict mode.
+
+    One '61' holds '4F' AID, '50' label (if any), '5A' PAN and '57' track 2 equivalent data (PAN,
+    'D', expiry YYMM, service code 201), then a '63' transparent template with '5F24' expiry
+    (YYMMDD, the last day of the month), '9F36' ATC, '9F26' cryptogram and '9F27' CID.
+    """
+    p = presentation
+    if not isinstance(p.pan, str) or not re.fullmatch("[0-9]{1,19}", p.pan):
+        raise CodeError(f"PAN {p.pan!r} is not 1-19 digits", tag="5A")
+    if not isinstance(p.expiry, str) or not _YYMM.fullmatch(p.expiry):
+        raise CodeError(f"expiry {p.expiry!r} is not YYMM", tag="5F24")
+    if isinstance(p.atc, bool) or not isinstance(p.atc, int) or not 0 <= p.atc <= 0xFFFF:
+        raise CodeError(f"ATC {p.atc!r} does not fit 2 bytes", tag="9F36")
+    if not isinstance(p.cryptogram, bytes) or len(p.cryptogram) != 8:
+        raise CodeError(f"an application cryptogram is 8 bytes, not {p.cryptogram!r}", tag="9F26")
+    if isinstance(p.cid, bool) or not isinstance(p.cid, int) or not 0 <= p.cid <= 0xFF:
+        raise CodeError(f"CID {p.cid!r} does not fit a byte", tag="9F27")
+    last_day = calendar.monthrange(2000 + int(p.expiry[:2]), int(p.expiry[2:]))[1]
+    application = {
+        "aid": p.aid,
+        "label": p.label,
+        "pan": p.pan,
+        "track2": f"{p.pan}D{p.expiry}{SERVICE_CODE}",
+        "transparent": {
+            "5F24": f"{p.expiry}{last_day:02d}",
+            "9F36": f"{p.atc:04X}",
+            "9F26": p.cryptogram.hex().upper(),
+            "9F27": f"{p.cid:02X}",
+        },
+    }
+    text = build([application])
+    parse(text, strict=True)
+    return text
+
+
+def _token_data(template: Tlv) -> dict[str, bytes]:
+    """The primitives of a '63' by tag; CodeError for a tag twice."""
+    found: dict[str, bytes] = {}
+    for obj in template.children:
+        if obj.tag in found:
+            raise CodeError("a tag twice in the transparent template", offset=obj.offset, tag=obj.tag)
+        if not obj.constructed:
+            found[obj.tag] = obj.value
+    return found
+
+
+def _token_field(data: dict[str, bytes], tag: str, size: int, what: str, offset: int) -> bytes:
+    value = data.get(tag)
+    if value is None:
+        raise CodeError(f"no {what} ({tag}) in the transparent template: not a device token presentation", offset=offset, tag="63")
+    if len(value) != size:
+        raise CodeError(f"{what} has {len(value)} bytes, not {size}", tag=tag)
+    return value
+
+
+def read_token_presentation(text: str) -> TokenPresentation:
+    """The device token presentation in CPM ``text`` (its first application); CodeError where it
+    breaks: not a strictly valid CPM payload, no '63' with ATC, cryptogram and CID, an expiry that
+    is not a month, a CID that is not an ARQC, or a track 2 whose PAN or expiry disagree with
+    '5A' or '5F24'."""
+    payload = parse(text, strict=True)
+    app = next(o for o in payload.tree if o.tag == "61")
+    common = next((o for o in payload.tree if o.tag == "62"), None)
+    poi = {o.tag: o.value for o in app.children + (common.children if common else ()) if not o.constructed}
+    transparent = _first(app.children, "63")
+    if transparent is None or not transparent.constructed:
+        raise CodeError("no transparent template (63): not a device token presentation", offset=app.offset, tag="61")
+    data = _token_data(transparent)
+    atc = int.from_bytes(_token_field(data, "9F36", 2, "ATC", transparent.offset), "big")
+    cryptogram = _token_field(data, "9F26", 8, "application cryptogram", transparent.offset)
+    cid = _token_field(data, "9F27", 1, "cryptogram information data", transparent.offset)[0]
+    if cid & 0xC0 != CID_ARQC:
+        raise CodeError(f"cryptogram information data {cid:02X} is not an ARQC (80): only online authorisation is simulated", tag="9F27")
+    pan = _show("pan", poi["5A"]) if "5A" in poi else None
+    expiry = None
+    if "5F24" in data:
+        shown = data["5F24"].hex().upper()
+        if len(data["5F24"]) != 3 or not _YYMM.fullmatch(shown[:4]):
+            raise CodeError(f"expiry {shown} is not YYMMDD", tag="5F24")
+        expiry = shown[:4]
+    if "57" in poi:
+        track_pan, _, rest = _show("track2", poi["57"]).rstrip("F").partition("D")
+        if not _YYMM.fullmatch(rest[:4]):
+            raise CodeError(f"track 2 expiry {rest[:4]} is not YYMM", tag="57")
+        if pan is not None and track_pan != pan:
+            raise CodeError(f"track 2 PAN {track_pan} is not the PAN {pan} of '5A'", tag="57")
+        if expiry is not None and rest[:4] != expiry:
+            raise CodeError(f"track 2 expiry {rest[:4]} is not the expiry {expiry} of '5F24'", tag="57")
+        pan, expiry = track_pan, rest[:4]
+    if pan is None or expiry is None:
+        raise CodeError("no expiry: neither '5F24' in the transparent template nor track 2 (57)", offset=app.offset, tag="61")
+    label = poi["50"].decode("ascii") if "50" in poi else None
+    aid = _first(app.children, "4F").value.hex().upper()
+    return TokenPresentation(pan, expiry, atc, cryptogram, aid, label, cid)
