@@ -1,9 +1,49 @@
-"""A real simulated backend on a loopback port, in a fresh data dir, for each test that asks."""
+"""A real simulated backend on a loopback port, in a fresh data dir, for each test that asks: on SQLite,
+and on PostgreSQL too (a fresh schema per test) when POS_SIM_TEST_PG holds a URL such as
+postgresql://postgres@127.0.0.1:5432/test."""
 
+import os
+import secrets
+from collections.abc import Iterator
+
+import psycopg
 import pytest
 import requests
+from sqlalchemy.engine import make_url
 
 from pos_sim.backend import server
+
+PG_URL = os.environ.get("POS_SIM_TEST_PG")
+
+
+def _pg_conninfo() -> str:
+    """POS_SIM_TEST_PG as libpq takes it (no SQLAlchemy driver name)."""
+    assert PG_URL
+    return make_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param(
+            "postgresql",
+            marks=pytest.mark.skipif(not PG_URL, reason="set POS_SIM_TEST_PG=postgresql://... to run on PostgreSQL"),
+        ),
+    ]
+)
+def url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """A database URL with no tables in it yet: a SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        return
+    schema = f"test_{secrets.token_hex(6)}"
+    with psycopg.connect(_pg_conninfo(), autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(_pg_conninfo(), autocommit=True) as admin:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @pytest.fixture
@@ -12,8 +52,8 @@ def data_dir(tmp_path):
 
 
 @pytest.fixture
-def backend(data_dir):
-    running = server.start(server.open_gateway(data_dir))
+def backend(data_dir, url):
+    running = server.start(server.open_gateway(data_dir, url))
     yield running
     running.stop()
 

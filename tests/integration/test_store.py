@@ -1,10 +1,8 @@
 """The store on real databases: a fresh SQLite file per test, and PostgreSQL (a fresh schema per test)
-when POS_SIM_TEST_PG holds a URL such as postgresql://postgres@127.0.0.1:5432/test."""
+when POS_SIM_TEST_PG holds a URL such as postgresql://postgres@127.0.0.1:5432/test (conftest's ``url``)."""
 
 from __future__ import annotations
 
-import os
-import secrets
 import sqlite3
 import threading
 from collections import Counter
@@ -14,9 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TypeVar
 
-import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 
 from pos_sim.backend.store import (
     CodeStatus,
@@ -29,40 +25,8 @@ from pos_sim.backend.store import (
 )
 from pos_sim.domain.errors import AmountError
 
-PG_URL = os.environ.get("POS_SIM_TEST_PG")
 PEM = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n"
 T = TypeVar("T")
-
-
-def _pg_conninfo() -> str:
-    """POS_SIM_TEST_PG as libpq takes it (no SQLAlchemy driver name)."""
-    assert PG_URL
-    return make_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param(
-            "postgresql",
-            marks=pytest.mark.skipif(not PG_URL, reason="set POS_SIM_TEST_PG=postgresql://... to run on PostgreSQL"),
-        ),
-    ]
-)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database URL with no tables in it yet."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ledger.db'}"
-        return
-    schema = f"test_store_{secrets.token_hex(6)}"
-    with psycopg.connect(_pg_conninfo(), autocommit=True) as admin:
-        admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        assert PG_URL
-        yield make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(_pg_conninfo(), autocommit=True) as admin:
-            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @pytest.fixture
