@@ -1,0 +1,6 @@
+"""The point-of-sale core, without a UI: the AMS gateway client, the payment journal, and the
+payment flow that takes every payment request to exactly one known outcome.
+
+It reaches any payment backend, the simulated one included, over HTTP only: nothing here imports
+``pos_sim.backend`` (import-linter holds it to that).
+"""

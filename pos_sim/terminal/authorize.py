@@ -1,0 +1,341 @@
+"""The payment flow: from a scanned code and an amount to exactly one known, journalled outcome.
+
+``authorize`` writes the payment request to the journal (committed), then sends the pay:
+
+- S: APPROVED. F: DECLINED, with the gateway's result code.
+- U, or no answer it can trust (timeout, dropped connection, HTTP error, a bad or missing
+  signature): the outcome is not known. It inquires every ``Polling.interval_s`` until
+  ``Polling.deadline_s``; an inquiry that finds SUCCESS, FAIL or CANCELLED ends it. A payment the
+  gateway has no record of yet (ORDER_NOT_EXIST) is still unknown: the pay may be on its way.
+- Still unknown at the deadline: it cancels (the journal says CANCELLING before the cancel is
+  sent). A cancel answered S closes the payment with nothing taken: CANCELLED, or REVERSED when
+  the payment had succeeded meanwhile (the cancel gave the money back; an inquiry after the cancel
+  tells which). A cancel answered U or not at all is sent again, ``Polling.cancel_attempts`` times
+  in all. A cancel refused (F) is followed by one inquiry, which settles it: NOT_PROCESSED when the
+  gateway has no such payment, else whatever final state it found (APPROVED if the money was taken
+  and a cancel cannot give it back); still PROCESSING, it stays pending.
+- A gateway that never answers the cancel leaves the payment CANCELLING: the outcome says it is
+  not resolved, and ``recover`` finishes it later. Nothing is ever guessed.
+
+``recover`` (run it when the terminal starts, before taking payments) resolves every payment the
+journal holds unresolved for this gateway and merchant: one inquiry, final -> recorded (a payment
+the terminal had begun to cancel is cancelled even if it succeeded meanwhile: its cashier never
+got an approval); else cancel as above.
+
+The journal is written before each step it must survive, so a terminal killed at any point leaves
+a row ``recover`` can finish. One terminal process per journal file.
+
+A long-running terminal opens a ``GatewayClient`` and a ``Journal`` once, calls ``recover``, then
+``authorize`` per sale; a one-shot command calls ``authorize_once(credentials, journal_path,
+amount, code)``, which does all of that.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pos_sim.domain.errors import AmountError
+from pos_sim.domain.money import Money
+from pos_sim.terminal.errors import PaymentRequestError, SettingsError
+from pos_sim.terminal.gateway import Credentials, GatewayAnswer, GatewayClient, Reply, Timeouts, TransportFailure
+from pos_sim.terminal.journal import Entry, GatewayRef, Journal, State
+
+MAX_REQUEST_ID = 64
+MAX_CODE = 128
+ORDER_NOT_EXIST = "ORDER_NOT_EXIST"
+
+
+@dataclass(frozen=True)
+class Polling:
+    """How an unknown outcome is chased: an inquiry every ``interval_s`` for ``deadline_s``, then
+    up to ``cancel_attempts`` cancels ``interval_s`` apart. Defaults after the provider's practice."""
+
+    interval_s: float = 3.0
+    deadline_s: float = 60.0
+    cancel_attempts: int = 5
+
+    def __post_init__(self) -> None:
+        for name, low in (("interval_s", 0.0), ("deadline_s", -1.0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= low:
+                raise SettingsError(f"polling {name}={value!r}: must be a number of seconds, "
+                                    + ("above 0" if low == 0 else "0 or more"))
+        if isinstance(self.cancel_attempts, bool) or not isinstance(self.cancel_attempts, int) or self.cancel_attempts < 1:
+            raise SettingsError(f"polling cancel_attempts={self.cancel_attempts!r}: must be a whole number, 1 or more")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one payment request.
+
+    ``state`` is final (APPROVED, DECLINED, CANCELLED, REVERSED, NOT_PROCESSED) once the gateway
+    said so; otherwise (``resolved`` False) it is the pending state the journal keeps for ``recover``.
+    """
+
+    payment_request_id: str
+    state: State
+    amount: Money
+    result_code: str | None = None
+    result_message: str | None = None
+    payment_id: str | None = None
+
+    @classmethod
+    def of(cls, entry: Entry) -> Outcome:
+        return cls(entry.payment_request_id, entry.state, entry.amount, entry.result_code, entry.result_message, entry.payment_id)
+
+    @property
+    def resolved(self) -> bool:
+        return self.state.final
+
+    @property
+    def charged(self) -> bool | None:
+        """Whether the customer has paid (net): True only when APPROVED; None while not resolved.
+
+        A REVERSED payment took the money and gave it back: not charged.
+        """
+        return self.state is State.APPROVED if self.resolved else None
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What ``recover`` did: the outcomes it reached, and the pending rows of other gateways it left alone."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    elsewhere: list[Entry] = field(default_factory=list)
+
+
+def new_request_id() -> str:
+    """A fresh payment request id: the idempotency key of one pay, never used again."""
+    return "POS" + uuid.uuid4().hex.upper()
+
+
+def authorize(gateway: GatewayClient, journal: Journal, amount: Money, payment_code: str, *,
+              payment_request_id: str | None = None, order_reference: str | None = None, description: str = "",
+              terminal_id: str | None = None, polling: Polling = Polling(),
+              clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Outcome:
+    """Charge ``amount`` to the customer's scanned ``payment_code`` and chase the answer to a known outcome."""
+    request_id = payment_request_id or new_request_id()
+    _check_request(amount, payment_code, request_id, order_reference, description)
+    entry = journal.open_payment(request_id, amount, payment_code, _ref(gateway),
+                                 order_reference=order_reference or request_id, description=description)
+    reply = gateway.pay(request_id, amount, payment_code, order_reference=order_reference, description=description,
+                        terminal_id=terminal_id)
+    chase = _Chase(gateway, journal, entry, polling, clock, sleep)
+    if isinstance(reply, GatewayAnswer) and reply.failed:
+        return chase.finish(reply, _Found(State.DECLINED, reply.code, reply.message, reply.text("paymentId")))
+    doubt = None
+    if isinstance(reply, GatewayAnswer) and reply.succeeded:
+        doubt = _doubt(reply, amount)
+        if doubt is None:
+            return chase.finish(reply, _Found(State.APPROVED, reply.code, reply.message or "paid", reply.text("paymentId")))
+    chase.log("pay", reply, state=State.RESOLVING, detail=doubt)
+    return chase.resolve(poll=True)
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """What ``authorize_once`` did: the payment's outcome, and what it resolved of earlier runs first."""
+
+    outcome: Outcome
+    recovered: Recovery
+
+
+def authorize_once(credentials: Credentials, journal_path: Path, amount: Money, payment_code: str, *,
+                   timeouts: Timeouts = Timeouts(), polling: Polling = Polling(), **request: Any) -> Authorization:
+    """One payment from settings: open the gateway client and the journal, ``recover``, ``authorize``, close.
+
+    ``request`` takes ``authorize``'s keywords (payment_request_id, order_reference, description, terminal_id).
+    """
+    with GatewayClient(credentials, timeouts) as gateway, Journal.open(journal_path) as journal:
+        recovered = recover(gateway, journal, polling=polling)
+        return Authorization(authorize(gateway, journal, amount, payment_code, polling=polling, **request), recovered)
+
+
+def recover(gateway: GatewayClient, journal: Journal, *, polling: Polling = Polling(),
+            clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Recovery:
+    """Resolve every payment the journal holds unresolved for this gateway and merchant (at start, before new payments)."""
+    ref = _ref(gateway)
+    outcomes, elsewhere = [], []
+    for entry in journal.pending():
+        if (entry.gateway.client_id, entry.gateway.key_id) != (ref.client_id, ref.key_id):
+            elsewhere.append(entry)
+            continue
+        journal.record(entry.payment_request_id, "recover", detail=f"resolving a payment left {entry.state} by an earlier run")
+        outcomes.append(_Chase(gateway, journal, entry, polling, clock, sleep).resolve(poll=False))
+    return Recovery(outcomes, elsewhere)
+
+
+def _ref(gateway: GatewayClient) -> GatewayRef:
+    creds = gateway.credentials
+    return GatewayRef(creds.url, creds.client_id, creds.gateway_key_id)
+
+
+def _check_request(amount: Money, code: str, request_id: str, order_reference: str | None, description: str) -> None:
+    if not isinstance(amount, Money):
+        raise PaymentRequestError(f"amount {amount!r}: must be Money (integer minor units and a currency)")
+    if amount.minor <= 0:
+        raise PaymentRequestError(f"amount {amount.major_str()} {amount.currency.code}: must be more than 0")
+    if not isinstance(code, str) or not code or not code.isprintable() or code != code.strip():
+        raise PaymentRequestError(f"payment code {code!r}: must be the scanned text, printable, without surrounding spaces")
+    if len(code) > MAX_CODE:
+        raise PaymentRequestError(f"payment code of {len(code)} characters: at most {MAX_CODE}")
+    for name, value, most in (("payment request id", request_id, MAX_REQUEST_ID),
+                              ("order reference", order_reference or "", MAX_REQUEST_ID)):
+        if not isinstance(value, str) or len(value) > most or not value.isascii() or not value.isprintable():
+            raise PaymentRequestError(f"{name} {value!r}: must be printable ASCII of at most {most} characters")
+    if not isinstance(description, str) or len(description) > 256:
+        raise PaymentRequestError("description: must be text of at most 256 characters")
+
+
+def _doubt(answer: GatewayAnswer, amount: Money) -> str | None:
+    """Why a success ``answer`` cannot be taken for this payment, or None (the amount it names, if any, must match)."""
+    try:
+        paid = answer.amount("paymentAmount")
+    except AmountError as exc:
+        return f"not taken as success: {exc}"
+    if paid is not None and paid != amount:
+        return f"not taken as success: the gateway names {paid.minor} {paid.currency.code}, not {amount.minor} {amount.currency.code}"
+    return None
+
+
+@dataclass(frozen=True)
+class _Found:
+    """An outcome an inquiry or a cancel established."""
+
+    state: State
+    code: str | None
+    message: str
+    payment_id: str | None
+
+
+class _Chase:
+    """Chasing one payment request to its outcome, writing every step to the journal."""
+
+    def __init__(self, gateway: GatewayClient, journal: Journal, entry: Entry, polling: Polling,
+                 clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+        self.gateway = gateway
+        self.journal = journal
+        self.entry = entry
+        self.request_id = entry.payment_request_id
+        self.polling = polling
+        self.clock = clock
+        self.sleep = sleep
+
+    def log(self, call: str, reply: Reply, *, state: State | None = None, detail: str | None = None) -> Entry:
+        """Journal one call's reply (and, with ``state``, a move to a pending state)."""
+        if isinstance(reply, GatewayAnswer):
+            answer, code, said, payment_id = reply.status, reply.code, reply.message, reply.text("paymentId")
+            if reply.call == "inquiryPayment" and reply.succeeded:
+                said = f"paymentStatus {reply.text('paymentStatus')} ({reply.text('paymentResultCode')})"
+        else:
+            answer, code, said, payment_id = reply.failure.value, None, reply.detail, None
+        self.entry = self.journal.record(self.request_id, call, answer=answer, answer_code=code, state=state,
+                                         detail="; ".join(filter(None, (said, detail))) or None, payment_id=payment_id)
+        return self.entry
+
+    def finish(self, reply: Reply, found: _Found) -> Outcome:
+        """Journal ``reply`` and the final outcome it established, in one commit."""
+        if isinstance(reply, GatewayAnswer):
+            answer, code = reply.status, reply.code
+            said = reply.message
+            if reply.call == "inquiryPayment" and reply.succeeded:
+                said = f"paymentStatus {reply.text('paymentStatus')} ({reply.text('paymentResultCode')})"
+        else:
+            answer, code, said = reply.failure.value, None, reply.detail
+        self.entry = self.journal.record(self.request_id, reply.call, answer=answer, answer_code=code, state=found.state,
+                                         detail=said if said == found.message else f"{said}; {found.message}", result_code=found.code,
+                                         result_message=found.message, payment_id=found.payment_id)
+        return Outcome.of(self.entry)
+
+    def resolve(self, poll: bool) -> Outcome:
+        """Inquire (until the deadline if ``poll``, else once), then cancel; the outcome, resolved or not."""
+        if self.entry.state is State.CANCELLING:
+            # The terminal had given up on it: whatever the gateway did since, nothing is kept but a
+            # decline or a close. A success that came meanwhile is reversed by the cancel.
+            reply = self.gateway.inquire_payment(payment_request_id=self.request_id)
+            found = self._found(reply)
+            if found is not None and found.state is not State.APPROVED:
+                return self.finish(reply, found)
+            self.log("inquiryPayment", reply, detail="it succeeded after the terminal began to cancel: reversing it" if found else None)
+            return self._cancel()
+        deadline = self.clock() + (self.polling.deadline_s if poll else 0.0)
+        while True:
+            reply = self.gateway.inquire_payment(payment_request_id=self.request_id)
+            found = self._found(reply)
+            if found is not None:
+                return self.finish(reply, found)
+            self.log("inquiryPayment", reply, state=State.RESOLVING)
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                return self._cancel()
+            self.sleep(min(self.polling.interval_s, remaining))
+
+    def _cancel(self) -> Outcome:
+        """Cancel until the gateway answers (at most ``cancel_attempts`` times); the outcome, resolved or not."""
+        if self.entry.state is not State.CANCELLING:
+            self.entry = self.journal.record(self.request_id, "cancel", state=State.CANCELLING,
+                                             detail="the outcome is still unknown: cancelling")
+        for attempt in range(1, self.polling.cancel_attempts + 1):
+            reply = self.gateway.cancel(payment_request_id=self.request_id)
+            if isinstance(reply, GatewayAnswer) and reply.succeeded:
+                self.log("cancel", reply)
+                return self._cancelled(reply)
+            if isinstance(reply, GatewayAnswer) and reply.failed:
+                self.log("cancel", reply, detail="the cancel was refused: inquiring")
+                return self._after_refused_cancel()
+            self.log("cancel", reply, detail=f"attempt {attempt} of {self.polling.cancel_attempts}")
+            if attempt < self.polling.cancel_attempts:
+                self.sleep(self.polling.interval_s)
+        self.journal.record(self.request_id, "cancel", detail=f"no answer to {self.polling.cancel_attempts} cancels: "
+                                                              "left CANCELLING for recover()")
+        return Outcome.of(self.journal.entry(self.request_id))
+
+    def _cancelled(self, cancel: GatewayAnswer) -> Outcome:
+        """After a cancel answered S: REVERSED if an inquiry shows the payment had been paid, else CANCELLED."""
+        reply = self.gateway.inquire_payment(payment_request_id=self.request_id)
+        found = self._found(reply)
+        if found is not None and found.state in (State.REVERSED, State.CANCELLED):
+            return self.finish(reply, found)
+        # The cancel's S stands: the payment is closed and holds no money. Which of the two it was,
+        # this inquiry did not tell.
+        return self.finish(reply, _Found(State.CANCELLED, None, "cancelled: no money is taken "
+                                         "(whether a charge was reversed is not known)", cancel.text("paymentId")))
+
+    def _after_refused_cancel(self) -> Outcome:
+        """After a cancel answered F: one inquiry says what the payment is, if anything."""
+        reply = self.gateway.inquire_payment(payment_request_id=self.request_id)
+        if isinstance(reply, GatewayAnswer) and reply.failed and reply.code == ORDER_NOT_EXIST:
+            return self.finish(reply, _Found(State.NOT_PROCESSED, ORDER_NOT_EXIST,
+                                             "the gateway holds no such payment: nothing was taken", None))
+        found = self._found(reply)
+        if found is not None:
+            return self.finish(reply, found)
+        self.log("inquiryPayment", reply, detail="the cancel was refused and the outcome is still unknown: "
+                                                 "left CANCELLING for recover()")
+        return Outcome.of(self.entry)
+
+    def _found(self, reply: Reply) -> _Found | None:
+        """The final outcome an inquiry's ``reply`` shows, or None while it is not known."""
+        if isinstance(reply, TransportFailure) or not reply.succeeded:
+            return None
+        status, code = reply.text("paymentStatus"), reply.text("paymentResultCode")
+        message = reply.text("paymentResultMessage") or ""
+        payment_id = reply.text("paymentId")
+        if status == "SUCCESS":
+            if _doubt(reply, self.entry.amount) is not None:
+                return None
+            return _Found(State.APPROVED, code or "SUCCESS", message or "paid", payment_id)
+        if status == "FAIL":
+            return _Found(State.DECLINED, code, message or "declined", payment_id)
+        if status == "CANCELLED":
+            # It had been paid if the gateway kept its success (a SUCCESS result code, or a paymentTime).
+            if code == "SUCCESS" or reply.text("paymentTime"):
+                return _Found(State.REVERSED, None, "paid, then reversed by the cancel: the money went back", payment_id)
+            return _Found(State.CANCELLED, None, "cancelled: no money was taken", payment_id)
+        return None  # PROCESSING, PENDING, or a status this terminal does not know
