@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +48,11 @@ from pos_sim.terminal.gateway import Credentials, GatewayAnswer, GatewayClient, 
 from pos_sim.terminal.journal import Entry, GatewayRef, Journal, State
 
 MAX_REQUEST_ID = 64
-MAX_CODE = 128
+MAX_CODE = 512
+"""The longest payment code sent: customer codes are 16-32 digits, a phone token's CPM payload some 100-400 characters."""
+SCENARIOS = ("PaymentCode", "OrderCode", "EntryCode")
+CODE_LIFETIME_S = 120
+"""How long a customer has to scan a merchant code before the terminal cancels the payment."""
 ORDER_NOT_EXIST = "ORDER_NOT_EXIST"
 
 
@@ -115,17 +120,33 @@ def new_request_id() -> str:
     return "POS" + uuid.uuid4().hex.upper()
 
 
-def authorize(gateway: GatewayClient, journal: Journal, amount: Money, payment_code: str, *,
+def authorize(gateway: GatewayClient, journal: Journal, amount: Money, payment_code: str | None, *,
+              scenario: str = "PaymentCode", on_code: Callable[[MerchantCode], None] | None = None,
+              store_id: str | None = None, notify_url: str | None = None, code_lifetime_s: int = CODE_LIFETIME_S,
               payment_request_id: str | None = None, order_reference: str | None = None, description: str = "",
               terminal_id: str | None = None, polling: Polling = Polling(),
               clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Outcome:
-    """Charge ``amount`` to the customer's scanned ``payment_code`` and chase the answer to a known outcome."""
+    """Charge ``amount`` and chase the answer to a known outcome.
+
+    PaymentCode: to the customer's scanned ``payment_code``. OrderCode / EntryCode (``payment_code``
+    None): the gateway answers U while it waits for the customer's wallet to scan the merchant's code;
+    ``on_code`` is told the order code to show (or that the entry code of ``store_id`` is to be
+    scanned), then the payment is polled until the code expires, ``code_lifetime_s`` after the pay
+    (sent as its ``paymentExpiryTime``), and cancelled if still unpaid.
+    """
+    if scenario not in SCENARIOS:
+        raise PaymentRequestError(f"scenario {scenario!r}: one of {', '.join(SCENARIOS)}")
     request_id = payment_request_id or new_request_id()
+    if (scenario == "PaymentCode") != (payment_code is not None):
+        raise PaymentRequestError("a payment code is scanned for a PaymentCode payment, and only for one")
     _check_request(amount, payment_code, request_id, order_reference, description)
-    entry = journal.open_payment(request_id, amount, payment_code, _ref(gateway),
+    entry = journal.open_payment(request_id, amount, payment_code or "", _ref(gateway), scenario=scenario,
                                  order_reference=order_reference or request_id, description=description)
-    reply = gateway.pay(request_id, amount, payment_code, order_reference=order_reference, description=description,
-                        terminal_id=terminal_id)
+    merchant_code = scenario != "PaymentCode"
+    expires = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=code_lifetime_s) if merchant_code else None
+    reply = gateway.pay(request_id, amount, payment_code, scenario=scenario, order_reference=order_reference,
+                        description=description, terminal_id=terminal_id, store_id=store_id, notify_url=notify_url,
+                        expires_at=expires)
     chase = _Chase(gateway, journal, entry, polling, clock, sleep)
     if isinstance(reply, GatewayAnswer) and reply.failed:
         return chase.finish(reply, _Found(State.DECLINED, reply.code, reply.message, reply.text("paymentId")))
@@ -134,8 +155,42 @@ def authorize(gateway: GatewayClient, journal: Journal, amount: Money, payment_c
         doubt = _doubt(reply, amount)
         if doubt is None:
             return chase.finish(reply, _Found(State.APPROVED, reply.code, reply.message or "paid", reply.text("paymentId")))
-    chase.log("pay", reply, state=State.RESOLVING, detail=doubt)
-    return chase.resolve(poll=True)
+    deadline_s = None
+    if merchant_code and isinstance(reply, GatewayAnswer) and reply.status == "U":
+        shown = MerchantCode.of(reply, scenario, store_id)
+        deadline_s = max(0.0, ((shown.expires_at or expires) - datetime.now(timezone.utc)).total_seconds())
+        chase.log("pay", reply, state=State.RESOLVING, detail=f"waiting for the customer to scan the {scenario}")
+        if on_code is not None:
+            on_code(shown)
+    else:
+        chase.log("pay", reply, state=State.RESOLVING, detail=doubt)
+    return chase.resolve(poll=True, deadline_s=deadline_s)
+
+
+@dataclass(frozen=True)
+class MerchantCode:
+    """The merchant code a customer's wallet is to scan: an order code to show (``value``), or, for an
+    EntryCode payment, the static entry code of ``store_id`` (printed at the till; ``value`` None)."""
+
+    scenario: str
+    value: str | None
+    expires_at: datetime | None
+    payment_id: str | None
+    store_id: str | None = None
+
+    @classmethod
+    def of(cls, answer: GatewayAnswer, scenario: str, store_id: str | None) -> MerchantCode:
+        form = answer.body.get("orderCodeForm")
+        value = expires = None
+        if isinstance(form, dict):
+            details = form.get("codeDetails")
+            texts = [d.get("codeValue") for d in details if isinstance(d, dict)] if isinstance(details, list) else []
+            value = next((t for t in texts if isinstance(t, str) and t), None)
+            try:
+                expires = datetime.fromisoformat(form["expireTime"]) if isinstance(form.get("expireTime"), str) else None
+            except ValueError:
+                expires = None
+        return cls(scenario, value, expires, answer.text("paymentId"), store_id)
 
 
 @dataclass(frozen=True)
@@ -176,14 +231,14 @@ def _ref(gateway: GatewayClient) -> GatewayRef:
     return GatewayRef(creds.url, creds.client_id, creds.gateway_key_id)
 
 
-def _check_request(amount: Money, code: str, request_id: str, order_reference: str | None, description: str) -> None:
+def _check_request(amount: Money, code: str | None, request_id: str, order_reference: str | None, description: str) -> None:
     if not isinstance(amount, Money):
         raise PaymentRequestError(f"amount {amount!r}: must be Money (integer minor units and a currency)")
     if amount.minor <= 0:
         raise PaymentRequestError(f"amount {amount.major_str()} {amount.currency.code}: must be more than 0")
-    if not isinstance(code, str) or not code or not code.isprintable() or code != code.strip():
+    if code is not None and (not isinstance(code, str) or not code or not code.isprintable() or code != code.strip()):
         raise PaymentRequestError(f"payment code {code!r}: must be the scanned text, printable, without surrounding spaces")
-    if len(code) > MAX_CODE:
+    if code is not None and len(code) > MAX_CODE:
         raise PaymentRequestError(f"payment code of {len(code)} characters: at most {MAX_CODE}")
     for name, value, most in (("payment request id", request_id, MAX_REQUEST_ID),
                               ("order reference", order_reference or "", MAX_REQUEST_ID)):
@@ -253,7 +308,7 @@ class _Chase:
                                          result_message=found.message, payment_id=found.payment_id)
         return Outcome.of(self.entry)
 
-    def resolve(self, poll: bool) -> Outcome:
+    def resolve(self, poll: bool, deadline_s: float | None = None) -> Outcome:
         """Inquire (until the deadline if ``poll``, else once), then cancel; the outcome, resolved or not."""
         if self.entry.state is State.CANCELLING:
             # The terminal had given up on it: whatever the gateway did since, nothing is kept but a
@@ -264,7 +319,7 @@ class _Chase:
                 return self.finish(reply, found)
             self.log("inquiryPayment", reply, detail="it succeeded after the terminal began to cancel: reversing it" if found else None)
             return self._cancel()
-        deadline = self.clock() + (self.polling.deadline_s if poll else 0.0)
+        deadline = self.clock() + ((self.polling.deadline_s if deadline_s is None else deadline_s) if poll else 0.0)
         while True:
             reply = self.gateway.inquire_payment(payment_request_id=self.request_id)
             found = self._found(reply)

@@ -289,9 +289,12 @@ class GatewayClient:
 
     # --- the calls ---
 
-    def pay(self, payment_request_id: str, amount: Money, payment_code: str, *, order_reference: str | None = None,
-            description: str = "", terminal_id: str | None = None) -> Reply:
-        """Charge ``amount`` to the customer's scanned ``payment_code`` (the PaymentCode scenario)."""
+    def pay(self, payment_request_id: str, amount: Money, payment_code: str | None, *, scenario: str = "PaymentCode",
+            order_reference: str | None = None, description: str = "", terminal_id: str | None = None,
+            store_id: str | None = None, notify_url: str | None = None, expires_at: datetime | None = None) -> Reply:
+        """Charge ``amount``: to the customer's scanned ``payment_code`` (PaymentCode), or by a merchant code
+        the customer's wallet scans (OrderCode: the answer carries the code to show; EntryCode: the store's
+        static code, ``store_id``), which the gateway answers U until the customer has paid."""
         order: dict[str, Any] = {
             "referenceOrderId": order_reference or payment_request_id,
             "orderDescription": description or "in-store sale",
@@ -299,14 +302,24 @@ class GatewayClient:
         }
         if terminal_id:
             order["env"] = {"storeTerminalId": terminal_id, "storeTerminalRequestTime": _now()}
-        return self.call("pay", {
+        if store_id:
+            order["merchant"] = {"store": {"referenceStoreId": store_id}}
+        method: dict[str, Any] = {"paymentMethodType": "CONNECT_WALLET"}
+        if payment_code is not None:
+            method["paymentMethodId"] = payment_code
+        body: dict[str, Any] = {
             "productCode": "IN_STORE_PAYMENT",
             "paymentRequestId": payment_request_id,
             "order": order,
             "paymentAmount": amount_json(amount),
-            "paymentMethod": {"paymentMethodType": "CONNECT_WALLET", "paymentMethodId": payment_code},
-            "paymentFactor": {"inStorePaymentScenario": "PaymentCode"},
-        })
+            "paymentMethod": method,
+            "paymentFactor": {"inStorePaymentScenario": scenario},
+        }
+        if notify_url:
+            body["paymentNotifyUrl"] = notify_url
+        if expires_at is not None:
+            body["paymentExpiryTime"] = expires_at.isoformat()
+        return self.call("pay", body)
 
     def inquire_payment(self, *, payment_request_id: str | None = None, payment_id: str | None = None) -> Reply:
         """The payment's status (``paymentStatus``) by either id; the answer's own result only says the inquiry worked."""
