@@ -1,0 +1,147 @@
+"""Receipts on paper: the PNG's QR code scans back to the receipt number with the terminal's own
+scanner, the PNG is as wide as the paper, and the ESC/POS bytes initialise, print the lines in
+order with the QR code of the receipt number, and cut."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pos_sim.domain.receipt import WIDTHS, Copy, Style, layout, rows
+from pos_sim.render.receipt import (
+    CUT,
+    LOSSY_NOTE,
+    encode_text,
+    escpos_qr,
+    png_width,
+    receipt_escpos,
+    receipt_png,
+)
+from pos_sim.scan.cascade import Cascade
+from pos_sim.scan.scanner import read_images
+from tests.unit.test_receipt import WIDE, refund, sale
+
+ESC, GS = b"\x1b", b"\x1d"
+
+
+def scanned(path) -> list[str]:
+    return [read.text for result in read_images([path], Cascade()) for read in result.reads]
+
+
+# --- PNG -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("training", [False, True])
+def test_the_png_qr_code_scans_back_to_the_receipt_number(tmp_path, width, training):
+    path = tmp_path / "receipt.png"
+    image = receipt_png(sale(training=training), width, path)
+    assert path.is_file() and Image.open(path).size == image.size
+    assert scanned(path) == ["T01-000123"]
+
+
+def test_a_refund_receipt_scans_to_its_own_number(tmp_path):
+    receipt_png(refund(), 32, tmp_path / "refund.png")
+    assert scanned(tmp_path / "refund.png") == ["T01-000130"]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_png_is_as_wide_as_the_paper(width):
+    image = receipt_png(sale(), width)
+    assert image.width == png_width(width) == width * 12 + 24  # 12 dots a column, 12 dots of paper each side
+    assert receipt_png(sale(), width, scale=2).width == 2 * image.width
+
+
+def test_the_png_is_black_print_on_white_paper_and_grows_with_the_receipt():
+    short = receipt_png(sale(footer=()), 32)
+    long = receipt_png(sale(lines=WIDE, footer=("Thank you!", "Please come again.")), 32)
+    pixels = np.asarray(short)
+    assert short.mode == "L" and pixels[0, 0] == 255 and pixels.min() == 0
+    assert (pixels == 255).mean() > 0.8  # mostly paper
+    assert long.height > short.height
+
+
+def test_training_receipts_carry_a_watermark_and_others_do_not():
+    def light_grey(image: Image.Image) -> float:
+        pixels = np.asarray(image)
+        return float(((pixels > 200) & (pixels < 240)).mean())
+
+    assert light_grey(receipt_png(sale(training=True), 42)) > 5 * light_grey(receipt_png(sale(), 42))
+
+
+def test_wide_and_thai_text_renders(tmp_path):
+    path = tmp_path / "wide.png"
+    receipt_png(sale(lines=WIDE, training=True), 48, path)
+    assert scanned(path) == ["T01-000123"]
+
+
+def test_bad_scale_is_refused():
+    with pytest.raises(ValueError, match="scale"):
+        receipt_png(sale(), 32, scale=0)
+
+
+# --- ESC/POS ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_escpos_initialises_selects_pc858_and_ends_with_a_cut(width):
+    data = receipt_escpos(sale(), width)
+    assert data.startswith(ESC + b"@" + ESC + b"t\x13")
+    assert data.endswith(CUT) and CUT == GS + b"V\x01"
+
+
+def test_escpos_prints_a_qr_code_of_the_receipt_number():
+    data = receipt_escpos(sale(), 32)
+    store = GS + b"(k" + bytes([len("T01-000123") + 3, 0]) + b"1P0" + b"T01-000123"
+    model, size, level = GS + b"(k\x04\x001A2\x00", GS + b"(k\x03\x001C\x06", GS + b"(k\x03\x001E1"
+    print_it = GS + b"(k\x03\x001Q0"
+    positions = [data.find(part) for part in (model, size, level, store, print_it)]
+    assert -1 not in positions and positions == sorted(positions)
+    assert escpos_qr(b"T01-000123") in data
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("training", [False, True])
+def test_escpos_prints_every_line_of_the_layout_in_order(width, training):
+    receipt = sale(training=training)
+    data = receipt_escpos(receipt, width)
+    at = 0
+    for row in rows(receipt, width):
+        text = row.text.strip() if row.style in (Style.TITLE, Style.STAMP, Style.QR) else row.text
+        found = data.find(text.encode("cp858") + b"\n", at)
+        assert found >= 0, f"{row.text!r} missing or out of order"
+        at = found + 1
+    assert LOSSY_NOTE.encode() not in data
+
+
+def test_escpos_styles_the_title_totals_and_training_stamp():
+    data = receipt_escpos(sale(training=True), 42)
+    assert GS + b"!\x11" + ESC + b"E\x01KOPI CORNER PTE LTD\n" in data  # double size, bold
+    total = next(line for line in layout(sale(), 42) if line.startswith("TOTAL"))
+    assert ESC + b"E\x01" + total.encode() + b"\n" + ESC + b"E\x00" in data
+    assert GS + b"B\x01" + ESC + b"E\x01*** TRAINING - NOT A PAYMENT ***\n" in data  # reversed
+    assert data.count(b"TRAINING - NOT A PAYMENT") == 2
+    assert b"CUSTOMER COPY" in data and b"MERCHANT COPY" in receipt_escpos(sale(copy=Copy.MERCHANT), 42)
+
+
+def test_text_outside_pc858_keeps_its_columns_and_is_noted():
+    receipt = sale(lines=WIDE)
+    data = receipt_escpos(receipt, 32)
+    thai_row = next(line for line in layout(receipt, 32) if line.endswith("$8.00"))
+    assert b"\n" + b"?" * 7 + b" " in data  # ข้าวผัดกุ้ง: 7 columns, 7 question marks
+    assert len(encode_text(thai_row)[0]) == 32
+    assert b"? = text not in this printer's" in data  # the note, wrapped to the paper
+
+
+@pytest.mark.parametrize(
+    ("text", "encoded", "lossy"),
+    [
+        ("café €5", b"caf\x82 \xd55", False),  # PC858: é 0x82, € 0xD5
+        ("￥1,200", b"\xbe 1,200", False),  # full-width yen folded to ¥ (0xBE), its second column kept
+        ("Győr", b"Gyor", False),  # a letter PC858 lacks loses its accent (ő)
+        ("Łódź", b"?\xa2dz", True),  # ... and one with no accent to lose is a ?
+        ("抹茶", b"????", True),
+        ("ข้าว", b"???", True),
+    ],
+)
+def test_encode_text(text, encoded, lossy):
+    assert encode_text(text) == (encoded, lossy)
