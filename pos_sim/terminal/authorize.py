@@ -36,7 +36,7 @@ import math
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,10 +89,14 @@ class Outcome:
     result_code: str | None = None
     result_message: str | None = None
     payment_id: str | None = None
+    answer: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    """The body of the gateway's answer that settled it (the pay's, an inquiry's), when this run got one:
+    what else it says (``customerPayAmount``, ``paymentQuote``, ``pspCustomerInfo``). Not journalled."""
 
     @classmethod
-    def of(cls, entry: Entry) -> Outcome:
-        return cls(entry.payment_request_id, entry.state, entry.amount, entry.result_code, entry.result_message, entry.payment_id)
+    def of(cls, entry: Entry, answer: Mapping[str, Any] | None = None) -> Outcome:
+        return cls(entry.payment_request_id, entry.state, entry.amount, entry.result_code, entry.result_message,
+                   entry.payment_id, answer)
 
     @property
     def resolved(self) -> bool:
@@ -231,15 +235,21 @@ def _ref(gateway: GatewayClient) -> GatewayRef:
     return GatewayRef(creds.url, creds.client_id, creds.gateway_key_id)
 
 
+def check_code(code: str) -> None:
+    """Refuse (PaymentRequestError) a payment code that cannot be sent: not printable text, padded, too long."""
+    if not isinstance(code, str) or not code or not code.isprintable() or code != code.strip():
+        raise PaymentRequestError(f"payment code {code!r}: must be the scanned text, printable, without surrounding spaces")
+    if len(code) > MAX_CODE:
+        raise PaymentRequestError(f"payment code of {len(code)} characters: at most {MAX_CODE}")
+
+
 def _check_request(amount: Money, code: str | None, request_id: str, order_reference: str | None, description: str) -> None:
     if not isinstance(amount, Money):
         raise PaymentRequestError(f"amount {amount!r}: must be Money (integer minor units and a currency)")
     if amount.minor <= 0:
         raise PaymentRequestError(f"amount {amount.major_str()} {amount.currency.code}: must be more than 0")
-    if code is not None and (not isinstance(code, str) or not code or not code.isprintable() or code != code.strip()):
-        raise PaymentRequestError(f"payment code {code!r}: must be the scanned text, printable, without surrounding spaces")
-    if code is not None and len(code) > MAX_CODE:
-        raise PaymentRequestError(f"payment code of {len(code)} characters: at most {MAX_CODE}")
+    if code is not None:
+        check_code(code)
     for name, value, most in (("payment request id", request_id, MAX_REQUEST_ID),
                               ("order reference", order_reference or "", MAX_REQUEST_ID)):
         if not isinstance(value, str) or len(value) > most or not value.isascii() or not value.isprintable():
@@ -306,7 +316,7 @@ class _Chase:
         self.entry = self.journal.record(self.request_id, reply.call, answer=answer, answer_code=code, state=found.state,
                                          detail=said if said == found.message else f"{said}; {found.message}", result_code=found.code,
                                          result_message=found.message, payment_id=found.payment_id)
-        return Outcome.of(self.entry)
+        return Outcome.of(self.entry, reply.body if isinstance(reply, GatewayAnswer) else None)
 
     def resolve(self, poll: bool, deadline_s: float | None = None) -> Outcome:
         """Inquire (until the deadline if ``poll``, else once), then cancel; the outcome, resolved or not."""

@@ -17,3 +17,9 @@ class JournalError(TerminalError):
 
 class PaymentRequestError(TerminalError, ValueError):
     """A payment request that cannot be sent as given: amount, payment code, request id."""
+
+
+class RegisterError(TerminalError):
+    """A register operation refused before anything is sent: an empty cart, a receipt number the
+    register does not hold, a void out of its batch or day, a refund of more than is left, a sales
+    book another terminal process holds open."""

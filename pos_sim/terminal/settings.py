@@ -1,0 +1,338 @@
+"""The terminal's settings: one typed, frozen value, built once by ``cli.py`` and handed down.
+
+``TerminalSettings`` says which gateway to reach and with whose keys (``GatewaySettings``), who the
+merchant and the terminal are, which catalogue it sells from, how receipts are laid out, where its
+journal and sales book live, how unknown outcomes are chased (``Polling``), and whether it is a
+training terminal. Every field is checked when the value is made; a ``SettingsError`` names the
+setting, the flag that sets it, and what is wrong with it.
+
+Values come from, lowest first: the defaults here, a TOML file (``read_config``, stdlib
+``tomllib``), the command line. ``TerminalSettings.build`` takes them as one flat mapping of dotted
+names (``"gateway.url"``, ``"polling.deadline_s"``, ``"terminal_id"``), which is also the TOML
+layout::
+
+    terminal_id = "T01"
+    store_id = "S001"
+    receipt_width = 42
+    journal_dir = "journal"                  # relative paths: to the TOML file's folder
+    [gateway]
+    url = "http://127.0.0.1:8360"
+    simulator_data_dir = "~/.local/share/pos-sim"   # or client_id, merchant_key, gateway_key
+    [polling]
+    deadline_s = 60
+
+Nothing here reads the environment; files are read only when asked (``read_config``,
+``GatewaySettings.credentials``, ``read_catalogue_file``).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel import Locale, UnknownLocaleError
+
+from pos_sim.domain.catalogue import Catalogue, CatalogueError, read_catalogue
+from pos_sim.domain.errors import AmountError
+from pos_sim.domain.money import currency as currency_of
+from pos_sim.domain.receipt import WIDTHS
+from pos_sim.terminal.authorize import CODE_LIFETIME_S, Polling
+from pos_sim.terminal.errors import SettingsError
+from pos_sim.terminal.gateway import Credentials, Timeouts, gateway_url
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+DEFAULT_CATALOGUE = ASSETS / "catalogue.json"
+"""The demo catalogue (a Singapore kopitiam and minimart, GST included)."""
+
+_TERMINAL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,15}")
+_REFERENCE = re.compile(r"[\x21-\x7e]{1,64}")
+
+# Every setting: its dotted name, its kind, and the flag of ``pos-sim sale`` that sets it.
+KEYS: dict[str, tuple[str, str | None]] = {
+    "gateway.url": ("url", "--backend"),
+    "gateway.client_id": ("text", "--client-id"),
+    "gateway.merchant_key": ("path", "--merchant-key"),
+    "gateway.gateway_key": ("path", "--gateway-key"),
+    "gateway.simulator_data_dir": ("path", "--backend-data-dir"),
+    "gateway.simulator_token": ("text", None),
+    "gateway.connect_timeout_s": ("number", None),
+    "gateway.read_timeout_s": ("number", None),
+    "terminal_id": ("text", "--terminal-id"),
+    "merchant_name": ("text", "--merchant-name"),
+    "merchant_id": ("text", "--merchant-id"),
+    "store_id": ("text", "--store-id"),
+    "catalogue": ("path", "--catalogue"),
+    "currency": ("text", "--currency"),
+    "locale": ("text", "--locale"),
+    "time_zone": ("text", "--time-zone"),
+    "receipt_width": ("int", "--receipt-width"),
+    "receipt_footer": ("lines", None),
+    "journal_dir": ("path", "--journal-dir"),
+    "code_lifetime_s": ("int", None),
+    "polling.interval_s": ("number", "--poll-interval"),
+    "polling.deadline_s": ("number", "--deadline"),
+    "polling.cancel_attempts": ("int", None),
+    "training": ("bool", "--training"),
+}
+
+
+def setting(name: str) -> str:
+    """How a message names a setting: ``receipt_width (--receipt-width)``."""
+    flag = KEYS.get(name, ("", None))[1]
+    return f"{name} ({flag})" if flag else name
+
+
+def _line(name: str, value: object, most: int = 64) -> str:
+    """``value`` as one line of printable text of at most ``most`` characters."""
+    if not isinstance(value, str) or not value.strip() or value != value.strip():
+        raise SettingsError(f"{setting(name)} {value!r}: must be non-empty text without surrounding spaces")
+    if len(value) > most or any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in value):
+        raise SettingsError(f"{setting(name)} {value[:24]!r}: must be one line of at most {most} characters")
+    return value
+
+
+def _path(name: str, value: object) -> Path:
+    if isinstance(value, str) and value.strip():
+        value = Path(value)
+    if not isinstance(value, Path):
+        raise SettingsError(f"{setting(name)} {value!r}: must be a file or folder path")
+    return value.expanduser()
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    """The gateway's URL and whose keys sign the calls: the merchant's key files (``client_id``,
+    ``merchant_key``, ``gateway_key``), or the demo merchant of a simulator's ``simulator_data_dir``.
+
+    ``simulator_token`` is the admin token of a simulator serving beyond loopback, for the training
+    check (``training.require_simulator``); ``timeouts`` bound every call.
+    """
+
+    url: str
+    client_id: str | None = None
+    merchant_key: Path | None = None
+    gateway_key: Path | None = None
+    simulator_data_dir: Path | None = None
+    simulator_token: str | None = field(default=None, repr=False)
+    timeouts: Timeouts = Timeouts()
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "url", gateway_url(self.url))
+        except SettingsError as exc:
+            raise SettingsError(f"{setting('gateway.url')}: {exc}") from None
+        keys = {"gateway.client_id": self.client_id, "gateway.merchant_key": self.merchant_key,
+                "gateway.gateway_key": self.gateway_key}
+        given = [name for name, value in keys.items() if value is not None]
+        if self.simulator_data_dir is not None:
+            object.__setattr__(self, "simulator_data_dir", _path("gateway.simulator_data_dir", self.simulator_data_dir))
+            if given:
+                raise SettingsError(f"{', '.join(map(setting, given))}: give the merchant's keys or a simulator data dir "
+                                    f"({setting('gateway.simulator_data_dir')}), not both")
+        elif len(given) != len(keys):
+            missing = [setting(name) for name in keys if name not in given]
+            raise SettingsError(f"gateway keys: missing {', '.join(missing)}; give the client id and both key files, "
+                                f"or {setting('gateway.simulator_data_dir')} for a simulator on this machine")
+        else:
+            _line("gateway.client_id", self.client_id)
+            for name in ("merchant_key", "gateway_key"):
+                object.__setattr__(self, name, _path(f"gateway.{name}", getattr(self, name)))
+        if self.simulator_token is not None:
+            _line("gateway.simulator_token", self.simulator_token, most=256)
+        if not isinstance(self.timeouts, Timeouts):
+            raise SettingsError(f"gateway timeouts: must be Timeouts, not {type(self.timeouts).__name__}")
+
+    def credentials(self) -> Credentials:
+        """The merchant's credentials, keys read from their files (errors name the file)."""
+        if self.simulator_data_dir is not None:
+            return Credentials.from_simulator_data_dir(self.url, self.simulator_data_dir)
+        return Credentials.from_key_files(self.url, self.client_id, self.merchant_key, self.gateway_key)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class TerminalSettings:
+    """Everything a register needs to know, checked on construction.
+
+    ``merchant_name`` defaults to the catalogue's name, ``merchant_id`` to the gateway client id,
+    ``currency`` and ``locale`` to the catalogue's (a ``currency`` given must be the catalogue's:
+    prices are in it), ``time_zone`` (an IANA name, for receipt times) to this machine's.
+    ``journal_dir`` holds ``journal.db`` and ``sales.db`` (``journal-training.db`` and
+    ``sales-training.db`` for a training terminal). ``code_lifetime_s`` is how long a customer has
+    to scan an order or entry code.
+    """
+
+    gateway: GatewaySettings
+    journal_dir: Path
+    terminal_id: str = "T01"
+    merchant_name: str | None = None
+    merchant_id: str | None = None
+    store_id: str = "S001"
+    catalogue: Path = DEFAULT_CATALOGUE
+    currency: str | None = None
+    locale: str | None = None
+    time_zone: str | None = None
+    receipt_width: int = 42
+    receipt_footer: tuple[str, ...] = ()
+    polling: Polling = Polling()
+    code_lifetime_s: int = CODE_LIFETIME_S
+    training: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.gateway, GatewaySettings):
+            raise SettingsError(f"gateway: must be GatewaySettings, not {type(self.gateway).__name__}")
+        object.__setattr__(self, "journal_dir", _path("journal_dir", self.journal_dir))
+        object.__setattr__(self, "catalogue", _path("catalogue", self.catalogue))
+        if not isinstance(self.terminal_id, str) or not _TERMINAL_ID.fullmatch(self.terminal_id):
+            raise SettingsError(f"{setting('terminal_id')} {self.terminal_id!r}: 1 to 16 letters, digits, '-' or '_', "
+                                "starting with a letter or digit, like T01")
+        for name in ("merchant_id", "store_id"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not _REFERENCE.fullmatch(value)):
+                raise SettingsError(f"{setting(name)} {value!r}: 1 to 64 printable ASCII characters, no spaces")
+        if self.merchant_name is not None:
+            _line("merchant_name", self.merchant_name)
+        if self.currency is not None:
+            try:
+                object.__setattr__(self, "currency", currency_of(self.currency).code)
+            except AmountError as exc:
+                raise SettingsError(f"{setting('currency')}: {exc}") from None
+        if self.locale is not None:
+            try:
+                Locale.parse(self.locale)
+            except (ValueError, TypeError, UnknownLocaleError):
+                raise SettingsError(f"{setting('locale')} {self.locale!r}: not a known locale (like en_SG, th_TH, ja_JP)") from None
+        self.zone()  # checks time_zone
+        if isinstance(self.receipt_width, bool) or self.receipt_width not in WIDTHS:
+            raise SettingsError(f"{setting('receipt_width')} {self.receipt_width!r}: one of {', '.join(map(str, WIDTHS))} columns")
+        if isinstance(self.receipt_footer, str) or not isinstance(self.receipt_footer, tuple | list):
+            raise SettingsError(f"receipt_footer {self.receipt_footer!r}: a list of lines")
+        object.__setattr__(self, "receipt_footer", tuple(_line(f"receipt_footer[{i}]", line, most=200)
+                                                         for i, line in enumerate(self.receipt_footer)))
+        if not isinstance(self.polling, Polling):
+            raise SettingsError(f"polling: must be Polling, not {type(self.polling).__name__}")
+        if isinstance(self.code_lifetime_s, bool) or not isinstance(self.code_lifetime_s, int) \
+                or not 10 <= self.code_lifetime_s <= 3600:
+            raise SettingsError(f"code_lifetime_s {self.code_lifetime_s!r}: whole seconds from 10 to 3600")
+        if not isinstance(self.training, bool):
+            raise SettingsError(f"{setting('training')} {self.training!r}: true or false")
+
+    def zone(self) -> tzinfo:
+        """The merchant's time zone: ``time_zone``, else this machine's."""
+        if self.time_zone is None:
+            return datetime.now().astimezone().tzinfo  # type: ignore[return-value]
+        try:
+            return ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            raise SettingsError(f"{setting('time_zone')} {self.time_zone!r}: not an IANA time zone "
+                                "(like Asia/Singapore)") from None
+
+    @property
+    def journal_path(self) -> Path:
+        return self.journal_dir / ("journal-training.db" if self.training else "journal.db")
+
+    @property
+    def sales_path(self) -> Path:
+        return self.journal_dir / ("sales-training.db" if self.training else "sales.db")
+
+    @classmethod
+    def build(cls, values: Mapping[str, Any]) -> TerminalSettings:
+        """Settings from a flat mapping of dotted names (``read_config``'s, overridden by flags); a
+        name not known, or a value of the wrong kind, is a SettingsError naming it. None is "not given"."""
+        given = {name: value for name, value in values.items() if value is not None}
+        for name, value in given.items():
+            _check_kind(name, value, "")
+        if "gateway.url" not in given:
+            raise SettingsError(f"{setting('gateway.url')}: missing; give the gateway's URL, like http://127.0.0.1:8360")
+        timeouts = {key: given[f"gateway.{key}_timeout_s"] for key in ("connect", "read") if f"gateway.{key}_timeout_s" in given}
+        gateway = GatewaySettings(
+            given["gateway.url"], given.get("gateway.client_id"), given.get("gateway.merchant_key"), given.get("gateway.gateway_key"),
+            given.get("gateway.simulator_data_dir"), given.get("gateway.simulator_token"),
+            Timeouts(**{f"{key}_s": value for key, value in timeouts.items()}),
+        )
+        polling = Polling(**{name.removeprefix("polling."): value for name, value in given.items() if name.startswith("polling.")})
+        if "journal_dir" not in given:
+            raise SettingsError(f"{setting('journal_dir')}: missing; give the folder of the terminal's journal")
+        top = {name: value for name, value in given.items() if "." not in name}
+        if "receipt_footer" in top:
+            top["receipt_footer"] = tuple(top["receipt_footer"])
+        return cls(gateway=gateway, polling=polling, **top)
+
+
+def _check_kind(name: str, value: Any, where: str) -> None:
+    """Refuse a setting ``name`` the terminal does not have, or a ``value`` not of its kind."""
+    place = f"{where}: " if where else ""
+    if name not in KEYS:
+        table = name.rpartition(".")[0]
+        known = [key.rpartition(".")[2] for key in KEYS if key.rpartition(".")[0] == table]
+        where_known = f" of [{table}]" if table else ""
+        raise SettingsError(f"{place}unknown setting {name!r} (known{where_known}: {', '.join(known)})")
+    kind = KEYS[name][0]
+    good = {
+        "url": isinstance(value, str),
+        "text": isinstance(value, str),
+        "path": isinstance(value, str | Path),
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "number": isinstance(value, int | float) and not isinstance(value, bool),
+        "bool": isinstance(value, bool),
+        "lines": isinstance(value, list | tuple) and all(isinstance(line, str) for line in value),
+    }[kind]
+    if not good:
+        said = {"url": "a URL text", "text": "text", "path": "a path text", "int": "a whole number", "number": "a number",
+                "bool": "true or false", "lines": "a list of texts"}[kind]
+        raise SettingsError(f"{place}{setting(name)} = {value!r}: must be {said}")
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The settings of a TOML file as a flat mapping of dotted names; relative paths in it are
+    taken from the file's folder. Errors name the file and the setting (or line) at fault."""
+    path = Path(path).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SettingsError(f"{path}: no settings file there") from None
+    except IsADirectoryError:
+        raise SettingsError(f"{path}: a directory, not a settings file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not TOML ({exc})") from None
+    flat: dict[str, Any] = {}
+
+    def walk(table: Mapping[str, Any], prefix: str) -> None:
+        for key, value in table.items():
+            name = prefix + key
+            if isinstance(value, dict):
+                if name not in ("gateway", "polling"):
+                    raise SettingsError(f"{path}: unknown table [{name}] (known: [gateway], [polling])")
+                walk(value, name + ".")
+                continue
+            _check_kind(name, value, str(path))
+            if KEYS[name][0] == "path":
+                value = path.parent / Path(value).expanduser()
+            flat[name] = value
+
+    walk(data, "")
+    return flat
+
+
+def read_catalogue_file(path: Path) -> Catalogue:
+    """The catalogue in a JSON file; errors name the file and where in it."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SettingsError(f"{path}: no catalogue file there") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: cannot read the catalogue ({getattr(exc, 'strerror', None) or exc})") from None
+    try:
+        return read_catalogue(text)
+    except CatalogueError as exc:
+        raise SettingsError(f"{path}: {exc}") from None
