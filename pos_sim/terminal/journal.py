@@ -32,6 +32,7 @@ from pathlib import Path
 
 from pos_sim.domain.errors import AmountError
 from pos_sim.domain.money import Money
+from pos_sim.terminal import local_file
 from pos_sim.terminal.errors import JournalError
 
 APPLICATION_ID = 0x50534A31  # "PSJ1": marks a SQLite file as a pos-sim payment journal
@@ -97,6 +98,8 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_by_payment ON events (payment_request_id, id);
 """
 
+JOURNAL_FILE = local_file.FileKind("payment journal", APPLICATION_ID, _SCHEMA, SCHEMA_VERSION, JournalError)
+
 
 @dataclass(frozen=True)
 class GatewayRef:
@@ -159,52 +162,8 @@ class Journal:
     @classmethod
     def open(cls, path: Path) -> Journal:
         """The journal at ``path``, made (with its parent folders) if it is not there yet."""
-        path = Path(path)
-        if path.is_dir():
-            raise JournalError(f"{path}: a directory, not a journal file")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise JournalError(f"{path}: cannot create its folder ({exc.strerror or exc})") from None
-        try:
-            db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise JournalError(f"{path}: cannot open the journal ({exc})") from None
-        try:
-            cls._prepare(path, db)
-        except sqlite3.DatabaseError as exc:
-            db.close()
-            raise JournalError(f"{path}: cannot use it as a journal ({_why(exc)})") from None
-        except JournalError:
-            db.close()
-            raise
-        return cls(path, db)
-
-    @staticmethod
-    def _prepare(path: Path, db: sqlite3.Connection) -> None:
-        application_id = db.execute("PRAGMA application_id").fetchone()[0]
-        has_tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
-        if has_tables and application_id != APPLICATION_ID:
-            raise JournalError(f"{path}: a SQLite database, but not a pos-sim payment journal; choose another file")
-        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise JournalError(f"{path}: SQLite cannot use WAL mode there (it answered {mode!r}); choose a local disk")
-        db.execute("PRAGMA synchronous=FULL")
-        db.execute("PRAGMA foreign_keys=ON")
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise JournalError(f"{path}: written by a newer pos-sim (journal version {version}, this one reads {SCHEMA_VERSION})")
-        if not has_tables:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in filter(str.strip, _SCHEMA.split(";")):
-                    db.execute(statement)
-                db.execute(f"PRAGMA application_id={APPLICATION_ID}")
-                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        path = local_file.check_path(path, JOURNAL_FILE)
+        return cls(path, local_file.connect(path, JOURNAL_FILE))
 
     def close(self) -> None:
         with self._lock:
@@ -285,7 +244,7 @@ class Journal:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise JournalError(f"{self.path}: cannot write the journal ({_why(exc)})") from None
+                raise JournalError(f"{self.path}: cannot write the journal ({local_file.why(exc)})") from None
             try:
                 yield
                 self._db.execute("COMMIT")
@@ -294,7 +253,7 @@ class Journal:
                 raise
             except sqlite3.Error as exc:
                 self._rollback()
-                raise JournalError(f"{self.path}: cannot write the journal ({_why(exc)})") from None
+                raise JournalError(f"{self.path}: cannot write the journal ({local_file.why(exc)})") from None
             except BaseException:
                 self._rollback()
                 raise
@@ -310,7 +269,7 @@ class Journal:
             try:
                 yield
             except sqlite3.Error as exc:
-                raise JournalError(f"{self.path}: cannot read the journal ({_why(exc)})") from None
+                raise JournalError(f"{self.path}: cannot read the journal ({local_file.why(exc)})") from None
 
     # --- reading ---
 
@@ -361,5 +320,3 @@ class Journal:
                      state, result_code, result_message, payment_id, created_at, updated_at)
 
 
-def _why(exc: sqlite3.Error) -> str:
-    return str(exc) or type(exc).__name__

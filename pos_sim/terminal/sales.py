@@ -40,6 +40,7 @@ from typing import Any
 from pos_sim.domain.errors import AmountError, DomainError
 from pos_sim.domain.money import Currency, Money, currency
 from pos_sim.domain.receipt import Kind, ReceiptLine, TaxLine, Weight
+from pos_sim.terminal import local_file
 from pos_sim.terminal.errors import JournalError, RegisterError
 from pos_sim.terminal.journal import State
 
@@ -101,6 +102,13 @@ CREATE TABLE reversals (
 CREATE INDEX reversals_by_sale ON reversals (sale_receipt);
 CREATE INDEX reversals_by_batch ON reversals (batch);
 """
+
+
+def _open_first_batch(db: sqlite3.Connection) -> None:
+    db.execute("INSERT INTO batches (number, opened_at) VALUES (1, ?)", (_utc_now(),))
+
+
+SALES_FILE = local_file.FileKind("sales book", APPLICATION_ID, _SCHEMA, SCHEMA_VERSION, RegisterError, _open_first_batch)
 
 _SALE_COLUMNS = ("receipt_number, payment_request_id, batch, tender, amount_minor, currency, content, customer_code, state,"
                  " result_code, result_message, payment_id, wallet, wallet_amount_minor, wallet_currency, fx_rate, created_at")
@@ -239,27 +247,13 @@ class SalesBook:
     def open(cls, path: Path, receipt_prefix: str) -> SalesBook:
         """The book at ``path`` (made with its folders if need be), locked for this process; receipt
         numbers it gives are ``receipt_prefix`` and six digits ("T01-" -> "T01-000001")."""
-        path = Path(path)
-        if path.is_dir():
-            raise RegisterError(f"{path}: a directory, not a sales book file")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise RegisterError(f"{path}: cannot create its folder ({exc.strerror or exc})") from None
+        path = local_file.check_path(path, SALES_FILE)
         lock_fd = cls._take_lock(path)
         try:
-            db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as exc:
+            db = local_file.connect(path, SALES_FILE)
+        except RegisterError:
             cls._free_lock(lock_fd)
-            raise RegisterError(f"{path}: cannot open the sales book ({exc})") from None
-        try:
-            cls._prepare(path, db)
-        except (sqlite3.DatabaseError, RegisterError) as exc:
-            db.close()
-            cls._free_lock(lock_fd)
-            if isinstance(exc, RegisterError):
-                raise
-            raise RegisterError(f"{path}: cannot use it as a sales book ({exc})") from None
+            raise
         return cls(path, db, lock_fd, receipt_prefix)
 
     @staticmethod
@@ -283,33 +277,6 @@ class SalesBook:
     def _free_lock(fd: int | None) -> None:
         if fd is not None:
             os.close(fd)  # closing the descriptor frees the flock
-
-    @staticmethod
-    def _prepare(path: Path, db: sqlite3.Connection) -> None:
-        application_id = db.execute("PRAGMA application_id").fetchone()[0]
-        has_tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
-        if has_tables and application_id != APPLICATION_ID:
-            raise RegisterError(f"{path}: a SQLite database, but not a pos-sim sales book; choose another folder")
-        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise RegisterError(f"{path}: SQLite cannot use WAL mode there (it answered {mode!r}); choose a local disk")
-        db.execute("PRAGMA synchronous=FULL")
-        db.execute("PRAGMA foreign_keys=ON")
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise RegisterError(f"{path}: written by a newer pos-sim (sales book version {version}, this one reads {SCHEMA_VERSION})")
-        if not has_tables:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in filter(str.strip, _SCHEMA.split(";")):
-                    db.execute(statement)
-                db.execute("INSERT INTO batches (number, opened_at) VALUES (1, ?)", (_utc_now(),))
-                db.execute(f"PRAGMA application_id={APPLICATION_ID}")
-                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
 
     def close(self) -> None:
         with self._lock:

@@ -110,8 +110,8 @@ def test_a_folder_is_made_for_it(tmp_path):
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda p: p.mkdir(), "a directory, not a journal file"),
-        (lambda p: p.write_bytes(b"not a database, just some text\n" * 100), "cannot use it as a journal"),
+        (lambda p: p.mkdir(), "a directory, not a payment journal file"),
+        (lambda p: p.write_bytes(b"not a database, just some text\n" * 100), "cannot use it as a payment journal"),
         (lambda p: sqlite3.connect(p).execute("CREATE TABLE sales (id)").connection.commit(), "not a pos-sim payment journal"),
         pytest.param(lambda p: p.parent.chmod(0o500), "cannot open|cannot use",
                      marks=pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes anywhere")),
