@@ -32,6 +32,7 @@ from pathlib import Path
 
 from pos_sim.domain.errors import AmountError
 from pos_sim.domain.money import Money
+from pos_sim.domain.receipt import mask_code
 from pos_sim.terminal import local_file
 from pos_sim.terminal.errors import JournalError
 
@@ -141,12 +142,6 @@ class Event:
     state: State
 
 
-def mask_code(code: str) -> str:
-    """A payment code with all but its first 6 and last 4 characters starred (less of a short one)."""
-    keep_head, keep_tail = (6, 4) if len(code) >= 16 else (2, 2) if len(code) >= 8 else (0, 0)
-    return code[:keep_head] + "*" * (len(code) - keep_head - keep_tail) + code[len(code) - keep_tail:]
-
-
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
@@ -187,7 +182,7 @@ class Journal:
                     "INSERT INTO payments (payment_request_id, amount_minor, currency, scenario, payment_code,"
                     " order_reference, description, gateway_url, client_id, gateway_key, state, created_at, updated_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (payment_request_id, amount.minor, amount.currency.code, scenario, mask_code(payment_code),
+                    (payment_request_id, amount.minor, amount.currency.code, scenario, mask_code(payment_code) if payment_code else "",
                      order_reference, description, gateway.url, gateway.client_id, gateway.key_id, State.SENT, at, at),
                 )
                 self._db.execute(
