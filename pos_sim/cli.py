@@ -1,15 +1,20 @@
 """The ``pos-sim`` command: the composition root (settings -> backend -> terminal -> UI).
 
 Exit codes: 0 done / valid / approved, 1 some images not read (scan) or a payment, void or refund
-declined or cancelled (sale, void, refund) or a report the gateway disagrees with (report), 2 invalid
-input or bad usage, 3 a payment, void or refund whose outcome could not be made known (it is
-resolved when the terminal next opens), 70 an internal fault (reported, never a traceback).
+declined or cancelled (sale, void, refund) or a report the gateway disagrees with (report) or a
+scenario that did not pass (scenario run), 2 invalid input or bad usage, 3 a payment, void or refund
+whose outcome could not be made known (it is resolved when the terminal next opens), 70 an internal
+fault (reported, never a traceback).
 
 The register commands (``sale``, ``refund``, ``void``, ``reprint``, ``report``) share one group of
 options; their settings are read once here (``--config FILE`` TOML, then the flags over it) into a
 ``TerminalSettings``. Without ``--backend`` they start an embedded simulator on a loopback port, in
 ``--backend-data-dir`` (default: the ``pos-sim backend`` data dir), for the one command, and reach
 it over HTTP like any gateway.
+
+``scenario run`` reads every file first (a malformed one: exit 2, nothing run), then runs them with
+``scenarios.runner`` against ``--backend`` or an embedded simulator in a fresh data dir, started by
+the same ``reach_gateway`` as the register commands'.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_UNREAD, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 70
 EXIT_DECLINED, EXIT_UNRESOLVED = 1, 3
+EXIT_FAILED = 1  # scenario run: a scenario did not pass
 
 
 class UsageError(Exception):
@@ -120,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     backend.add_argument("--admin-token", help="the token the /sim admin API asks for off loopback")
     backend.set_defaults(run=run_backend)
     add_register_commands(commands)
+    add_scenario_commands(commands)
     return parser
 
 
@@ -254,13 +261,7 @@ def opened_register(args: argparse.Namespace) -> Iterator[Register]:
     values |= {setting: getattr(args, dest) for dest, setting in FLAG_SETTINGS.items() if getattr(args, dest) is not None}
     values.setdefault("journal_dir", default_journal_dir())
     with ExitStack() as stack:
-        if "gateway.url" not in values:
-            keys = [flag for flag, name in (("--client-id", "gateway.client_id"), ("--merchant-key", "gateway.merchant_key"),
-                                            ("--gateway-key", "gateway.gateway_key")) if name in values]
-            if keys:
-                raise UsageError(f"{', '.join(keys)}: the merchant's keys are for a gateway at --backend URL")
-            data_dir = Path(values.setdefault("gateway.simulator_data_dir", default_data_dir()))
-            values["gateway.url"] = stack.enter_context(embedded_backend(data_dir))
+        reach_gateway(values, stack)
         settings = TerminalSettings.build(values)
         register = stack.enter_context(Register.open(settings))
         for sale in register.recovered.sales:
@@ -268,6 +269,19 @@ def opened_register(args: argparse.Namespace) -> Iterator[Register]:
         for reversal in register.recovered.reversals:
             print(f"recovered: {reversal.kind.lower()} {reversal.receipt_number} {reversal.state.value}", file=sys.stderr)
         yield register
+
+
+def reach_gateway(values: dict[str, Any], stack: ExitStack) -> None:
+    """Without a ``gateway.url`` (--backend), start an embedded simulator of ``gateway.simulator_data_dir``
+    (default: the ``pos-sim backend`` data dir) for the length of ``stack``, and set its URL."""
+    if "gateway.url" in values:
+        return
+    keys = [flag for flag, name in (("--client-id", "gateway.client_id"), ("--merchant-key", "gateway.merchant_key"),
+                                    ("--gateway-key", "gateway.gateway_key")) if name in values]
+    if keys:
+        raise UsageError(f"{', '.join(keys)}: the merchant's keys are for a gateway at --backend URL")
+    data_dir = Path(values.setdefault("gateway.simulator_data_dir", default_data_dir()))
+    values["gateway.url"] = stack.enter_context(embedded_backend(data_dir))
 
 
 @contextmanager
@@ -424,6 +438,109 @@ def print_outcome(args: argparse.Namespace, said: dict[str, Any], receipt: Recei
     if text is not None:
         print()
         print(text)
+
+
+# --- scenario run ----------------------------------------------------------------------------
+
+
+def add_scenario_commands(commands: argparse._SubParsersAction) -> None:
+    scenario = commands.add_parser("scenario", help="scripted runs (YAML): QA suites, demos, training exercises")
+    actions = scenario.add_subparsers(dest="scenario_command", required=True, metavar="ACTION")
+    run = actions.add_parser(
+        "run", help="run scenario files against a simulator",
+        description="Run scenario files (see pos_sim/scenarios and assets/scenarios/README.md). Exit 0 when every "
+                    "scenario passed, 1 when any did not, 2 a malformed file or bad input.")
+    run.add_argument("files", nargs="+", type=Path, metavar="FILE", help="scenario files (YAML), or folders of them")
+    run.add_argument("--junit", type=Path, metavar="FILE", help="also write the results as JUnit XML")
+    run.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    run.add_argument("--backend", metavar="URL",
+                     help="a running pos-sim simulator (default: an embedded one, in a fresh data dir, for this run)")
+    run.add_argument("--backend-data-dir", type=Path, metavar="DIR",
+                     help="the simulator's data dir, its demo merchant's keys: an embedded simulator runs on it, or, with "
+                          "--backend, the running one's (default: the pos-sim backend's own)")
+    run.set_defaults(run=run_scenarios)
+
+
+SCENARIO_MARKS = {"passed": "pass", "failed": "FAIL", "error": "ERROR"}
+
+
+def scenario_files(paths: list[Path]) -> list[Path]:
+    """The files named, and the *.yaml / *.yml files under the folders named, in order."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            inside = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+            if not inside:
+                raise UsageError(f"{path}: no scenario files (*.yaml) in this folder")
+            found += inside
+        else:
+            found.append(path)
+    return list(dict.fromkeys(found))
+
+
+def run_scenarios(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from pos_sim.scenarios import ScenarioError, parse_file
+    from pos_sim.scenarios.results import PASSED, json_report, junit_xml
+    from pos_sim.scenarios.runner import Runner
+    from pos_sim.terminal.settings import GatewaySettings
+
+    files, malformed = [], 0
+    for path in scenario_files(args.files):
+        try:
+            files.append(parse_file(path))
+        except ScenarioError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            malformed += 1
+    if malformed:
+        return EXIT_INVALID
+    if args.junit is not None and not args.junit.parent.is_dir():
+        raise UsageError(f"--junit {args.junit}: no folder {args.junit.parent} to write it in")
+    values: dict[str, Any] = {name: value for name, value in (("gateway.url", args.backend),
+                              ("gateway.simulator_data_dir", args.backend_data_dir)) if value is not None}
+    with ExitStack() as stack:
+        if not values:  # a fresh simulator for the run: scenarios start from nothing, and leave nothing behind
+            values["gateway.simulator_data_dir"] = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pos-sim-scenarios-")))
+        reach_gateway(values, stack)
+        data_dir = Path(values.setdefault("gateway.simulator_data_dir", default_data_dir()))
+        GatewaySettings(values["gateway.url"], simulator_data_dir=data_dir).credentials()  # the keys are there, before anything runs
+        runner = stack.enter_context(Runner(values["gateway.url"], data_dir))
+        shown: list[Path] = []
+
+        def show(file, result) -> None:
+            if args.json:
+                return
+            if not shown or shown[-1] != file.path:
+                shown.append(file.path)
+                print(file.path, flush=True)
+            score = f"  score {result.score}/{result.scenario.max_score}" if result.scenario.scored else ""
+            print(f"  {SCENARIO_MARKS[result.status]:<5} {result.scenario.name}  "
+                  f"{result.duration_s:.1f} s{score}", flush=True)
+            step = result.first_problem
+            if result.setup_error is not None:
+                print(f"        setting up: {result.setup_error}", flush=True)
+            elif step is not None:
+                print(f"        {step.title()}:", flush=True)
+                for line in step.problems():
+                    print(f"          {line}", flush=True)
+                for line in step.happened:
+                    print(f"          ({line})", flush=True)
+
+        results = runner.run_files(files, on_result=show)
+    scenarios = [s for f in results for s in f.scenarios]
+    passed = sum(1 for s in scenarios if s.status == PASSED)
+    if args.junit is not None:
+        try:
+            args.junit.write_bytes(junit_xml(results))
+        except OSError as exc:
+            raise UsageError(f"--junit {args.junit}: cannot write it ({exc.strerror or exc})") from None
+    if args.json:
+        print(json.dumps(json_report(results), ensure_ascii=False, indent=2))
+    else:
+        took = sum(s.duration_s for s in scenarios)
+        print(f"{len(scenarios)} scenarios in {len(results)} files: {passed} passed, {len(scenarios) - passed} not  ({took:.1f} s)")
+    return EXIT_OK if passed == len(scenarios) else EXIT_FAILED
 
 
 # --- scan ------------------------------------------------------------------------------------
