@@ -6,13 +6,23 @@ a bare endpoint of the same web framework (FastAPI on uvicorn) measured in the s
 ceiling a signed, durable pay is compared with. The backend runs as `pos-sim backend` in its own
 process; the clients are threads of this one, each with its own wallet and keep-alive session.
 
+Both are sent the same requests, signed ahead of the clock, over the standard library's
+http.client (keep-alive), and both answers are read as JSON; a pay's answer is also checked as
+the protocol asks a client to (its signature verified), which the bare answer has none of.
+Client and server share the machine: each row says how much CPU each side spent a request (Linux
+/proc), to tell a slow server from a busy client. (``requests`` costs a client 1.3 to 1.7 ms of
+CPU a request, several times what the bare endpoint costs the server: with it, the ceiling
+measured the client.)
+
 Run: .venv/bin/python scripts/bench_backend.py [--pg URL] [--pays N] [--clients 1,8,32]
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -22,7 +32,9 @@ import textwrap
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 import sqlalchemy
@@ -97,23 +109,51 @@ def signed_pay(key, code: str, value: int) -> tuple[bytes, dict[str, str]]:
     return body, headers
 
 
-def load(url: str, clients: int, per_client: list[list[tuple[bytes, dict[str, str]]]], path: str) -> dict:
-    """Each client thread sends its requests back to back; returns pays/s and latency figures."""
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) the process ``pid`` has used so far, or None off Linux."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def signed_by(gateway_key) -> Callable[[http.client.HTTPResponse, bytes], bool]:
+    """The check a client makes of a pay's answer: signed by the gateway, over the answer as sent."""
+
+    def check(answer: http.client.HTTPResponse, body: bytes) -> bool:
+        try:
+            _algorithm, _version, value = ams_signature.parse_signature_header(answer.getheader("signature", ""))
+            return ams_signature.verify(gateway_key, "POST", PAY_PATH, answer.getheader("client-id", ""),
+                                        answer.getheader("response-time", ""), body, value)
+        except ams_signature.SignatureError:
+            return False
+
+    return check
+
+
+def load(url: str, clients: int, per_client: list[list[tuple[bytes, dict[str, str]]]], path: str, server_pid: int,
+         check: Callable[[http.client.HTTPResponse, bytes], bool] = lambda _answer, _body: True) -> dict:
+    """Each client thread sends its requests back to back; returns pays/s, latency and CPU figures."""
     latencies: list[float] = []
     failures: list[str] = []
     lock = threading.Lock()
     gate = threading.Barrier(clients + 1)
+    where = urlsplit(url)
 
     def client(requests_of_client: list[tuple[bytes, dict[str, str]]]) -> None:
-        session = requests.Session()
+        connection = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
         mine, bad = [], []
         gate.wait()
         for body, headers in requests_of_client:
             started = time.perf_counter()
-            answer = session.post(url + path, data=body, headers=headers, timeout=30)
+            connection.request("POST", path, body, headers)
+            answer = connection.getresponse()
+            data = answer.read()
             mine.append((time.perf_counter() - started) * 1000)
-            if answer.status_code != 200 or answer.json()["result"]["resultStatus"] != "S":
-                bad.append(answer.text[:200])
+            if answer.status != 200 or json.loads(data)["result"]["resultStatus"] != "S" or not check(answer, data):
+                bad.append(data[:200].decode(errors="replace"))
+        connection.close()
         with lock:
             latencies.extend(mine)
             failures.extend(bad)
@@ -121,20 +161,32 @@ def load(url: str, clients: int, per_client: list[list[tuple[bytes, dict[str, st
     threads = [threading.Thread(target=client, args=(per_client[i],)) for i in range(clients)]
     for thread in threads:
         thread.start()
+    server_cpu, client_cpu = cpu_seconds(server_pid), time.process_time()
     gate.wait()
     started = time.perf_counter()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
+    client_cpu = time.process_time() - client_cpu
+    server_cpu = None if server_cpu is None else cpu_seconds(server_pid) - server_cpu
     ordered = sorted(latencies)
+    n = len(latencies)
     return {
-        "per_s": len(latencies) / elapsed,
+        "per_s": n / elapsed,
         "p50": statistics.median(ordered),
-        "p99": ordered[max(0, int(len(ordered) * 0.99) - 1)],
-        "n": len(latencies),
+        "p99": ordered[max(0, int(n * 0.99) - 1)],
+        "n": n,
         "failed": len(failures),
         "example_failure": failures[0] if failures else None,
+        "client_cpu_ms": client_cpu * 1000 / n,
+        "server_cpu_ms": None if server_cpu is None else server_cpu * 1000 / n,
     }
+
+
+def cpu(figures: dict) -> str:
+    """Server and client CPU a request, in ms: "1.2 + 0.6"."""
+    server = "?" if figures["server_cpu_ms"] is None else f"{figures['server_cpu_ms']:.1f}"
+    return f"{server} + {figures['client_cpu_ms']:.1f}"
 
 
 def pays_for(url: str, key, clients: int, pays: int) -> list[list[tuple[bytes, dict[str, str]]]]:
@@ -147,20 +199,23 @@ def pays_for(url: str, key, clients: int, pays: int) -> list[list[tuple[bytes, d
     return batches
 
 
-def bench_store(label: str, db: str | None, clients_list: list[int], pays: int, bare_url: str, table: list) -> None:
+def bench_store(label: str, db: str | None, clients_list: list[int], pays: int, bare: subprocess.Popen, bare_url: str,
+                table: list) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         process, url = start_backend(Path(tmp), db)
         try:
             key = ams_signature.load_private_key((Path(tmp) / "keys" / "SIM_DEMO_private.pem").read_text())
+            check = signed_by(ams_signature.load_public_key((Path(tmp) / "keys" / "gateway_public.pem").read_text()))
             for clients in clients_list:
                 per_client = max(20, pays // clients)
                 batches = pays_for(url, key, clients, per_client)
-                bare = load(bare_url, clients, batches, "/bare")
-                paid = load(url, clients, batches, PAY_PATH)
-                table.append((label, clients, paid, bare))
+                ceiling = load(bare_url, clients, batches, "/bare", bare.pid)
+                paid = load(url, clients, batches, PAY_PATH, process.pid, check)
+                table.append((label, clients, paid, ceiling))
                 print(f"{label:10} {clients:3} clients: {paid['per_s']:7.0f} pays/s p50 {paid['p50']:6.1f} ms p99 {paid['p99']:6.1f} ms"
-                      f" | bare {bare['per_s']:7.0f}/s p50 {bare['p50']:5.1f} p99 {bare['p99']:5.1f}"
-                      f" | {paid['per_s'] / bare['per_s']:4.0%} of the ceiling; failed {paid['failed']}", flush=True)
+                      f" cpu {cpu(paid)} ms | bare {ceiling['per_s']:7.0f}/s p50 {ceiling['p50']:5.1f} p99 {ceiling['p99']:5.1f}"
+                      f" cpu {cpu(ceiling)} ms | {paid['per_s'] / ceiling['per_s']:4.0%} of the ceiling; failed {paid['failed']}",
+                      flush=True)
                 if paid["failed"]:
                     print(f"  e.g. {paid['example_failure']}", flush=True)
         finally:
@@ -193,8 +248,9 @@ def main() -> None:
     clients_list = [int(c) for c in args.clients.split(",")]
     bare_process, bare_url = start_bare()
     table: list = []
+    print(f"load average before the run: {' '.join(f'{load:.2f}' for load in os.getloadavg())}", flush=True)
     try:
-        bench_store("sqlite", None, clients_list, args.pays, bare_url, table)
+        bench_store("sqlite", None, clients_list, args.pays, bare_process, bare_url, table)
         if args.pg:
             try:
                 db, drop = scratch_database(args.pg)
@@ -202,17 +258,18 @@ def main() -> None:
                 print(f"bench_backend: no PostgreSQL at {args.pg} ({exc.orig}); SQLite only", file=sys.stderr)
             else:
                 try:
-                    bench_store("postgresql", db, clients_list, args.pays, bare_url, table)
+                    bench_store("postgresql", db, clients_list, args.pays, bare_process, bare_url, table)
                 finally:
                     drop()
     finally:
         bare_process.terminate()
         bare_process.wait(timeout=15)
-    print("\n| store | clients | pays/s | p50 ms | p99 ms | bare /s | bare p99 ms | of ceiling |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"load average after the run: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
+    print("\n| store | clients | pays/s | p50 ms | p99 ms | bare /s | bare p99 ms | of ceiling | CPU ms a pay, server + client | a bare request |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, clients, paid, bare in table:
         print(f"| {label} | {clients} | {paid['per_s']:.0f} | {paid['p50']:.1f} | {paid['p99']:.1f} | {bare['per_s']:.0f}"
-              f" | {bare['p99']:.1f} | {paid['per_s'] / bare['per_s']:.0%} |")
+              f" | {bare['p99']:.1f} | {paid['per_s'] / bare['per_s']:.0%} | {cpu(paid)} | {cpu(bare)} |")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pos_sim.backend.faults import Faults, FaultSpec, trigger_amounts
 from pos_sim.backend.notifications import Backoff, Notifier
@@ -172,17 +173,33 @@ async def _hold(request: Request, seconds: float) -> None:
         await request.receive()
 
 
-def create_app(gateway: Gateway) -> FastAPI:
-    app = FastAPI(title="pos-sim wallet simulator", openapi_url="/sim/openapi.json", docs_url=None, redoc_url=None)
+class AdminGuard:
+    """Lets a /sim/ request through only from loopback, or with the admin token when the gateway has one.
 
-    @app.middleware("http")
-    async def admin_guard(request: Request, call_next):
-        if request.url.path.startswith("/sim/"):
-            token = gateway.admin_token
+    A plain ASGI middleware: the other requests (AMS calls) pass straight through, at no cost
+    (``@app.middleware("http")`` costs every request a task and a stream: about a fifth of a bare
+    endpoint's throughput).
+    """
+
+    def __init__(self, app: ASGIApp, gateway: Gateway) -> None:
+        self.app = app
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/sim/"):
+            request = Request(scope)
+            token = self.gateway.admin_token
             allowed = request.headers.get("authorization") == f"Bearer {token}" if token else _loopback(request)
             if not allowed:
-                return JSONResponse({"error": {"code": "ACCESS_DENIED", "message": "the admin API answers on loopback, or with its token"}}, 403)
-        return await call_next(request)
+                denied = {"error": {"code": "ACCESS_DENIED", "message": "the admin API answers on loopback, or with its token"}}
+                await JSONResponse(denied, 403)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(gateway: Gateway) -> FastAPI:
+    app = FastAPI(title="pos-sim wallet simulator", openapi_url="/sim/openapi.json", docs_url=None, redoc_url=None)
+    app.add_middleware(AdminGuard, gateway=gateway)
 
     @app.exception_handler(Refused)
     async def refused(_request: Request, exc: Refused) -> JSONResponse:

@@ -138,27 +138,29 @@ class Payments:
 
     def _once(self, client_id: str, call: str, key: str, body: dict[str, Any], work: Callable[[Tx], dict[str, Any]]) -> dict[str, Any]:
         """Answer ``call`` ``key`` by ``work`` once; the same key again gets the remembered answer."""
+        request_hash = _hash(body)
         try:
-            with self.store.begin() as tx:
-                answered = self._idempotent(tx, client_id, call, key, body)
+            with self.store.begin(failure_ends_it=True) as tx:  # a Duplicate leaves it, to the except below
+                answered = self._idempotent(tx, client_id, call, key, request_hash)
                 if answered is not None:
                     return answered
                 response = work(tx)
-                tx.remember(client_id, call, key, _hash(body), json.dumps(response))
+                tx.remember(client_id, call, key, request_hash, json.dumps(response))
                 return response
         except Duplicate:  # the same key, answered meanwhile by a concurrent call: its answer stands
             with self.store.begin() as tx:
-                answered = self._idempotent(tx, client_id, call, key, body)
+                answered = self._idempotent(tx, client_id, call, key, request_hash)
             if answered is None:
                 raise
             return answered
 
-    def _idempotent(self, tx: Tx, client_id: str, call: str, key: str, body: dict[str, Any]) -> dict[str, Any] | None:
+    @staticmethod
+    def _idempotent(tx: Tx, client_id: str, call: str, key: str, request_hash: str) -> dict[str, Any] | None:
         seen = tx.remembered(client_id, call, key)
         if seen is None:
             return None
-        request_hash, response = seen
-        if request_hash != _hash(body):
+        remembered_hash, response = seen
+        if remembered_hash != request_hash:
             raise Refused("REPEAT_REQ_INCONSISTENT", f"{call} {key} was sent before with another body")
         return json.loads(response)
 
@@ -180,23 +182,23 @@ class Payments:
             store_id = field(body, "order.merchant.store.referenceStoreId", required=False, most=64)
             code, expires = entry_code(client_id, store_id), _expiry(body, created)
         late: list[str] = []  # the payment a late-success fault completes, once this answer is committed
+        payment_id = _new_id("P")
+        record = {
+            "payment_id": payment_id,
+            "client_id": client_id,
+            "payment_request_id": request_id,
+            "scenario": scenario,
+            "amount": total.minor,
+            "currency": total.currency.code,
+            "settlement_currency": settle_in.code,
+            "payment_method_id": code,
+            "notify_url": field(body, "paymentNotifyUrl", required=False, most=2048),
+            "request_json": json.dumps(body),
+            "created_at": created,
+            "expires_at": expires,
+        }
 
-        def work(tx: Tx) -> dict[str, Any]:
-            payment_id = _new_id("P")
-            record = {
-                "payment_id": payment_id,
-                "client_id": client_id,
-                "payment_request_id": request_id,
-                "scenario": scenario,
-                "amount": total.minor,
-                "currency": total.currency.code,
-                "settlement_currency": settle_in.code,
-                "payment_method_id": code,
-                "notify_url": field(body, "paymentNotifyUrl", required=False, most=2048),
-                "request_json": json.dumps(body),
-                "created_at": created,
-                "expires_at": expires,
-            }
+        def work(tx: Tx) -> dict[str, Any]:  # all that needs the database, in the store's transaction
             answer = {"paymentRequestId": request_id, "paymentId": payment_id}
             if fault is not None and fault.result_code is not None:
                 declined = RESULTS[fault.result_code][0] == "F"
@@ -317,21 +319,23 @@ class Payments:
 
     def _charge(self, tx: Tx, client_id: str, payment_id: str, wallet_id: str, total: Money, settle_in: Currency) -> Charge:
         """Move ``total`` from the wallet (in its own currency, at a quote) to the merchant (in ``settle_in``)."""
-        wallet = tx.account(wallet_id)
+        wallet_currency = tx.currency_of(wallet_id)
+        if wallet_currency is None:
+            raise StoreError(f"no wallet {wallet_id}")
         try:
-            payment_quote = self.rates.quote(total.currency, currency(wallet.currency))
+            payment_quote = self.rates.quote(total.currency, currency(wallet_currency))
             settlement_quote = self.rates.quote(total.currency, settle_in)
         except AmountError as exc:
-            raise Refused("CURRENCY_NOT_SUPPORT", f"the wallet holds {wallet.currency}, the payment is in {total.currency.code}: {exc}") from None
+            raise Refused("CURRENCY_NOT_SUPPORT", f"the wallet holds {wallet_currency}, the payment is in {total.currency.code}: {exc}") from None
         paid, settled = payment_quote.convert(total), settlement_quote.convert(total)
         if not paid.minor or not settled.minor:
             raise Refused("PARAM_ILLEGAL", f"{total.major_str()} {total.currency.code} is too small to convert")
         merchant = tx.merchant_account(client_id, settle_in.code)
         try:
-            tx.post("payment", payment_id, self._legs(tx, wallet.id, paid, merchant, settled), memo=f"pay {client_id}")
+            tx.post("payment", payment_id, self._legs(tx, wallet_id, paid, merchant, settled), memo=f"pay {client_id}")
         except InsufficientFunds:
             raise Refused("USER_BALANCE_NOT_ENOUGH") from None
-        return Charge(wallet.id, paid, settled, payment_quote if paid.currency != total.currency else None,
+        return Charge(wallet_id, paid, settled, payment_quote if paid.currency != total.currency else None,
                       settlement_quote if settled.currency != total.currency else None)
 
     @staticmethod

@@ -3,8 +3,14 @@ records and one-time customer payment codes, on SQLite or PostgreSQL with the sa
 
 Money is integer minor units plus an ISO 4217 code. Every change happens inside ``Store.begin()``,
 one database transaction: committed (durably, before the caller answers) on normal exit, rolled back
-on an exception. A failed posting or a duplicate insert is undone alone (a savepoint), so the caller
-may catch ``InsufficientFunds`` or ``Duplicate`` and go on in the same transaction.
+on an exception. A failed posting or a duplicate insert is undone alone, so the caller may catch
+``InsufficientFunds`` or ``Duplicate`` and go on in the same transaction.
+
+Speed. A pay runs about ten statements, and what costs is Python, not SQL: the statements of the
+hot paths are built once with named parameters (``_REMEMBERED``, ``_TAKE_CODE``, ``_MOVE``...), as
+building a Core construct costs several times what running it does; savepoints are taken only
+where something must be undone alone (SQLite undoes a failed statement by itself); and the kind
+and currency of accounts, fixed once an account is made, are remembered by the store.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -33,6 +39,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    bindparam,
     create_engine,
     event,
     func,
@@ -51,6 +58,9 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 MAX_AMOUNT = 2**63 - 1
 """The largest amount a BIGINT column holds, in minor units."""
+
+MAX_KNOWN_ACCOUNTS = 100_000
+"""How many accounts' kind and currency a store keeps in memory before it starts over."""
 
 SYSTEM_KINDS = frozenset({"funding", "fx", "fees"})
 """Kinds of the one-per-currency accounts named "{kind}:{CUR}"; they may go negative."""
@@ -250,6 +260,41 @@ device_tokens = Table(
 )
 
 
+# The statements of a pay, built once (see the module docstring); parameters by name.
+
+_REMEMBERED = select(requests.c.request_hash, requests.c.response_json).where(
+    requests.c.client_id == bindparam("client_id"), requests.c.call == bindparam("call"), requests.c.key == bindparam("key")
+)
+
+_code_at = bindparam("at", type_=UtcDateTime())
+_TAKE_CODE = (
+    update(payment_codes)
+    .where(payment_codes.c.code == bindparam("the_code"), payment_codes.c.used_at.is_(None), payment_codes.c.expires_at > _code_at)
+    .values(used_at=_code_at)
+    .returning(payment_codes.c.wallet_id)
+)
+"""Use a code: its wallet if it was known, unused and not expired at ``at``, else no row."""
+
+_CODE = select(payment_codes.c.wallet_id, payment_codes.c.used_at).where(payment_codes.c.code == bindparam("code"))
+
+_move_amount = bindparam("amount", type_=BigInteger())
+_MOVE = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("account_id"), or_(accounts.c.kind != "wallet", accounts.c.balance + _move_amount >= 0))
+    .values(balance=accounts.c.balance + _move_amount)
+    .returning(accounts.c.balance)
+)
+"""Add ``amount`` to an account's balance, unless it would take a wallet below zero: its new balance, or no row."""
+
+_ACCOUNT_FACTS = select(accounts.c.id, accounts.c.kind, accounts.c.currency).where(
+    accounts.c.id.in_(bindparam("ids", expanding=True))
+)
+
+_INSERTS = {table: insert(table) for table in metadata.tables.values()}
+
+_ADD_NOTIFICATION = insert(notifications).returning(notifications.c.id)
+
+
 @dataclass(frozen=True)
 class Account:
     """A ledger account and its balance in minor units."""
@@ -433,33 +478,60 @@ def _is_duplicate(error: IntegrityError) -> bool:
 
 
 class Tx:
-    """One database transaction of the store; get one from ``Store.begin()``."""
+    """One database transaction of the store; get one from ``Store.begin()``.
 
-    def __init__(self, conn: Connection, clock: Callable[[], datetime]) -> None:
+    ``known`` is the store's map of accounts known to exist, to their (kind, currency); what this
+    transaction learns of accounts is in ``seen``, which the store adds to ``known`` once committed.
+    ``failure_ends_it``: see ``Store.begin``.
+    """
+
+    def __init__(self, conn: Connection, clock: Callable[[], datetime], known: dict[str, tuple[str, str]] | None = None,
+                 *, failure_ends_it: bool = False) -> None:
         self._conn = conn
         self._clock = clock
+        self._known = {} if known is None else known
+        self.seen: dict[str, tuple[str, str]] = {}
+        self._failure_ends_it = failure_ends_it
+        # a failed statement undoes itself on SQLite, the transaction going on; PostgreSQL fails the transaction
+        self._needs_savepoints = conn.dialect.name != "sqlite"
 
     def _now(self) -> datetime:
         return _utc(self._clock())
 
-    def _insert(self, table: Table, values: dict[str, Any], what: str) -> None:
-        """Insert one row, undone alone on failure: a taken key raises Duplicate, a missing reference StoreError."""
+    def _undone_alone(self) -> AbstractContextManager[Any]:
+        """Where a failed statement is undone alone, the transaction going on: a savepoint on PostgreSQL."""
+        return self._conn.begin_nested() if self._needs_savepoints else nullcontext()
+
+    def _insert(self, table: Table, values: dict[str, Any], what: str, *, going_on: bool = False) -> None:
+        """Insert one row: a taken key raises Duplicate, a missing reference StoreError, and the row alone
+        is undone, so the caller may go on; in a transaction begun with ``failure_ends_it``, only a caller
+        ``going_on`` after a Duplicate may."""
         try:
-            with self._conn.begin_nested():
-                self._conn.execute(insert(table).values(values))
+            with self._undone_alone() if going_on or not self._failure_ends_it else nullcontext():
+                self._conn.execute(_INSERTS[table], values)
         except IntegrityError as exc:
             if _is_duplicate(exc):
                 raise Duplicate(f"{what} exists already") from None
             raise StoreError(f"{what}: {exc.orig}") from None
 
+    def _facts(self, account_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """The (kind, currency) of each of these accounts that exists, from the store's memory or the database."""
+        facts = {account_id: self._known.get(account_id) or self.seen.get(account_id) for account_id in account_ids}
+        missing = [account_id for account_id, known in facts.items() if known is None]
+        if missing:
+            for row in self._conn.execute(_ACCOUNT_FACTS, {"ids": missing}):
+                facts[row.id] = self.seen[row.id] = (row.kind, row.currency)
+        return {account_id: known for account_id, known in facts.items() if known is not None}
+
     def _ensure_account(self, account_id: str, kind: str, code: str, name: str) -> str:
         """The account ``account_id``, created empty if missing (concurrent creators both succeed)."""
-        if self._conn.execute(select(accounts.c.id).where(accounts.c.id == account_id)).first() is None:
+        if not self._facts([account_id]):
             row = {"id": account_id, "kind": kind, "currency": code, "balance": 0, "name": name, "created_at": self._now()}
             try:
-                self._insert(accounts, row, f"account {account_id}")
+                self._insert(accounts, row, f"account {account_id}", going_on=True)
             except Duplicate:
                 pass
+            self.seen[account_id] = (kind, code)
         return account_id
 
     # ledger
@@ -468,6 +540,11 @@ class Tx:
         """The account ``account_id``, or None."""
         row = self._conn.execute(select(accounts).where(accounts.c.id == account_id)).first()
         return None if row is None else Account(**row._mapping)
+
+    def currency_of(self, account_id: str) -> str | None:
+        """The currency of the account ``account_id``, or None if there is no such account."""
+        facts = self._facts([account_id]).get(account_id)
+        return None if facts is None else facts[1]
 
     def accounts(self, kind: str | None = None) -> list[Account]:
         """Every account (of ``kind`` if given), by id."""
@@ -497,36 +574,35 @@ class Tx:
         for _, amount in legs:
             if _check_amount(amount) == 0:
                 raise LedgerError("a leg of 0 moves nothing")
-        currency_of = dict(self._conn.execute(select(accounts.c.id, accounts.c.currency).where(accounts.c.id.in_(ids))).all())
-        missing = [account_id for account_id in ids if account_id not in currency_of]
+        facts = self._facts(ids)
+        missing = [account_id for account_id in ids if account_id not in facts]
         if missing:
             raise LedgerError(f"no such account: {', '.join(missing)}")
         totals: dict[str, int] = {}
         for account_id, amount in legs:
-            totals[currency_of[account_id]] = totals.get(currency_of[account_id], 0) + amount
+            code = facts[account_id][1]
+            totals[code] = totals.get(code, 0) + amount
         unbalanced = {code: total for code, total in totals.items() if total}
         if unbalanced:
             raise LedgerError(f"legs do not sum to zero: {unbalanced}")
         posting_id = _new_id("L")
         at = self._now()
-        with self._conn.begin_nested():  # InsufficientFunds rolls back this posting only
+        ordered = sorted(legs)  # one lock order for every posting: no deadlocks on PostgreSQL
+        # only a wallet's debit is refused: refused at the first leg, the posting has written nothing to undo
+        refused_after_a_write = any(amount < 0 and facts[account_id][0] == "wallet" for account_id, amount in ordered[1:])
+        with self._conn.begin_nested() if refused_after_a_write else nullcontext():  # InsufficientFunds undoes this posting only
             rows = []
-            for account_id, amount in sorted(legs):  # one lock order for every posting: no deadlocks on PostgreSQL
-                after = self._conn.execute(
-                    update(accounts)
-                    .where(accounts.c.id == account_id, or_(accounts.c.kind != "wallet", accounts.c.balance + amount >= 0))
-                    .values(balance=accounts.c.balance + amount)
-                    .returning(accounts.c.balance)
-                ).scalar_one_or_none()
+            for account_id, amount in ordered:
+                after = self._conn.execute(_MOVE, {"account_id": account_id, "amount": amount}).scalar_one_or_none()
                 if after is None:
                     raise InsufficientFunds(account_id, amount)
                 rows.append(
                     {"posting_id": posting_id, "account_id": account_id, "amount": amount,
-                     "currency": currency_of[account_id], "balance_after": after, "created_at": at}
+                     "currency": facts[account_id][1], "balance_after": after, "created_at": at}
                 )
             # written after the balances, so a posting refused on its first leg wrote nothing (no fsync at commit)
-            self._conn.execute(insert(postings).values(id=posting_id, kind=kind, ref=ref, memo=memo, created_at=at))
-            self._conn.execute(insert(entries), rows)
+            self._conn.execute(_INSERTS[postings], {"id": posting_id, "kind": kind, "ref": ref, "memo": memo, "created_at": at})
+            self._conn.execute(_INSERTS[entries], rows)
         return posting_id
 
     def history(self, account_id: str, limit: int | None = None) -> list[HistoryEntry]:
@@ -578,11 +654,14 @@ class Tx:
 
     def merchant_account(self, client_id: str, currency: str) -> str:
         """The id of the merchant's account in ``currency`` ("merchant:{client_id}:{CUR}"), created on first use."""
+        code = _currency_code(currency)
+        account_id = f"merchant:{client_id}:{code}"
+        if self._facts([account_id]):
+            return account_id
         merchant = self.merchant(client_id)
         if merchant is None:
             raise StoreError(f"no merchant {client_id}")
-        code = _currency_code(currency)
-        return self._ensure_account(f"merchant:{client_id}:{code}", "merchant", code, f"{merchant.name} {code}")
+        return self._ensure_account(account_id, "merchant", code, f"{merchant.name} {code}")
 
     # payments
 
@@ -623,7 +702,7 @@ class Tx:
             "created_at": self._now() if created_at is None else created_at,
             "paid_at": paid_at, "cancelled_at": cancelled_at, "expires_at": expires_at,
         }
-        row = _payment_fields(row, frozenset(c.name for c in payments.columns))
+        row = _payment_fields(row, _PAYMENT_COLUMNS)
         self._insert(payments, row, f"payment {payment_id} ({client_id} {payment_request_id})")
         return Payment(**row)
 
@@ -746,10 +825,7 @@ class Tx:
 
     def remembered(self, client_id: str, call: str, key: str) -> tuple[str, str] | None:
         """The (request hash, response JSON) recorded for this call and idempotency key, or None."""
-        query = select(requests.c.request_hash, requests.c.response_json).where(
-            requests.c.client_id == client_id, requests.c.call == call, requests.c.key == key
-        )
-        row = self._conn.execute(query).first()
+        row = self._conn.execute(_REMEMBERED, {"client_id": client_id, "call": call, "key": key}).first()
         return None if row is None else (row.request_hash, row.response_json)
 
     def remember(self, client_id: str, call: str, key: str, request_hash: str, response_json: str) -> None:
@@ -766,16 +842,12 @@ class Tx:
 
     def take_code(self, code: str, now: datetime) -> CodeUse:
         """Use a payment code once: OK (now marked used) only for a known, unused code not expired at ``now``."""
-        taken = self._conn.execute(
-            update(payment_codes)
-            .where(payment_codes.c.code == code, payment_codes.c.used_at.is_(None), payment_codes.c.expires_at > _aware(now))
-            .values(used_at=now)
-        ).rowcount
-        row = self._conn.execute(select(payment_codes).where(payment_codes.c.code == code)).first()
+        taken = self._conn.execute(_TAKE_CODE, {"the_code": code, "at": _aware(now)}).first()
+        if taken is not None:
+            return CodeUse(CodeStatus.OK, taken.wallet_id)
+        row = self._conn.execute(_CODE, {"code": code}).first()  # why not: unknown, used or expired
         if row is None:
             return CodeUse(CodeStatus.UNKNOWN)
-        if taken == 1:
-            return CodeUse(CodeStatus.OK, row.wallet_id)
         return CodeUse(CodeStatus.USED if row.used_at is not None else CodeStatus.EXPIRED, row.wallet_id)
 
     # payment result notifications (an outbox: written with the result, sent after the commit)
@@ -785,7 +857,7 @@ class Tx:
         at = self._now()
         row = {"client_id": client_id, "payment_id": payment_id, "url": url, "body": body, "attempts": 0,
                "next_at": at, "created_at": at}
-        return int(self._conn.execute(insert(notifications).values(row).returning(notifications.c.id)).scalar_one())
+        return int(self._conn.execute(_ADD_NOTIFICATION, row).scalar_one())
 
     def due_notifications(self, now: datetime, limit: int = 50) -> list[Notification]:
         """Undelivered notifications whose next attempt is due at ``now``, oldest first."""
@@ -853,6 +925,8 @@ class Tx:
         query = update(device_tokens).where(device_tokens.c.token_id == token_id, device_tokens.c.atc < atc).values(atc=atc)
         return self._conn.execute(query).rowcount == 1
 
+
+_PAYMENT_COLUMNS = frozenset(column.name for column in payments.columns)
 
 _PAYMENT_MUTABLE = frozenset(
     {"status", "result_code", "wallet_id", "wallet_amount", "wallet_currency", "settlement_amount",
@@ -926,6 +1000,7 @@ class Store:
     def __init__(self, engine: Engine, clock: Callable[[], datetime] = _now) -> None:
         self._engine = engine
         self._clock = clock
+        self._accounts: dict[str, tuple[str, str]] = {}  # id -> (kind, currency) of accounts known to exist (Tx)
         # SQLite takes one writer at a time (BEGIN IMMEDIATE): queue this process's transactions
         # here rather than in SQLite's busy handler, whose back-off sleeps make the latency tail
         self._queue = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
@@ -950,14 +1025,21 @@ class Store:
         return self._engine.dialect.name
 
     @contextmanager
-    def begin(self) -> Iterator[Tx]:
+    def begin(self, *, failure_ends_it: bool = False) -> Iterator[Tx]:
         """One transaction: committed when the block ends, rolled back if it raises.
 
         A database failure (unreachable, locked past the busy timeout, a broken schema) is a StoreError.
+        ``failure_ends_it``: the caller lets a Duplicate or StoreError of an insert end the transaction,
+        never going on in it, so no insert needs a savepoint (on PostgreSQL, two statements saved an insert).
         """
         try:
-            with self._queue, self._engine.begin() as conn:
-                yield Tx(conn, self._clock)
+            with self._queue:
+                with self._engine.begin() as conn:
+                    tx = Tx(conn, self._clock, self._accounts, failure_ends_it=failure_ends_it)
+                    yield tx
+                if len(self._accounts) > MAX_KNOWN_ACCOUNTS:
+                    self._accounts.clear()
+                self._accounts.update(tx.seen)  # committed: accounts are never deleted, nor change kind or currency
         except DBAPIError as exc:
             raise StoreError(f"the database failed: {exc.orig}") from exc
 

@@ -22,6 +22,7 @@ ALGORITHM = "RSA256"
 
 _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END ([A-Z0-9 ]+)-----", re.S)
 _KEY_VERSION = re.compile(r"[0-9]{1,9}")
+_NOT_IN_SIGNATURE = re.compile(r"[,\s]")  # a comma or whitespace (str.isspace) would break the header
 
 
 class SignatureError(DomainError):
@@ -155,7 +156,7 @@ def _signature_bytes(signature: str) -> bytes:
 
 def signature_header(signature: str, key_version: int = 1) -> str:
     """``algorithm=RSA256,keyVersion=<n>,signature=<s>``, the ``Signature`` header value."""
-    if not signature or any(c == "," or c.isspace() for c in signature):
+    if not signature or _NOT_IN_SIGNATURE.search(signature):
         raise SignatureError("the signature must be non-empty, without commas or spaces (URL-encode it)")
     if isinstance(key_version, bool) or not isinstance(key_version, int) or key_version < 0:
         raise SignatureError(f"keyVersion must be a non-negative integer, not {key_version!r}")

@@ -19,7 +19,7 @@ from com.alipay.ams.api.request.pay.alipay_refund_request import AlipayRefundReq
 from com.alipay.ams.api.model.amount import Amount
 from pos_sim.domain import ams_signature
 from tests.integration.conftest import balance
-from tests.integration.test_notifications import receiver  # noqa: F401  (a fixture)
+from tests.integration.test_notifications import eventually, receiver  # noqa: F401  (receiver is a fixture)
 from tests.integration.test_official_sdk import pay_request, sdk  # noqa: F401  (sdk is a fixture)
 
 
@@ -177,5 +177,6 @@ def test_the_merchant_is_notified_of_the_outcome_signed_once_the_wallet_pays(sdk
     gateway_key = ams_signature.load_public_key((data_dir / "keys" / "gateway_public.pem").read_text())
     signature = ams_signature.parse_signature_header(notice.headers["signature"])[2]
     assert ams_signature.verify(gateway_key, "POST", "/pos/notify", "SIM_DEMO", notice.headers["request-time"], notice.body, signature)
-    shown_on_sim = requests.get(f"{backend.url}/sim/payments/{shown['paymentId']}/notifications", timeout=10).json()
-    assert shown_on_sim["notifications"][0]["delivered"] is True
+    # the receiver has the notice before the notifier has its acknowledgement, and records it delivered
+    notifications = f"{backend.url}/sim/payments/{shown['paymentId']}/notifications"
+    eventually(lambda: requests.get(notifications, timeout=10).json()["notifications"][0]["delivered"], "shown delivered on /sim")
