@@ -31,10 +31,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-from pos_sim.backend.protocol import RESULTS, Refused, amount_json, now, paid_amounts, result, timestamp
+from pos_sim.backend.protocol import RESULTS, Refused, now, payment_json, result, timestamp
 from pos_sim.backend.store import Notification, Payment, Store, Tx
 from pos_sim.domain import ams_signature
-from pos_sim.domain.money import Money
 
 NOTIFIED_STATUSES = frozenset({"SUCCESS", "FAIL"})
 """Payment statuses that are notified: the final outcomes a merchant waits for (not CANCELLED)."""
@@ -79,15 +78,8 @@ def body(payment: Payment) -> dict[str, Any]:
     notice: dict[str, Any] = {
         "notifyType": "PAYMENT_RESULT",
         "result": _result(payment),
-        "paymentRequestId": payment.payment_request_id,
-        "paymentId": payment.payment_id,
-        "paymentAmount": amount_json(Money.of_minor(payment.amount, payment.currency)),
-        "paymentCreateTime": timestamp(payment.created_at),
     }
-    if payment.paid_at is not None:
-        notice["paymentTime"] = timestamp(payment.paid_at)
-    notice |= paid_amounts(payment)
-    return notice
+    return notice | payment_json(payment)
 
 
 def queue(tx: Tx, payment: Payment) -> None:

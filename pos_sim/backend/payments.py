@@ -39,7 +39,7 @@ from urllib.parse import quote
 
 from pos_sim.backend import notifications
 from pos_sim.backend.faults import Fault
-from pos_sim.backend.protocol import RESULTS, Refused, amount, amount_json, field, now, paid_amounts, result, timestamp
+from pos_sim.backend.protocol import RESULTS, Refused, amount, amount_json, field, now, paid_amounts, payment_json, result, timestamp
 from pos_sim.backend.store import Duplicate, InsufficientFunds, Payment, Store, StoreError, Tx
 from pos_sim.backend.tokens import DeviceTokens, is_presentation
 from pos_sim.domain.codes.emv_cpm import MAX_TEXT_CHARS
@@ -385,14 +385,8 @@ class Payments:
             "paymentStatus": payment.status,
             "paymentResultCode": payment.result_code,
             "paymentResultMessage": result(payment.result_code)["resultMessage"],
-            "paymentRequestId": payment.payment_request_id,
-            "paymentId": payment.payment_id,
-            "paymentAmount": amount_json(Money.of_minor(payment.amount, payment.currency)),
-            "paymentCreateTime": timestamp(payment.created_at),
-            **paid_amounts(payment),
+            **payment_json(payment),
         }
-        if payment.paid_at is not None:
-            response["paymentTime"] = timestamp(payment.paid_at)
         return response
 
     def cancel(self, client_id: str, body: dict[str, Any]) -> dict[str, Any]:

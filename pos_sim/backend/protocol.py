@@ -104,6 +104,21 @@ def amount_json(money: Money) -> dict[str, str]:
     return {"currency": money.currency.code, "value": str(money.minor)}
 
 
+def payment_json(payment: Any) -> dict[str, Any]:
+    """What inquiries and notifications say of a recorded payment: its ids, amount and times, and,
+    where they differ from its own amount, ``customerPayAmount`` (what the wallet paid, in its
+    currency) and ``grossSettlementAmount`` (what the merchant is settled)."""
+    fields: dict[str, Any] = {
+        "paymentRequestId": payment.payment_request_id,
+        "paymentId": payment.payment_id,
+        "paymentAmount": amount_json(Money.of_minor(payment.amount, payment.currency)),
+        "paymentCreateTime": timestamp(payment.created_at),
+    }
+    if payment.paid_at is not None:
+        fields["paymentTime"] = timestamp(payment.paid_at)
+    return fields | paid_amounts(payment)
+
+
 def paid_amounts(payment: Any) -> dict[str, Any]:
     """A paid payment's other amounts, where they differ from its own: ``customerPayAmount`` (what the
     wallet paid, in its currency) and ``grossSettlementAmount`` (what the merchant is settled)."""
