@@ -464,17 +464,17 @@ class _Run:
                              f"{reversal.state.value} {reversal.result_code or ''} {reversal.amount.major_str()}".replace("  ", " "))
 
     def sale_number(self, reference: str) -> str:
-        if reference == LAST:
-            if self.last_sale is None:
-                raise StepFailure("no sale yet to refer to")
-            return self.last_sale
-        return self.labels.get(reference, reference)
+        return self._number(reference, self.last_sale, "sale")
 
     def receipt_number(self, reference: str) -> str:
+        return self._number(reference, self.last_receipt, "receipt")
+
+    def _number(self, reference: str, last: str | None, what: str) -> str:
+        """The receipt number ``reference`` stands for: the last one, a step's label, or itself."""
         if reference == LAST:
-            if self.last_receipt is None:
-                raise StepFailure("no receipt yet to refer to")
-            return self.last_receipt
+            if last is None:
+                raise StepFailure(f"no {what} yet to refer to")
+            return last
         return self.labels.get(reference, reference)
 
     def reopen(self, happened: _Happened) -> None:

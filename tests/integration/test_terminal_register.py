@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import replace
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +29,7 @@ from pos_sim.terminal.reports import layout as report_layout
 from pos_sim.terminal.sales import ReversalState, SalesBook
 from pos_sim.terminal.settings import TerminalSettings
 from tests.integration.conftest import balance, payment_code
+from tests.integration.test_terminal_authorize import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = {"polling.interval_s": 0.1, "polling.deadline_s": 1.0, "polling.cancel_attempts": 3}
@@ -384,14 +384,6 @@ def pos_sim_sale(backend, data_dir, journal_dir, minor, code, *extra) -> list[st
             "--code", code, "--poll-interval", "0.2", "--deadline", "600", *extra]
 
 
-def wait_for(condition, within_s: float = 15.0, what: str = "the condition"):
-    deadline = time.monotonic() + within_s
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"{what} did not happen within {within_s} s"
-        time.sleep(0.05)
-    return value
-
-
 @pytest.mark.parametrize(
     ("minor", "killed_when", "state", "restart"),
     [
@@ -416,12 +408,12 @@ def test_a_terminal_killed_between_send_and_answer_agrees_with_the_gateway_after
                     entries = look.entries()
                     return entries[0] if entries else None
 
-            entry = wait_for(journalled, what="the journal row")
+            entry = wait_for(journalled, 15.0, what="the journal row")
             if killed_when == "paid":
                 wait_for(lambda: gateway.inquire_payment(payment_request_id=entry.payment_request_id).text("paymentStatus")
-                         == "SUCCESS", what="the charge")
+                         == "SUCCESS", 15.0, what="the charge")
             else:
-                wait_for(lambda: journalled().state is State.RESOLVING, what="polling")
+                wait_for(lambda: journalled().state is State.RESOLVING, 15.0, what="polling")
         assert child.poll() is None, child.stderr.read()
     finally:
         os.kill(child.pid, signal.SIGKILL)
