@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from pos_sim.backend.clock import MAX_ADVANCE_S
 from pos_sim.backend.faults import Faults, FaultSpec, trigger_amounts
 from pos_sim.backend.notifications import Backoff, Notifier
 from pos_sim.backend.merchants import MerchantExists, Merchants
@@ -145,6 +146,11 @@ class NewMerchant(BaseModel):
     settlementCurrency: str = Field(examples=["THB"], description="ISO 4217 code the merchant is settled in")
     publicKey: str | None = Field(default=None, description="RSA public key (PEM or bare base64); "
                                   "omitted: a key pair is made in the data dir and the private key answered")
+
+
+class ClockMove(BaseModel):
+    advanceSeconds: int = Field(ge=1, le=MAX_ADVANCE_S, examples=[120],
+                                description="how far to move the simulator's clock on; it never goes back")
 
 
 class RateTableIn(BaseModel):
@@ -290,5 +296,17 @@ def create_app(gateway: Gateway) -> FastAPI:
         except AmountError as exc:
             raise Refused("PARAM_ILLEGAL", f"rates: {exc}") from None
         return gateway.payments.rates.as_json()
+
+    def clock_json() -> dict[str, Any]:
+        return {"now": timestamp(gateway.store.clock.now()), "offsetSeconds": gateway.store.clock.offset_s}
+
+    @app.get("/sim/clock", summary="The simulator's time, and how far it has been moved on")
+    def show_clock() -> dict[str, Any]:
+        return clock_json()
+
+    @app.post("/sim/clock", summary="Move the simulator's clock on: payment codes, order codes and device tokens expire")
+    def advance_clock(move: ClockMove) -> dict[str, Any]:
+        gateway.store.clock.advance(move.advanceSeconds)
+        return clock_json()
 
     return app

@@ -23,9 +23,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -51,10 +50,6 @@ RETRY_AFTER_ERROR_S = 5.0
 """How long the delivery loop pauses after an unexpected error (a store it cannot reach...)."""
 
 log = logging.getLogger(__name__)
-
-
-def _clock() -> datetime:
-    return datetime.now(UTC)
 
 
 # --- what is sent -----------------------------------------------------------------------------
@@ -188,7 +183,6 @@ class Notifier:
         *,
         timeout_s: float = 5.0,
         idle_s: float = 60.0,
-        clock: Callable[[], datetime] = _clock,
     ) -> None:
         if not timeout_s > 0 or not idle_s > 0:
             raise ValueError(f"timeout_s={timeout_s!r} and idle_s={idle_s!r} must be more than 0 seconds")
@@ -197,7 +191,7 @@ class Notifier:
         self.backoff = backoff or Backoff()
         self.timeout_s = timeout_s
         self.idle_s = idle_s
-        self._clock = clock
+        self._clock = store.clock.now  # the simulator's clock: notifications come due as it moves on
         self._wakeup = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None

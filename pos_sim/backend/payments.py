@@ -39,7 +39,8 @@ from urllib.parse import quote
 
 from pos_sim.backend import notifications
 from pos_sim.backend.faults import Fault
-from pos_sim.backend.protocol import RESULTS, Refused, amount, amount_json, field, now, paid_amounts, payment_json, result, timestamp
+from pos_sim.backend.clock import SimClock
+from pos_sim.backend.protocol import RESULTS, Refused, amount, amount_json, field, paid_amounts, payment_json, result, timestamp
 from pos_sim.backend.store import Duplicate, InsufficientFunds, Payment, Store, StoreError, Tx
 from pos_sim.backend.tokens import DeviceTokens, is_presentation
 from pos_sim.domain.codes.emv_cpm import MAX_TEXT_CHARS
@@ -60,8 +61,8 @@ def _hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def _new_id(prefix: str) -> str:
-    return prefix + now().strftime("%Y%m%d") + secrets.token_hex(8).upper()
+def _new_id(prefix: str, at: datetime) -> str:
+    return prefix + at.strftime("%Y%m%d") + secrets.token_hex(8).upper()
 
 
 def entry_code(client_id: str, store_id: str | None = None) -> str:
@@ -69,7 +70,7 @@ def entry_code(client_id: str, store_id: str | None = None) -> str:
     return f"{CODE_HOST}/e/{quote(client_id, safe='')}" + (f"/{quote(store_id, safe='')}" if store_id else "")
 
 
-def _expiry(body: dict[str, Any], created: datetime) -> datetime:
+def _expiry(body: dict[str, Any], created: datetime, clock: SimClock) -> datetime:
     text = field(body, "paymentExpiryTime", required=False, most=64)
     if text is None:
         return created + ORDER_CODE_LIFETIME
@@ -79,6 +80,7 @@ def _expiry(body: dict[str, Any], created: datetime) -> datetime:
         raise Refused("PARAM_ILLEGAL", "paymentExpiryTime must be an ISO 8601 time with an offset") from None
     if expires.tzinfo is None:
         raise Refused("PARAM_ILLEGAL", "paymentExpiryTime needs an offset, like 2026-11-21T16:04:05+08:00")
+    expires = clock.simulated(expires)
     if expires <= created:
         raise Refused("PARAM_ILLEGAL", "paymentExpiryTime is in the past")
     return expires
@@ -173,16 +175,16 @@ class Payments:
         if field(body, "productCode") != "IN_STORE_PAYMENT":
             raise Refused("PARAM_ILLEGAL", "productCode must be IN_STORE_PAYMENT")
         settle_in = self._settlement_currency(body, total.currency)
-        created = now()
+        created = self.store.clock.now()
         if scenario == "PaymentCode":
             code, expires = field(body, "paymentMethod.paymentMethodId", most=MAX_TEXT_CHARS), None
         elif scenario == "OrderCode":
-            code, expires = f"{CODE_HOST}/o/{secrets.token_urlsafe(12)}", _expiry(body, created)
+            code, expires = f"{CODE_HOST}/o/{secrets.token_urlsafe(12)}", _expiry(body, created, self.store.clock)
         else:
             store_id = field(body, "order.merchant.store.referenceStoreId", required=False, most=64)
-            code, expires = entry_code(client_id, store_id), _expiry(body, created)
+            code, expires = entry_code(client_id, store_id), _expiry(body, created, self.store.clock)
         late: list[str] = []  # the payment a late-success fault completes, once this answer is committed
-        payment_id = _new_id("P")
+        payment_id = _new_id("P", created)
         record = {
             "payment_id": payment_id,
             "client_id": client_id,
@@ -212,7 +214,7 @@ class Payments:
             if scenario != "PaymentCode":  # waits for a wallet to scan the merchant's code
                 tx.add_payment(**record, status="PROCESSING", result_code="PAYMENT_IN_PROCESS")
                 if scenario == "OrderCode":
-                    answer["orderCodeForm"] = {"expireTime": timestamp(expires),
+                    answer["orderCodeForm"] = {"expireTime": timestamp(self.store.clock.real(expires)),
                                                "codeDetails": [{"codeValue": code, "displayType": "TEXT"}]}
                 return {"result": result("PAYMENT_IN_PROCESS"), **answer}
             try:
@@ -261,7 +263,7 @@ class Payments:
             payment = tx.payment_for_code(scenario, code_value, lock=True)
             if payment is None:
                 raise Refused("ORDER_NOT_EXIST", "no payment is waiting on this code: paid, closed, expired or never issued")
-            at = now()
+            at = self.store.clock.now()
             if payment.expires_at is not None and payment.expires_at <= at:
                 payment = self._close(tx, payment, "ORDER_IS_CLOSED")
             elif not confirm_ms:
@@ -287,7 +289,7 @@ class Payments:
                 payment = tx.payment(client_id, payment_id=payment_id, lock=True)
                 if payment is None or payment.status != "PROCESSING":
                     return  # cancelled first: nothing moves
-                payment = self._settle(tx, payment, wallet_id, now())
+                payment = self._settle(tx, payment, wallet_id, self.store.clock.now())
             if payment.notify_url:
                 self.notify()
         except StoreError:
@@ -375,7 +377,7 @@ class Payments:
     def inquire_payment(self, client_id: str, body: dict[str, Any]) -> dict[str, Any]:
         with self.store.begin() as tx:
             payment = self._payment(tx, client_id, body)
-            expired = payment.status == "PROCESSING" and payment.expires_at is not None and payment.expires_at <= now()
+            expired = payment.status == "PROCESSING" and payment.expires_at is not None and payment.expires_at <= self.store.clock.now()
             if expired:
                 payment = self._close(tx, payment, "ORDER_IS_CLOSED")  # its order code expired unpaid
         if expired and payment.notify_url:
@@ -401,7 +403,7 @@ class Payments:
                     merchant = tx.merchant_account(client_id, settled.currency.code)
                     legs = self._legs(tx, payment.wallet_id, paid, merchant, settled)
                     tx.post("cancel", payment.payment_id, [(account, -minor) for account, minor in legs], memo=f"cancel {client_id}")
-                tx.update_payment(payment.payment_id, status="CANCELLED", cancelled_at=now())
+                tx.update_payment(payment.payment_id, status="CANCELLED", cancelled_at=self.store.clock.now())
                 payment = tx.payment(client_id, payment_id=payment.payment_id)
         return {
             "result": result(),
@@ -439,8 +441,8 @@ class Payments:
             back = Money.of_minor(share(paid.minor, total.minor, payment.amount, before.wallet_amount, before.amount), paid.currency)
             taken = Money.of_minor(share(settled.minor, total.minor, payment.amount, before.settlement_amount, before.amount),
                                    settled.currency)
-            refund_id = _new_id("R")
-            at = now()
+            at = self.store.clock.now()
+            refund_id = _new_id("R", at)
             merchant = tx.merchant_account(client_id, settled.currency.code)
             if legs := self._legs(tx, payment.wallet_id, back, merchant, taken):
                 tx.post("refund", refund_id, [(account, -minor) for account, minor in legs], memo=f"refund {payment_id}")

@@ -51,6 +51,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 
+from pos_sim.backend.clock import SimClock
 from pos_sim.domain.money import currency as _currency
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -446,10 +447,6 @@ def _aware(value: datetime) -> datetime:
 
 def _utc(value: datetime) -> datetime:
     return _aware(value).astimezone(UTC)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _new_id(prefix: str) -> str:
@@ -997,19 +994,19 @@ def _sqlite_begin(conn: Connection) -> None:
 class Store:
     """The backend's database: open with ``Store.open(url)``, work in ``with store.begin() as tx``."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime] = _now) -> None:
+    def __init__(self, engine: Engine, clock: SimClock | None = None) -> None:
         self._engine = engine
-        self._clock = clock
+        self.clock = clock or SimClock()
         self._accounts: dict[str, tuple[str, str]] = {}  # id -> (kind, currency) of accounts known to exist (Tx)
         # SQLite takes one writer at a time (BEGIN IMMEDIATE): queue this process's transactions
         # here rather than in SQLite's busy handler, whose back-off sleeps make the latency tail
         self._queue = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
 
     @classmethod
-    def open(cls, url: str, *, clock: Callable[[], datetime] = _now) -> Store:
+    def open(cls, url: str, *, clock: SimClock | None = None) -> Store:
         """Open (and create the tables of) ``sqlite:////abs/path.db`` or ``postgresql[+psycopg]://...``.
 
-        ``clock`` gives the aware UTC times written as ``created_at``.
+        ``clock`` (a new ``SimClock`` by default) gives every time the backend records and compares.
         """
         engine = _engine(url)
         try:
@@ -1035,7 +1032,7 @@ class Store:
         try:
             with self._queue:
                 with self._engine.begin() as conn:
-                    tx = Tx(conn, self._clock, self._accounts, failure_ends_it=failure_ends_it)
+                    tx = Tx(conn, self.clock.now, self._accounts, failure_ends_it=failure_ends_it)
                     yield tx
                 if len(self._accounts) > MAX_KNOWN_ACCOUNTS:
                     self._accounts.clear()

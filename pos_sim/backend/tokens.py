@@ -22,7 +22,7 @@ import secrets
 from datetime import datetime, timezone
 from typing import Any
 
-from pos_sim.backend.protocol import Refused, now
+from pos_sim.backend.protocol import Refused
 from pos_sim.backend.store import Duplicate, Store, Tx
 from pos_sim.domain import device_token
 from pos_sim.domain.codes import emv_cpm
@@ -54,7 +54,7 @@ class DeviceTokens:
 
     def provision(self, wallet_id: str) -> dict[str, Any]:
         """A new token bound to the wallet: its id, PAN, YYMM expiry and hex master key, counter 0."""
-        expiry = device_token.expiry_after(now().date(), TOKEN_YEARS)
+        expiry = device_token.expiry_after(self.store.clock.now().date(), TOKEN_YEARS)
         key = secrets.token_bytes(device_token.KEY_BYTES).hex().upper()
         with self.store.begin() as tx:
             account = tx.account(wallet_id)

@@ -6,7 +6,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from pos_sim.backend.protocol import Refused, now, timestamp
+from pos_sim.backend.protocol import Refused, timestamp
 from pos_sim.backend.store import Store
 from pos_sim.domain.codes.wallet import make_alipay_plus_code
 from pos_sim.domain.errors import AmountError
@@ -50,11 +50,11 @@ class Wallets:
 
     def payment_code(self, wallet_id: str) -> dict[str, Any]:
         """A one-time Alipay+ payment code for the wallet, valid about a minute."""
-        expires = now() + CODE_LIFETIME
+        expires = self.store.clock.now() + CODE_LIFETIME
         with self.store.begin() as tx:
             account = tx.account(wallet_id)
             if account is None or account.kind != "wallet":
                 raise Refused("USER_NOT_EXIST", f"no wallet {wallet_id}")
             code = make_alipay_plus_code(CODE_ISSUER, f"{secrets.randbelow(10**16):016d}")
             tx.add_code(code, wallet_id, expires)
-        return {"code": code, "expiresAt": timestamp(expires)}
+        return {"code": code, "expiresAt": timestamp(self.store.clock.real(expires))}

@@ -36,11 +36,12 @@ the catalogue's currency, a wallet's balance in its own.
 Actions (``parse.EXPECTATIONS`` lists what each may expect):
 
 - ``scan_item: BARCODE``; ``key_amount: "12.50"`` or ``{amount, description}``.
-- ``pay: {tender, wallet, code, reuse_code, confirm_ms, label}``. ``customer-code``: the wallet's
+- ``pay: {tender, wallet, code, reuse_code, confirm_ms, advance_clock, label}``. ``customer-code``: the wallet's
   fresh payment code (or ``code:`` as written, or ``reuse_code: true``: its last code again);
   ``order-code`` / ``entry-code``: the terminal shows its code and the wallet scans it, taking
   ``confirm_ms`` to confirm (no wallet: nobody scans, the code expires); ``phone-tap``: the
-  wallet's phone token tapped on the reader.
+  wallet's phone token tapped on the reader. ``advance_clock: N``: the simulator's clock moves on
+  N s while the code is shown, before it is scanned (a stale code: EXPIRED_CODE, ORDER_IS_CLOSED).
 - ``scan: {file | virtual | wedge, use, label}``: a code through a scanner source, then paid with
   (``use: pay``, the default) or put in the cart (``use: item``). ``file: images/code.png`` (beside
   the scenario file); ``virtual: {text | wallet | phone, symbology, damage, strength, seed}``

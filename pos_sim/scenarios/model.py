@@ -95,13 +95,15 @@ class Pay:
     """Charge the cart by a tender: ``customer-code`` (the wallet's fresh payment code, the ``code``
     given, or the wallet's last code again with ``reuse_code``), ``order-code`` and ``entry-code``
     (the wallet scans the merchant's code, taking ``confirm_ms`` to confirm; no wallet: nobody
-    scans), ``phone-tap`` (the wallet's phone token tapped)."""
+    scans), ``phone-tap`` (the wallet's phone token tapped). ``advance_clock``: the seconds the
+    simulator's clock moves on while the code is shown, before it is scanned (codes go stale)."""
 
     tender: str
     wallet: str | None = None
     code: str | None = None
     reuse_code: bool = False
     confirm_ms: int = 0
+    advance_clock: int = 0
     label: str | None = None
 
 
@@ -201,6 +203,10 @@ class Wait:
     """Let ``seconds`` pass (a late success lands, a confirm finishes)."""
 
     seconds: float
+
+
+MAX_ADVANCE_S = 366 * 86400
+"""The most the simulator's clock moves on at once (a year and a day, as ``POST /sim/clock`` takes)."""
 
 
 @dataclass(frozen=True)

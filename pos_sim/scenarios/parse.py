@@ -28,7 +28,7 @@ from pos_sim.domain.money import Money, currency as currency_of
 from pos_sim.domain.receipt import Outcome
 from pos_sim.scan import damage
 from pos_sim.scenarios.model import (
-    LAST, TENDERS, AdvanceClock, Expectation, Fault, FileSource, KeyAmount, KillTerminal, Pay, Refund, Report,
+    LAST, MAX_ADVANCE_S, TENDERS, AdvanceClock, Expectation, Fault, FileSource, KeyAmount, KillTerminal, Pay, Refund, Report,
     ReportExpected, Reprint, RestartTerminal, Scan, ScanItem, Scenario, ScenarioError, ScenarioFile, Step,
     TenderTotalsExpected, TerminalSetup, VirtualSource, Void, Wait, WalletSpec, WedgeSource, Where,
 )
@@ -259,7 +259,8 @@ class _Reader:
         return KeyAmount(self.money(fields["amount"], "key_amount.amount", self.currency, positive=True), description)
 
     def action_pay(self, node: Node) -> Pay:
-        fields = self.fields(node, "pay", ("tender",), ("tender", "wallet", "code", "reuse_code", "confirm_ms", "label"))
+        fields = self.fields(node, "pay", ("tender",), ("tender", "wallet", "code", "reuse_code", "confirm_ms",
+                                                              "advance_clock", "label"))
         tender = self.choice(fields["tender"], "pay.tender", tuple(TENDERS))
         wallet = self.wallet_name(fields["wallet"], "pay.wallet") if "wallet" in fields else None
         code = self.raw(fields["code"], "pay.code", most=512) if "code" in fields else None
@@ -281,10 +282,14 @@ class _Reader:
         if "confirm_ms" in fields and tender not in ("order-code", "entry-code"):
             self.fail(fields["confirm_ms"], "pay.confirm_ms: how long the customer takes to confirm a scanned "
                                             "order or entry code; not for " + tender)
+        advance = self.integer(fields["advance_clock"], "pay.advance_clock", 1, MAX_ADVANCE_S) if "advance_clock" in fields else 0
+        if advance and tender == "phone-tap":
+            self.fail(fields["advance_clock"], "pay.advance_clock: the seconds that pass while a code is shown, before it is "
+                                               "scanned; a phone tap shows none")
         label = self.label(fields["label"], "sale") if "label" in fields else None
         self.sales += 1
         self.receipts += 1
-        return Pay(tender, wallet, code, reuse, confirm_ms, label)
+        return Pay(tender, wallet, code, reuse, confirm_ms, advance, label)
 
     def action_scan(self, node: Node) -> Scan:
         fields = self.fields(node, "scan", (), ("file", "virtual", "wedge", "use", "label"))
@@ -401,7 +406,7 @@ class _Reader:
     def action_advance_clock(self, node: Node) -> AdvanceClock:
         if isinstance(node, MappingNode):
             node = self.fields(node, "advance_clock", ("seconds",), ("seconds",))["seconds"]
-        return AdvanceClock(self.integer(node, "advance_clock.seconds", 1, 366 * 86400))
+        return AdvanceClock(self.integer(node, "advance_clock.seconds", 1, MAX_ADVANCE_S))
 
     def action_restart_terminal(self, node: Node) -> RestartTerminal:
         if isinstance(node, MappingNode):

@@ -253,11 +253,12 @@ class _Run:
                 happened.said.append(f"wallet {action.wallet} shows the code it showed before")
             else:
                 code = self.fresh_code(action.wallet)  # type: ignore[arg-type]
+            self.let_time_pass(action.advance_clock, happened)
         elif action.tender == "phone-tap":
             code = self.sim.tap(self.wallet_ids[action.wallet])  # type: ignore[index]
             happened.said.append(f"wallet {action.wallet}'s phone tapped")
         else:
-            on_code = self.customer_scans(action.wallet, action.confirm_ms, happened)
+            on_code = self.customer_scans(action.wallet, action.confirm_ms, action.advance_clock, happened)
         sale = self.register.pay(tender, code, on_code=on_code)
         self.record_sale(sale, action.label, happened)
 
@@ -315,14 +316,20 @@ class _Run:
         happened.said.append(f"waited {action.seconds:g} s")
 
     def do_advance_clock(self, action: AdvanceClock, _step: Step, happened: _Happened) -> None:
+        self.let_time_pass(action.seconds, happened)
+
+    def let_time_pass(self, seconds: int, happened: _Happened) -> None:
+        """Move the simulator's clock on ``seconds`` (none for 0)."""
+        if not seconds:
+            return
         try:
-            said = self.sim.advance_clock(action.seconds)
+            said = self.sim.advance_clock(seconds)
         except SimulatorError as exc:
             if exc.status == 404:
                 raise StepFailure(f"this backend cannot advance its clock (POST /sim/clock answered HTTP 404 at "
                                   f"{self.sim.url}); advance_clock needs a simulator with a clock to move") from None
             raise
-        happened.said.append(f"the simulator's clock moved on {action.seconds} s" + (f": {said}" if said else ""))
+        happened.said.append(f"the simulator's clock moved on {seconds} s" + (f" to {said['now']}" if "now" in said else ""))
 
     def do_restart_terminal(self, _action: RestartTerminal, _step: Step, happened: _Happened) -> None:
         self.reopen(happened)
@@ -380,14 +387,20 @@ class _Run:
         self.last_code[wallet] = code
         return code
 
-    def customer_scans(self, wallet: str | None, confirm_ms: int, happened: _Happened) -> Callable[[MerchantCode], None]:
-        """What the customer does when the terminal shows its code: the wallet scans it (or nobody, without one).
-        Never raises: the terminal is waiting for the payment, and a failed scan leaves it to expire."""
+    def customer_scans(self, wallet: str | None, confirm_ms: int, advance_s: int,
+                       happened: _Happened) -> Callable[[MerchantCode], None]:
+        """What the customer does when the terminal shows its code: ``advance_s`` seconds pass on the
+        simulator's clock, then the wallet scans it (or nobody, without one). Never raises: the terminal
+        is waiting for the payment, and a failed scan leaves it to expire."""
         client_id = self.register.gateway.credentials.client_id
 
         def on_code(shown: MerchantCode) -> None:
             what = "order code" if shown.value else f"entry code of store {shown.store_id}"
             happened.said.append(f"the terminal shows its {what}")
+            try:
+                self.let_time_pass(advance_s, happened)
+            except (StepFailure, SimulatorError) as exc:
+                happened.said.append(f"the clock could not move on: {exc}")
             if wallet is None:
                 happened.said.append("nobody scans it")
                 return

@@ -147,12 +147,13 @@ def test_a_kill_and_the_tenders_parse(scenario_file):
     path = scenario_file("name: k\nwallets: {a: {currency: JPY, balance: '5000'}}\nterminal: {catalogue: "
                          f"{ROOT / 'assets' / 'catalogue_jp.json'}}}\nsteps:\n"
                          "  - kill_terminal: {wallet: a, amount: '1055', items: ['4902715003184'], when: polling}\n"
-                         "  - pay: {tender: order-code, confirm_ms: 200}\n  - pay: {tender: phone-tap, wallet: a}\n")
+                         "  - pay: {tender: order-code, confirm_ms: 200}\n  - pay: {tender: phone-tap, wallet: a}\n"
+                         "  - pay: {tender: customer-code, wallet: a, advance_clock: 90}\n")
     scenario = parse_file(path).scenarios[0]
     assert scenario.terminal.currency == "JPY"
     assert [s.action for s in scenario.steps] == [
         KillTerminal("a", "polling", Money.of_minor(1055, "JPY"), ("4902715003184",)),
-        Pay("order-code", confirm_ms=200), Pay("phone-tap", "a")]
+        Pay("order-code", confirm_ms=200), Pay("phone-tap", "a"), Pay("customer-code", "a", advance_clock=90)]
 
 
 # --- malformed files: each error names file:line:column -------------------------------------------
@@ -177,6 +178,9 @@ def test_a_kill_and_the_tenders_parse(scenario_file):
         ("name: x\nsteps:\n  - pay: {tender: customer-code, wallet: bob}\n", 3, 42, "pay.wallet: no wallet 'bob'"),
         ("name: x\nsteps:\n  - pay: {tender: customer-code}\n", 3, 10, "a customer-code payment takes the code of a wallet"),
         ("name: x\nsteps:\n  - pay: {tender: order-code, code: '1234'}\n", 3, 37, "only a customer-code payment takes"),
+        ("name: x\nsteps:\n  - pay: {tender: phone-tap, wallet: a, advance_clock: 9}\nwallets: {a: {currency: SGD, balance: '1'}}\n",
+         3, 56, "pay.advance_clock: the seconds that pass while a code is shown"),
+        ("name: x\nsteps:\n  - pay: {tender: order-code, advance_clock: 0}\n", 3, 46, "pay.advance_clock: 0 is not from 1 to 31622400"),
         ("name: x\nsteps:\n  - wait: -1\n", 3, 11, "wait: -1 is not above 0 to 600"),
         ("name: x\nsteps:\n  - wait: soon\n", 3, 11, "wait: expected a number, found text 'soon'"),
         ("name: x\nsteps:\n  - key_amount: 12.505\n", 3, 17, "key_amount: '12.505': SGD has 2 decimal places, got 3"),
