@@ -33,6 +33,7 @@ amount, code)``, which does all of that.
 from __future__ import annotations
 
 import math
+import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -128,7 +129,7 @@ def authorize(gateway: GatewayClient, journal: Journal, amount: Money, payment_c
               scenario: str = "PaymentCode", on_code: Callable[[MerchantCode], None] | None = None,
               store_id: str | None = None, notify_url: str | None = None, code_lifetime_s: int = CODE_LIFETIME_S,
               payment_request_id: str | None = None, order_reference: str | None = None, description: str = "",
-              terminal_id: str | None = None, polling: Polling = Polling(),
+              terminal_id: str | None = None, polling: Polling = Polling(), give_up: threading.Event | None = None,
               clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Outcome:
     """Charge ``amount`` and chase the answer to a known outcome.
 
@@ -137,6 +138,9 @@ def authorize(gateway: GatewayClient, journal: Journal, amount: Money, payment_c
     ``on_code`` is told the order code to show (or that the entry code of ``store_id`` is to be
     scanned), then the payment is polled until the code expires, ``code_lifetime_s`` after the pay
     (sent as its ``paymentExpiryTime``), and cancelled if still unpaid.
+
+    ``give_up`` set (the cashier presses cancel) ends the waiting for an answer at once: the payment
+    is cancelled, and still ends in one known outcome (a success that came meanwhile is reversed).
     """
     if scenario not in SCENARIOS:
         raise PaymentRequestError(f"scenario {scenario!r}: one of {', '.join(SCENARIOS)}")
@@ -151,7 +155,7 @@ def authorize(gateway: GatewayClient, journal: Journal, amount: Money, payment_c
     reply = gateway.pay(request_id, amount, payment_code, scenario=scenario, order_reference=order_reference,
                         description=description, terminal_id=terminal_id, store_id=store_id, notify_url=notify_url,
                         expires_at=expires)
-    chase = _Chase(gateway, journal, entry, polling, clock, sleep)
+    chase = _Chase(gateway, journal, entry, polling, clock, sleep, give_up)
     if isinstance(reply, GatewayAnswer) and reply.failed:
         return chase.finish(reply, _Found(State.DECLINED, reply.code, reply.message, reply.text("paymentId")))
     doubt = None
@@ -283,7 +287,7 @@ class _Chase:
     """Chasing one payment request to its outcome, writing every step to the journal."""
 
     def __init__(self, gateway: GatewayClient, journal: Journal, entry: Entry, polling: Polling,
-                 clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+                 clock: Callable[[], float], sleep: Callable[[float], None], give_up: threading.Event | None = None) -> None:
         self.gateway = gateway
         self.journal = journal
         self.entry = entry
@@ -291,6 +295,7 @@ class _Chase:
         self.polling = polling
         self.clock = clock
         self.sleep = sleep
+        self.give_up = give_up
 
     def log(self, call: str, reply: Reply, *, state: State | None = None, detail: str | None = None) -> Entry:
         """Journal one call's reply (and, with ``state``, a move to a pending state)."""
@@ -337,9 +342,15 @@ class _Chase:
                 return self.finish(reply, found)
             self.log("inquiryPayment", reply, state=State.RESOLVING)
             remaining = deadline - self.clock()
-            if remaining <= 0:
+            if remaining <= 0 or self._given_up():
                 return self._cancel()
-            self.sleep(min(self.polling.interval_s, remaining))
+            if self.give_up is None:
+                self.sleep(min(self.polling.interval_s, remaining))
+            elif self.give_up.wait(min(self.polling.interval_s, remaining)):
+                return self._cancel()
+
+    def _given_up(self) -> bool:
+        return self.give_up is not None and self.give_up.is_set()
 
     def _cancel(self) -> Outcome:
         """Cancel until the gateway answers (at most ``cancel_attempts`` times); the outcome, resolved or not."""

@@ -31,6 +31,7 @@ reached the journal was never sent: NOT_PROCESSED), and every pending void or re
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -162,9 +163,10 @@ class Register:
     # --- paying ----------------------------------------------------------------------------------
 
     def pay(self, tender: Tender | str, code: str | None = None,
-            on_code: Callable[[MerchantCode], None] | None = None) -> Sale:
+            on_code: Callable[[MerchantCode], None] | None = None, give_up: threading.Event | None = None) -> Sale:
         """Charge the cart's total by ``tender``; the sale, settled (or left pending when the gateway
-        could not be brought to an answer: ``recover`` finishes it). The cart is cleared on approval."""
+        could not be brought to an answer: ``recover`` finishes it). The cart is cleared on approval.
+        ``give_up``, set while it waits (the cashier's cancel), cancels the payment (``authorize``)."""
         try:
             tender = Tender(tender)
         except ValueError:
@@ -196,7 +198,7 @@ class Register:
                                 code_lifetime_s=self.settings.code_lifetime_s, payment_request_id=request_id,
                                 order_reference=sale.receipt_number, description=describe(cart),
                                 terminal_id=self.settings.terminal_id, polling=self.settings.polling,
-                                clock=self._clock, sleep=self._sleep)
+                                give_up=give_up, clock=self._clock, sleep=self._sleep)
         except PaymentRequestError as exc:
             self.book.settle_sale(sale.receipt_number, State.NOT_PROCESSED, result_message=f"not sent: {exc}")
             raise

@@ -148,6 +148,19 @@ def test_unknown_that_stays_processing_is_cancelled_and_nothing_moves(backend, w
     assert balance(backend, wallet_id) == 10_000 and history(backend, wallet_id) == ["fund"]
 
 
+def test_the_cashier_giving_up_cancels_at_once_and_still_ends_known(backend, wallet, gateway, journal):
+    wallet_id = wallet("SGD", 10_000)
+    give_up = threading.Event()
+    threading.Timer(0.5, give_up.set).start()
+    started = time.monotonic()
+    patient = Polling(interval_s=2.0, deadline_s=60.0, cancel_attempts=3)  # would wait a minute but for the cashier
+    outcome = authorize(gateway, journal, sgd(1253), payment_code(backend, wallet_id), polling=patient, give_up=give_up)
+    assert (outcome.state, outcome.charged) == (State.CANCELLED, False)
+    assert time.monotonic() - started < 5
+    assert calls(journal, outcome.payment_request_id)[-3:] == [("cancel", None), ("cancel", "S"), ("inquiryPayment", "S")]
+    assert balance(backend, wallet_id) == 10_000 and history(backend, wallet_id) == ["fund"]
+
+
 def test_late_success_is_found_by_inquiry_and_approved_once(backend, wallet, gateway, journal):
     wallet_id = wallet("SGD", 10_000)
     arm(backend, call="inquiryPayment", action="error", count=1)  # one inquiry fails on the way: it only delays
