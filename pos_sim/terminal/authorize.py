@@ -130,7 +130,7 @@ def authorize(gateway: GatewayClient, journal: Journal, amount: Money, payment_c
               store_id: str | None = None, notify_url: str | None = None, code_lifetime_s: int = CODE_LIFETIME_S,
               payment_request_id: str | None = None, order_reference: str | None = None, description: str = "",
               terminal_id: str | None = None, polling: Polling = Polling(), give_up: threading.Event | None = None,
-              clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Outcome:
+              on_state: Callable[[State], None] | None = None, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Outcome:
     """Charge ``amount`` and chase the answer to a known outcome.
 
     PaymentCode: to the customer's scanned ``payment_code``. OrderCode / EntryCode (``payment_code``
@@ -141,6 +141,8 @@ def authorize(gateway: GatewayClient, journal: Journal, amount: Money, payment_c
 
     ``give_up`` set (the cashier presses cancel) ends the waiting for an answer at once: the payment
     is cancelled, and still ends in one known outcome (a success that came meanwhile is reversed).
+    ``on_state`` is told each state the payment moves to while it is chased (RESOLVING: the outcome
+    is being checked; CANCELLING), for a screen to show.
     """
     if scenario not in SCENARIOS:
         raise PaymentRequestError(f"scenario {scenario!r}: one of {', '.join(SCENARIOS)}")
@@ -155,7 +157,7 @@ def authorize(gateway: GatewayClient, journal: Journal, amount: Money, payment_c
     reply = gateway.pay(request_id, amount, payment_code, scenario=scenario, order_reference=order_reference,
                         description=description, terminal_id=terminal_id, store_id=store_id, notify_url=notify_url,
                         expires_at=expires)
-    chase = _Chase(gateway, journal, entry, polling, clock, sleep, give_up)
+    chase = _Chase(gateway, journal, entry, polling, clock, sleep, give_up, on_state)
     if isinstance(reply, GatewayAnswer) and reply.failed:
         return chase.finish(reply, _Found(State.DECLINED, reply.code, reply.message, reply.text("paymentId")))
     doubt = None
@@ -287,7 +289,8 @@ class _Chase:
     """Chasing one payment request to its outcome, writing every step to the journal."""
 
     def __init__(self, gateway: GatewayClient, journal: Journal, entry: Entry, polling: Polling,
-                 clock: Callable[[], float], sleep: Callable[[float], None], give_up: threading.Event | None = None) -> None:
+                 clock: Callable[[], float], sleep: Callable[[float], None], give_up: threading.Event | None = None,
+                 on_state: Callable[[State], None] | None = None) -> None:
         self.gateway = gateway
         self.journal = journal
         self.entry = entry
@@ -296,6 +299,7 @@ class _Chase:
         self.clock = clock
         self.sleep = sleep
         self.give_up = give_up
+        self.on_state = on_state
 
     def log(self, call: str, reply: Reply, *, state: State | None = None, detail: str | None = None) -> Entry:
         """Journal one call's reply (and, with ``state``, a move to a pending state)."""
@@ -305,9 +309,16 @@ class _Chase:
                 said = f"paymentStatus {reply.text('paymentStatus')} ({reply.text('paymentResultCode')})"
         else:
             answer, code, said, payment_id = reply.failure.value, None, reply.detail, None
-        self.entry = self.journal.record(self.request_id, call, answer=answer, answer_code=code, state=state,
-                                         detail="; ".join(filter(None, (said, detail))) or None, payment_id=payment_id)
-        return self.entry
+        return self._note(self.journal.record(self.request_id, call, answer=answer, answer_code=code, state=state,
+                                              detail="; ".join(filter(None, (said, detail))) or None, payment_id=payment_id))
+
+    def _note(self, entry: Entry) -> Entry:
+        """Keep ``entry`` as the payment's latest; tell ``on_state`` when its state moved."""
+        moved = entry.state is not self.entry.state
+        self.entry = entry
+        if moved and self.on_state is not None:
+            self.on_state(entry.state)
+        return entry
 
     def finish(self, reply: Reply, found: _Found) -> Outcome:
         """Journal ``reply`` and the final outcome it established, in one commit."""
@@ -318,9 +329,9 @@ class _Chase:
                 said = f"paymentStatus {reply.text('paymentStatus')} ({reply.text('paymentResultCode')})"
         else:
             answer, code, said = reply.failure.value, None, reply.detail
-        self.entry = self.journal.record(self.request_id, reply.call, answer=answer, answer_code=code, state=found.state,
-                                         detail=said if said == found.message else f"{said}; {found.message}", result_code=found.code,
-                                         result_message=found.message, payment_id=found.payment_id)
+        self._note(self.journal.record(self.request_id, reply.call, answer=answer, answer_code=code, state=found.state,
+                                       detail=said if said == found.message else f"{said}; {found.message}",
+                                       result_code=found.code, result_message=found.message, payment_id=found.payment_id))
         return Outcome.of(self.entry, reply.body if isinstance(reply, GatewayAnswer) else None)
 
     def resolve(self, poll: bool, deadline_s: float | None = None) -> Outcome:
@@ -355,8 +366,8 @@ class _Chase:
     def _cancel(self) -> Outcome:
         """Cancel until the gateway answers (at most ``cancel_attempts`` times); the outcome, resolved or not."""
         if self.entry.state is not State.CANCELLING:
-            self.entry = self.journal.record(self.request_id, "cancel", state=State.CANCELLING,
-                                             detail="the outcome is still unknown: cancelling")
+            self._note(self.journal.record(self.request_id, "cancel", state=State.CANCELLING,
+                                           detail="the outcome is still unknown: cancelling"))
         for attempt in range(1, self.polling.cancel_attempts + 1):
             reply = self.gateway.cancel(payment_request_id=self.request_id)
             if isinstance(reply, GatewayAnswer) and reply.succeeded:

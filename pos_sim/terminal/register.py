@@ -163,10 +163,12 @@ class Register:
     # --- paying ----------------------------------------------------------------------------------
 
     def pay(self, tender: Tender | str, code: str | None = None,
-            on_code: Callable[[MerchantCode], None] | None = None, give_up: threading.Event | None = None) -> Sale:
+            on_code: Callable[[MerchantCode], None] | None = None, give_up: threading.Event | None = None,
+            on_state: Callable[[State], None] | None = None) -> Sale:
         """Charge the cart's total by ``tender``; the sale, settled (or left pending when the gateway
         could not be brought to an answer: ``recover`` finishes it). The cart is cleared on approval.
-        ``give_up``, set while it waits (the cashier's cancel), cancels the payment (``authorize``)."""
+        ``give_up``, set while it waits (the cashier's cancel), cancels the payment; ``on_state`` is told
+        the states it moves to meanwhile (``authorize``)."""
         try:
             tender = Tender(tender)
         except ValueError:
@@ -198,7 +200,7 @@ class Register:
                                 code_lifetime_s=self.settings.code_lifetime_s, payment_request_id=request_id,
                                 order_reference=sale.receipt_number, description=describe(cart),
                                 terminal_id=self.settings.terminal_id, polling=self.settings.polling,
-                                give_up=give_up, clock=self._clock, sleep=self._sleep)
+                                give_up=give_up, on_state=on_state, clock=self._clock, sleep=self._sleep)
         except PaymentRequestError as exc:
             self.book.settle_sale(sale.receipt_number, State.NOT_PROCESSED, result_message=f"not sent: {exc}")
             raise

@@ -154,8 +154,11 @@ def test_the_cashier_giving_up_cancels_at_once_and_still_ends_known(backend, wal
     threading.Timer(0.5, give_up.set).start()
     started = time.monotonic()
     patient = Polling(interval_s=2.0, deadline_s=60.0, cancel_attempts=3)  # would wait a minute but for the cashier
-    outcome = authorize(gateway, journal, sgd(1253), payment_code(backend, wallet_id), polling=patient, give_up=give_up)
+    states = []
+    outcome = authorize(gateway, journal, sgd(1253), payment_code(backend, wallet_id), polling=patient, give_up=give_up,
+                        on_state=states.append)
     assert (outcome.state, outcome.charged) == (State.CANCELLED, False)
+    assert states == [State.RESOLVING, State.CANCELLING, State.CANCELLED]  # what the authorising screen shows
     assert time.monotonic() - started < 5
     assert calls(journal, outcome.payment_request_id)[-3:] == [("cancel", None), ("cancel", "S"), ("inquiryPayment", "S")]
     assert balance(backend, wallet_id) == 10_000 and history(backend, wallet_id) == ["fund"]
