@@ -383,7 +383,7 @@ class _Run:
     # --- the customer's side and the scanner ---
 
     def fresh_code(self, wallet: str) -> str:
-        code = self.sim.payment_code(self.wallet_ids[wallet])
+        code = self.sim.payment_code(self.wallet_ids[wallet]).code
         self.last_code[wallet] = code
         return code
 

@@ -8,6 +8,8 @@ answer is a ``SimulatorError`` saying which call, and what the simulator said.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -22,6 +24,14 @@ class SimulatorError(Exception):
     def __init__(self, message: str, status: int | None = None) -> None:
         self.status = status
         super().__init__(message)
+
+
+@dataclass(frozen=True)
+class WalletCode:
+    """A wallet's one-time payment code and the (real) time it expires."""
+
+    code: str
+    expires_at: datetime
 
 
 class Simulator:
@@ -73,9 +83,13 @@ class Simulator:
         said = self._call("GET", f"/sim/wallets/{quote(wallet_id, safe='')}")
         return Money.of_minor(said["balance"], said["currency"])
 
-    def payment_code(self, wallet_id: str) -> str:
-        """A fresh one-time payment code of the wallet, as its app shows it."""
-        return self._call("POST", f"/sim/wallets/{quote(wallet_id, safe='')}/payment-code")["code"]
+    def payment_code(self, wallet_id: str) -> WalletCode:
+        """A fresh one-time payment code of the wallet, as its app shows it, and when it goes stale."""
+        said = self._call("POST", f"/sim/wallets/{quote(wallet_id, safe='')}/payment-code")
+        try:
+            return WalletCode(said["code"], datetime.fromisoformat(said["expiresAt"]))
+        except (KeyError, TypeError, ValueError):
+            raise SimulatorError(f"the payment code answer {said!r} lacks a code or an ISO 8601 expiresAt") from None
 
     def tap(self, wallet_id: str) -> str:
         """The wallet's phone tapped on the reader: the CPM payload it presents (a token provisioned on first tap)."""

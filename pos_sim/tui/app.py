@@ -1,0 +1,418 @@
+"""``PosApp``: the terminal, its register, the customer's wallets, and the work that blocks.
+
+The app owns what outlives a screen: the settings, the register (opened at sign-in, training or
+not), the simulator's admin API when the gateway is the simulator, the demo customers' wallets, the
+payment under way and its merchant code. Screens ask it to do things (``pay``, ``on_register``,
+``on_simulator``) and are told the results on the UI thread.
+
+One register call runs at a time (``_register_lock``), in a worker thread. The errors a user can
+cause or meet (a refused request, an unknown barcode, an unreachable gateway) are shown as a
+notification saying what went wrong; anything else is logged and shown too (``on_worker_state_changed``):
+the terminal keeps running either way.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from functools import partial
+from typing import Any, TypeVar, cast
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from pos_sim.domain.errors import DomainError
+from pos_sim.domain.money import Money, format_money
+from pos_sim.domain.receipt import Tender
+from pos_sim.scan.scanner import ScannerError
+from pos_sim.scenarios.simulator import Simulator, SimulatorError, WalletCode
+from pos_sim.terminal.authorize import MerchantCode
+from pos_sim.terminal.errors import TerminalError
+from pos_sim.terminal.journal import State
+from pos_sim.terminal.register import Register
+from pos_sim.terminal.sales import Sale
+from pos_sim.terminal.settings import TerminalSettings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+EXPECTED = (TerminalError, DomainError, SimulatorError, ScannerError, OSError)
+"""What a worker may meet in normal use: shown to the user as a notification, the app goes on."""
+
+
+class TerminalPart:
+    """A screen or widget of the terminal: ``pos`` is the app, typed."""
+
+    @property
+    def pos(self) -> PosApp:
+        return cast(PosApp, self.app)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Customer:
+    """A demo customer: a name and a wallet at the simulator."""
+
+    name: str
+    wallet_id: str
+
+
+@dataclass(frozen=True)
+class ShownCode:
+    """The merchant code the terminal shows while a payment waits: an order code, or a store's entry code."""
+
+    code: MerchantCode
+    value: str | None  # what the QR holds; None: an entry code the simulator could not say
+
+
+@dataclass(frozen=True)
+class WalletView:
+    """What the wallet pane shows of the chosen customer."""
+
+    customer: Customer
+    balance: Money | None = None
+    code: WalletCode | None = None
+
+
+class PosApp(App[None]):
+    """A payment terminal beside the customer's wallet."""
+
+    CSS_PATH = "pos.tcss"
+    TITLE = "pos-sim"
+    SUB_TITLE = "payment terminal"
+    BINDINGS = [
+        Binding("ctrl+w", "next_customer", "Next customer", show=False),
+        Binding("ctrl+y", "customer_shows_code", "Customer shows code", show=False),
+        Binding("ctrl+g", "customer_scans", "Customer scans code", show=False),
+        Binding("ctrl+t", "customer_taps", "Customer taps phone", show=False),
+        Binding("ctrl+r", "next_damage", "Scan damage", show=False),
+        Binding("ctrl+d", "present('decline')", "Next pay declines", show=False),
+        Binding("ctrl+o", "present('timeout')", "Next pay times out", show=False),
+        Binding("ctrl+l", "present('late-success')", "Next pay succeeds late", show=False),
+    ]
+
+    payment_state: reactive[State | None] = reactive(None)
+    shown_code: reactive[ShownCode | None] = reactive(None)
+    wallet: reactive[WalletView | None] = reactive(None)
+    damage: reactive[str] = reactive("none")
+    decoder: reactive[str] = reactive("auto")
+
+    def __init__(self, settings: TerminalSettings, *, simulator: Simulator | None = None,
+                 customers: Iterable[Customer] = ()) -> None:
+        super().__init__()
+        self.settings = settings
+        self.simulator = simulator
+        self.customers = tuple(customers)
+        self.register: Register | None = None
+        self.operator = ""
+        self._register_lock = threading.Lock()
+        self._give_up: threading.Event | None = None
+        if self.customers:
+            self.wallet = WalletView(self.customers[0])
+
+    # --- start and sign-in ----------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        from pos_sim.tui.screens.signin import SignInScreen
+
+        self.push_screen(SignInScreen())
+        if self.customers:
+            self.refresh_wallet()
+
+    def sign_in(self, operator: str, training: bool, done: Callable[[], None]) -> None:
+        """Open the register (a training one, with its own journal, if asked), then ``done``."""
+        self.operator = operator
+        settings = replace(self.settings, training=training)
+
+        def opened(register: Register) -> None:
+            if self.register is not None:
+                self.register.close()
+            self.register = register
+            for sale in register.recovered.sales:
+                self.notify(f"Sale {sale.receipt_number} left open by an earlier run: {sale.state.value}",
+                            title="Recovered", timeout=8)
+            done()
+
+        self._blocking(lambda: Register.open(settings), opened, "Opening the register")
+
+    @property
+    def training(self) -> bool:
+        return self.register is not None and self.register.settings.training
+
+    def money(self, amount: Money) -> str:
+        """``amount`` as the merchant's locale writes it."""
+        register = self.register
+        locale = (register.settings.locale or register.catalogue.locale) if register else "en_SG"
+        return format_money(amount, locale)
+
+    # --- register work, one call at a time, off the UI thread -----------------------------------
+
+    def on_register(self, job: Callable[[Register], T], done: Callable[[T], None], what: str) -> None:
+        """Run ``job`` on the register in a worker; ``done`` gets its result on the UI thread."""
+        if self.register is None:
+            self.notify("Sign in first", severity="warning")
+            return
+        register = self.register
+        self._blocking(lambda: job(register), done, what)
+
+    def on_simulator(self, job: Callable[[Simulator], T], done: Callable[[T], None], what: str) -> None:
+        """Run ``job`` on the simulator's admin API in a worker (a note when the gateway is no simulator)."""
+        if self.simulator is None:
+            self.notify("The gateway is not the simulator: no wallets or faults to drive", severity="warning")
+            return
+        simulator = self.simulator
+        self._background(lambda: job(simulator), done, what)
+
+    def in_background(self, job: Callable[[], T], done: Callable[[T], None], what: str) -> None:
+        """Run blocking ``job`` (decoding, say) in a worker; ``done`` gets its result on the UI thread."""
+        self._background(job, done, what)
+
+    @work(thread=True, group="register")
+    def _blocking(self, job: Callable[[], T], done: Callable[[T], None], what: str) -> None:
+        with self._register_lock:
+            self._run(job, done, what)
+
+    @work(thread=True, group="background")
+    def _background(self, job: Callable[[], T], done: Callable[[T], None], what: str) -> None:
+        self._run(job, done, what)
+
+    def _run(self, job: Callable[[], T], done: Callable[[T], None], what: str) -> None:
+        try:
+            result = job()
+        except EXPECTED as exc:
+            self.call_from_thread(self.show_error, what, exc)
+            return
+        self.call_from_thread(done, result)
+
+    def show_error(self, what: str, error: BaseException) -> None:
+        self.notify(str(error) or type(error).__name__, title=f"{what}: not done", severity="error", timeout=8)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place unexpected worker errors land: logged, shown, and the terminal goes on."""
+        if event.state is WorkerState.ERROR:
+            error = event.worker.error
+            log.error("worker %s failed", event.worker.name, exc_info=error)
+            self.notify(f"{type(error).__name__}: {error}", title="Internal error", severity="error", timeout=10)
+
+    # --- a payment ------------------------------------------------------------------------------
+
+    def begin_tender(self, tender: Tender) -> None:
+        """The tender chosen: wait for the customer's code or tap, or show the merchant's code at once."""
+        from pos_sim.tui.screens.payment import ScanScreen
+
+        if tender in (Tender.CUSTOMER_CODE, Tender.WALLET_TAP):
+            self.push_screen(ScanScreen(tender))
+        else:
+            self.pay(tender)
+
+    def pay(self, tender: Tender, code: str | None = None) -> None:
+        """Charge the cart by ``tender`` (with the customer's ``code`` for a customer code or a tap):
+        the authorising screen, then the order code's while the customer scans it, then the result."""
+        from pos_sim.tui.screens.payment import AuthorisingScreen, OrderCodeScreen, ResultScreen
+
+        register = self.register
+        if register is None or register.cart.is_empty:
+            self.notify("The cart is empty: key an amount or scan an item first", severity="warning")
+            return
+        amount = register.cart.total
+        give_up = self._give_up = threading.Event()
+        self.payment_state = State.SENT
+        self.shown_code = None
+
+        def code_shown(code: MerchantCode) -> None:  # a worker thread
+            value = code.value
+            if value is None and self.simulator is not None:
+                try:
+                    value = self.simulator.entry_code(register.gateway.credentials.client_id, code.store_id)
+                except SimulatorError:
+                    value = None
+            self.call_from_thread(self._show_code, ShownCode(code, value), amount)
+
+        def moved(state: State) -> None:  # a worker thread
+            self.call_from_thread(setattr, self, "payment_state", state)
+
+        def settled(sale: Sale) -> None:
+            self.payment_state = sale.state
+            self.shown_code = None
+            self._give_up = None
+            while isinstance(self.screen, AuthorisingScreen | OrderCodeScreen):
+                self.pop_screen()
+            self.push_screen(ResultScreen(sale))
+            self.refresh_wallet()
+
+        self.push_screen(AuthorisingScreen(tender, amount))
+        self._pay(register, tender, code, code_shown, moved, give_up, settled)
+
+    @work(thread=True, group="register")
+    def _pay(self, register: Register, tender: Tender, code: str | None, code_shown: Callable[[MerchantCode], None],
+             moved: Callable[[State], None], give_up: threading.Event, settled: Callable[[Sale], None]) -> None:
+        with self._register_lock:
+            try:
+                sale = register.pay(tender, code, on_code=code_shown, give_up=give_up, on_state=moved)
+            except EXPECTED as exc:
+                self.call_from_thread(self._payment_refused, exc)
+                return
+        self.call_from_thread(settled, sale)
+
+    def _payment_refused(self, error: BaseException) -> None:
+        from pos_sim.tui.screens.payment import AuthorisingScreen, OrderCodeScreen
+
+        self.payment_state = None
+        self.shown_code = None
+        while isinstance(self.screen, AuthorisingScreen | OrderCodeScreen):
+            self.pop_screen()
+        self.show_error("The payment", error)
+
+    def _show_code(self, shown: ShownCode, amount: Money) -> None:
+        from pos_sim.tui.screens.payment import OrderCodeScreen
+
+        self.shown_code = shown
+        self.push_screen(OrderCodeScreen(shown, amount))
+
+    def give_up_payment(self) -> None:
+        """The cashier's cancel: stop waiting and cancel the payment (it still ends in one known outcome)."""
+        if self._give_up is not None:
+            self._give_up.set()
+            self.notify("Cancelling the payment...", timeout=3)
+
+    # --- the customer's side (the simulator) ----------------------------------------------------
+
+    def refresh_wallet(self) -> None:
+        """Read the chosen customer's balance and a fresh payment code, for the wallet pane."""
+        view = self.wallet
+        if view is None or self.simulator is None:
+            return
+        customer = view.customer
+
+        def read(simulator: Simulator) -> WalletView:
+            return WalletView(customer, simulator.balance(customer.wallet_id), simulator.payment_code(customer.wallet_id))
+
+        def show(fresh: WalletView) -> None:
+            if self.wallet is not None and self.wallet.customer == fresh.customer:
+                self.wallet = fresh
+
+        self.on_simulator(read, show, "Reading the wallet")
+
+    def code_is_stale(self, now: datetime | None = None) -> bool:
+        view = self.wallet
+        moment = now or datetime.now(timezone.utc)
+        return view is None or view.code is None or (view.code.expires_at - moment).total_seconds() < 10
+
+    def action_next_customer(self) -> None:
+        if not self.customers or self.wallet is None:
+            return
+        index = (self.customers.index(self.wallet.customer) + 1) % len(self.customers)
+        self.wallet = WalletView(self.customers[index])
+        self.refresh_wallet()
+
+    def action_next_damage(self) -> None:
+        from pos_sim.scan.damage import PROFILES
+
+        self.damage = PROFILES[(PROFILES.index(self.damage) + 1) % len(PROFILES)]
+        self.notify(f"The next virtual scan: {self.damage}", timeout=3)
+
+    def action_customer_shows_code(self) -> None:
+        """The customer holds the wallet's code to the scanner: rendered, damaged, decoded (a virtual scan)."""
+        from pos_sim.scan.scanner import decoder_named, virtual_scan
+        from pos_sim.tui.screens.payment import ScanScreen
+
+        view = self.wallet
+        if view is None or view.code is None:
+            self.notify("No wallet code to show yet", severity="warning")
+            return
+        text, damage = view.code.code, self.damage
+
+        def scan() -> str | None:
+            _image, reads = virtual_scan(text, decoder_named(self.decoder), profile=damage, strength=0.5,
+                                         seed=secrets.randbelow(2**31))
+            return reads[0].text if reads else None
+
+        def scanned(result: str | None) -> None:
+            if result is None:
+                self.notify(f"The scanner could not read the code ({damage}): try again", severity="warning")
+                return
+            screen = self.screen
+            if isinstance(screen, ScanScreen):
+                screen.scanned(result)
+            else:
+                self.scanned(result)
+
+        self.in_background(scan, scanned, "Scanning the wallet's code")
+
+    def scanned(self, text: str) -> None:
+        """A code read at the sale screen: a product goes in the cart; a customer's code pays."""
+        from pos_sim.domain import codes
+
+        kind = codes.classify(text).kind
+        if kind in ("wallet-paycode", "emv-cpm"):
+            self.pay(Tender.WALLET_TAP if kind == "emv-cpm" else Tender.CUSTOMER_CODE, text)
+            return
+        self.on_register(lambda register: register.scan_item(text), lambda _cart: self.cart_changed(), "Scanning")
+
+    def cart_changed(self) -> None:
+        from pos_sim.tui.screens.sale import SaleScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, SaleScreen):
+                screen.show_cart()
+
+    def action_customer_scans(self) -> None:
+        """The customer's wallet scans the code the terminal shows, and pays it."""
+        shown, view = self.shown_code, self.wallet
+        if shown is None or shown.value is None:
+            self.notify("The terminal shows no code to scan", severity="warning")
+            return
+        if view is None:
+            return
+        wallet_id, value = view.customer.wallet_id, shown.value
+
+        def said(answer: dict[str, Any]) -> None:
+            self.notify(f"Wallet: {answer.get('status')} {answer.get('resultCode') or ''}".strip(), timeout=4)
+
+        self.on_simulator(lambda simulator: simulator.scan_merchant_code(wallet_id, value), said, "The wallet's scan")
+
+    def action_customer_taps(self) -> None:
+        """The customer taps the phone on the reader: its token pays."""
+        view = self.wallet
+        if view is None:
+            return
+        wallet_id = view.customer.wallet_id
+        self.on_simulator(lambda simulator: simulator.tap(wallet_id), partial(self.pay, Tender.WALLET_TAP), "The tap")
+
+    # --- the presenter --------------------------------------------------------------------------
+
+    def action_present(self, action: str) -> None:
+        """Make the next payment decline, time out or succeed late (the simulator's fault API)."""
+        said = {"decline": "declines", "timeout": "times out", "late-success": "succeeds late"}[action]
+
+        def armed(_answer: dict[str, Any]) -> None:
+            self.notify(f"The next payment {said}", title="Presenter", timeout=4)
+
+        def arm(simulator: Simulator) -> dict[str, Any]:
+            if action == "decline":
+                return simulator.arm_fault("pay", "decline", result_code="USER_BALANCE_NOT_ENOUGH")
+            if action == "timeout":
+                return simulator.arm_fault("pay", "timeout", delay_ms=25_000)
+            return simulator.arm_fault("pay", "late-success", delay_ms=4_000)
+
+        self.on_simulator(arm, armed, "The presenter's fault")
+
+    # --- the command palette: every action a key runs -------------------------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        seen = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if not binding.description or binding.action in seen or not active.enabled:
+                continue
+            seen.add(binding.action)
+            yield SystemCommand(binding.description, f"key {binding.key}",
+                                partial(self.run_action, binding.action, active.node))

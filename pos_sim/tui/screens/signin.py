@@ -1,0 +1,59 @@
+"""Operator sign-in: who is at the till, and whether this is a training session."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Center, Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Input, Label, Static, Switch
+
+from pos_sim.tui.app import TerminalPart
+
+
+class SignInScreen(TerminalPart, Screen[None]):
+    """The first screen: an operator id and the training switch."""
+
+    BINDINGS = [("enter", "sign_in", "Sign in")]
+
+    def compose(self) -> ComposeResult:
+        settings = self.pos.settings
+        with Center(id="sign-in"):
+            with Vertical(id="sign-in-box"):
+                yield Static(f"pos-sim  terminal {settings.terminal_id}", id="sign-in-title")
+                yield Static(f"Gateway {settings.gateway.url}", id="sign-in-gateway")
+                yield Label("Operator")
+                yield Input(value="01", placeholder="operator id", id="operator", max_length=16)
+                with Horizontal(id="training-row"):
+                    yield Switch(value=settings.training, id="training")
+                    yield Label("Training mode (receipts stamped TRAINING, simulator only)")
+                yield Button("Sign in", id="sign-in-button", variant="primary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#operator", Input).focus()
+
+    def on_input_submitted(self, _event: Input.Submitted) -> None:
+        self.action_sign_in()
+
+    def on_button_pressed(self, _event: Button.Pressed) -> None:
+        self.action_sign_in()
+
+    def action_sign_in(self) -> None:
+        operator = self.query_one("#operator", Input).value.strip()
+        if not operator:
+            self.notify("Give an operator id", severity="warning")
+            return
+        training = self.query_one("#training", Switch).value
+        self.query_one("#sign-in-button", Button).disabled = True
+
+        def signed_in() -> None:
+            from pos_sim.tui.screens.sale import SaleScreen
+
+            self.app.switch_screen(SaleScreen())
+
+        self.pos.sign_in(operator, training, signed_in)
+        self.set_timer(0.5, self._enable)
+
+    def _enable(self) -> None:
+        if self.is_current:
+            self.query_one("#sign-in-button", Button).disabled = False

@@ -1,0 +1,83 @@
+"""The customer's side, beside the terminal: a demo wallet's balance and payment code, and what the
+customer can do with it (show the code to the scanner, scan the terminal's code, tap the phone).
+
+It shows the app's ``wallet`` (the chosen customer, read from the simulator) and asks the app for a
+fresh code a few seconds before the shown one expires, as a wallet app does.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Label, Static
+
+from pos_sim.tui.app import TerminalPart, WalletView
+from pos_sim.tui.widgets.qr import QrCode
+
+REFRESH_EVERY_S = 1.0
+ASK_AGAIN_S = 5.0  # a refresh asked for and not yet come is not asked again sooner
+
+KEYS = (("ctrl+w", "next customer"), ("ctrl+y", "show code to scanner"), ("ctrl+r", "scan damage"),
+        ("ctrl+g", "scan terminal's code"), ("ctrl+t", "tap phone"))
+
+
+class WalletPane(TerminalPart, Vertical):
+    """The chosen customer's wallet."""
+
+    DEFAULT_CSS = """
+    WalletPane { width: 38; border: round $secondary; padding: 0 1; }
+    WalletPane #wallet-name { text-style: bold; }
+    WalletPane #wallet-qr { margin: 1 0 0 0; }
+    WalletPane #wallet-keys { color: $text-muted; margin-top: 1; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__(id="wallet")
+        self._asked_at: float | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Label("", id="wallet-name")
+        yield Label("", id="wallet-balance")
+        yield QrCode(id="wallet-qr")
+        yield Label("", id="wallet-code")
+        yield Label("", id="wallet-expiry")
+        yield Static("", id="wallet-damage")
+        yield Static("\n".join(f"{key:<7}{what}" for key, what in KEYS), id="wallet-keys")
+
+    def on_mount(self) -> None:
+        self.border_title = "Customer's wallet"
+        self.watch(self.app, "wallet", self.show)
+        self.watch(self.app, "damage", self.show_damage)
+        self.set_interval(REFRESH_EVERY_S, self.tick)
+
+    def show(self, view: WalletView | None) -> None:
+        if view is None:
+            self.query_one("#wallet-name", Label).update("No demo wallet")
+            return
+        self._asked_at = None
+        self.query_one("#wallet-name", Label).update(view.customer.name)
+        balance = "..." if view.balance is None else self.pos.money(view.balance)
+        self.query_one("#wallet-balance", Label).update(f"Balance {balance}")
+        code = view.code
+        self.query_one("#wallet-qr", QrCode).payload = code.code if code else ""
+        self.query_one("#wallet-code", Label).update(" ".join(code.code[i:i + 4] for i in range(0, len(code.code), 4))
+                                                     if code else "")
+        self.tick()
+
+    def show_damage(self, damage: str) -> None:
+        self.query_one("#wallet-damage", Static).update(f"Scan damage: {damage}")
+
+    def tick(self) -> None:
+        """The code's countdown; a fresh code asked for when it is about to expire."""
+        view = self.pos.wallet
+        if view is None or view.code is None:
+            return
+        now = datetime.now(timezone.utc)
+        left = int((view.code.expires_at - now).total_seconds())
+        self.query_one("#wallet-expiry", Label).update(f"code valid {max(left, 0)} s" if left > 0 else "code expired")
+        clock = now.timestamp()
+        if self.pos.code_is_stale(now) and (self._asked_at is None or clock - self._asked_at > ASK_AGAIN_S):
+            self._asked_at = clock
+            self.pos.refresh_wallet()
