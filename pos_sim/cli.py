@@ -7,10 +7,14 @@ whose outcome could not be made known (it is resolved when the terminal next ope
 fault (reported, never a traceback).
 
 The register commands (``sale``, ``refund``, ``void``, ``reprint``, ``report``) share one group of
-options; their settings are read once here (``--config FILE`` TOML, then the flags over it) into a
-``TerminalSettings``. Without ``--backend`` they start an embedded simulator on a loopback port, in
-``--backend-data-dir`` (default: the ``pos-sim backend`` data dir), for the one command, and reach
-it over HTTP like any gateway.
+options; their settings are read once here into a ``TerminalSettings`` (``terminal_values``), each
+layer over the one before: the defaults, a TOML file (``--config FILE``, else ``$POS_SIM_CONFIG``,
+else ``config.toml`` in the user's config dir when there is one), the environment (``POS_SIM_<NAME>``:
+this is the one module that reads ``os.environ``; ``settings.from_environment`` parses it), the
+flags. ``pos-sim settings`` takes the same options and prints the settings it makes, each with
+where it came from, without starting or opening anything. Without ``--backend`` the register
+commands start an embedded simulator on a loopback port, in ``--backend-data-dir`` (default: the
+``pos-sim backend`` data dir), for the one command, and reach it over HTTP like any gateway.
 
 ``scenario run`` reads every file first (a malformed one: exit 2, nothing run), then runs them with
 ``scenarios.runner`` against ``--backend`` or an embedded simulator in a fresh data dir, started by
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import sys
 from collections.abc import Iterator
@@ -182,8 +187,10 @@ FLAG_SETTINGS = {
 
 def add_register_commands(commands: argparse._SubParsersAction) -> None:
     terminal = argparse.ArgumentParser(add_help=False)
-    group = terminal.add_argument_group("terminal settings (over those of --config)")
-    group.add_argument("--config", type=Path, metavar="FILE", help="a TOML settings file (see pos_sim/terminal/settings.py)")
+    group = terminal.add_argument_group("terminal settings (flags over POS_SIM_<NAME> variables over the config file; "
+                                                "see pos-sim settings)")
+    group.add_argument("--config", type=Path, metavar="FILE",
+                       help=f"a TOML settings file (default: $POS_SIM_CONFIG, else {default_config_file()} if there is one)")
     group.add_argument("--backend", metavar="URL", help="the payment gateway (default: an embedded simulator for this command)")
     group.add_argument("--backend-data-dir", type=Path, metavar="DIR",
                        help="a simulator's data dir on this machine: its demo merchant's keys (default: the backend's own)")
@@ -246,23 +253,73 @@ def add_register_commands(commands: argparse._SubParsersAction) -> None:
     report.add_argument("kind", choices=("x", "z"), type=str.lower, help="x: running totals; z: totals, and the batch closed")
     report.set_defaults(run=run_report)
 
+    shown = commands.add_parser("settings", parents=[terminal], help="show the terminal settings and where each comes from",
+                                description="Print the settings the register commands would use with these options, "
+                                            "each with where it comes from (default, the config file, a POS_SIM_ variable, "
+                                            "a flag); nothing is started or opened. Exit 0, or 2 with what is wrong.")
+    shown.set_defaults(run=run_settings)
+
 
 def default_journal_dir() -> Path:
     return default_data_dir() / "terminal"
+
+
+def default_config_file() -> Path:
+    return Path(platformdirs.user_config_dir("pos-sim")) / "config.toml"
+
+
+def config_file(args: argparse.Namespace) -> tuple[Path | None, str]:
+    """The settings file to read, and what named it: ``--config``, else ``$POS_SIM_CONFIG``, else the
+    default file if there is one (None, "default" when there is not)."""
+    from pos_sim.terminal.settings import CONFIG_VARIABLE
+
+    if args.config is not None:
+        return args.config.expanduser(), "--config"
+    if os.environ.get(CONFIG_VARIABLE, "").strip():
+        return Path(os.environ[CONFIG_VARIABLE].strip()).expanduser(), CONFIG_VARIABLE
+    default = default_config_file()
+    return (default if default.exists() else None), "default"
+
+
+def terminal_values(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, str]]:
+    """The register commands' settings as dotted names, each layer over the one before: the config
+    file, the environment, the flags (and the default journal dir); and where each value came from:
+    the file, the ``POS_SIM_`` variable, the flag."""
+    from pos_sim.terminal.errors import SettingsError
+    from pos_sim.terminal.settings import CONFIG_VARIABLE, env_variable, from_environment, read_config
+
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    path, named_by = config_file(args)
+    if path is not None:
+        try:
+            values = read_config(path)
+        except SettingsError as exc:  # it names the file; and the variable that named it
+            if named_by != CONFIG_VARIABLE:
+                raise
+            raise SettingsError(f"{CONFIG_VARIABLE}: {exc}") from None
+        origins = dict.fromkeys(values, str(path))
+    environment = from_environment(os.environ)
+    values |= environment
+    origins |= {name: env_variable(name) for name in environment}
+    for dest, name in FLAG_SETTINGS.items():
+        if getattr(args, dest) is not None:
+            values[name] = getattr(args, dest)
+            origins[name] = "--" + dest.replace("_", "-")
+    values.setdefault("journal_dir", default_journal_dir())
+    return values, origins
 
 
 @contextmanager
 def opened_register(args: argparse.Namespace) -> Iterator[Register]:
     """The register of the command's settings, recovered, with an embedded backend when no --backend is given."""
     from pos_sim.terminal.register import Register  # here, not at the top: the other commands start without requests
-    from pos_sim.terminal.settings import TerminalSettings, read_config
+    from pos_sim.terminal.settings import TerminalSettings
 
-    values: dict[str, Any] = read_config(args.config) if args.config else {}
-    values |= {setting: getattr(args, dest) for dest, setting in FLAG_SETTINGS.items() if getattr(args, dest) is not None}
-    values.setdefault("journal_dir", default_journal_dir())
+    values, origins = terminal_values(args)
     with ExitStack() as stack:
-        reach_gateway(values, stack)
-        settings = TerminalSettings.build(values)
+        reach_gateway(values, stack, origins)
+        settings = TerminalSettings.build(values, origins)
         register = stack.enter_context(Register.open(settings))
         for sale in register.recovered.sales:
             print(f"recovered: sale {sale.receipt_number} {sale.state.value} (left unsettled by an earlier run)", file=sys.stderr)
@@ -271,17 +328,64 @@ def opened_register(args: argparse.Namespace) -> Iterator[Register]:
         yield register
 
 
-def reach_gateway(values: dict[str, Any], stack: ExitStack) -> None:
+def reach_gateway(values: dict[str, Any], stack: ExitStack, origins: dict[str, str] | None = None) -> None:
     """Without a ``gateway.url`` (--backend), start an embedded simulator of ``gateway.simulator_data_dir``
     (default: the ``pos-sim backend`` data dir) for the length of ``stack``, and set its URL."""
+    if embedded_gateway(values, origins or {}):
+        values["gateway.url"] = stack.enter_context(embedded_backend(Path(values["gateway.simulator_data_dir"])))
+
+
+def embedded_gateway(values: dict[str, Any], origins: dict[str, str]) -> bool:
+    """Whether ``values`` leave the gateway to an embedded simulator (no ``gateway.url``); its data dir
+    then defaults to the ``pos-sim backend`` one. Merchant keys without a gateway URL are refused."""
     if "gateway.url" in values:
-        return
-    keys = [flag for flag, name in (("--client-id", "gateway.client_id"), ("--merchant-key", "gateway.merchant_key"),
-                                    ("--gateway-key", "gateway.gateway_key")) if name in values]
+        return False
+    keys = [origins.get(name, flag) for flag, name in (("--client-id", "gateway.client_id"), ("--merchant-key", "gateway.merchant_key"),
+                                                       ("--gateway-key", "gateway.gateway_key")) if name in values]
     if keys:
         raise UsageError(f"{', '.join(keys)}: the merchant's keys are for a gateway at --backend URL")
-    data_dir = Path(values.setdefault("gateway.simulator_data_dir", default_data_dir()))
-    values["gateway.url"] = stack.enter_context(embedded_backend(data_dir))
+    values.setdefault("gateway.simulator_data_dir", default_data_dir())
+    return True
+
+
+SHOWN_WHEN_NONE = {"gateway.url": "(embedded simulator)", "merchant_name": "(the catalogue's name)",
+                   "merchant_id": "(the gateway client id)", "currency": "(the catalogue's)", "locale": "(the catalogue's)",
+                   "time_zone": "(this machine's)"}
+"""How ``pos-sim settings`` shows a setting not given, whose value is found when the terminal opens."""
+
+
+def run_settings(args: argparse.Namespace) -> int:
+    """Print the settings the register commands would use, checked, each with where it came from."""
+    from pos_sim.terminal.settings import KEYS, LINE_SEPARATOR, TerminalSettings
+
+    values, origins = terminal_values(args)
+    embedded = embedded_gateway(values, origins)
+    # checked as the terminal will check them; an embedded simulator's URL is only known once it runs: any loopback one
+    settings = TerminalSettings.build(values | ({"gateway.url": "http://127.0.0.1"} if embedded else {}), origins)
+    shown = settings.flat() | ({"gateway.url": None} if embedded else {})
+    if shown["gateway.simulator_token"] is not None:
+        shown["gateway.simulator_token"] = "(hidden)"
+    sources = {name: origins.get(name, "default") for name in KEYS}
+    path, named_by = config_file(args)
+    if args.json:
+        said = {name: {"value": str(value) if isinstance(value, Path) else list(value) if isinstance(value, tuple) else value,
+                       "source": sources[name]} for name, value in shown.items()}
+        print(json.dumps({"configFile": None if path is None else str(path), "settings": said}, ensure_ascii=False))
+        return EXIT_OK
+
+    def text(name: str, value: Any) -> str:
+        if isinstance(value, bool):
+            return str(value).lower()
+        if isinstance(value, tuple):
+            return LINE_SEPARATOR.join(value) or "(none)"
+        return SHOWN_WHEN_NONE.get(name, "(none)") if value is None else str(value)
+
+    print(f"# config file: {path} ({named_by})" if path is not None else f"# config file: none ({default_config_file()} is not there)")
+    texts = {name: text(name, value) for name, value in shown.items()}
+    name_width, value_width = max(map(len, texts)), min(40, max(map(len, texts.values())))
+    for name, value in texts.items():
+        print(f"{name:<{name_width}} = {value:<{value_width}}  ({sources[name]})")
+    return EXIT_OK
 
 
 @contextmanager

@@ -4,12 +4,14 @@
 merchant and the terminal are, which catalogue it sells from, how receipts are laid out, where its
 journal and sales book live, how unknown outcomes are chased (``Polling``), and whether it is a
 training terminal. Every field is checked when the value is made; a ``SettingsError`` names the
-setting, the flag that sets it, and what is wrong with it.
+setting, the flag that sets it, what is wrong with it, and the file or variable it came from.
 
 Values come from, lowest first: the defaults here, a TOML file (``read_config``, stdlib
-``tomllib``), the command line. ``TerminalSettings.build`` takes them as one flat mapping of dotted
-names (``"gateway.url"``, ``"polling.deadline_s"``, ``"terminal_id"``), which is also the TOML
-layout::
+``tomllib``), the environment (``from_environment``), the command line; ``cli.py`` finds the file
+(``--config``, else ``$POS_SIM_CONFIG``, else ``config.toml`` in the user's config dir if there is
+one), and hands ``os.environ`` to ``from_environment``. ``TerminalSettings.build`` takes them as
+one flat mapping of dotted names (``"gateway.url"``, ``"polling.deadline_s"``, ``"terminal_id"``),
+which is also the TOML layout::
 
     terminal_id = "T01"
     store_id = "S001"
@@ -21,12 +23,22 @@ layout::
     [polling]
     deadline_s = 60
 
-Nothing here reads the environment; files are read only when asked (``read_config``,
-``GatewaySettings.credentials``, ``read_catalogue_file``).
+In the environment a setting is ``POS_SIM_`` and its dotted name upper-cased, "." made "_"
+(``env_variable``: ``POS_SIM_GATEWAY_URL``, ``POS_SIM_POLLING_DEADLINE_S``, ``POS_SIM_TRAINING``);
+its text is converted by the setting's kind (``KEYS``): booleans true/false, 1/0, yes/no, on/off;
+paths from the working directory, ``~`` expanded; lines (``receipt_footer``) split on "|". A bad
+value, or a ``POS_SIM_`` name that looks like a misspelt setting, is a SettingsError naming the
+variable; ``POS_SIM_CONFIG`` and the names of ``NOT_SETTINGS`` are not settings.
+``TerminalSettings.flat`` gives a built value back as dotted names (what ``pos-sim settings`` shows).
+
+Nothing here reads the environment: ``from_environment`` is handed the mapping. Files are read
+only when asked (``read_config``, ``GatewaySettings.credentials``, ``read_catalogue_file``).
 """
 
 from __future__ import annotations
 
+import difflib
+import math
 import re
 import tomllib
 import unicodedata
@@ -87,6 +99,94 @@ def setting(name: str) -> str:
     """How a message names a setting: ``receipt_width (--receipt-width)``."""
     flag = KEYS.get(name, ("", None))[1]
     return f"{name} ({flag})" if flag else name
+
+
+# --- the environment: POS_SIM_<NAME> ---------------------------------------------------------
+
+ENV_PREFIX = "POS_SIM_"
+CONFIG_VARIABLE = "POS_SIM_CONFIG"
+"""The settings file to read instead of the default one (read by ``cli.py``, never a setting)."""
+NOT_SETTINGS = frozenset({CONFIG_VARIABLE, "POS_SIM_TEST_PG", "POS_SIM_DEMO_PORT"})
+"""``POS_SIM_`` names the project uses for other things (the config file, the PostgreSQL of the
+tests, the demo script's port): never read as settings, never refused."""
+LINE_SEPARATOR = "|"
+"""How one environment variable holds several lines (``receipt_footer``): ``"GST Reg. 201912345K|Thank you"``."""
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def env_variable(name: str) -> str:
+    """The environment variable of the setting ``name``: ``"polling.deadline_s"`` -> ``POS_SIM_POLLING_DEADLINE_S``."""
+    return ENV_PREFIX + name.upper().replace(".", "_")
+
+
+ENV_VARIABLES = {env_variable(name): name for name in KEYS}
+"""Every setting's environment variable, and the dotted name of the setting."""
+
+
+def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The settings ``environ`` gives (``os.environ``, handed down by ``cli.py``), as a flat mapping of
+    dotted names like ``read_config``'s; each ``POS_SIM_<NAME>`` value converted by its setting's kind.
+
+    A value is stripped of surrounding spaces, and an empty one is not given. Whole numbers and
+    numbers as Python writes them; booleans ``true``/``false``, ``1``/``0``, ``yes``/``no``, ``on``/``off``
+    (any case); paths ``~``-expanded, a relative one taken from the working directory like a flag's;
+    lines (``receipt_footer``) split on ``|``. A bad value is a SettingsError naming the variable; so
+    is a ``POS_SIM_`` name that looks like a misspelt setting (it says which one was meant). Other
+    ``POS_SIM_`` names (``NOT_SETTINGS``, or nothing like a setting) are left alone.
+    """
+    values: dict[str, Any] = {}
+    for variable, text in environ.items():
+        if not variable.upper().startswith(ENV_PREFIX) or variable in NOT_SETTINGS:
+            continue
+        name = ENV_VARIABLES.get(variable)
+        if name is None:
+            meant = _meant(variable)
+            if meant:
+                raise SettingsError(f"{variable}: not a pos-sim setting; did you mean {' or '.join(meant)}?")
+            continue
+        if text.strip():
+            values[name] = _env_value(variable, KEYS[name][0], text.strip())
+    return values
+
+
+def _env_value(variable: str, kind: str, text: str) -> Any:
+    """``text`` as a value of ``kind``, or a SettingsError ``POS_SIM_X='text': must be ...``."""
+    try:
+        if kind == "int":
+            return int(text)
+        if kind == "number":
+            number = float(text)
+            if math.isfinite(number):
+                return number
+            raise ValueError(text)
+    except ValueError:
+        said = "a whole number, like 42" if kind == "int" else "a number, like 2.5"
+        raise SettingsError(f"{variable}={text!r}: must be {said}") from None
+    if kind == "bool":
+        if text.lower() in _TRUE + _FALSE:
+            return text.lower() in _TRUE
+        raise SettingsError(f"{variable}={text!r}: must be true or false (or 1/0, yes/no, on/off)")
+    if kind == "path":
+        return Path(text).expanduser()
+    if kind == "lines":
+        lines = [line.strip() for line in text.split(LINE_SEPARATOR)]
+        if not all(lines):
+            raise SettingsError(f"{variable}={text!r}: an empty line; lines are separated by {LINE_SEPARATOR!r}")
+        return lines
+    return text  # text, url: checked with the setting
+
+
+def _meant(variable: str) -> list[str]:
+    """The variables a ``POS_SIM_`` name not known was likely meant to be: a near spelling of a
+    setting's name, of its flag (``POS_SIM_DEADLINE``) or of its last part (``POS_SIM_CLIENT_ID``)."""
+    said = variable.upper().removeprefix(ENV_PREFIX)
+    aliases: dict[str, set[str]] = {CONFIG_VARIABLE.removeprefix(ENV_PREFIX): {CONFIG_VARIABLE}}
+    for name, (_kind, flag) in KEYS.items():
+        for alias in (name, name.rpartition(".")[2], (flag or "").removeprefix("--")):
+            if alias:
+                aliases.setdefault(alias.upper().replace(".", "_").replace("-", "_"), set()).add(env_variable(name))
+    near = difflib.get_close_matches(said, aliases, n=3, cutoff=0.75) or [alias for alias in aliases if alias.endswith("_" + said)]
+    return sorted({meant for alias in near for meant in aliases[alias]})
 
 
 def _line(name: str, value: object, most: int = 64) -> str:
@@ -241,10 +341,31 @@ class TerminalSettings:
     def sales_path(self) -> Path:
         return self.journal_dir / ("sales-training.db" if self.training else "sales.db")
 
+    def flat(self) -> dict[str, Any]:
+        """Every setting by its dotted name, as ``build`` takes them (None: not given, its default applies)."""
+        parts = {"gateway": self.gateway, "polling": self.polling}
+        timeouts = {"gateway.connect_timeout_s": self.gateway.timeouts.connect_s, "gateway.read_timeout_s": self.gateway.timeouts.read_s}
+        return {name: timeouts[name] if name in timeouts else getattr(parts.get(name.partition(".")[0], self), name.rpartition(".")[2])
+                for name in KEYS}
+
     @classmethod
-    def build(cls, values: Mapping[str, Any]) -> TerminalSettings:
-        """Settings from a flat mapping of dotted names (``read_config``'s, overridden by flags); a
-        name not known, or a value of the wrong kind, is a SettingsError naming it. None is "not given"."""
+    def build(cls, values: Mapping[str, Any], origins: Mapping[str, str] | None = None) -> TerminalSettings:
+        """Settings from a flat mapping of dotted names (``read_config``'s, ``from_environment``'s,
+        overridden by flags); a name not known, or a value of the wrong kind, is a SettingsError
+        naming it. None is "not given". ``origins`` says where values came from (a file, a variable):
+        an error about such a value says it too, ``... (set by POS_SIM_RECEIPT_WIDTH)``."""
+        try:
+            return cls._build(values)
+        except SettingsError as exc:
+            set_by = [(name, origin) for name, origin in (origins or {}).items()
+                      if name in values and origin != "default" and not origin.startswith("--") and _names(str(exc), name)]
+            if not set_by:
+                raise
+            said = set_by[0][1] if len(set_by) == 1 else "; ".join(f"{name} by {origin}" for name, origin in set_by)
+            raise SettingsError(f"{exc} (set by {said})") from None
+
+    @classmethod
+    def _build(cls, values: Mapping[str, Any]) -> TerminalSettings:
         given = {name: value for name, value in values.items() if value is not None}
         for name, value in given.items():
             _check_kind(name, value, "")
@@ -263,6 +384,15 @@ class TerminalSettings:
         if "receipt_footer" in top:
             top["receipt_footer"] = tuple(top["receipt_footer"])
         return cls(gateway=gateway, polling=polling, **top)
+
+
+def _names(message: str, name: str) -> bool:
+    """Whether an error ``message`` is about the setting ``name``."""
+    if name not in KEYS:
+        return False
+    short = name.rpartition(".")[2]  # Polling's and Timeouts' own errors: "polling deadline_s=-1", "timeout read_s=0"
+    own = f"polling {short}=" if name.startswith("polling.") else f"timeout {short.replace('_timeout', '')}="
+    return setting(name) in message or own in message
 
 
 def _check_kind(name: str, value: Any, where: str) -> None:

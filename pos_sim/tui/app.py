@@ -87,15 +87,15 @@ class PosApp(App[None]):
     CSS_PATH = "pos.tcss"
     TITLE = "pos-sim"
     SUB_TITLE = "payment terminal"
-    BINDINGS = [
-        Binding("ctrl+w", "next_customer", "Next customer", show=False),
-        Binding("ctrl+y", "customer_shows_code", "Customer shows code", show=False),
-        Binding("ctrl+g", "customer_scans", "Customer scans code", show=False),
-        Binding("ctrl+t", "customer_taps", "Customer taps phone", show=False),
-        Binding("ctrl+r", "next_damage", "Scan damage", show=False),
-        Binding("ctrl+d", "present('decline')", "Next pay declines", show=False),
-        Binding("ctrl+o", "present('timeout')", "Next pay times out", show=False),
-        Binding("ctrl+l", "present('late-success')", "Next pay succeeds late", show=False),
+    BINDINGS = [  # the customer's and the presenter's keys work whatever has the focus (priority)
+        Binding("ctrl+n", "next_customer", "Customer: next wallet", show=False, priority=True),
+        Binding("ctrl+y", "customer_shows_code", "Customer: show the code to the scanner", show=False, priority=True),
+        Binding("ctrl+g", "customer_scans", "Customer: scan the terminal's code", show=False, priority=True),
+        Binding("ctrl+t", "customer_taps", "Customer: tap the phone", show=False, priority=True),
+        Binding("ctrl+r", "next_damage", "Customer: damage of the next virtual scan", show=False, priority=True),
+        Binding("ctrl+f", "present('decline')", "Presenter: the next payment fails", show=False, priority=True),
+        Binding("ctrl+o", "present('timeout')", "Presenter: the next payment times out", show=False, priority=True),
+        Binding("ctrl+l", "present('late-success')", "Presenter: the next payment succeeds late", show=False, priority=True),
     ]
 
     payment_state: reactive[State | None] = reactive(None)

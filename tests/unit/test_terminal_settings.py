@@ -1,5 +1,6 @@
-"""Terminal settings: built from a flat mapping (a TOML file's, flags over it), every field checked,
-every error naming the setting and its flag; the training and live files kept apart."""
+"""Terminal settings: built from a flat mapping (a TOML file's, the environment's, flags over them),
+every field checked, every error naming the setting, its flag and the file or variable it came
+from; the training and live files kept apart."""
 
 from pathlib import Path
 
@@ -7,7 +8,17 @@ import pytest
 
 from pos_sim.terminal.authorize import Polling
 from pos_sim.terminal.errors import SettingsError
-from pos_sim.terminal.settings import DEFAULT_CATALOGUE, TerminalSettings, read_catalogue_file, read_config
+from pos_sim.terminal.settings import (
+    DEFAULT_CATALOGUE,
+    ENV_VARIABLES,
+    KEYS,
+    NOT_SETTINGS,
+    TerminalSettings,
+    env_variable,
+    from_environment,
+    read_catalogue_file,
+    read_config,
+)
 
 BASE = {"gateway.url": "http://127.0.0.1:8360/", "gateway.simulator_data_dir": "/srv/pos-sim", "journal_dir": "/var/pos"}
 
@@ -95,3 +106,83 @@ def test_a_catalogue_file_error_names_the_file(tmp_path):
         read_catalogue_file(broken)
     with pytest.raises(SettingsError, match="no catalogue file there"):
         read_catalogue_file(tmp_path / "none.json")
+
+
+# --- the environment: POS_SIM_<NAME> ---------------------------------------------------------
+
+
+def test_every_setting_has_one_environment_variable_named_by_the_rule():
+    assert len(ENV_VARIABLES) == len(KEYS) and all(ENV_VARIABLES[env_variable(name)] == name for name in KEYS)
+    assert [env_variable(name) for name in ("gateway.url", "terminal_id", "polling.deadline_s", "training")] == [
+        "POS_SIM_GATEWAY_URL", "POS_SIM_TERMINAL_ID", "POS_SIM_POLLING_DEADLINE_S", "POS_SIM_TRAINING"]
+    assert not NOT_SETTINGS & set(ENV_VARIABLES)
+
+
+def test_environment_values_are_converted_by_the_kind_of_their_setting():
+    values = from_environment({
+        "POS_SIM_GATEWAY_URL": "http://127.0.0.1:9000", "POS_SIM_TERMINAL_ID": " T07 ", "POS_SIM_RECEIPT_WIDTH": "32",
+        "POS_SIM_POLLING_DEADLINE_S": "2.5", "POS_SIM_POLLING_INTERVAL_S": "1", "POS_SIM_TRAINING": "Yes",
+        "POS_SIM_JOURNAL_DIR": "journal", "POS_SIM_CATALOGUE": "~/shop/catalogue.json",
+        "POS_SIM_RECEIPT_FOOTER": "GST Reg. 201912345K | Thank you!", "POS_SIM_STORE_ID": "",
+        "POS_SIM_CONFIG": "/etc/pos-sim.toml", "POS_SIM_TEST_PG": "postgresql://x", "POS_SIM_DEMO_PORT": "8399",
+        "POS_SIM_SOMETHING_ELSE_ENTIRELY": "1", "HOME": "/root", "TERMINAL_ID": "T99",
+    })
+    assert values == {
+        "gateway.url": "http://127.0.0.1:9000", "terminal_id": "T07", "receipt_width": 32, "polling.deadline_s": 2.5,
+        "polling.interval_s": 1.0, "training": True, "journal_dir": Path("journal"),
+        "catalogue": Path.home() / "shop" / "catalogue.json", "receipt_footer": ["GST Reg. 201912345K", "Thank you!"],
+    }
+    for text, meant in [("true", True), ("1", True), ("ON", True), ("false", False), ("0", False), ("no", False), ("Off", False)]:
+        assert from_environment({"POS_SIM_TRAINING": text}) == {"training": meant}
+    settings = TerminalSettings.build(values | {"gateway.simulator_data_dir": "/srv/pos-sim"})
+    assert (settings.terminal_id, settings.receipt_width, settings.training, settings.polling.deadline_s) == ("T07", 32, True, 2.5)
+    assert settings.receipt_footer == ("GST Reg. 201912345K", "Thank you!") and settings.journal_dir == Path("journal")
+
+
+@pytest.mark.parametrize(
+    ("environ", "said"),
+    [
+        ({"POS_SIM_RECEIPT_WIDTH": "wide"}, "POS_SIM_RECEIPT_WIDTH='wide': must be a whole number"),
+        ({"POS_SIM_RECEIPT_WIDTH": "42.0"}, "POS_SIM_RECEIPT_WIDTH='42.0': must be a whole number"),
+        ({"POS_SIM_POLLING_DEADLINE_S": "soon"}, "POS_SIM_POLLING_DEADLINE_S='soon': must be a number"),
+        ({"POS_SIM_GATEWAY_READ_TIMEOUT_S": "nan"}, "POS_SIM_GATEWAY_READ_TIMEOUT_S='nan': must be a number"),
+        ({"POS_SIM_TRAINING": "maybe"}, "POS_SIM_TRAINING='maybe': must be true or false"),
+        ({"POS_SIM_RECEIPT_FOOTER": "Thanks||Bye"}, "POS_SIM_RECEIPT_FOOTER='Thanks||Bye': an empty line"),
+        ({"POS_SIM_TERMINALID": "T07"}, "POS_SIM_TERMINALID: not a pos-sim setting; did you mean POS_SIM_TERMINAL_ID?"),
+        ({"POS_SIM_RECIEPT_WIDTH": "32"}, "did you mean POS_SIM_RECEIPT_WIDTH?"),
+        ({"POS_SIM_DEADLINE": "5"}, "did you mean POS_SIM_POLLING_DEADLINE_S?"),  # the flag's name
+        ({"POS_SIM_BACKEND": "http://x"}, "did you mean POS_SIM_GATEWAY_URL?"),
+        ({"POS_SIM_CLIENT_ID": "SHOP"}, "did you mean POS_SIM_GATEWAY_CLIENT_ID?"),  # the name's last part
+        ({"POS_SIM_DATA_DIR": "/srv"}, "did you mean POS_SIM_GATEWAY_SIMULATOR_DATA_DIR?"),
+        ({"pos_sim_training": "1"}, "pos_sim_training: not a pos-sim setting; did you mean POS_SIM_TRAINING?"),
+        ({"POS_SIM_CONFG": "x.toml"}, "did you mean POS_SIM_CONFIG?"),
+    ],
+)
+def test_a_bad_environment_variable_is_named_with_what_is_wrong(environ, said):
+    with pytest.raises(SettingsError) as error:
+        from_environment(environ)
+    assert said in str(error.value)
+
+
+def test_an_error_about_a_value_from_a_file_or_a_variable_says_where_it_came_from():
+    origins = {"receipt_width": "POS_SIM_RECEIPT_WIDTH", "polling.deadline_s": "/etc/pos-sim.toml", "terminal_id": "--terminal-id"}
+    cases = [
+        ({"receipt_width": 40}, "receipt_width (--receipt-width) 40: one of 32, 42, 48 columns (set by POS_SIM_RECEIPT_WIDTH)"),
+        ({"polling.deadline_s": -1}, "polling deadline_s=-1: must be a number of seconds, 0 or more (set by /etc/pos-sim.toml)"),
+    ]
+    for values, said in cases:
+        with pytest.raises(SettingsError) as error:
+            TerminalSettings.build(BASE | values, origins)
+        assert str(error.value) == said
+    with pytest.raises(SettingsError) as error:  # a flag is named by the message itself
+        TerminalSettings.build(BASE | {"terminal_id": "T 1"}, origins)
+    assert "set by" not in str(error.value)
+
+
+def test_flat_gives_every_setting_back_by_its_dotted_name():
+    settings = TerminalSettings.build(BASE | {"polling.deadline_s": 5, "gateway.read_timeout_s": 2, "receipt_footer": ["Thanks"]})
+    flat = settings.flat()
+    assert list(flat) == list(KEYS)
+    assert (flat["polling.deadline_s"], flat["gateway.read_timeout_s"], flat["gateway.connect_timeout_s"]) == (5, 2, 5.0)
+    assert (flat["terminal_id"], flat["receipt_footer"], flat["currency"]) == ("T01", ("Thanks",), None)
+    assert TerminalSettings.build(flat) == settings

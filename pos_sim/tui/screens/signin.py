@@ -25,7 +25,7 @@ class SignInScreen(TerminalPart, Screen[None]):
                 yield Input(value="01", placeholder="operator id", id="operator", max_length=16)
                 with Horizontal(id="training-row"):
                     yield Switch(value=settings.training, id="training")
-                    yield Label("Training mode (receipts stamped TRAINING, simulator only)")
+                    yield Label("Training mode: receipts stamped, simulator only")
                 yield Button("Sign in", id="sign-in-button", variant="primary")
         yield Footer()
 

@@ -19,7 +19,7 @@ from pos_sim.tui.widgets.qr import QrCode
 REFRESH_EVERY_S = 1.0
 ASK_AGAIN_S = 5.0  # a refresh asked for and not yet come is not asked again sooner
 
-KEYS = (("ctrl+w", "next customer"), ("ctrl+y", "show code to scanner"), ("ctrl+r", "scan damage"),
+KEYS = (("ctrl+n", "next customer"), ("ctrl+y", "show code to scanner"), ("ctrl+r", "scan damage"),
         ("ctrl+g", "scan terminal's code"), ("ctrl+t", "tap phone"))
 
 

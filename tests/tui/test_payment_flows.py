@@ -1,0 +1,309 @@
+"""Whole payments through the terminal UI (Textual's Pilot) against the real simulator on a loopback
+port: each tender, a decline, the U-path, the cashier's cancel, training mode, and the order code's
+QR read back off the screen by the project's own scanner."""
+
+import asyncio
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from pos_sim.backend import server
+from pos_sim.domain.money import Money
+from pos_sim.domain.receipt import layout
+from pos_sim.scan.scanner import decoder_named
+from pos_sim.scenarios.simulator import Simulator
+from pos_sim.terminal.journal import State
+from pos_sim.terminal.settings import TerminalSettings
+from pos_sim.tui.app import Customer, PosApp
+from pos_sim.tui.screens.payment import AuthorisingScreen, OrderCodeScreen, ResultScreen, ScanScreen
+from pos_sim.tui.screens.sale import SaleScreen
+
+SIZE = (120, 40)
+
+
+def sgd(text: str) -> Money:
+    return Money.of_major(text, "SGD")
+
+
+@pytest.fixture
+def simulator(tmp_path):
+    running = server.start(server.open_gateway(tmp_path / "backend"))
+    with Simulator(running.url) as sim:
+        yield sim
+    running.stop()
+
+
+@pytest.fixture
+def make_app(simulator, tmp_path):
+    """make_app(**settings) -> a PosApp on the simulator, with Alice (SGD 50.00) and Bob (SGD 5.00)."""
+
+    def make(**values) -> PosApp:
+        customers = [Customer("Alice", simulator.open_wallet(sgd("50.00"), "Alice")),
+                     Customer("Bob", simulator.open_wallet(sgd("5.00"), "Bob"))]
+        settings = TerminalSettings.build({"gateway.url": simulator.url, "gateway.simulator_data_dir": tmp_path / "backend",
+                                           "journal_dir": tmp_path / "terminal", "polling.interval_s": 0.2,
+                                           "polling.deadline_s": 20, **values})
+        return PosApp(settings, simulator=simulator, customers=customers)
+
+    return make
+
+
+async def until(pilot, condition, timeout_s: float = 15.0, what: str = "the condition") -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; the screen is {type(pilot.app.screen).__name__}")
+        await pilot.pause(0.05)
+
+
+async def sign_in(pilot, training: bool = False) -> None:
+    await until(pilot, lambda: pilot.app.screen.query("#operator"), what="the sign-in screen")
+    await pilot.pause()
+    if training:
+        await pilot.press("tab", "space", "shift+tab")  # the training switch, then back to the operator id
+        assert pilot.app.screen.query_one("#training").value
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(pilot.app.screen, SaleScreen), what="the sale screen")
+    await until(pilot, lambda: pilot.app.wallet.code is not None, what="the wallet's code")
+
+
+async def key(pilot, amount: str) -> None:
+    await pilot.press(*amount, "enter")
+    await until(pilot, lambda: not pilot.app.register.cart.is_empty, what="the keyed amount in the cart")
+
+
+async def result(pilot) -> ResultScreen:
+    await until(pilot, lambda: isinstance(pilot.app.screen, ResultScreen) and pilot.app.screen.query("#result-title"),
+                what="the result")
+    return pilot.app.screen
+
+
+def text_of(screen, selector: str) -> str:
+    return str(screen.query_one(selector).render())
+
+
+def run(scenario) -> None:
+    asyncio.run(scenario())
+
+
+# --- the QR on screen scans --------------------------------------------------------------------
+
+
+def screen_pixels(app) -> np.ndarray:
+    """The screen as pixels, two a character cell, one above the other, as half blocks draw them:
+    what a phone camera sees of the terminal window (text glyphs count as their background)."""
+    console = Console(width=app.size.width, height=app.size.height, color_system="truecolor", record=False,
+                      force_terminal=True, legacy_windows=False)
+    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    rows = []
+    for line in console.render_lines(update, pad=False):
+        top, bottom = [], []
+        for segment in line:
+            if segment.control:  # the cursor moves of a screen update: no cells
+                continue
+            style = segment.style
+            fg = style.color.get_truecolor() if style and style.color else (255, 255, 255)
+            bg = style.bgcolor.get_truecolor() if style and style.bgcolor else (0, 0, 0)
+            for char in segment.text:
+                upper, lower = {"▀": (fg, bg), "▄": (bg, fg), "█": (fg, fg)}.get(char, (bg, bg))
+                top.append(sum(upper) / 3)
+                bottom.append(sum(lower) / 3)
+        rows += [top, bottom]
+    width = max(len(row) for row in rows)
+    pixels = np.array([row + [0] * (width - len(row)) for row in rows], dtype=np.uint8)
+    return np.kron(pixels, np.ones((8, 8), dtype=np.uint8))  # each module 8 x 8 pixels, as a camera would resolve it
+
+
+def test_the_order_code_on_screen_scans_to_what_the_backend_issued_and_pays(make_app, simulator):
+    app = make_app()
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await sign_in(pilot)
+            await key(pilot, "12.50")
+            await pilot.press("f5", "2")
+            await until(pilot, lambda: isinstance(app.screen, OrderCodeScreen), what="the order code")
+            await pilot.pause(0.2)
+            issued = app.shown_code.value
+            assert issued.startswith("https://qr.simwallet.test/o/")
+            reads = {read.text for read in decoder_named("auto").decode(screen_pixels(app))}
+            assert issued in reads, reads  # the wallet pane's own code may be read too
+            alice = app.customers[0].wallet_id
+            said = simulator.scan_merchant_code(alice, issued)  # a wallet pays what it read off the screen
+            assert said["status"] == "SUCCESS"
+            shown = await result(pilot)
+            assert shown.sale.state is State.APPROVED and text_of(shown, "#result-title") == "APPROVED"
+            assert simulator.balance(alice) == sgd("37.50")
+
+    run(scenario)
+
+
+# --- each tender --------------------------------------------------------------------------------
+
+
+def test_a_customer_code_shown_from_the_wallet_pane_pays(make_app, simulator):
+    app = make_app()
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await sign_in(pilot)
+            await key(pilot, "3.20")
+            await pilot.press("f5", "1")
+            await until(pilot, lambda: isinstance(app.screen, ScanScreen), what="the scan screen")
+            await pilot.press("ctrl+y")  # the customer holds the wallet's code to the scanner
+            shown = await result(pilot)
+            assert shown.sale.state is State.APPROVED and shown.sale.tender == "Alipay+ (customer code)"
+            assert "Paid" in text_of(shown, "#result-words")
+            assert simulator.balance(app.customers[0].wallet_id) == sgd("46.80")
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, SaleScreen), what="a new sale")
+            assert app.register.cart.is_empty
+
+    run(scenario)
+
+
+def test_an_entry_code_scanned_by_the_wallet_pays_the_keyed_amount(make_app, simulator):
+    app = make_app()
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await sign_in(pilot)
+            await key(pilot, "8.80")
+            await pilot.press("f5", "3")
+            await until(pilot, lambda: isinstance(app.screen, OrderCodeScreen), what="the entry code")
+            assert app.shown_code.value.startswith("https://qr.simwallet.test/e/")
+            await pilot.press("ctrl+g")  # the customer's wallet scans the store's code
+            shown = await result(pilot)
+            assert shown.sale.state is State.APPROVED
+            assert simulator.balance(app.customers[0].wallet_id) == sgd("41.20")
+
+    run(scenario)
+
+
+def test_a_phone_tap_pays_and_a_scanned_barcode_is_refused_as_no_customer_code(make_app, simulator):
+    app = make_app()
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await sign_in(pilot)
+            await key(pilot, "4.00")
+            await pilot.press("f5", "4")
+            await until(pilot, lambda: isinstance(app.screen, ScanScreen), what="the tap screen")
+            await pilot.press(*"4006381333931", "enter")  # a product's barcode, scanned by mistake
+            await pilot.pause(0.2)
+            assert isinstance(app.screen, ScanScreen)
+            await pilot.press("ctrl+t")
+            shown = await result(pilot)
+            assert shown.sale.state is State.APPROVED and shown.sale.tender == "Phone wallet tap"
+            assert simulator.balance(app.customers[0].wallet_id) == sgd("46.00")
+
+    run(scenario)
+
+
+# --- declines, the U-path, the cashier's cancel -------------------------------------------------
+
+
+def test_the_presenter_makes_the_next_payment_decline_with_the_reason_in_plain_words(make_app, simulator):
+    app = make_app()
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await sign_in(pilot)
+            await pilot.press("ctrl+f")
+            await until(pilot, lambda: simulator._call("GET", "/sim/faults")["faults"], what="the armed fault")
+            await key(pilot, "9.00")
+            await pilot.press("f5", "1")
+            await until(pilot, lambda: isinstance(app.screen, ScanScreen), what="the scan screen")
+            await pilot.press("ctrl+y")
+            shown = await result(pilot)
+            assert shown.sale.state is State.DECLINED and text_of(shown, "#result-title") == "DECLINED"
+            assert "does not hold enough money" in text_of(shown, "#result-words")
+            assert simulator.balance(app.customers[0].wallet_id) == sgd("50.00")
+            await pilot.press("enter")
+            assert app.register.cart.total == sgd("9.00")  # the cart is kept for another try
+
+    run(scenario)
+
+
+def test_a_late_success_is_checked_and_approved_once(make_app, simulator):
+    app = make_app()
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await sign_in(pilot)
+            simulator.arm_fault("pay", "late-success", delay_ms=1500)
+            await key(pilot, "6.00")
+            await pilot.press("f5", "1")
+            await until(pilot, lambda: isinstance(app.screen, ScanScreen), what="the scan screen")
+            await pilot.press("ctrl+y")
+            await until(pilot, lambda: app.payment_state is State.RESOLVING, what="the U-path")
+            assert isinstance(app.screen, AuthorisingScreen)
+            assert "Checking" in text_of(app.screen, "#authorising-status")
+            shown = await result(pilot)
+            assert shown.sale.state is State.APPROVED
+            assert simulator.balance(app.customers[0].wallet_id) == sgd("44.00")
+
+    run(scenario)
+
+
+def test_the_cashier_cancels_a_payment_that_stays_processing_and_nothing_is_taken(make_app, simulator):
+    app = make_app()
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await sign_in(pilot)
+            await key(pilot, "12.53")  # a trigger amount: the payment stays processing
+            await pilot.press("f5", "1")
+            await until(pilot, lambda: isinstance(app.screen, ScanScreen), what="the scan screen")
+            await pilot.press("ctrl+y")
+            await until(pilot, lambda: app.payment_state is State.RESOLVING, what="the U-path")
+            started = time.monotonic()
+            await pilot.press("escape")
+            shown = await result(pilot)
+            assert time.monotonic() - started < 10  # not the 20 s polling deadline
+            assert shown.sale.state is State.CANCELLED and "no money was taken" in text_of(shown, "#result-words")
+            assert simulator.balance(app.customers[0].wallet_id) == sgd("50.00")
+
+    run(scenario)
+
+
+# --- training mode and bad input ---------------------------------------------------------------
+
+
+def test_training_mode_shows_its_banner_and_stamps_the_receipt(make_app, simulator, tmp_path):
+    app = make_app()
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await sign_in(pilot, training=True)
+            assert app.training and "TRAINING" in text_of(app.screen, "#training-banner")
+            await key(pilot, "2.00")
+            await pilot.press("f5", "1")
+            await until(pilot, lambda: isinstance(app.screen, ScanScreen), what="the scan screen")
+            await pilot.press("ctrl+y")
+            shown = await result(pilot)
+            assert shown.sale.state is State.APPROVED and shown.sale.receipt_number.startswith("TRN-")
+            assert "TRAINING" in "\n".join(layout(app.register.receipt(shown.sale), 42))
+
+    run(scenario)
+    assert (tmp_path / "terminal" / "journal-training.db").exists() and not (tmp_path / "terminal" / "journal.db").exists()
+
+
+def test_a_bad_amount_is_refused_saying_why_and_the_cart_is_unchanged(make_app):
+    app = make_app()
+
+    async def scenario():
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
+            await sign_in(pilot)
+            await pilot.press(*"12.505", "enter")
+            await pilot.pause(0.3)
+            assert app.register.cart.is_empty
+            assert any("decimal" in str(n.message) for n in app._notifications), [n.message for n in app._notifications]
+            await pilot.press(*"99999999", "enter")  # eight digits: read as a barcode, which the catalogue lacks
+            await pilot.pause(0.5)
+            assert app.register.cart.is_empty
+
+    run(scenario)
