@@ -253,6 +253,12 @@ def add_register_commands(commands: argparse._SubParsersAction) -> None:
     report.add_argument("kind", choices=("x", "z"), type=str.lower, help="x: running totals; z: totals, and the batch closed")
     report.set_defaults(run=run_report)
 
+    tui = commands.add_parser("tui", parents=[terminal], help="the terminal UI, with the customer's wallet beside it",
+                              description="The payment terminal in this terminal window. Without --backend it runs an "
+                                          "embedded simulator with funded demo wallets; against a simulator elsewhere it "
+                                          "opens demo wallets there; against another gateway it is the terminal alone.")
+    tui.set_defaults(run=run_tui)
+
     shown = commands.add_parser("settings", parents=[terminal], help="show the terminal settings and where each comes from",
                                 description="Print the settings the register commands would use with these options, "
                                             "each with where it comes from (default, the config file, a POS_SIM_ variable, "
@@ -352,6 +358,42 @@ SHOWN_WHEN_NONE = {"gateway.url": "(embedded simulator)", "merchant_name": "(the
                    "merchant_id": "(the gateway client id)", "currency": "(the catalogue's)", "locale": "(the catalogue's)",
                    "time_zone": "(this machine's)"}
 """How ``pos-sim settings`` shows a setting not given, whose value is found when the terminal opens."""
+
+
+DEMO_CUSTOMERS = (("Tan Ah Kow", "200.00", None), ("Siti Aminah", "8.00", None), ("Somchai Jaidee", "5000.00", "THB"))
+"""The demo wallets the UI opens at a simulator: a well-off customer, one with too little for most
+baskets (declines), and a Thai tourist paying in baht (cross-border); None: the catalogue's currency."""
+
+
+def run_tui(args: argparse.Namespace) -> int:
+    """The terminal UI on the settings of the register commands; the embedded simulator without --backend."""
+    from pos_sim.domain.money import Money
+    from pos_sim.scenarios.simulator import Simulator, SimulatorError
+    from pos_sim.terminal.errors import SettingsError
+    from pos_sim.terminal.settings import TerminalSettings, read_catalogue_file
+    from pos_sim.terminal.training import require_simulator
+    from pos_sim.tui.app import Customer, PosApp
+
+    values, origins = terminal_values(args)
+    with ExitStack() as stack:
+        reach_gateway(values, stack, origins)
+        settings = TerminalSettings.build(values, origins)
+        gateway = settings.gateway
+        simulator = customers = None
+        try:
+            require_simulator(gateway.url, gateway.timeouts, gateway.simulator_token)
+        except SettingsError:
+            pass  # another gateway: the terminal alone, no wallets or presenter's faults to drive
+        else:
+            simulator = stack.enter_context(Simulator(gateway.url, admin_token=gateway.simulator_token))
+            currency = read_catalogue_file(settings.catalogue).currency.code
+            try:
+                customers = [Customer(name, simulator.open_wallet(Money.of_major(balance, code or currency), name))
+                             for name, balance, code in DEMO_CUSTOMERS]
+            except SimulatorError as exc:
+                raise ServiceError(f"the simulator at {gateway.url} did not open the demo wallets: {exc}") from None
+        PosApp(settings, simulator=simulator, customers=customers or ()).run()
+    return EXIT_OK
 
 
 def run_settings(args: argparse.Namespace) -> int:

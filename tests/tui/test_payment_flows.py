@@ -64,7 +64,7 @@ async def sign_in(pilot, training: bool = False) -> None:
     await pilot.pause()
     if training:
         await pilot.press("tab", "space", "shift+tab")  # the training switch, then back to the operator id
-        assert pilot.app.screen.query_one("#training").value
+        assert pilot.app.screen.query_one("#training-mode").value
     await pilot.press("enter")
     await until(pilot, lambda: isinstance(pilot.app.screen, SaleScreen), what="the sale screen")
     await until(pilot, lambda: pilot.app.wallet.code is not None, what="the wallet's code")

@@ -251,17 +251,16 @@ class OrderCodeScreen(TerminalScreen):
 
     def compose_face(self) -> ComposeResult:
         order = self.shown.code.value is not None
-        with Horizontal(id="order-code"):
+        hint = "scan to pay with your wallet app" if order else "scan the store's code and key in the amount"
+        with Vertical(id="order-code"):
+            yield Static(f"{self.pos.money(self.amount)}  {hint}", id="order-amount")
             with Center(id="qr-side"):
                 yield QrCode(self.shown.value or "", id="merchant-qr")
-            with Vertical(id="order-side"):
-                yield Static(self.pos.money(self.amount), id="order-amount")
-                yield Static("Scan to pay with your wallet app" if order else
-                             "Scan the store's code and key in the amount", id="order-hint")
+            if self.shown.value is None:
+                yield Static("(the store's printed entry code: the simulator did not say what it holds)")
+            with Horizontal(id="order-status-line"):
                 yield Static("", id="countdown")
                 yield Static("", id="order-status")
-                if self.shown.value is None:
-                    yield Static("(the store's printed entry code; the simulator did not say it)")
 
     def on_mount(self) -> None:
         self.watch(self.pos, "payment_state", self.show_state)
@@ -278,7 +277,7 @@ class OrderCodeScreen(TerminalScreen):
         if expires is None:
             return
         left = max(0, int((expires - datetime.now(timezone.utc)).total_seconds()))
-        self.query_one("#countdown", Static).update(f"Code valid {left // 60}:{left % 60:02d}")
+        self.query_one("#countdown", Static).update(f"Code valid {left // 60}:{left % 60:02d}   ")
 
     def action_give_up(self) -> None:
         self.pos.give_up_payment()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Center, Horizontal, Vertical
+from textual.containers import Center, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, Static, Switch
+from textual.widgets import Button, Checkbox, Footer, Input, Label, Static
 
 from pos_sim.tui.app import TerminalPart
 
@@ -23,9 +23,7 @@ class SignInScreen(TerminalPart, Screen[None]):
                 yield Static(f"Gateway {settings.gateway.url}", id="sign-in-gateway")
                 yield Label("Operator")
                 yield Input(value="01", placeholder="operator id", id="operator", max_length=16)
-                with Horizontal(id="training-row"):
-                    yield Switch(value=settings.training, id="training")
-                    yield Label("Training mode: receipts stamped, simulator only")
+                yield Checkbox("Training mode (simulator only, receipts stamped)", settings.training, id="training-mode")
                 yield Button("Sign in", id="sign-in-button", variant="primary")
         yield Footer()
 
@@ -43,7 +41,7 @@ class SignInScreen(TerminalPart, Screen[None]):
         if not operator:
             self.notify("Give an operator id", severity="warning")
             return
-        training = self.query_one("#training", Switch).value
+        training = self.query_one("#training-mode", Checkbox).value
         self.query_one("#sign-in-button", Button).disabled = True
 
         def signed_in() -> None:
