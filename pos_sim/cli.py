@@ -30,6 +30,7 @@ import secrets
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,7 @@ from pos_sim.terminal.errors import TerminalError
 
 if TYPE_CHECKING:
     from pos_sim.terminal.authorize import MerchantCode
+    from pos_sim.tui.app import Connection
     from pos_sim.terminal.register import Register
     from pos_sim.terminal.sales import Reversal
 
@@ -366,34 +368,99 @@ baskets (declines), and a Thai tourist paying in baht (cross-border); None: the 
 
 
 def run_tui(args: argparse.Namespace) -> int:
-    """The terminal UI on the settings of the register commands; the embedded simulator without --backend."""
+    """The terminal UI on the settings of the register commands. It is on screen at once; the gateway
+    is reached meanwhile (``connect``, in the app's worker): without --backend, an embedded simulator
+    started as a child process (its own CPU, so neither slows the other), stopped when the UI quits."""
+    from pos_sim.tui.app import PosApp
+
+    values, origins = terminal_values(args)
+    with ExitStack() as stack:
+        backend = None
+        if embedded_gateway(values, origins):
+            backend = stack.enter_context(backend_process(Path(values["gateway.simulator_data_dir"])))
+        PosApp(partial(connect_terminal, values, origins, backend)).run()
+    return EXIT_OK
+
+
+def connect_terminal(values: dict[str, Any], origins: dict[str, str], backend: BackendProcess | None) -> Connection:
+    """The UI's connection: the settings (with the embedded simulator's URL once it is up), and, when
+    the gateway is the simulator, its admin API and funded demo wallets."""
     from pos_sim.domain.money import Money
     from pos_sim.scenarios.simulator import Simulator, SimulatorError
     from pos_sim.terminal.errors import SettingsError
     from pos_sim.terminal.settings import TerminalSettings, read_catalogue_file
     from pos_sim.terminal.training import require_simulator
-    from pos_sim.tui.app import Customer, PosApp
+    from pos_sim.tui.app import Connection, Customer
 
-    values, origins = terminal_values(args)
-    with ExitStack() as stack:
-        reach_gateway(values, stack, origins)
-        settings = TerminalSettings.build(values, origins)
-        gateway = settings.gateway
-        simulator = customers = None
-        try:
-            require_simulator(gateway.url, gateway.timeouts, gateway.simulator_token)
-        except SettingsError:
-            pass  # another gateway: the terminal alone, no wallets or presenter's faults to drive
-        else:
-            simulator = stack.enter_context(Simulator(gateway.url, admin_token=gateway.simulator_token))
-            currency = read_catalogue_file(settings.catalogue).currency.code
+    if backend is not None:
+        values = values | {"gateway.url": backend.url()}
+    settings = TerminalSettings.build(values, origins)
+    gateway = settings.gateway
+    try:
+        require_simulator(gateway.url, gateway.timeouts, gateway.simulator_token)
+    except SettingsError:
+        return Connection(settings)  # another gateway: the terminal alone, no wallets or faults to drive
+    simulator = Simulator(gateway.url, admin_token=gateway.simulator_token)
+    currency = read_catalogue_file(settings.catalogue).currency.code
+    try:
+        customers = tuple(Customer(name, simulator.open_wallet(Money.of_major(balance, code or currency), name))
+                          for name, balance, code in DEMO_CUSTOMERS)
+    except SimulatorError as exc:
+        raise ServiceError(f"the simulator at {gateway.url} did not open the demo wallets: {exc}") from None
+    return Connection(settings, simulator, customers)
+
+
+class BackendProcess:
+    """``pos-sim backend`` on a free loopback port, as a child process; ``url()`` waits for it."""
+
+    START_S = 30.0
+
+    def __init__(self, data_dir: Path) -> None:
+        import subprocess
+
+        self.data_dir = data_dir
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "pos_sim", "backend", "--port", "0", "--data-dir", str(data_dir)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self._url: str | None = None
+
+    def url(self) -> str:
+        """The backend's URL, once it says it serves (ServiceError if it stops or says nothing in time)."""
+        import selectors
+
+        if self._url is not None:
+            return self._url
+        assert self._process.stdout is not None and self._process.stderr is not None
+        with selectors.DefaultSelector() as waiting:
+            waiting.register(self._process.stdout, selectors.EVENT_READ)
+            line = self._process.stdout.readline() if waiting.select(self.START_S) else ""
+        if not line.startswith("pos-sim backend on "):
+            self.stop()
+            said = self._process.stderr.read().strip().splitlines()
+            raise ServiceError(f"the embedded backend in {self.data_dir} did not start"
+                               + (f": {said[-1]}" if said else f" within {self.START_S:g} s"))
+        self._url = line.split()[3]
+        return self._url
+
+    def stop(self) -> None:
+        import subprocess
+
+        if self._process.poll() is None:
+            self._process.terminate()
             try:
-                customers = [Customer(name, simulator.open_wallet(Money.of_major(balance, code or currency), name))
-                             for name, balance, code in DEMO_CUSTOMERS]
-            except SimulatorError as exc:
-                raise ServiceError(f"the simulator at {gateway.url} did not open the demo wallets: {exc}") from None
-        PosApp(settings, simulator=simulator, customers=customers or ()).run()
-    return EXIT_OK
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+
+@contextmanager
+def backend_process(data_dir: Path) -> Iterator[BackendProcess]:
+    process = BackendProcess(data_dir)
+    try:
+        yield process
+    finally:
+        process.stop()
 
 
 def run_settings(args: argparse.Namespace) -> int:

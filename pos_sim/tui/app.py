@@ -1,9 +1,12 @@
 """``PosApp``: the terminal, its register, the customer's wallets, and the work that blocks.
 
-The app owns what outlives a screen: the settings, the register (opened at sign-in, training or
-not), the simulator's admin API when the gateway is the simulator, the demo customers' wallets, the
-payment under way and its merchant code. Screens ask it to do things (``pay``, ``on_register``,
-``on_simulator``) and are told the results on the UI thread.
+The app owns what outlives a screen: the connection (the settings, the simulator's admin API when
+the gateway is the simulator, the demo customers' wallets), the register (opened at sign-in,
+training or not), the payment under way and its merchant code. Screens ask it to do things
+(``pay``, ``on_register``, ``on_simulator``) and are told the results on the UI thread.
+
+The app is on screen before the gateway is reached: ``connect`` (made by ``cli.py``: it may start
+the embedded simulator) runs in a worker while the sign-in screen shows.
 
 One register call runs at a time (``_register_lock``), in a worker thread. The errors a user can
 cause or meet (a refused request, an unknown barcode, an unreachable gateway) are shown as a
@@ -65,6 +68,16 @@ class Customer:
 
 
 @dataclass(frozen=True)
+class Connection:
+    """What the terminal works with: its settings, and the simulator and its demo customers when the
+    gateway is the simulator (``None`` and none otherwise)."""
+
+    settings: TerminalSettings
+    simulator: Simulator | None = None
+    customers: tuple[Customer, ...] = ()
+
+
+@dataclass(frozen=True)
 class ShownCode:
     """The merchant code the terminal shows while a payment waits: an order code, or a store's entry code."""
 
@@ -98,24 +111,43 @@ class PosApp(App[None]):
         Binding("ctrl+l", "present('late-success')", "Presenter: the next payment succeeds late", show=False, priority=True),
     ]
 
+    connection: reactive[Connection | None] = reactive(None)
+    connect_error: reactive[str | None] = reactive(None)
     payment_state: reactive[State | None] = reactive(None)
     shown_code: reactive[ShownCode | None] = reactive(None)
     wallet: reactive[WalletView | None] = reactive(None)
     damage: reactive[str] = reactive("none")
     decoder: reactive[str] = reactive("auto")
 
-    def __init__(self, settings: TerminalSettings, *, simulator: Simulator | None = None,
+    def __init__(self, connect: Callable[[], Connection], simulator: Simulator | None = None,  # TEMPORARY shim
                  customers: Iterable[Customer] = ()) -> None:
         super().__init__()
-        self.settings = settings
-        self.simulator = simulator
-        self.customers = tuple(customers)
+        if isinstance(connect, TerminalSettings):
+            connection = Connection(connect, simulator, tuple(customers))
+            connect = lambda: connection  # noqa: E731
+        self.connect = connect
         self.register: Register | None = None
         self.operator = ""
         self._register_lock = threading.Lock()
         self._give_up: threading.Event | None = None
-        if self.customers:
-            self.wallet = WalletView(self.customers[0])
+
+    @property
+    def settings(self) -> TerminalSettings:
+        return self._connected.settings
+
+    @property
+    def simulator(self) -> Simulator | None:
+        return self._connected.simulator
+
+    @property
+    def customers(self) -> tuple[Customer, ...]:
+        return self.connection.customers if self.connection is not None else ()
+
+    @property
+    def _connected(self) -> Connection:
+        if self.connection is None:
+            raise RuntimeError("the terminal is not connected yet")
+        return self.connection
 
     # --- start and sign-in ----------------------------------------------------------------------
 
@@ -123,7 +155,22 @@ class PosApp(App[None]):
         from pos_sim.tui.screens.signin import SignInScreen
 
         self.push_screen(SignInScreen())
-        if self.customers:
+        self._connecting()
+
+    @work(thread=True, group="connect")
+    def _connecting(self) -> None:
+        try:
+            connection = self.connect()
+        except Exception as exc:  # whatever the composition root's connect raises: shown on the sign-in screen
+            log.error("cannot reach the gateway", exc_info=exc)
+            self.call_from_thread(setattr, self, "connect_error", str(exc) or type(exc).__name__)
+            return
+        self.call_from_thread(self._connected_to, connection)
+
+    def _connected_to(self, connection: Connection) -> None:
+        self.connection = connection
+        if connection.customers:
+            self.wallet = WalletView(connection.customers[0])
             self.refresh_wallet()
 
     def sign_in(self, operator: str, training: bool, done: Callable[[], None]) -> None:

@@ -17,7 +17,7 @@ from pos_sim.scan.scanner import decoder_named
 from pos_sim.scenarios.simulator import Simulator
 from pos_sim.terminal.journal import State
 from pos_sim.terminal.settings import TerminalSettings
-from pos_sim.tui.app import Customer, PosApp
+from pos_sim.tui.app import Connection, Customer, PosApp
 from pos_sim.tui.screens.payment import AuthorisingScreen, OrderCodeScreen, ResultScreen, ScanScreen
 from pos_sim.tui.screens.sale import SaleScreen
 
@@ -46,7 +46,7 @@ def make_app(simulator, tmp_path):
         settings = TerminalSettings.build({"gateway.url": simulator.url, "gateway.simulator_data_dir": tmp_path / "backend",
                                            "journal_dir": tmp_path / "terminal", "polling.interval_s": 0.2,
                                            "polling.deadline_s": 20, **values})
-        return PosApp(settings, simulator=simulator, customers=customers)
+        return PosApp(lambda: Connection(settings, simulator, tuple(customers)))
 
     return make
 
@@ -60,7 +60,8 @@ async def until(pilot, condition, timeout_s: float = 15.0, what: str = "the cond
 
 
 async def sign_in(pilot, training: bool = False) -> None:
-    await until(pilot, lambda: pilot.app.screen.query("#operator"), what="the sign-in screen")
+    await until(pilot, lambda: pilot.app.screen.query("#operator") and pilot.app.connection is not None,
+                what="the sign-in screen, connected")
     await pilot.pause()
     if training:
         await pilot.press("tab", "space", "shift+tab")  # the training switch, then back to the operator id

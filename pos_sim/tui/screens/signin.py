@@ -7,7 +7,7 @@ from textual.containers import Center, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Static
 
-from pos_sim.tui.app import TerminalPart
+from pos_sim.tui.app import Connection, TerminalPart
 
 
 class SignInScreen(TerminalPart, Screen[None]):
@@ -16,19 +16,35 @@ class SignInScreen(TerminalPart, Screen[None]):
     BINDINGS = [("enter", "sign_in", "Sign in")]
 
     def compose(self) -> ComposeResult:
-        settings = self.pos.settings
         with Center(id="sign-in"):
             with Vertical(id="sign-in-box"):
-                yield Static(f"pos-sim  terminal {settings.terminal_id}", id="sign-in-title")
-                yield Static(f"Gateway {settings.gateway.url}", id="sign-in-gateway")
+                yield Static("pos-sim payment terminal", id="sign-in-title")
+                yield Static("Reaching the gateway...", id="sign-in-gateway")
                 yield Label("Operator")
                 yield Input(value="01", placeholder="operator id", id="operator", max_length=16)
-                yield Checkbox("Training mode (simulator only, receipts stamped)", settings.training, id="training-mode")
-                yield Button("Sign in", id="sign-in-button", variant="primary")
+                yield Checkbox("Training mode (simulator only, receipts stamped)", id="training-mode")
+                yield Button("Sign in", id="sign-in-button", variant="primary", disabled=True)
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#operator", Input).focus()
+        self.watch(self.pos, "connection", self.connected)
+        self.watch(self.pos, "connect_error", self.not_connected)
+
+    def connected(self, connection: Connection | None) -> None:
+        if connection is None:
+            return
+        settings = connection.settings
+        self.query_one("#sign-in-title", Static).update(f"pos-sim payment terminal {settings.terminal_id}")
+        simulator = "the pos-sim simulator" if connection.simulator is not None else "a payment gateway"
+        self.query_one("#sign-in-gateway", Static).update(f"Gateway {settings.gateway.url} ({simulator})")
+        self.query_one("#training-mode", Checkbox).value = settings.training
+        self.query_one("#sign-in-button", Button).disabled = False
+
+    def not_connected(self, error: str | None) -> None:
+        if error is not None:
+            self.query_one("#sign-in-gateway", Static).update(f"[b red]The gateway cannot be reached:[/] {error}\n"
+                                                             "Quit with ctrl+q and check the settings (pos-sim settings).")
 
     def on_input_submitted(self, _event: Input.Submitted) -> None:
         self.action_sign_in()
@@ -37,6 +53,9 @@ class SignInScreen(TerminalPart, Screen[None]):
         self.action_sign_in()
 
     def action_sign_in(self) -> None:
+        if self.pos.connection is None:
+            self.notify("Still reaching the gateway", severity="warning")
+            return
         operator = self.query_one("#operator", Input).value.strip()
         if not operator:
             self.notify("Give an operator id", severity="warning")
