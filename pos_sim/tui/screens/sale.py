@@ -45,7 +45,7 @@ class SaleScreen(TerminalScreen):
                 yield Static("", id="totals")
             with Vertical(id="keypad"):
                 yield Static("", id="amount-due")
-                yield Input(placeholder="amount (12.50) or barcode, Enter", id="entry")
+                yield Input(placeholder="amount or barcode, Enter", id="entry")
                 yield Static("F5 to pay\n\nScan a product, key an amount,\nor scan the customer's code.", id="sale-help")
 
     def on_mount(self) -> None:
