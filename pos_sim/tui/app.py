@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from textual import work
@@ -49,6 +50,8 @@ T = TypeVar("T")
 
 EXPECTED = (TerminalError, DomainError, SimulatorError, ScannerError, OSError)
 """What a worker may meet in normal use: shown to the user as a notification, the app goes on."""
+
+Failed = Callable[[BaseException], None]
 
 
 class TerminalPart:
@@ -97,7 +100,7 @@ class WalletView:
 class PosApp(App[None]):
     """A payment terminal beside the customer's wallet."""
 
-    CSS_PATH = "pos.tcss"
+    CSS_PATH = Path(__file__).with_name("pos.tcss")
     TITLE = "pos-sim"
     SUB_TITLE = "payment terminal"
     BINDINGS = [  # the customer's and the presenter's keys work whatever has the focus (priority)
@@ -201,45 +204,50 @@ class PosApp(App[None]):
 
     # --- register work, one call at a time, off the UI thread -----------------------------------
 
-    def on_register(self, job: Callable[[Register], T], done: Callable[[T], None], what: str) -> None:
-        """Run ``job`` on the register in a worker; ``done`` gets its result on the UI thread."""
+    def on_register(self, job: Callable[[Register], T], done: Callable[[T], None], what: str,
+                    failed: Failed | None = None) -> None:
+        """Run ``job`` on the register in a worker; ``done`` gets its result on the UI thread, and
+        ``failed`` (by default a notification saying ``what`` was not done) an error a user can meet."""
         if self.register is None:
             self.notify("Sign in first", severity="warning")
             return
         register = self.register
-        self._blocking(lambda: job(register), done, what)
+        self._blocking(lambda: job(register), done, failed or partial(self.show_error, what))
 
-    def on_simulator(self, job: Callable[[Simulator], T], done: Callable[[T], None], what: str) -> None:
+    def on_simulator(self, job: Callable[[Simulator], T], done: Callable[[T], None], what: str,
+                     failed: Failed | None = None) -> None:
         """Run ``job`` on the simulator's admin API in a worker (a note when the gateway is no simulator)."""
         if self.simulator is None:
             self.notify("The gateway is not the simulator: no wallets or faults to drive", severity="warning")
             return
         simulator = self.simulator
-        self._background(lambda: job(simulator), done, what)
+        self._background(lambda: job(simulator), done, failed or partial(self.show_error, what))
 
-    def in_background(self, job: Callable[[], T], done: Callable[[T], None], what: str) -> None:
-        """Run blocking ``job`` (decoding, say) in a worker; ``done`` gets its result on the UI thread."""
-        self._background(job, done, what)
+    def in_background(self, job: Callable[[], T], done: Callable[[T], None], what: str,
+                      failed: Failed | None = None) -> None:
+        """Run blocking ``job`` (decoding, writing files) in a worker; ``done`` gets its result on the UI thread."""
+        self._background(job, done, failed or partial(self.show_error, what))
 
     @work(thread=True, group="register")
-    def _blocking(self, job: Callable[[], T], done: Callable[[T], None], what: str) -> None:
+    def _blocking(self, job: Callable[[], T], done: Callable[[T], None], failed: Failed) -> None:
         with self._register_lock:
-            self._run(job, done, what)
+            self._run(job, done, failed)
 
     @work(thread=True, group="background")
-    def _background(self, job: Callable[[], T], done: Callable[[T], None], what: str) -> None:
-        self._run(job, done, what)
+    def _background(self, job: Callable[[], T], done: Callable[[T], None], failed: Failed) -> None:
+        self._run(job, done, failed)
 
-    def _run(self, job: Callable[[], T], done: Callable[[T], None], what: str) -> None:
+    def _run(self, job: Callable[[], T], done: Callable[[T], None], failed: Failed) -> None:
         try:
             result = job()
         except EXPECTED as exc:
-            self.call_from_thread(self.show_error, what, exc)
+            self.call_from_thread(failed, exc)
             return
         self.call_from_thread(done, result)
 
     def show_error(self, what: str, error: BaseException) -> None:
-        self.notify(str(error) or type(error).__name__, title=f"{what}: not done", severity="error", timeout=8)
+        self.notify(str(error) or type(error).__name__, title=f"{what}: not done", severity="error", timeout=8,
+                    markup=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place unexpected worker errors land: logged, shown, and the terminal goes on."""

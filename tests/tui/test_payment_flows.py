@@ -4,7 +4,6 @@ QR read back off the screen by the project's own scanner."""
 
 import asyncio
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
