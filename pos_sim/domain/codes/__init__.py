@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pos_sim.domain.codes import emv_cpm, emv_mpm, gs1, url, wallet
+from pos_sim.domain.codes import emv_cpm, emv_mpm, gs1, ride, url, wallet
 from pos_sim.domain.errors import CodeError
 
-KINDS = ("emv-mpm", "emv-cpm", "wallet-paycode", "gs1", "url", "unknown")
+KINDS = ("emv-mpm", "emv-cpm", "wallet-paycode", "gs1", "url", "ride-code", "unknown")
 
 
 class Code(Protocol):
@@ -40,6 +40,8 @@ def classify(text: str) -> Classification:
         return Classification("unknown")
     if text.startswith(emv_cpm.PREFIX):
         return Classification("emv-cpm")
+    if text.startswith(ride.PREFIX):
+        return Classification("ride-code")
     if text.isascii() and text.isdigit():
         if len(text) in gs1.SYMBOLOGIES:
             return Classification("gs1", gs1.SYMBOLOGIES[len(text)])
@@ -59,6 +61,7 @@ _DECODERS = {
     "emv-cpm": emv_cpm.decode,
     "gs1": gs1.decode,
     "url": url.decode,
+    "ride-code": ride.read,  # read, not verified: that needs the gate's keys and clock (ride.verify)
 }
 
 
@@ -73,7 +76,7 @@ def decode(text: str) -> Code:
         return wallet.decode(text)  # its error says which wallet rules the digits miss
     raise CodeError(
         "not a payment code: no EMV QR (00...), CPM (hQVDUFY...), wallet code (16-32 digits), "
-        "GS1 barcode (8, 12 or 13 digits) or http(s) link",
+        "GS1 barcode (8, 12 or 13 digits), http(s) link or ride code (RC1:...)",
         offset=0,
     )
 
