@@ -307,3 +307,50 @@ def test_a_bad_amount_is_refused_saying_why_and_the_cart_is_unchanged(make_app):
             assert app.register.cart.is_empty
 
     run(scenario)
+
+
+# --- scanner sources: an image file, a folder, a video ------------------------------------------
+
+
+def video_of(path, image) -> None:
+    """A short video of ``image`` coming into view: blank frames, then the code, as a camera would see it."""
+    import cv2
+
+    height, width = image.shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (width, height))
+    blank = np.full((height, width, 3), 255, dtype=np.uint8)
+    frame = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image
+    for picture in [blank] * 5 + [frame] * 10:
+        writer.write(picture)
+    writer.release()
+
+
+@pytest.mark.parametrize("source", ["image", "folder", "video"])
+def test_the_customer_code_read_from_a_file_folder_or_video_pays(make_app, simulator, tmp_path, source):
+    from pos_sim.render import barcodes, qr
+
+    app = make_app()
+    folder = tmp_path / "scans"
+    folder.mkdir()
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await sign_in(pilot)
+            code = simulator.payment_code(app.customers[0].wallet_id).code
+            if source == "video":
+                target = folder / "counter.mp4"
+                video_of(target, barcodes.qr_image(code))
+            else:
+                qr.write_png(code, folder / "paycode.png")
+                (folder / "notes.txt").write_text("not an image")
+                target = folder / "paycode.png" if source == "image" else folder
+            await key(pilot, "5.50")
+            await pilot.press("f5", "1")
+            await until(pilot, lambda: isinstance(app.screen, ScanScreen), what="the scan screen")
+            await pilot.click("#image")
+            await pilot.press(*str(target), "enter")
+            shown = await result(pilot)
+            assert shown.sale.state is State.APPROVED
+            assert simulator.balance(app.customers[0].wallet_id) == sgd("44.50")
+
+    run(scenario)
