@@ -343,21 +343,30 @@ class GatewayClient:
         """Send one signed AMS call and read its answer; never raises for anything the network or the gateway does."""
         if call not in CALLS:
             raise SettingsError(f"{call!r}: not an AMS payment call; one of {', '.join(CALLS)}")
-        creds = self.credentials
         path = self._prefix + call
         data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        response = self._send(call, "POST", path, data, self.timeouts_for(call))
+        if isinstance(response, TransportFailure):
+            return response
+        return self._read(call, path, body, response)
+
+    def _send(self, call: str, method: str, path: str, data: bytes,
+              timeouts: Timeouts | None = None) -> requests.Response | TransportFailure:
+        """One signed request (``data`` the body, empty for a GET); the response, or why there is none."""
+        creds = self.credentials
         request_time = _now()
-        signature = ams_signature.sign(creds.private_key, "POST", path, creds.client_id, request_time, data)
+        signature = ams_signature.sign(creds.private_key, method, path, creds.client_id, request_time, data)
         headers = {
-            "Content-Type": "application/json; charset=UTF-8",
             "client-id": creds.client_id,
             "Request-Time": request_time,
             "Signature": ams_signature.signature_header(signature, creds.key_version),
         }
-        timeouts = self.timeouts_for(call)
+        if data:
+            headers["Content-Type"] = "application/json; charset=UTF-8"
+        timeouts = timeouts or self.timeouts
         try:
-            response = self._session.post(self._origin + path, data=data, headers=headers, timeout=(timeouts.connect_s, timeouts.read_s),
-                                          allow_redirects=False)
+            return self._session.request(method, self._origin + path, data=data or None, headers=headers,
+                                         timeout=(timeouts.connect_s, timeouts.read_s), allow_redirects=False)
         except requests.Timeout:
             return TransportFailure(call, Failure.TIMEOUT, f"no answer from {creds.url} within the timeout "
                                                            f"(connect {timeouts.connect_s} s, read {timeouts.read_s} s)")
@@ -365,15 +374,11 @@ class GatewayClient:
             return TransportFailure(call, Failure.CONNECTION, f"connection to {creds.url} failed or dropped ({_reason(exc)})")
         except requests.RequestException as exc:
             return TransportFailure(call, Failure.CONNECTION, f"request to {creds.url} failed ({_reason(exc)})")
-        return self._read(call, path, body, response)
 
-    def _read(self, call: str, path: str, sent: Mapping[str, Any], response: requests.Response) -> Reply:
-        """The verified answer in ``response``, or why it is not one."""
+    def _verified(self, call: str, method: str, path: str, response: requests.Response) -> bytes | TransportFailure:
+        """The body of an answer signed by the gateway for this client over ``method`` and ``path``."""
         creds = self.credentials
         where = f"{call} answer from {creds.url}"
-        if response.status_code != 200:
-            return TransportFailure(call, Failure.HTTP_STATUS, f"{where}: HTTP {response.status_code}, not 200")
-        raw = response.content
         client_id = response.headers.get("client-id")
         response_time = response.headers.get("response-time")
         header = response.headers.get("signature")
@@ -387,11 +392,21 @@ class GatewayClient:
             algorithm, _version, value = ams_signature.parse_signature_header(header)
             if algorithm.upper() != ams_signature.ALGORITHM:
                 return TransportFailure(call, Failure.BAD_SIGNATURE, f"{where}: signature algorithm {algorithm!r}, not RSA256")
-            good = ams_signature.verify(creds.gateway_public_key, "POST", path, client_id, response_time, raw, value)
+            good = ams_signature.verify(creds.gateway_public_key, method, path, client_id, response_time, response.content, value)
         except SignatureError as exc:
             return TransportFailure(call, Failure.BAD_SIGNATURE, f"{where}: {exc}")
         if not good:
             return TransportFailure(call, Failure.BAD_SIGNATURE, f"{where}: the signature does not match the gateway's key; not trusted")
+        return response.content
+
+    def _read(self, call: str, path: str, sent: Mapping[str, Any], response: requests.Response) -> Reply:
+        """The verified AMS answer in ``response`` to a POST of ``sent``, or why it is not one."""
+        where = f"{call} answer from {self.credentials.url}"
+        if response.status_code != 200:
+            return TransportFailure(call, Failure.HTTP_STATUS, f"{where}: HTTP {response.status_code}, not 200")
+        raw = self._verified(call, "POST", path, response)
+        if isinstance(raw, TransportFailure):
+            return raw
         try:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
