@@ -12,7 +12,9 @@ Steps run in order; the first that does not pass ends its scenario (the rest are
 what follows would be built on what it did not do. A step fails when an expectation is not met,
 or when the register or the simulator refuses it (a ``TerminalError``, a ``DomainError``, a
 ``ScannerError``, a ``SimulatorError``) and no ``error:`` expected that refusal. Anything else that
-goes wrong is the step's ``error``, said in one line.
+goes wrong is the step's ``error``, said in one line. ``Runner.run`` can ask before each step
+whether to run it (``before_step``) and tell each step's result as it comes (``on_step``): the
+training screen runs an exercise a step per keypress that way.
 
 ``kill_terminal`` runs ``python -m pos_sim sale`` (the same interpreter) on the scenario's journal
 and kills it with SIGKILL; the register is closed meanwhile, as one register process holds a
@@ -130,12 +132,20 @@ class Runner:
                 on_result(file, result)
         return FileResult(file.path, results, file.description)
 
-    def run(self, scenario: Scenario) -> ScenarioResult:
-        """Run one scenario, in a journal folder of its own."""
+    def run(self, scenario: Scenario, *, before_step: Callable[[Step], bool] | None = None,
+            on_step: Callable[[StepResult], None] | None = None) -> ScenarioResult:
+        """Run one scenario, in a journal folder of its own.
+
+        A UI that runs it a step at a time (the training screen) passes ``before_step``: asked
+        before each step that would run, with its register open, it may wait (for the trainee's
+        key) and says whether to run it; False stops the scenario there (that step and the rest
+        are skipped, the register closed, faults cleared as ever). ``on_step`` is told each step's
+        result as soon as it is known, in order, skipped steps too. Both are called on this thread.
+        """
         if self.work_dir is not None:
             self.work_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="pos-sim-scenario-", dir=self.work_dir) as folder:
-            return _Run(self, scenario, Path(folder)).go()
+            return _Run(self, scenario, Path(folder)).go(before_step, on_step)
 
 
 class _Run:
@@ -155,7 +165,8 @@ class _Run:
 
     # --- the scenario ---
 
-    def go(self) -> ScenarioResult:
+    def go(self, before_step: Callable[[Step], bool] | None = None,
+           on_step: Callable[[StepResult], None] | None = None) -> ScenarioResult:
         started = time.monotonic()
         scenario = self.scenario
         arms_faults = any(isinstance(step.action, Fault) for step in scenario.steps)
@@ -175,10 +186,12 @@ class _Run:
                 return ScenarioResult(scenario, [StepResult(step, SKIPPED) for step in scenario.steps],
                                       time.monotonic() - started, setup_error=str(exc))
             for step in scenario.steps:
-                if results and not results[-1].passed:
-                    results.append(StepResult(step, SKIPPED))
-                    continue
-                results.append(self.step(step))
+                go_on = not results or results[-1].passed
+                if go_on and before_step is not None:
+                    go_on = before_step(step)
+                results.append(self.step(step) if go_on else StepResult(step, SKIPPED))
+                if on_step is not None:
+                    on_step(results[-1])
         finally:
             if self._register is not None:
                 self._register.close()

@@ -121,13 +121,10 @@ class PosApp(App[None]):
     wallet: reactive[WalletView | None] = reactive(None)
     damage: reactive[str] = reactive("none")
     decoder: reactive[str] = reactive("auto")
+    camera: reactive[int] = reactive(0)
 
-    def __init__(self, connect: Callable[[], Connection], simulator: Simulator | None = None,  # TEMPORARY shim
-                 customers: Iterable[Customer] = ()) -> None:
+    def __init__(self, connect: Callable[[], Connection]) -> None:
         super().__init__()
-        if isinstance(connect, TerminalSettings):
-            connection = Connection(connect, simulator, tuple(customers))
-            connect = lambda: connection  # noqa: E731
         self.connect = connect
         self.register: Register | None = None
         self.operator = ""
@@ -160,7 +157,12 @@ class PosApp(App[None]):
         self.push_screen(SignInScreen())
         self._connecting()
 
-    @work(thread=True, group="connect")
+    def on_unmount(self) -> None:
+        if self.register is not None:
+            self.register.close()
+            self.register = None
+
+    @work(thread=True, group="connect", exit_on_error=False)
     def _connecting(self) -> None:
         try:
             connection = self.connect()
@@ -190,7 +192,7 @@ class PosApp(App[None]):
                             title="Recovered", timeout=8)
             done()
 
-        self._blocking(lambda: Register.open(settings), opened, "Opening the register")
+        self._blocking(lambda: Register.open(settings), opened, partial(self.show_error, "Opening the register"))
 
     @property
     def training(self) -> bool:
@@ -228,12 +230,12 @@ class PosApp(App[None]):
         """Run blocking ``job`` (decoding, writing files) in a worker; ``done`` gets its result on the UI thread."""
         self._background(job, done, failed or partial(self.show_error, what))
 
-    @work(thread=True, group="register")
+    @work(thread=True, group="register", exit_on_error=False)
     def _blocking(self, job: Callable[[], T], done: Callable[[T], None], failed: Failed) -> None:
         with self._register_lock:
             self._run(job, done, failed)
 
-    @work(thread=True, group="background")
+    @work(thread=True, group="background", exit_on_error=False)
     def _background(self, job: Callable[[], T], done: Callable[[T], None], failed: Failed) -> None:
         self._run(job, done, failed)
 
@@ -305,7 +307,7 @@ class PosApp(App[None]):
         self.push_screen(AuthorisingScreen(tender, amount))
         self._pay(register, tender, code, code_shown, moved, give_up, settled)
 
-    @work(thread=True, group="register")
+    @work(thread=True, group="register", exit_on_error=False)
     def _pay(self, register: Register, tender: Tender, code: str | None, code_shown: Callable[[MerchantCode], None],
              moved: Callable[[State], None], give_up: threading.Event, settled: Callable[[Sale], None]) -> None:
         with self._register_lock:

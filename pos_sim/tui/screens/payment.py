@@ -169,13 +169,14 @@ class ScanScreen(TerminalScreen):
         self.pos.in_background(first, found, f"Reading {path.name}")
 
     def action_camera(self) -> None:
-        self.live(lambda: frames.camera(0, fps_limit=15), "camera 0")
+        camera = self.pos.camera
+        self.live(lambda: frames.camera(camera, fps_limit=15), f"camera {camera}")
 
     def live(self, source: Callable[[], Iterator[frames.Frame]], origin: str) -> None:
         self.query_one("#preview", Static).update(f"Opening {origin}...")
         self._live(source, origin)
 
-    @work(thread=True, exclusive=True, group="scanner")
+    @work(thread=True, exclusive=True, group="scanner", exit_on_error=False)
     def _live(self, source: Callable[[], Iterator[frames.Frame]], origin: str) -> None:
         worker = get_current_worker()
         decoder = decoder_named(self.pos.decoder)
@@ -226,14 +227,15 @@ class AuthorisingScreen(TerminalScreen):
 
     def on_mount(self) -> None:
         self.watch(self.pos, "payment_state", self.show_state)
-        self.set_interval(0.1, self.tick)
+        self.set_interval(1.0, self.tick)
+        self.tick()
 
     def show_state(self, state: State | None) -> None:
         if state is not None:
             self.query_one("#authorising-status", Static).update(STATUS.get(state, state.value))
 
     def tick(self) -> None:
-        self.query_one("#elapsed", Static).update(f"{time.monotonic() - self.started:.1f} s")
+        self.query_one("#elapsed", Static).update(f"{int(time.monotonic() - self.started)} s")
 
     def action_give_up(self) -> None:
         self.pos.give_up_payment()

@@ -7,6 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
+from textual.worker import Worker
 
 from pos_sim.tui.app import TerminalPart
 from pos_sim.tui.widgets.wallet import WalletPane
@@ -28,6 +29,10 @@ class TerminalScreen(TerminalPart, Screen[None]):
 
     def compose_face(self) -> ComposeResult:
         yield from ()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A screen's own workers fail where the app's do: in its one handler."""
+        self.pos.on_worker_state_changed(event)
 
     def title_line(self) -> str:
         pos = self.pos

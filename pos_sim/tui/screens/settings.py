@@ -1,0 +1,192 @@
+"""The terminal's settings, as the register uses them, and the scanner's, changed for this session.
+
+Most settings (the gateway and its keys, who the merchant and the terminal are, money and time,
+receipts, polling, the journal, the catalogue) come from the config file, the environment and the
+command line, read when the terminal starts (``pos-sim settings`` shows where each came from):
+they are shown here, defaults resolved as the register resolves them (the catalogue's name,
+currency and locale, the gateway's client id, this machine's time zone). The scanner's settings
+the app holds (the decoder, the damage of a virtual scan, the camera) are chosen here and take
+effect at once, for this session.
+"""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Label, Select, Static
+
+from pos_sim.scan import decoders
+from pos_sim.scan.damage import PROFILES
+from pos_sim.terminal.register import Register
+from pos_sim.terminal.settings import TerminalSettings
+from pos_sim.tui.screens.terminal import TerminalScreen
+
+CAMERAS = tuple(range(6))
+"""The camera indexes offered (0 is the system's default camera)."""
+
+ELSEWHERE = ("These come from the config file, the environment (POS_SIM_...) and the command line flags: "
+             "`pos-sim settings` shows where each one came from. They are read when pos-sim starts: change them "
+             "there and start it again.")
+SCANNER = "The scanner, for this session (at once, until the terminal stops):"
+
+Section = tuple[str, list[tuple[str, str]]]
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} s"
+
+
+def settings_sections(settings: TerminalSettings, register: Register | None) -> list[Section]:
+    """What the terminal runs with, by section: ``settings`` (the register's, when one is open),
+    defaults resolved as ``register`` resolves them; before sign-in, said as defaults."""
+    gateway = settings.gateway
+    catalogue = register.catalogue if register is not None else None
+    client_id = register.gateway.credentials.client_id if register is not None else gateway.client_id
+
+    def default(value: str | None, fallback: str | None, whose: str) -> str:
+        if value is not None:
+            return value
+        return f"{fallback} ({whose})" if fallback else f"{whose} (read at sign-in)"
+
+    keys = ([("Simulator data dir", f"{gateway.simulator_data_dir} (the demo merchant's keys)")]
+            if gateway.simulator_data_dir is not None else
+            [("Merchant key", str(gateway.merchant_key)), ("Gateway key", str(gateway.gateway_key))])
+    polling = settings.polling
+    zone = settings.time_zone or f"{settings.zone()} (this machine's)"
+    sections: list[Section] = [
+        ("Gateway", [
+            ("URL", gateway.url),
+            ("Client id", default(client_id, None, "the simulator's demo merchant")),
+            *keys,
+            ("Timeouts", f"connect {_seconds(gateway.timeouts.connect_s)}, read {_seconds(gateway.timeouts.read_s)}"),
+        ]),
+        ("Merchant and terminal", [
+            ("Merchant name", default(settings.merchant_name, catalogue.name if catalogue else None, "the catalogue's")),
+            ("Merchant id", default(settings.merchant_id, client_id, "the client id")),
+            ("Terminal id", settings.terminal_id),
+            ("Store id", settings.store_id),
+        ]),
+        ("Money and time", [
+            ("Currency", default(settings.currency, catalogue.currency.code if catalogue else None, "the catalogue's")),
+            ("Locale", default(settings.locale, catalogue.locale if catalogue else None, "the catalogue's")),
+            ("Time zone", zone),
+        ]),
+        ("Receipts and payments", [
+            ("Receipt width", f"{settings.receipt_width} columns"),
+            *([("Receipt footer", "\n".join(settings.receipt_footer))] if settings.receipt_footer else []),
+            ("Polling", f"every {_seconds(polling.interval_s)} for {_seconds(polling.deadline_s)}, "
+                        f"then up to {polling.cancel_attempts} cancels"),
+            ("Code lifetime", f"{_seconds(settings.code_lifetime_s)} to scan an order or entry code"),
+            ("Training", "yes: its own journal, receipts stamped TRAINING" if settings.training else "no"),
+        ]),
+        ("Journal and catalogue", [
+            ("Journal dir", f"{settings.journal_dir}\n(journal {settings.journal_path.name}, sales book "
+                            f"{settings.sales_path.name})"),
+            ("Catalogue", f"{settings.catalogue}"
+                          + (f"\n{catalogue.name}, {len(catalogue.items)} items" if catalogue is not None else "")),
+        ]),
+    ]
+    return sections
+
+
+def settings_table(sections: list[Section]) -> Table:
+    """The sections as one two-column table: the setting, its value (long values wrap)."""
+    table = Table.grid(padding=(0, 2), expand=True)
+    table.add_column("setting", style="bold", no_wrap=True)
+    table.add_column("value", ratio=1, overflow="fold")
+    for title, rows in sections:
+        table.add_row(Text(title, style="bold underline"), "")
+        for name, value in rows:
+            table.add_row(f"  {name}", value)
+    return table
+
+
+class SettingsScreen(TerminalScreen):
+    """The settings in two columns; the scanner's decoder, damage and camera chosen for the session."""
+
+    BINDINGS = [Binding("escape", "back", "Back")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.decoders: tuple[str, ...] = ()     # the decoders offered, once it is known which load here
+        self._missing: dict[str, str] = {}       # those that do not load here, and why
+
+    def compose_face(self) -> ComposeResult:
+        pos = self.pos
+        register = pos.register
+        settings = register.settings if register is not None else pos.settings
+        with Vertical(id="settings"):
+            yield Static(ELSEWHERE, id="settings-elsewhere")
+            with VerticalScroll(id="settings-view", can_focus=True):
+                yield Static(settings_table(settings_sections(settings, register)), id="settings-table")
+            yield Static(SCANNER, id="scanner-title")
+            with Horizontal(id="scanner-settings"):
+                with Vertical(classes="scanner-setting"):
+                    yield Label("Decoder")
+                    yield Select([(pos.decoder, pos.decoder)], value=pos.decoder,
+                                 allow_blank=False, id="decoder")
+                with Vertical(classes="scanner-setting"):
+                    yield Label("Virtual-scan damage")
+                    yield Select([(profile, profile) for profile in PROFILES], value=pos.damage, allow_blank=False,
+                                 id="damage")
+                with Vertical(classes="scanner-setting"):
+                    yield Label("Camera")
+                    yield Select([(f"camera {index}", index) for index in sorted({*CAMERAS, pos.camera})],
+                                 value=pos.camera, allow_blank=False, id="camera")
+            yield Static("", id="scanner-note")
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "damage", self._damage_changed)
+        self.watch(self.app, "decoder", lambda _name: self._show_note())
+        self.pos.in_background(decoders.available, self._show_decoders, "Checking the decoders")
+        self.query_one("#settings-view").focus()
+
+    def _show_decoders(self, found: dict[str, str | None]) -> None:
+        """The decoders that load here, offered; the others said, with why they do not load."""
+        current = self.pos.decoder
+        names = ["auto", *(name for name, why in found.items() if why is None)]
+        if current not in names:
+            names.append(current)
+        select = self.query_one("#decoder", Select)
+        with self.prevent(Select.Changed):
+            select.set_options([(name, name) for name in names])
+            select.value = current
+        self.decoders = tuple(names)
+        self._missing = {name: why for name, why in found.items() if why is not None}
+        self._show_note()
+
+    def _damage_changed(self, damage: str) -> None:
+        select = self.query_one("#damage", Select)
+        if select.value != damage:
+            with self.prevent(Select.Changed):
+                select.value = damage
+        self._show_note()
+
+    def _show_note(self) -> None:
+        pos = self.pos
+        decoder = "auto (the cascade)" if pos.decoder == "auto" else pos.decoder
+        said = [f"Scanning with decoder {decoder}, virtual-scan damage {pos.damage}, camera {pos.camera}."]
+        said += [f"Decoder {name} is not available here: {why}" for name, why in self._missing.items()]
+        self.query_one("#scanner-note", Static).update(Text("\n".join(said)))  # why a library fails is no markup
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        value = event.value
+        if value is Select.NULL:
+            return
+        pos = self.pos
+        if event.select.id == "decoder" and value != pos.decoder:
+            pos.decoder = str(value)
+            self.notify(f"Scanning with decoder {value}", timeout=3)
+        elif event.select.id == "damage" and value != pos.damage:
+            pos.damage = str(value)
+            self.notify(f"The next virtual scan: {value}", timeout=3)
+        elif event.select.id == "camera" and value != pos.camera:
+            pos.camera = int(value)
+            self.notify(f"Scanning from camera {value}", timeout=3)
+        self._show_note()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

@@ -1,0 +1,213 @@
+"""SVG snapshots of every screen at a fixed terminal size (pytest-textual-snapshot): what the terminal
+looks like, compared with the accepted pictures in __snapshots__/ (update them with
+`pytest tests/tui/test_snapshots.py --snapshot-update`, then look at each one changed).
+
+The pictures must not change from run to run, so the clock is frozen (time-machine), the paths
+shown are fixed, the sales shown are booked with fixed ids rather than paid at the simulator (whose
+payment ids and codes are random), and the customer's wallet shows a fixed code. The flows behind
+these screens are tested against the real simulator in the other tests of this folder.
+"""
+
+import shutil
+import tempfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import time_machine
+from textual import events
+from textual.widgets import Input
+
+from pos_sim.backend import keys
+from pos_sim.backend.server import DEMO_CLIENT_ID
+from pos_sim.domain.money import Money
+from pos_sim.domain.cart import Cart
+from pos_sim.domain.receipt import Tender
+from pos_sim.scenarios.simulator import WalletCode
+from pos_sim.terminal.authorize import MerchantCode
+from pos_sim.terminal.journal import State
+from pos_sim.terminal.register import receipt_lines, tax_lines
+from pos_sim.terminal.settings import TerminalSettings
+from pos_sim.tui.app import Connection, Customer, PosApp, ShownCode, WalletView
+from pos_sim.tui.screens.payment import AuthorisingScreen, OrderCodeScreen, ResultScreen
+from pos_sim.tui.screens.sale import SaleScreen
+
+SIZE = (120, 36)
+NOW = datetime(2026, 11, 21, 10, 30, tzinfo=timezone.utc)
+FIXED = Path(tempfile.gettempdir()) / "pos-sim-snapshots"  # the paths the settings screen shows
+GATEWAY = "http://127.0.0.1:8360"  # never reached: these screens make no payment
+ALICE = Customer("Alice Tan", "W-ALICE")
+
+
+@pytest.fixture
+def frozen():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def settings():
+    shutil.rmtree(FIXED, ignore_errors=True)
+    key_dir = FIXED / "backend" / "keys"
+    keys.ensure_key_pair(key_dir / "gateway_private.pem", key_dir / "gateway_public.pem")
+    keys.ensure_key_pair(key_dir / f"{DEMO_CLIENT_ID}_private.pem", key_dir / f"{DEMO_CLIENT_ID}_public.pem")
+    yield TerminalSettings.build({"gateway.url": GATEWAY, "gateway.simulator_data_dir": FIXED / "backend",
+                                  "journal_dir": FIXED / "terminal", "time_zone": "Asia/Singapore"})
+    shutil.rmtree(FIXED, ignore_errors=True)
+
+
+class Steady(PosApp):
+    """The app with nothing that blinks or spins: the same picture whenever it is taken."""
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if isinstance(event.widget, Input):
+            event.widget.cursor_blink = False
+
+
+def app_of(settings, customers=()) -> PosApp:
+    app = Steady(lambda: Connection(settings, None, tuple(customers)))
+    app.animation_level = "none"  # the loading indicator still
+    return app
+
+
+async def until(pilot, condition) -> None:
+    for _ in range(200):
+        if condition():
+            await pilot.pause()
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"the app did not get there; it shows {type(pilot.app.screen).__name__}")
+
+
+async def signed_in(pilot) -> None:
+    await until(pilot, lambda: pilot.app.connection is not None and pilot.app.screen.query("#operator"))
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(pilot.app.screen, SaleScreen))
+
+
+async def with_cart(pilot) -> None:
+    await signed_in(pilot)
+    for barcode in ("21000010", "21000119"):
+        await pilot.press(*barcode, "enter")
+        await until(pilot, lambda n=len(pilot.app.register.cart.lines): len(pilot.app.register.cart.lines) > n - 1)
+    await pilot.press(*"2.50", "enter")
+    await until(pilot, lambda: len(pilot.app.register.cart.lines) == 3)
+
+
+def book(register, state: State, result_code: str | None, amount: str):
+    """A sale of a keyed amount written to the register's book as a payment would leave it, with fixed ids."""
+    cart = Cart.for_catalogue(register.catalogue).add_keyed_amount(Money.of_major(amount, "SGD"))
+    sale = register.book.open_sale(f"POS{len(register.book.sales()):032d}", Tender.CUSTOMER_CODE.value, cart.total,
+                                   receipt_lines(cart), cart.subtotal, tax_lines(cart), "2510 **** **** 2345", NOW)
+    paid = state is State.APPROVED
+    return register.book.settle_sale(sale.receipt_number, state, result_code=result_code,
+                                      result_message="paid" if paid else "declined",
+                                      payment_id="P20261121SNAPSHOT" + sale.receipt_number[-4:] if paid else None)
+
+
+def test_sign_in(snap_compare, settings, frozen):
+    async def connected(pilot):
+        await until(pilot, lambda: pilot.app.connection is not None)
+
+    assert snap_compare(app_of(settings), terminal_size=SIZE, run_before=connected)
+
+
+def test_sale_with_a_cart(snap_compare, settings, frozen):
+    assert snap_compare(app_of(settings), terminal_size=SIZE, run_before=with_cart)
+
+
+def test_sale_beside_the_customers_wallet(snap_compare, settings, frozen):
+    app = app_of(settings, [ALICE])
+
+    async def run_before(pilot):
+        await with_cart(pilot)
+        app.wallet = WalletView(ALICE, Money.of_major("48.20", "SGD"),
+                                WalletCode("251001028443068623090718", NOW + timedelta(seconds=55)))
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_tender_choice(snap_compare, settings, frozen):
+    assert snap_compare(app_of(settings), terminal_size=SIZE, run_before=with_cart, press=["f5"])
+
+
+def test_scan_the_customers_code(snap_compare, settings, frozen):
+    assert snap_compare(app_of(settings), terminal_size=SIZE, run_before=with_cart, press=["f5", "1"])
+
+
+def test_authorising_while_the_outcome_is_checked(snap_compare, settings, frozen):
+    app = app_of(settings)
+
+    async def run_before(pilot):
+        await with_cart(pilot)
+        app.payment_state = State.RESOLVING
+        app.push_screen(AuthorisingScreen(Tender.CUSTOMER_CODE, app.register.cart.total))
+        await until(pilot, lambda: app.screen.query("#authorising-status"))
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_order_code(snap_compare, settings, frozen):
+    app = app_of(settings)
+
+    async def run_before(pilot):
+        await with_cart(pilot)
+        code = MerchantCode("OrderCode", "https://qr.simwallet.test/o/SNAPSHOT-ORDER1", NOW + timedelta(minutes=2), "P1")
+        app.payment_state = State.RESOLVING
+        app.push_screen(OrderCodeScreen(ShownCode(code, code.value), app.register.cart.total))
+        await until(pilot, lambda: app.screen.query("#merchant-qr"))
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+@pytest.mark.parametrize(("state", "result_code"), [(State.APPROVED, "SUCCESS"), (State.DECLINED, "USER_BALANCE_NOT_ENOUGH")])
+def test_result(snap_compare, settings, frozen, state, result_code):
+    app = app_of(settings)
+
+    async def run_before(pilot):
+        await signed_in(pilot)
+        app.push_screen(ResultScreen(book(app.register, state, result_code, "12.50")))
+        await until(pilot, lambda: app.screen.query("#result-title"))
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_receipt_preview(snap_compare, settings, frozen):
+    app = app_of(settings)
+
+    async def run_before(pilot):
+        await signed_in(pilot)
+        sale = book(app.register, State.APPROVED, "SUCCESS", "12.50")
+        app.push_screen(ResultScreen(sale))
+        await until(pilot, lambda: app.screen.query("#result-title"))
+        await pilot.press("r")
+        await until(pilot, lambda: app.screen.query("#receipt") and "Reading" not in str(app.screen.query_one("#receipt").render()))
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_journal(snap_compare, settings, frozen):
+    app = app_of(settings)
+
+    async def run_before(pilot):
+        await signed_in(pilot)
+        book(app.register, State.APPROVED, "SUCCESS", "12.50")
+        book(app.register, State.DECLINED, "USER_BALANCE_NOT_ENOUGH", "80.00")
+        book(app.register, State.APPROVED, "SUCCESS", "3.20")
+        await pilot.press("f2")
+        await until(pilot, lambda: app.screen.query("DataTable") and app.screen.query_one("DataTable").row_count == 3)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_reports(snap_compare, settings, frozen):
+    assert snap_compare(app_of(settings), terminal_size=SIZE, run_before=signed_in, press=["f3"])
+
+
+def test_settings(snap_compare, settings, frozen):
+    assert snap_compare(app_of(settings), terminal_size=SIZE, run_before=signed_in, press=["f4"])
+
+
+def test_training_exercises(snap_compare, settings, frozen):
+    assert snap_compare(app_of(settings), terminal_size=SIZE, run_before=signed_in, press=["f8"])
