@@ -53,6 +53,10 @@ EXPECTED = (TerminalError, DomainError, SimulatorError, ScannerError, OSError)
 
 Failed = Callable[[BaseException], None]
 
+SIMULATOR_ACTIONS = frozenset({"customer_shows_code", "customer_scans", "customer_taps", "next_customer", "next_damage",
+                               "present"})
+"""What needs the simulator: the customer's side and the presenter's faults."""
+
 
 class TerminalPart:
     """A screen or widget of the terminal: ``pos`` is the app, typed."""
@@ -103,15 +107,22 @@ class PosApp(App[None]):
     CSS_PATH = Path(__file__).with_name("pos.tcss")
     TITLE = "pos-sim"
     SUB_TITLE = "payment terminal"
-    BINDINGS = [  # the customer's and the presenter's keys work whatever has the focus (priority)
-        Binding("ctrl+n", "next_customer", "Customer: next wallet", show=False, priority=True),
-        Binding("ctrl+y", "customer_shows_code", "Customer: show the code to the scanner", show=False, priority=True),
-        Binding("ctrl+g", "customer_scans", "Customer: scan the terminal's code", show=False, priority=True),
-        Binding("ctrl+t", "customer_taps", "Customer: tap the phone", show=False, priority=True),
-        Binding("ctrl+r", "next_damage", "Customer: damage of the next virtual scan", show=False, priority=True),
-        Binding("ctrl+f", "present('decline')", "Presenter: the next payment fails", show=False, priority=True),
-        Binding("ctrl+o", "present('timeout')", "Presenter: the next payment times out", show=False, priority=True),
-        Binding("ctrl+l", "present('late-success')", "Presenter: the next payment succeeds late", show=False, priority=True),
+    BINDINGS = [  # the customer's and the presenter's keys: listed in the wallet pane, working whatever has the focus
+        Binding("ctrl+n", "next_customer", "next customer", tooltip="Customer: the next demo wallet",
+                show=False, priority=True),
+        Binding("ctrl+y", "customer_shows_code", "show code to scanner",
+                tooltip="Customer: show the wallet's code to the scanner", show=False, priority=True),
+        Binding("ctrl+r", "next_damage", "scan damage", tooltip="Customer: the damage of the next virtual scan",
+                show=False, priority=True),
+        Binding("ctrl+g", "customer_scans", "scan terminal's code", tooltip="Customer: the wallet scans the terminal's code",
+                show=False, priority=True),
+        Binding("ctrl+t", "customer_taps", "tap phone", tooltip="Customer: tap the phone wallet", show=False, priority=True),
+        Binding("ctrl+f", "present('decline')", "next pay fails", tooltip="Presenter: the next payment fails",
+                show=False, priority=True),
+        Binding("ctrl+o", "present('timeout')", "next pay times out", tooltip="Presenter: the next payment times out",
+                show=False, priority=True),
+        Binding("ctrl+l", "present('late-success')", "next pay succeeds late",
+                tooltip="Presenter: the next payment succeeds late", show=False, priority=True),
     ]
 
     connection: reactive[Connection | None] = reactive(None)
@@ -174,6 +185,7 @@ class PosApp(App[None]):
 
     def _connected_to(self, connection: Connection) -> None:
         self.connection = connection
+        self.refresh_bindings()
         if connection.customers:
             self.wallet = WalletView(connection.customers[0])
             self.refresh_wallet()
@@ -461,6 +473,14 @@ class PosApp(App[None]):
 
         self.on_simulator(arm, armed, "The presenter's fault")
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The customer's and the presenter's keys only where there is a simulator to drive (else hidden)."""
+        return None if action in SIMULATOR_ACTIONS and self.simulator_less else True
+
+    @property
+    def simulator_less(self) -> bool:
+        return self.connection is None or self.connection.simulator is None
+
     # --- the command palette: every action a key runs -------------------------------------------
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
@@ -468,8 +488,8 @@ class PosApp(App[None]):
         seen = set()
         for active in screen.active_bindings.values():
             binding = active.binding
-            if not binding.description or binding.action in seen or not active.enabled:
+            if not binding.description or binding.action in seen:
                 continue
             seen.add(binding.action)
-            yield SystemCommand(binding.description, f"key {binding.key}",
+            yield SystemCommand(binding.tooltip or binding.description, f"key {binding.key}",
                                 partial(self.run_action, binding.action, active.node))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Label, Static
 
@@ -19,8 +20,6 @@ from pos_sim.tui.widgets.qr import QrCode
 REFRESH_EVERY_S = 1.0
 ASK_AGAIN_S = 5.0  # a refresh asked for and not yet come is not asked again sooner
 
-KEYS = (("ctrl+n", "next customer"), ("ctrl+y", "show code to scanner"), ("ctrl+r", "scan damage"),
-        ("ctrl+g", "scan terminal's code"), ("ctrl+t", "tap phone"))
 
 
 class WalletPane(TerminalPart, Vertical):
@@ -29,7 +28,6 @@ class WalletPane(TerminalPart, Vertical):
     DEFAULT_CSS = """
     WalletPane { width: 38; border: round $secondary; padding: 0 1; }
     WalletPane #wallet-name { text-style: bold; }
-    WalletPane #wallet-qr { margin: 1 0 0 0; }
     WalletPane #wallet-keys { color: $text-muted; margin-top: 1; }
     """
 
@@ -44,7 +42,12 @@ class WalletPane(TerminalPart, Vertical):
         yield Label("", id="wallet-code")
         yield Label("", id="wallet-expiry")
         yield Static("", id="wallet-damage")
-        yield Static("\n".join(f"{key:<7}{what}" for key, what in KEYS), id="wallet-keys")
+        yield Static(self.keys(), id="wallet-keys")
+
+    def keys(self) -> str:
+        """The customer's keys, then the presenter's (the app's own bindings, shown here, not in the footer)."""
+        bindings = [binding for binding in self.pos.BINDINGS if isinstance(binding, Binding)]
+        return "\n".join(f"{binding.key:<7}{binding.description}" for binding in bindings)
 
     def on_mount(self) -> None:
         self.border_title = "Customer's wallet"
