@@ -1,0 +1,44 @@
+"""`pos-sim tui`'s composition: the embedded simulator started as a child process, the demo wallets
+opened there, and the app connected to it, as `./scripts/demo` runs it (driven here by Pilot)."""
+
+import asyncio
+import time
+
+from pos_sim.cli import DEMO_CUSTOMERS, backend_process, build_parser, connect_terminal, terminal_values
+from pos_sim.terminal.journal import State
+from pos_sim.tui.app import PosApp
+from pos_sim.tui.screens.payment import ResultScreen, ScanScreen
+from pos_sim.tui.screens.sale import SaleScreen
+
+
+async def until(pilot, condition, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out; the screen is {type(pilot.app.screen).__name__}"
+        await pilot.pause(0.05)
+
+
+def test_the_demo_terminal_starts_its_simulator_opens_funded_wallets_and_takes_a_payment(tmp_path):
+    args = build_parser().parse_args(["tui", "--backend-data-dir", str(tmp_path / "backend"),
+                                      "--journal-dir", str(tmp_path / "terminal"), "--poll-interval", "0.2"])
+    values, origins = terminal_values(args)
+    with backend_process(tmp_path / "backend") as backend:
+        app = PosApp(lambda: connect_terminal(values, origins, backend))
+
+        async def scenario():
+            async with app.run_test(size=(120, 40)) as pilot:
+                await until(pilot, lambda: app.connection is not None)
+                assert app.simulator is not None
+                assert [c.name for c in app.customers] == [name for name, _balance, _currency in DEMO_CUSTOMERS]
+                assert str(app.simulator.balance(app.customers[0].wallet_id).major_str()) == "200.00"
+                await pilot.press("enter")
+                await until(pilot, lambda: isinstance(app.screen, SaleScreen) and app.wallet.code is not None)
+                await pilot.press(*"7.30", "enter", "f5", "1")
+                await until(pilot, lambda: isinstance(app.screen, ScanScreen))
+                await pilot.press("ctrl+y")
+                await until(pilot, lambda: isinstance(app.screen, ResultScreen))
+                assert app.screen.sale.state is State.APPROVED
+                assert app.simulator.balance(app.customers[0].wallet_id).major_str() == "192.70"
+
+        asyncio.run(scenario())
+    assert backend._process.poll() is not None  # the simulator stops with the terminal
