@@ -57,6 +57,10 @@ ORDER_CODE_LIFETIME = timedelta(minutes=5)
 log = logging.getLogger(__name__)
 
 
+CLOSED_BEFORE_PAY = "closed-before-pay"
+"""The request hash remembered for a pay cancelled before it arrived: any pay of that id gets its answer."""
+
+
 def _hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
@@ -162,7 +166,7 @@ class Payments:
         if seen is None:
             return None
         remembered_hash, response = seen
-        if remembered_hash != request_hash:
+        if remembered_hash != request_hash and remembered_hash != CLOSED_BEFORE_PAY:
             raise Refused("REPEAT_REQ_INCONSISTENT", f"{call} {key} was sent before with another body")
         return json.loads(response)
 
@@ -392,9 +396,23 @@ class Payments:
         return response
 
     def cancel(self, client_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Close a payment; a successful one is reversed, its money back to the wallet."""
-        with self.store.begin() as tx:
-            payment = self._payment(tx, client_id, body, lock=True)
+        """Close a payment; a successful one is reversed, its money back to the wallet. A cancel by a
+        ``paymentRequestId`` whose pay has not arrived (held up on the network) closes that request: the
+        pay, if it comes later, is refused and charges nothing, as the provider does."""
+        try:
+            return self._cancel(client_id, body)
+        except Duplicate:  # the pay was recorded at that very moment: it exists now, and is cancelled
+            return self._cancel(client_id, body)
+
+    def _cancel(self, client_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        with self.store.begin(failure_ends_it=True) as tx:
+            try:
+                payment = self._payment(tx, client_id, body, lock=True)
+            except Refused as refused:
+                request_id = field(body, "paymentRequestId", required=False, most=64)
+                if refused.code != "ORDER_NOT_EXIST" or request_id is None or "paymentId" in body:
+                    raise
+                return self._close_unsent(tx, client_id, request_id)
             if payment.status != "CANCELLED":
                 if payment.status == "SUCCESS":
                     if tx.refunded(payment.payment_id).amount:
@@ -411,6 +429,17 @@ class Payments:
             "paymentRequestId": payment.payment_request_id,
             "cancelTime": timestamp(payment.cancelled_at),
         }
+
+    def _close_unsent(self, tx: Tx, client_id: str, request_id: str) -> dict[str, Any]:
+        """The pay ``request_id`` never arrived: remember it as answered ORDER_IS_CLOSED (``_idempotent``)."""
+        closed = {"result": result("ORDER_IS_CLOSED", "cancelled before this pay arrived: nothing is charged"),
+                  "paymentRequestId": request_id}
+        seen = tx.remembered(client_id, "pay", request_id)
+        if seen is None:
+            tx.remember(client_id, "pay", request_id, CLOSED_BEFORE_PAY, json.dumps(closed))
+        elif seen[0] != CLOSED_BEFORE_PAY:  # the pay was answered without a payment (refused): nothing to close
+            raise Refused("ORDER_NOT_EXIST", "no such payment")
+        return {"result": result(), "paymentRequestId": request_id, "cancelTime": timestamp(self.store.clock.now())}
 
     @staticmethod
     def _paid(payment: Payment) -> tuple[Money, Money]:

@@ -24,7 +24,7 @@ from pos_sim.domain import ams_signature
 from pos_sim.domain.money import Money
 from pos_sim.terminal.authorize import Polling, authorize, authorize_once, recover
 from pos_sim.terminal.errors import PaymentRequestError
-from pos_sim.terminal.gateway import Credentials, GatewayClient, Timeouts
+from pos_sim.terminal.gateway import Credentials, GatewayAnswer, GatewayClient, Timeouts
 from pos_sim.terminal.journal import GatewayRef, Journal, State
 from tests.integration.conftest import balance, payment_code
 
@@ -469,7 +469,7 @@ import sys
 from pathlib import Path
 from pos_sim.domain.money import Money
 from pos_sim.terminal.authorize import Polling, authorize
-from pos_sim.terminal.gateway import Credentials, GatewayClient, Timeouts
+from pos_sim.terminal.gateway import Credentials, GatewayAnswer, GatewayClient, Timeouts
 from pos_sim.terminal.journal import Journal
 
 url, data_dir, journal_path, code, minor = sys.argv[1:]
@@ -554,3 +554,15 @@ def test_refund_and_its_inquiry_through_the_gateway_client(backend, wallet, gate
     too_much = gateway.refund("REFUND-2", paid.payment_id, sgd(1001))
     assert (too_much.status, too_much.code) == ("F", "REFUND_AMOUNT_EXCEED")
     assert balance(backend, wallet_id) == 9_000
+
+
+def test_a_pay_that_arrives_after_its_cancel_is_refused_and_charges_nothing(backend, wallet, gateway):
+    wallet_id = wallet("SGD", 10_000)
+    request_id = "POS" + "C" * 32
+    cancelled = gateway.cancel(payment_request_id=request_id)  # the pay is still on its way
+    assert isinstance(cancelled, GatewayAnswer) and cancelled.succeeded
+    late = gateway.pay(request_id, sgd(1250), payment_code(backend, wallet_id))
+    assert isinstance(late, GatewayAnswer) and (late.status, late.code) == ("F", "ORDER_IS_CLOSED")
+    assert balance(backend, wallet_id) == 10_000 and history(backend, wallet_id) == ["fund"]
+    again = gateway.cancel(payment_request_id=request_id)
+    assert again.succeeded  # a cancel sent again answers the same
