@@ -31,7 +31,10 @@ TARGET_S = 1.5
 
 
 def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True).stdout
+    done = subprocess.run(["tmux", *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"tmux {' '.join(args[:3])}: {done.stderr.strip() or f'exit {done.returncode}'}")
+    return done.stdout
 
 
 def until_shown(session: str, text: str, started: float, timeout_s: float = 30.0) -> float:
