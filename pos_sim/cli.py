@@ -260,6 +260,7 @@ def add_register_commands(commands: argparse._SubParsersAction) -> None:
                               description="The payment terminal in this terminal window. Without --backend it runs an "
                                           "embedded simulator with funded demo wallets; against a simulator elsewhere it "
                                           "opens demo wallets there; against another gateway it is the terminal alone.")
+    tui.add_argument("--gate", metavar="STATION", help="after sign-in, be the transit gate of STATION (a metro stop, e.g. M01)")
     tui.set_defaults(run=run_tui)
 
     shown = commands.add_parser("settings", parents=[terminal], help="show the terminal settings and where each comes from",
@@ -374,12 +375,19 @@ def run_tui(args: argparse.Namespace) -> int:
     started as a child process (its own CPU, so neither slows the other), stopped when the UI quits."""
     from pos_sim.tui.app import PosApp
 
+    app_of: Any = PosApp
+    if args.gate is not None:  # the gate's modules only for a gate: the terminal's start stays as quick
+        from pos_sim.tui.screens.gate import GateTerminal, metro_stops
+
+        if args.gate not in (stops := metro_stops()):
+            raise UsageError(f"--gate {args.gate!r}: not a stop of the metro network ({', '.join(stops)})")
+        app_of = partial(GateTerminal, station=args.gate)
     values, origins = terminal_values(args)
     with ExitStack() as stack:
         backend = None
         if embedded_gateway(values, origins):
             backend = stack.enter_context(backend_process(Path(values["gateway.simulator_data_dir"])))
-        PosApp(partial(connect_terminal, values, origins, backend)).run()
+        app_of(partial(connect_terminal, values, origins, backend)).run()
     return EXIT_OK
 
 

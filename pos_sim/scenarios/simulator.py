@@ -91,6 +91,14 @@ class Simulator:
         except (KeyError, TypeError, ValueError):
             raise SimulatorError(f"the payment code answer {said!r} lacks a code or an ISO 8601 expiresAt") from None
 
+    def ride_code(self, wallet_id: str, companions: int = 0) -> WalletCode:
+        """A fresh transit ride code of the wallet (``RC1:...``, signed by the issuer), as its app shows it at a gate."""
+        said = self._call("POST", f"/sim/wallets/{quote(wallet_id, safe='')}/ride-code", json={"companions": companions})
+        try:
+            return WalletCode(said["code"], datetime.fromisoformat(said["expiresAt"]))
+        except (KeyError, TypeError, ValueError):
+            raise SimulatorError(f"the ride code answer {said!r} lacks a code or an ISO 8601 expiresAt") from None
+
     def tap(self, wallet_id: str) -> str:
         """The wallet's phone tapped on the reader: the CPM payload it presents (a token provisioned on first tap)."""
         if wallet_id not in self._tokens:

@@ -211,3 +211,40 @@ def test_settings(snap_compare, settings, frozen):
 
 def test_training_exercises(snap_compare, settings, frozen):
     assert snap_compare(app_of(settings), terminal_size=SIZE, run_before=signed_in, press=["f8"])
+
+
+def gate_decision(at: str, decision: str, reason: str, message: str, ms: float, fare: str | None = None, detail: str = ""):
+    """A decision of the exit gate at M12 as ``Gate.decide`` makes one, with fixed ids and times."""
+    from pos_sim.terminal.gate import BALANCE_LATER, Decision, Direction, GateReason
+
+    when = datetime.fromisoformat(f"2026-11-21T{at}+08:00")
+    money = Money.of_major(fare, "SGD") if fare else None
+    return Decision(f"00000000-0000-4000-8000-{at.replace(':', ''):0>12}", "M12", "T01", Direction.OUT, when,
+                    "RC1:SNAPSHOT", "ab" * 16, decision, GateReason(reason), message, detail, 1, money,
+                    f"Fare {fare} SGD from M01 (before any daily or weekly cap)" if fare else "", None,
+                    BALANCE_LATER if decision == "open" else "", ms)
+
+
+def test_gate(snap_compare, settings, frozen):
+    from pos_sim.terminal.gate import SyncReport
+    from pos_sim.tui.screens.gate import GateScreen
+
+    app = app_of(settings, [ALICE])
+
+    async def run_before(pilot):
+        await signed_in(pilot)
+        app.wallet = WalletView(ALICE, Money.of_major("48.20", "SGD"),
+                                WalletCode("251001028443068623090718", NOW + timedelta(seconds=55)))
+        app.push_screen(GateScreen("M12", "out"))
+        await until(pilot, lambda: isinstance(app.screen, GateScreen) and app.screen.last_sync is not None)
+        screen = app.screen
+        for decision in (gate_decision("18:28:10", "open", "ok", "Goodbye: fare 1.60 SGD", 2.1, "1.60"),
+                         gate_decision("18:29:02", "deny", "replayed", "Code already used: refresh the code in your wallet app",
+                                       1.4, detail="this code opened gate T01 of M12 (out) at 18:28:10; a ride code is good for one tap"),
+                         gate_decision("18:30:00", "open", "ok", "Goodbye: fare 2.30 SGD", 3.2, "2.30",
+                                       "tapped in at M01 at 17:52:13")):
+            screen.decided(decision)
+        screen.synced(SyncReport(True, 2, 0, 1, True, NOW), "start")  # as a reachable backend answers (this one is not)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -35,6 +35,7 @@ class SaleScreen(TerminalScreen):
         Binding("f3", "reports", "Reports"),
         Binding("f4", "settings", "Settings"),
         Binding("f8", "training", "Training"),
+        Binding("f9", "gate", "Gate", tooltip="Transit: the terminal as a station's gate", show=False),
         Binding("escape", "clear_entry", "Clear entry", show=False),
     ]
 
@@ -138,6 +139,11 @@ class SaleScreen(TerminalScreen):
         from pos_sim.tui.screens.settings import SettingsScreen
 
         self.app.push_screen(SettingsScreen())
+
+    def action_gate(self) -> None:
+        from pos_sim.tui.screens.gate import GateScreen
+
+        self.app.push_screen(GateScreen())
 
     def action_training(self) -> None:
         from pos_sim.tui.screens.training import TrainingScreen
