@@ -386,6 +386,10 @@ class _Chase:
     def _cancelled(self, cancel: GatewayAnswer) -> Outcome:
         """After a cancel answered S: REVERSED if an inquiry shows the payment had been paid, else CANCELLED."""
         reply = self.gateway.inquire_payment(payment_request_id=self.request_id)
+        if isinstance(reply, GatewayAnswer) and reply.failed and reply.code == ORDER_NOT_EXIST:
+            # the pay never reached the gateway, and the cancel closed its request: a late one is refused
+            return self.finish(reply, _Found(State.NOT_PROCESSED, ORDER_NOT_EXIST, "the gateway never received the "
+                                             "payment, and its request is closed: nothing was taken", None))
         found = self._found(reply)
         if found is not None and found.state in (State.REVERSED, State.CANCELLED):
             return self.finish(reply, found)
