@@ -8,6 +8,7 @@ from typing import Any
 
 from pos_sim.backend.protocol import Refused, timestamp
 from pos_sim.backend.store import Store
+from pos_sim.backend.transit import Transit
 from pos_sim.domain.codes.wallet import make_alipay_plus_code
 from pos_sim.domain.errors import AmountError
 from pos_sim.domain.money import currency
@@ -17,8 +18,9 @@ CODE_LIFETIME = timedelta(seconds=60)
 
 
 class Wallets:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, transit: Transit | None = None) -> None:
         self.store = store
+        self.transit = transit  # shows a wallet's ride account, debts and deny list standing
 
     def open(self, currency_code: str, balance: int, name: str) -> dict[str, Any]:
         try:
@@ -37,7 +39,8 @@ class Wallets:
             if account is None or account.kind != "wallet":
                 raise Refused("USER_NOT_EXIST", f"no wallet {wallet_id}")
             history = tx.history(wallet_id)
-        return {
+            transit = self.transit.wallet_summary(tx, wallet_id) if self.transit is not None else None
+        shown = {
             "walletId": account.id,
             "name": account.name,
             "currency": account.currency,
@@ -47,6 +50,20 @@ class Wallets:
                 for h in history
             ],
         }
+        return shown | ({"transit": transit} if transit is not None else {})
+
+    def top_up(self, wallet_id: str, amount: int) -> dict[str, Any]:
+        """Add ``amount`` minor units to a wallet, from the "funding:{CUR}" account."""
+        if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount < 10**15:
+            raise Refused("PARAM_ILLEGAL", "amount must be a whole number of minor units, more than 0")
+        with self.store.begin() as tx:
+            account = tx.account(wallet_id)
+            if account is None or account.kind != "wallet":
+                raise Refused("USER_NOT_EXIST", f"no wallet {wallet_id}")
+            tx.post("fund", wallet_id, [(tx.system_account("funding", account.currency), -amount), (wallet_id, amount)],
+                    memo="top-up")
+            balance = tx.account(wallet_id).balance
+        return {"walletId": wallet_id, "currency": account.currency, "balance": balance}
 
     def payment_code(self, wallet_id: str) -> dict[str, Any]:
         """A one-time Alipay+ payment code for the wallet, valid about a minute."""

@@ -1,0 +1,128 @@
+"""The transit tables of the simulated provider, on the store's own ``metadata``, so ``Store.open``
+creates them (an older ledger gets them the next time it is opened); transit.py works on them.
+
+- ``transit_keys``: the issuer's Ed25519 keys that sign ride codes. The private key is kept here as
+  unencrypted PKCS#8 PEM: a simulator's convenience; a real issuer keeps it in an HSM.
+- ``transit_riders``: a wallet's ride account: the opaque token its ride codes carry (hex), and the
+  count of codes issued (each code's sequence number).
+- ``transit_deny``: the deny list, a row per account and cause (``admin``: put there through the admin
+  API; ``debt``: a fare it could not pay). An account is denied while it has any row.
+- ``transit_taps``: the taps gates uploaded, as uploaded, and ``digest`` of each (idempotency by tap id).
+- ``transit_dirty``: the clearing queue: accounts with taps no clearing has priced yet, and how many.
+  An upload adds to it in the transaction that stores its taps; a clearing takes an account off it
+  in the transaction that prices its taps, so no tap is ever missed (see transit.py).
+- ``transit_journeys``: each journey priced, keyed by its account and the id of its first tap-in:
+  what it costs after capping (``amount``) and what the wallet has paid of it (``paid``).
+- ``transit_debts``: what an account owes for fares it could not pay, while it owes anything.
+- ``transit_clearings``: a row per clearing run and what it did.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table, Text
+
+from pos_sim.backend.store import UtcDateTime, metadata
+
+transit_keys = Table(
+    "transit_keys",
+    metadata,
+    Column("key_id", Integer, primary_key=True, autoincrement=False),
+    Column("private_key", Text, nullable=False),
+    Column("public_key", Text, nullable=False),  # base64url of the 32 raw bytes, as the key ring shows it
+    Column("not_before", UtcDateTime, nullable=False),
+    Column("not_after", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+transit_riders = Table(
+    "transit_riders",
+    metadata,
+    Column("account", Text, primary_key=True),
+    Column("wallet_id", Text, ForeignKey("accounts.id"), nullable=False, unique=True),
+    Column("sequence", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+transit_deny = Table(
+    "transit_deny",
+    metadata,
+    Column("account", Text, primary_key=True),
+    Column("cause", Text, primary_key=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+transit_taps = Table(
+    "transit_taps",
+    metadata,
+    Column("tap_id", Text, primary_key=True),
+    Column("client_id", Text, ForeignKey("merchants.client_id"), nullable=False),  # the operator that uploaded it
+    Column("gate_id", Text, nullable=False),
+    Column("station_id", Text, nullable=False),
+    Column("direction", String(3), nullable=False),
+    Column("at_ms", BigInteger, nullable=False),  # Unix milliseconds (UTC)
+    Column("utc_offset_s", Integer, nullable=False),  # the offset the gate gave: the tap's local time is at + offset
+    Column("account", Text, nullable=False),
+    Column("code", Text, nullable=False),
+    Column("companions", Integer, nullable=False),
+    Column("decision", String(4), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("uploaded_at", UtcDateTime, nullable=False),
+    Index("ix_transit_taps_account_at_ms", "account", "at_ms"),
+)
+
+transit_dirty = Table(
+    "transit_dirty",
+    metadata,
+    Column("account", Text, primary_key=True),
+    Column("taps", BigInteger, nullable=False),
+)
+
+transit_journeys = Table(
+    "transit_journeys",
+    metadata,
+    Column("account", Text, primary_key=True),
+    Column("journey_key", Text, primary_key=True),
+    Column("wallet_id", Text, ForeignKey("accounts.id")),
+    Column("client_id", Text, nullable=False),  # the operator paid: the one whose gate took the first tap-in
+    Column("started_ms", BigInteger, nullable=False),  # Unix milliseconds of its first tap-in
+    Column("legs", Integer, nullable=False),
+    Column("riders", Integer, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("fare", BigInteger, nullable=False),  # before capping, every rider
+    Column("amount", BigInteger, nullable=False),  # what it costs: after capping, every rider
+    Column("paid", BigInteger, nullable=False),
+    Column("penalty", BigInteger, nullable=False),  # the part of the fare that is max fares (no tap-out)
+    Column("capped_by", Text),
+    Column("summary", Text, nullable=False),
+    Column("error", Text),  # why it is not charged (the wallet's currency is not the network's)
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+transit_debts = Table(
+    "transit_debts",
+    metadata,
+    Column("account", Text, primary_key=True),
+    Column("wallet_id", Text, ForeignKey("accounts.id"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("owed", BigInteger, nullable=False),
+    Column("since", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+transit_clearings = Table(
+    "transit_clearings",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=False),
+    Column("accounts", Integer, nullable=False),
+    Column("taps", BigInteger, nullable=False),
+    Column("journeys", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("charged", BigInteger, nullable=False),
+    Column("refunded", BigInteger, nullable=False),
+    Column("indebted", Integer, nullable=False),
+    Column("errors", Integer, nullable=False),
+)
