@@ -39,7 +39,7 @@ import platformdirs
 
 from pos_sim import __version__
 from pos_sim.domain import codes
-from pos_sim.domain.codes import emv_cpm, emv_mpm, schemes, wallet
+from pos_sim.domain.codes import emv_cpm, emv_mpm, ride, schemes, wallet
 from pos_sim.domain.errors import CodeError, DomainError
 from pos_sim.domain.money import Money, currency, parse_money
 from pos_sim.domain.receipt import Copy, Receipt, Tender
@@ -971,6 +971,10 @@ def describe(code: codes.Code) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     fields = code.fields()
     if isinstance(code, emv_mpm.MerchantPresentedCode):
         fields["schemes"] = schemes.schemes_of(code)
+    if isinstance(code, ride.SignedRideCode):  # its age by this machine's clock: a gate refuses a stale one
+        age = int((datetime.now(timezone.utc) - code.code.issued_at).total_seconds())
+        fields["age_s"] = age
+        fields["fresh"] = "no: expired" if age > code.code.valid_s else "no: issued in the future" if age < 0 else "yes"
     return fields, code.as_objects()
 
 

@@ -1,7 +1,8 @@
 """QR codes of payment payloads: the module matrix, PNG files, and half-block text for a terminal.
 
 Payloads go in byte mode as UTF-8, with the UTF-8 ECI (000026) only when they hold characters
-outside ASCII (EMVCo MPM 4.12); error correction M, the level payment schemes print at.
+outside ASCII (EMVCo MPM 4.12); error correction M, the level payment schemes print at. A transit
+ride code ("RC1:" + base45) goes in alphanumeric mode, which base45 is made for: version 6, not 8.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import segno
+
+from pos_sim.domain.codes import ride
 
 QUIET_ZONE = 4  # modules of white border the QR standard asks for
 
@@ -19,7 +22,7 @@ def make(payload: str) -> segno.QRCode:
         error="m",
         boost_error=False,
         micro=False,
-        mode="byte",
+        mode="alphanumeric" if payload.startswith(ride.PREFIX) else "byte",
         encoding="utf-8",
         eci=not payload.isascii(),
     )

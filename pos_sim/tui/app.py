@@ -94,11 +94,12 @@ class ShownCode:
 
 @dataclass(frozen=True)
 class WalletView:
-    """What the wallet pane shows of the chosen customer."""
+    """What the wallet pane shows of the chosen customer: a payment code, or at a gate a ride code."""
 
     customer: Customer
     balance: Money | None = None
     code: WalletCode | None = None
+    ride: bool = False
 
 
 class PosApp(App[None]):
@@ -133,6 +134,7 @@ class PosApp(App[None]):
     damage: reactive[str] = reactive("none")
     decoder: reactive[str] = reactive("auto")
     camera: reactive[int] = reactive(0)
+    ride_mode: reactive[bool] = reactive(False)  # at a transit gate: the wallet shows its ride code
 
     def __init__(self, connect: Callable[[], Connection]) -> None:
         super().__init__()
@@ -354,20 +356,24 @@ class PosApp(App[None]):
     # --- the customer's side (the simulator) ----------------------------------------------------
 
     def refresh_wallet(self) -> None:
-        """Read the chosen customer's balance and a fresh payment code, for the wallet pane."""
+        """Read the chosen customer's balance and a fresh payment code (a ride code at a gate), for the wallet pane."""
         view = self.wallet
         if view is None or self.simulator is None:
             return
-        customer = view.customer
+        customer, ride = view.customer, self.ride_mode
 
         def read(simulator: Simulator) -> WalletView:
-            return WalletView(customer, simulator.balance(customer.wallet_id), simulator.payment_code(customer.wallet_id))
+            code = simulator.ride_code(customer.wallet_id) if ride else simulator.payment_code(customer.wallet_id)
+            return WalletView(customer, simulator.balance(customer.wallet_id), code, ride)
 
         def show(fresh: WalletView) -> None:
-            if self.wallet is not None and self.wallet.customer == fresh.customer:
+            if self.wallet is not None and self.wallet.customer == fresh.customer and fresh.ride == self.ride_mode:
                 self.wallet = fresh
 
         self.on_simulator(read, show, "Reading the wallet")
+
+    def watch_ride_mode(self, _ride: bool) -> None:
+        self.refresh_wallet()
 
     def code_is_stale(self, now: datetime | None = None) -> bool:
         view = self.wallet

@@ -139,3 +139,21 @@ def test_huge_and_odd_input_from_stdin_is_refused_cleanly():
         run = pos_sim("code", "parse", "--json", "-", stdin=data)
         assert run.returncode == 2 and b"Traceback" not in run.stderr
         assert run.stderr.decode().startswith("error: ")
+
+
+@pytest.mark.parametrize(("issued_ago_s", "fresh"), [(5, "yes"), (600, "no: expired")])
+def test_parse_tells_a_ride_codes_fields_and_age(issued_ago_s, fresh):
+    from datetime import datetime, timedelta, timezone
+
+    from pos_sim.domain.codes import ride
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    private_key, _public = ride.generate_key_pair(7, now - timedelta(days=1), now + timedelta(days=1))
+    text = ride.sign(ride.RideCode(7, bytes.fromhex("00112233445566778899aabb"), now - timedelta(seconds=issued_ago_s),
+                                   60, 42), private_key)
+    run = pos_sim("code", "parse", text, "--json")
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["kind"] == "ride-code" and report["fields"]["key_id"] == 7 and report["fields"]["sequence"] == 42
+    assert issued_ago_s <= report["fields"]["age_s"] <= issued_ago_s + 30 and report["fields"]["fresh"] == fresh
+    assert report["fields"]["signature"].startswith("not verified")

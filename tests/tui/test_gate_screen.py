@@ -167,3 +167,23 @@ def test_the_gate_option_goes_to_the_stations_gate_at_sign_in_and_escape_goes_ba
             await until(pilot, lambda: isinstance(app.screen, SaleScreen), what="the sale screen")
 
     run(scenario)
+
+
+def test_at_the_gate_the_wallet_pane_shows_its_ride_code_and_f5_presents_it(make_app):
+    app = make_app()
+
+    async def scenario():
+        async with app.run_test(size=(130, 44)) as pilot:
+            screen = await at_the_gate(pilot)
+            await until(pilot, lambda: app.wallet.ride and app.wallet.code.code.startswith("RC1:"), what="the ride code")
+            shown = app.wallet.code.code
+            assert "ride code valid" in text_of(screen, "#wallet-expiry")
+            decision = await tap(pilot, screen, "f5")
+            assert decision.code == shown and decision.opened
+            await until(pilot, lambda: app.wallet.code.code != shown, what="a fresh ride code after the tap")
+            await pilot.press("escape")
+            await until(pilot, lambda: isinstance(app.screen, SaleScreen) and not app.wallet.ride,
+                        what="the payment code back at the till")
+            assert app.wallet.code.code.isdigit()
+
+    run(scenario)

@@ -102,7 +102,7 @@ class GateScreen(TerminalScreen):
     """A station's gate: the rider's sign and the operator's figures, one gate a screen."""
 
     BINDINGS = [
-        Binding("f5", "ride_code", "Ride code", tooltip="Customer: the wallet shows a fresh ride code to the gate"),
+        Binding("f5", "ride_code", "Ride code", tooltip="Customer: the wallet shows its ride code to the gate"),
         Binding("f6", "sync", "Sync", tooltip="Upload the gate's taps and refresh the issuer key ring"),
         Binding("f7", "turn", "In/out", tooltip="Make the gate an entry or an exit gate"),
         Binding("f8", "next_station", "Station", tooltip="Put the gate at the next station of the network"),
@@ -165,12 +165,14 @@ class GateScreen(TerminalScreen):
         self.set_interval(1.0, self.show_stats)  # the taps of the last minute age out
         self.query_one("#gate-entry", Input).focus()
         self.open_gate(self.station)
+        self.pos.ride_mode = True  # the customer's wallet shows its ride code here
 
     def on_screen_resume(self) -> None:
         self.query_one("#gate-entry", Input).focus()
 
     def on_unmount(self) -> None:
         self._left = True
+        self.pos.ride_mode = False
         threading.Thread(target=self._close, name="gate-close", daemon=True).start()
 
     def _close(self) -> None:
@@ -304,9 +306,10 @@ class GateScreen(TerminalScreen):
             self.notify("No customer's wallet: the gateway is not the simulator", severity="warning")
             return
         wallet_id, damage, decoder = view.customer.wallet_id, self.pos.damage, self.pos.decoder
+        shown = view.code.code if view.ride and view.code is not None and not self.pos.code_is_stale() else None
 
-        def show(simulator) -> str | None:
-            code = simulator.ride_code(wallet_id).code
+        def show(simulator) -> str | None:  # the ride code the wallet pane shows, or a fresh one
+            code = shown or simulator.ride_code(wallet_id).code
             _image, reads = virtual_scan(code, decoder_named(decoder), profile=damage, strength=0.5,
                                          seed=secrets.randbelow(2**31))
             return reads[0].text if reads else None
@@ -319,6 +322,7 @@ class GateScreen(TerminalScreen):
                             severity="warning")
             else:
                 self.present(text)
+            self.pos.refresh_wallet()  # the wallet app shows a new code once one is used
 
         self.pos.on_simulator(show, scanned, "The wallet's ride code")
 

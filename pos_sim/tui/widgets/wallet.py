@@ -27,6 +27,7 @@ class WalletPane(TerminalPart, Vertical):
 
     DEFAULT_CSS = """
     WalletPane { width: 38; border: round $secondary; padding: 0 1; }
+    WalletPane.ride { width: 53; }
     WalletPane #wallet-name { text-style: bold; }
     WalletPane #wallet-keys { color: $text-muted; margin-top: 1; }
     """
@@ -65,8 +66,10 @@ class WalletPane(TerminalPart, Vertical):
         self.query_one("#wallet-balance", Label).update(f"Balance {balance}")
         code = view.code
         self.query_one("#wallet-qr", QrCode).payload = code.code if code else ""
-        self.query_one("#wallet-code", Label).update(" ".join(code.code[i:i + 4] for i in range(0, len(code.code), 4))
-                                                     if code else "")
+        self.set_class(view.ride, "ride")  # a ride code's QR (version 6) is wider than a payment code's
+        text = "" if code is None else f"{code.code[:24]}..." if view.ride else \
+            " ".join(code.code[i:i + 4] for i in range(0, len(code.code), 4))
+        self.query_one("#wallet-code", Label).update(text)
         self.tick()
 
     def show_damage(self, damage: str) -> None:
@@ -79,7 +82,8 @@ class WalletPane(TerminalPart, Vertical):
             return
         now = datetime.now(timezone.utc)
         left = int((view.code.expires_at - now).total_seconds())
-        self.query_one("#wallet-expiry", Label).update(f"code valid {max(left, 0)} s" if left > 0 else "code expired")
+        what = "ride code" if view.ride else "code"
+        self.query_one("#wallet-expiry", Label).update(f"{what} valid {max(left, 0)} s" if left > 0 else f"{what} expired")
         clock = now.timestamp()
         if self.pos.code_is_stale(now) and (self._asked_at is None or clock - self._asked_at > ASK_AGAIN_S):
             self._asked_at = clock
