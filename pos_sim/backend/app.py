@@ -189,11 +189,13 @@ class Edge:
     """The server's front door, a plain ASGI app: AMS calls are answered here, the rest by the admin API.
 
     An AMS call skips FastAPI's middleware, routing and request objects (about 0.05 ms of CPU a
-    call). ``Gateway.answer`` runs where the database makes it fastest, the one place the two
-    differ. On SQLite (``Store.one_writer``) it runs in the event loop itself: the store runs one
-    transaction at a time there anyway, so a worker thread would add only its hand-offs, about
-    0.1 ms of CPU and a third more time a pay (docs/benchmarks.md). On PostgreSQL it runs in a
-    worker thread, so a call waiting on a row lock or on the network holds up no other.
+    call). ``Gateway.answer`` runs where the database makes it fastest. On SQLite
+    (``Store.one_writer``) it runs in the event loop itself: the store runs one transaction at a
+    time there anyway, so a worker thread would add only its hand-offs (about 0.14 ms of CPU a
+    call, and the GIL passed back and forth while the store's lock is held; the figures are in
+    docs/benchmarks.md). What then waits in the loop is the commit's fsync, and the lock while
+    another thread's transaction holds it. On PostgreSQL it runs in a worker thread, so a call
+    waiting on a row lock or on the network holds up no other.
 
     A /sim/ request reaches the admin API only from loopback, or with the admin token when the
     gateway has one.
