@@ -131,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     backend.add_argument("--data-dir", type=Path, default=default_data_dir(), help="keys and ledger (default: %(default)s)")
     backend.add_argument("--db", metavar="URL", help="a database URL, e.g. postgresql://user@127.0.0.1/db (default: SQLite in the data dir)")
     backend.add_argument("--admin-token", help="the token the /sim admin API asks for off loopback")
+    backend.add_argument("--workers", type=int, default=1, metavar="N",
+                         help="worker processes (default 1; more than 1 needs --db postgresql://...)")
     backend.set_defaults(run=run_backend)
     add_register_commands(commands)
     add_scenario_commands(commands)
@@ -153,11 +155,20 @@ def run_backend(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "::1", "localhost") and not args.admin_token:
         raise UsageError(f"--host {args.host} serves beyond this machine: give --admin-token to guard the /sim admin API")
 
+    if args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: give 1 or more")
+    if args.workers > 1 and not (args.db or "").startswith("postgresql"):
+        raise UsageError(f"--workers {args.workers}: SQLite takes one writer at a time; several workers need --db postgresql://...")
+
     def ready(url: str) -> None:
-        print(f"pos-sim backend on {url} (data in {args.data_dir})", flush=True)
+        workers = f", {args.workers} workers" if args.workers > 1 else ""
+        print(f"pos-sim backend on {url} (data in {args.data_dir}{workers})", flush=True)
 
     try:
-        server.serve_forever(server.open_gateway(args.data_dir, args.db, args.admin_token), args.host, args.port, ready)
+        if args.workers > 1:
+            server.serve_workers(args.data_dir, args.db, args.admin_token, args.host, args.port, args.workers, ready)
+        else:
+            server.serve_forever(server.open_gateway(args.data_dir, args.db, args.admin_token), args.host, args.port, ready)
     except (server.BackendError, StoreError) as exc:
         raise ServiceError(exc) from None
     return EXIT_OK

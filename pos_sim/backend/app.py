@@ -4,23 +4,49 @@ AMS calls are answered with HTTP 200 and a ``result`` whatever the outcome, as t
 and every answer is signed with the gateway's key (``client-id``, ``response-time`` and
 ``signature`` headers), failures included; only an ``error`` fault (faults.py) answers HTTP 500.
 Bad input to the /sim admin API is answered HTTP 400 with an error saying what and where.
+
+Bad input, and what answers it (nothing is written for any of these):
+
+- A body over the limit (``AMS_MAX_BODY`` 64 KiB for AMS calls, ``ADMIN_MAX_BODY`` 64 KiB for /sim,
+  ``transit.MAX_BODY_BYTES`` for /transit), by its Content-Length before a byte is read, or counted as a
+  chunked body streams in: an AMS or /transit call is answered signed, HTTP 200, ``PARAM_ILLEGAL``
+  saying the limit (a client takes any other status for a transport failure and chases an outcome
+  it could know), anything else HTTP 413 ``{"error": {"code": "PARAM_ILLEGAL", "message"}}``.
+- A signed call (AMS, and transit.py's /transit calls) is checked by ``Gateway.verify_request``: the
+  merchant, then the signature over the exact bytes received, then the ``Request-Time``: more than
+  ``protocol.REQUEST_TIME_WINDOW_S`` (5 minutes) from the real time either way, or not a time, is
+  ``INVALID_SIGNATURE`` saying how far off it is. The signature is checked first, so a forged request
+  learns only that its signature does not match. A request sent again within the window is answered
+  by the calls' idempotency (the same answer; the money moved once).
+- AMS bodies are read as JSON whatever the Content-Type says (the signature covers the body, not
+  the header): not JSON (NaN included), not a JSON object, or nested deeper than
+  ``protocol.MAX_JSON_DEPTH``, is ``PARAM_ILLEGAL``. Unknown members are ignored, as the provider
+  ignores them (the official SDK sends members the simulator has no use for); /transit taps are
+  stricter (transit.py refuses an unknown member, so that a misspelt one is never lost).
+- /sim bodies must be JSON sent as such: a body with another Content-Type (text/plain, a form) is
+  HTTP 415 ``PARAM_ILLEGAL``; the admin API's models refuse a member they do not know (HTTP 400
+  naming it and the members the body takes). FastAPI's own refusals (no such route: 404
+  ``NO_INTERFACE_DEF``; JSON too deep to parse: 400) take the same ``{"error"}`` shape, and the
+  OpenAPI document declares each error status in place of FastAPI's 422, which is never answered.
 """
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import anyio
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pos_sim.backend.clock import MAX_ADVANCE_S
@@ -28,15 +54,20 @@ from pos_sim.backend.faults import Faults, FaultSpec, trigger_amounts
 from pos_sim.backend.notifications import Backoff, Notifier
 from pos_sim.backend.merchants import MerchantExists, Merchants
 from pos_sim.backend.payments import Payments
-from pos_sim.backend.protocol import Refused, now, result, timestamp
+from pos_sim.backend.protocol import RESULTS, Refused, check_fresh, json_object, now, result, timestamp
 from pos_sim.backend.store import Store
-from pos_sim.backend.transit import Transit, routes as transit_routes
+from pos_sim.backend.transit import MAX_BODY_BYTES as TRANSIT_MAX_BODY, Transit, routes as transit_routes
 from pos_sim.backend.wallets import Wallets
 from pos_sim.domain import ams_signature
 from pos_sim.domain.errors import AmountError, DomainError
 from pos_sim.domain.fx import RateTable
 
 AMS_PREFIXES = ("/ams/api/v1/payments/", "/ams/sandbox/api/v1/payments/")
+AMS_MAX_BODY = 64 * 1024
+"""The longest AMS request body taken: a pay is 1-2 KB (the official SDK's, indented); this leaves room for
+an order of a couple of hundred goods lines."""
+ADMIN_MAX_BODY = 64 * 1024
+"""The longest /sim request body taken: the largest, a full rate table or an RSA-8192 public key, is a few KB."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +97,7 @@ class Gateway:
         self.transit = Transit.of(self.store, self.key_dir)
         self.wallets = Wallets(self.store, self.transit)
         self.merchants = Merchants(self.store, self.key_dir)
-        self.faults = Faults()
+        self.faults = Faults(self.store)
 
     def answer(self, path: str, client_id: str | None, request_time: str | None, signature: str | None, body: bytes) -> Answer:
         """The signed answer to one AMS call, or the one an armed fault or trigger amount makes of it."""
@@ -111,13 +142,7 @@ class Gateway:
         """The call named by ``path`` and its body, once the merchant and its signature are verified."""
         call = next((path[len(p):] for p in AMS_PREFIXES if path.startswith(p)), "")
         self.verify_request("POST", path, client_id, request_time, signature, body)
-        try:
-            parsed = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise Refused("PARAM_ILLEGAL", "the body is not JSON") from None
-        if not isinstance(parsed, dict):
-            raise Refused("PARAM_ILLEGAL", "the body must be a JSON object")
-        return call, parsed
+        return call, json_object(body)
 
     def verify_request(self, method: str, path: str, client_id: str, request_time: str | None, signature: str | None,
                        body: bytes) -> None:
@@ -134,21 +159,36 @@ class Gateway:
             raise Refused("INVALID_SIGNATURE", str(exc)) from None
         if not good:
             raise Refused("INVALID_SIGNATURE", "the signature does not match the request")
+        check_fresh(request_time, now())  # the real time, not the simulator's clock: the peer signs by its own
+
+    def refusal(self, method: str, path: str, client_id: str, code: str, detail: str) -> Answer:
+        """A signed answer refusing a call before it is read (a body over the limit), as AMS answers a refusal."""
+        data = json.dumps({"result": result(code, detail)}, ensure_ascii=False).encode("utf-8")
+        response_time = timestamp(now())
+        signed = ams_signature.sign(self.private_key, method, path, client_id, response_time, data)
+        return Answer(data, {"client-id": client_id, "response-time": response_time,
+                             "signature": ams_signature.signature_header(signed)})
 
 
 class NewWallet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     currency: str = Field(examples=["SGD"], description="ISO 4217 code of the wallet's money")
     balance: int = Field(ge=0, examples=[10000], description="opening balance in minor units")
     name: str = Field(default="", max_length=64)
 
 
 class Scan(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     codeValue: str = Field(max_length=512, description="the merchant's order or entry code, as scanned")
     confirmMs: int = Field(default=0, ge=0, le=600_000, description="how long the customer takes to confirm; "
                            "the payment stays PROCESSING meanwhile")
 
 
 class NewMerchant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     clientId: str = Field(examples=["SHOP_TH_01"], description="1 to 64 letters, digits, '_' or '-'")
     name: str = Field(min_length=1, max_length=128)
     settlementCurrency: str = Field(examples=["THB"], description="ISO 4217 code the merchant is settled in")
@@ -157,11 +197,15 @@ class NewMerchant(BaseModel):
 
 
 class ClockMove(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     advanceSeconds: int = Field(ge=1, le=MAX_ADVANCE_S, examples=[120],
                                 description="how far to move the simulator's clock on; it never goes back")
 
 
 class RateTableIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     base: str = Field(examples=["USD"])
     rates: dict[str, str | int] = Field(examples=[{"USD": "1", "SGD": "1.34", "THB": "35.80"}],
                                         description="major units of each currency one base unit buys, as text")
@@ -174,11 +218,88 @@ def _loopback(request: Request) -> bool:
         return False
 
 
-def _problem(error: dict[str, Any]) -> tuple[str, str]:
-    """Where a validation error is (``body.count``) and what it is, in words."""
-    if error["type"] == "json_invalid":
-        return "body", f"not JSON: {error['ctx']['error']} at character {error['loc'][-1]}"
-    return ".".join(map(str, error["loc"])), error["msg"].removeprefix("Value error, ")
+def _problem(error: dict[str, Any], members: Sequence[str] = ()) -> tuple[str, str]:
+    """Where a validation error is (``body.count``) and what it is, in words; ``members``: what the body takes."""
+    kind, loc = error["type"], tuple(error["loc"])
+    where = ".".join(map(str, loc))
+    if kind == "json_invalid":
+        return "body", f"not JSON: {error['ctx']['error']} at character {loc[-1]}"
+    if kind == "extra_forbidden":
+        takes = f" (the body takes {', '.join(members)})" if members and len(loc) == 2 else ""
+        return where, f"unknown member {loc[-1]!r}{takes}"
+    if loc == ("body",) and kind in ("model_attributes_type", "model_type", "dict_type"):
+        return where, f"must be a JSON object, not {_json_kind(error.get('input'))}"
+    if loc == ("body",) and kind == "missing":
+        return where, "a JSON object is required"
+    return where, error["msg"].removeprefix("Value error, ")
+
+
+def _json_kind(value: object) -> str:
+    kinds = {bool: "true or false", int: "a number", float: "a number", str: "a string", list: "an array"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)
+
+
+def _body_members(request: Request) -> list[str]:
+    """The members of the body model of the route a request reached, if it takes one."""
+    field = getattr(request.scope.get("route"), "body_field", None)
+    annotation = getattr(getattr(field, "field_info", None), "annotation", None)
+    for model in (annotation, *get_args(annotation)):
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            return list(model.model_fields)
+    return []
+
+
+def _size(limit: int) -> str:
+    return f"{limit // 1048576} MiB" if limit % 1048576 == 0 else f"{limit // 1024} KiB"
+
+
+def _is_json(content_type: str | None) -> bool:
+    """Whether a Content-Type names JSON: application/json, or application/...+json, any parameters."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def _holds_nul(body: bytes) -> bool:
+    """Whether a JSON body holds a NUL character in a string (which PostgreSQL cannot keep, and no field takes)."""
+    if b"\\u0000" not in body:
+        return False
+    try:
+        pending = [json.loads(body)]
+    except (ValueError, RecursionError):
+        return False  # not JSON: refused as such by the admin API
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str) and "\x00" in value:
+            return True
+        if isinstance(value, dict):
+            pending += [*value.keys(), *value.values()]
+        elif isinstance(value, list):
+            pending += value
+    return False
+
+
+class _TooLong(Exception):
+    """A request body over the limit: by its Content-Length, or counted as it streamed in."""
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
+    """The whole body of a request, at most ``limit`` bytes (else ``_TooLong``, the rest unread); None if the
+    client left before sending it all."""
+    declared = next((value for name, value in scope["headers"] if name == b"content-length"), b"")
+    if declared.isdigit() and int(declared) > limit:
+        raise _TooLong
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _TooLong
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
 
 
 async def _in_the_loop(answer: Callable[..., Answer], *args: Any) -> Answer:
@@ -198,7 +319,8 @@ class Edge:
     waiting on a row lock or on the network holds up no other.
 
     A /sim/ request reaches the admin API only from loopback, or with the admin token when the
-    gateway has one.
+    gateway has one. Every request's body is read here first, up to its limit (see the module's
+    docstring), and handed on whole.
     """
 
     def __init__(self, admin: ASGIApp, gateway: Gateway) -> None:
@@ -207,44 +329,93 @@ class Edge:
         self._run = _in_the_loop if gateway.store.one_writer else run_in_threadpool
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(AMS_PREFIXES):
+        if scope["type"] != "http":
+            await self.admin(scope, receive, send)
+            return
+        path = scope["path"]
+        if path.startswith(AMS_PREFIXES):  # the controls are read by its first transaction (Faults.take)
             await self._ams(scope, receive, send)
             return
-        if scope["type"] == "http" and scope["path"].startswith("/sim/"):
-            request = Request(scope)
+        if not self.gateway.store.one_writer:  # other worker processes may have moved the clock or the rates
+            await run_in_threadpool(self.gateway.store.refresh)
+        request = Request(scope)
+        admin = path.startswith("/sim/")
+        if admin:
             token = self.gateway.admin_token
-            allowed = request.headers.get("authorization") == f"Bearer {token}" if token else _loopback(request)
+            given = request.headers.get("authorization", "")
+            allowed = hmac.compare_digest(given.encode(), f"Bearer {token}".encode()) if token else _loopback(request)
             if not allowed:
                 denied = {"error": {"code": "ACCESS_DENIED", "message": "the admin API answers on loopback, or with its token"}}
                 await JSONResponse(denied, 403)(scope, receive, send)
                 return
-        await self.admin(scope, receive, send)
+        signed = path.startswith("/transit/")
+        limit = TRANSIT_MAX_BODY if signed else ADMIN_MAX_BODY
+        try:
+            body = await _read_body(scope, receive, limit)
+        except _TooLong:
+            detail = f"the body is over {_size(limit)} ({limit} bytes), the most this call takes; nothing was done"
+            if signed:
+                client = request.headers.get("client-id") or ""
+                refusal = await run_in_threadpool(self.gateway.refusal, scope["method"], path, client, "PARAM_ILLEGAL", detail)
+                await _send(send, refusal)
+            else:
+                await JSONResponse({"error": {"code": "PARAM_ILLEGAL", "message": detail}}, 413)(scope, receive, send)
+            return
+        if body is None:
+            return  # the client left before sending the whole request: nothing to answer
+        if "\x00" in path or b"%00" in scope["query_string"] or (admin and _holds_nul(body)):
+            message = "a NUL character (\\u0000) in the path, query or body: no name, id or text takes one; nothing was done"
+            await JSONResponse({"error": {"code": "PARAM_ILLEGAL", "message": message}}, 400)(scope, receive, send)
+            return
+        if admin and body and not _is_json(request.headers.get("content-type")):
+            said = request.headers.get("content-type")
+            message = (f"the body must be JSON, sent with content-type: application/json "
+                       f"({f'not {said}' if said else 'no content-type was sent'}); nothing was done")
+            await JSONResponse({"error": {"code": "PARAM_ILLEGAL", "message": message}}, 415)(scope, receive, send)
+            return
+        await self.admin(scope, _replay(body, receive), send)
 
     async def _ams(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":
             await JSONResponse({"detail": "Method Not Allowed"}, 405, {"allow": "POST"})(scope, receive, send)
             return
-        chunks = []
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return  # the client left before sending the whole request: nothing to answer
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
         found: dict[bytes, str] = {}
         for name, value in scope["headers"]:  # names come lowercase; the first of a repeated header counts
             if name in (b"client-id", b"request-time", b"signature") and name not in found:
                 found[name] = value.decode("latin-1")
+        try:
+            body = await _read_body(scope, receive, AMS_MAX_BODY)
+        except _TooLong:
+            detail = (f"the body is over {_size(AMS_MAX_BODY)} ({AMS_MAX_BODY} bytes), the most an AMS request may carry;"
+                      " nothing was done")
+            await _send(send, await self._run(self.gateway.refusal, "POST", scope["path"], found.get(b"client-id") or "",
+                                              "PARAM_ILLEGAL", detail))
+            return
+        if body is None:
+            return  # the client left before sending the whole request: nothing to answer
         answer = await self._run(self.gateway.answer, scope["path"], found.get(b"client-id"), found.get(b"request-time"),
-                                 found.get(b"signature"), b"".join(chunks))
+                                 found.get(b"signature"), body)
         if answer.hold_s:  # a timeout fault: held, or less if the client hangs up (its body read, all that comes next)
             with anyio.move_on_after(answer.hold_s):
                 await receive()
-        headers = [(b"content-type", b"application/json; charset=UTF-8"), (b"content-length", str(len(answer.body)).encode())]
-        headers += [(name.encode(), value.encode("latin-1")) for name, value in answer.headers.items()]
-        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
-        await send({"type": "http.response.body", "body": answer.body})
+        await _send(send, answer)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """``receive`` for an app handed a body already read: the body whole, then what the client does next."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> dict[str, Any]:
+        return pending.pop() if pending else await receive()
+
+    return replay
+
+
+async def _send(send: Send, answer: Answer) -> None:
+    headers = [(b"content-type", b"application/json; charset=UTF-8"), (b"content-length", str(len(answer.body)).encode())]
+    headers += [(name.encode(), value.encode("latin-1")) for name, value in answer.headers.items()]
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    await send({"type": "http.response.body", "body": answer.body})
 
 
 def create_app(gateway: Gateway) -> Edge:
@@ -256,9 +427,21 @@ def create_app(gateway: Gateway) -> Edge:
         status = 404 if exc.code in ("USER_NOT_EXIST", "ORDER_NOT_EXIST") else 409 if isinstance(exc, MerchantExists) else 400
         return JSONResponse({"error": {"code": exc.code, "message": exc.detail or result(exc.code)["resultMessage"]}}, status)
 
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        """FastAPI's own refusals in the admin API's error shape: no such route or method, a body it cannot parse."""
+        if exc.status_code in (404, 405):
+            code, message = "NO_INTERFACE_DEF", f"no call {request.method} {request.url.path} (see /sim/openapi.json)"
+        elif exc.detail == "There was an error parsing the body":  # not a JSONDecodeError: nested too deep
+            code, message = "PARAM_ILLEGAL", "body: the JSON could not be read (nested too deep?)"
+        else:
+            code, message = "PARAM_ILLEGAL", str(exc.detail)
+        return JSONResponse({"error": {"code": code, "message": message}}, exc.status_code, exc.headers)
+
     @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [_problem(error) for error in exc.errors()]
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        members = _body_members(request)
+        problems = [_problem(error, members) for error in exc.errors()]
         message = "; ".join(f"{where}: {what}" for where, what in problems)
         return JSONResponse({"error": {"code": "PARAM_ILLEGAL", "message": message, "where": [where for where, _ in problems]}}, 400)
 
@@ -318,15 +501,16 @@ def create_app(gateway: Gateway) -> Edge:
 
     @app.get("/sim/fx-rates", summary="The exchange rates cross-border payments are quoted at")
     def fx_rates() -> dict[str, Any]:
-        return gateway.payments.rates.as_json()
+        return gateway.store.rates.as_json()
 
-    @app.put("/sim/fx-rates", summary="Replace the exchange rates (until the backend restarts)")
+    @app.put("/sim/fx-rates", summary="Replace the exchange rates")
     def set_fx_rates(table: RateTableIn) -> dict[str, Any]:
         try:
-            gateway.payments.rates = RateTable(table.base, table.rates)
+            rates = RateTable(table.base, table.rates)
         except AmountError as exc:
             raise Refused("PARAM_ILLEGAL", f"rates: {exc}") from None
-        return gateway.payments.rates.as_json()
+        gateway.store.set_rates(rates)
+        return rates.as_json()
 
     def clock_json() -> dict[str, Any]:
         return {"now": timestamp(gateway.store.clock.now()), "offsetSeconds": gateway.store.clock.offset_s}
@@ -337,8 +521,58 @@ def create_app(gateway: Gateway) -> Edge:
 
     @app.post("/sim/clock", summary="Move the simulator's clock on: payment codes, order codes and device tokens expire")
     def advance_clock(move: ClockMove) -> dict[str, Any]:
-        gateway.store.clock.advance(move.advanceSeconds)
+        gateway.store.advance_clock(move.advanceSeconds)
         return clock_json()
 
     app.include_router(transit_routes(gateway))
+    document = app.openapi
+    app.openapi = lambda: _with_errors(document())  # type: ignore[method-assign]
     return Edge(app, gateway)
+
+
+_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {
+        "type": "object",
+        "required": ["code", "message"],
+        "properties": {
+            "code": {"type": "string", "enum": sorted(RESULTS), "description": "a result code of the AMS API"},
+            "message": {"type": "string", "description": "what was wrong, and where, in words"},
+            "where": {"type": "array", "items": {"type": "string"}, "description": "where each problem is, like body.balance"},
+        },
+    }},
+}
+_ERRORS = {
+    "400": "Bad input: the message says what and where (PARAM_ILLEGAL), or the call was refused (its result code)",
+    "403": "Not from loopback, and without the admin token (ACCESS_DENIED)",
+    "413": f"The body is over {ADMIN_MAX_BODY // 1024} KiB (PARAM_ILLEGAL); nothing was done",
+    "415": "The body is not sent as JSON (content-type: application/json) (PARAM_ILLEGAL); nothing was done",
+}
+
+
+def _with_errors(document: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document with the errors the admin API answers in place of FastAPI's 422 (never answered):
+    400, 403, 413 and 415 on every /sim call, 404 on those naming a thing in their path, 409 on adding a merchant.
+    The signed /transit calls answer 200 whatever happens, as AMS does. Changes ``document`` in place, once."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    if "Error" in schemas:
+        return document
+    schemas["Error"] = _ERROR_SCHEMA
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            if not path.startswith("/sim/"):
+                continue
+            statuses = dict(_ERRORS)
+            if "{" in path:
+                statuses["404"] = "No such wallet, device token, payment, merchant or key (USER_NOT_EXIST, ORDER_NOT_EXIST, ...)"
+            if (path, method) == ("/sim/merchants", "post"):
+                statuses["409"] = "The client id is taken"
+            for status, description in statuses.items():
+                responses.setdefault(status, {"description": description, "content": error})
+    return document

@@ -9,7 +9,9 @@ stay real, since the peers check them against their own clocks, and so do the de
 sets and acts on: a pay's ``paymentExpiryTime`` is read with ``simulated()``, and the order code's
 ``expireTime`` answered with ``real()``.
 
-The offset lives in memory: a restarted backend starts again at the real time.
+The offset is kept in the store (``Store.advance_clock``): a restarted backend goes on from the
+time it was moved to, and the worker processes of one PostgreSQL store follow one clock (the store
+reads the offset at the start of each transaction there).
 """
 
 from __future__ import annotations
@@ -45,10 +47,14 @@ class SimClock:
         """A time of the simulator as the real time a peer would act on."""
         return simulated - self._offset
 
-    def advance(self, seconds: int) -> datetime:
-        """Move the clock on by ``seconds`` (1 to ``MAX_ADVANCE_S``); the new time."""
-        if isinstance(seconds, bool) or not isinstance(seconds, int) or not 1 <= seconds <= MAX_ADVANCE_S:
-            raise ValueError(f"{seconds!r}: the clock moves on by a whole number of seconds, 1 to {MAX_ADVANCE_S}")
+    def follow(self, offset_s: int) -> None:
+        """Take the offset the store holds, moved on by this process or another; never back."""
         with self._lock:
-            self._offset += timedelta(seconds=seconds)
-        return self.now()
+            self._offset = max(self._offset, timedelta(seconds=offset_s))
+
+
+def check_advance(seconds: object) -> int:
+    """``seconds`` if the clock may move on by it (a whole number, 1 to ``MAX_ADVANCE_S``), else ValueError."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or not 1 <= seconds <= MAX_ADVANCE_S:
+        raise ValueError(f"{seconds!r}: the clock moves on by a whole number of seconds, 1 to {MAX_ADVANCE_S}")
+    return seconds

@@ -28,19 +28,24 @@ Trigger amounts need no fault armed. A pay whose amount in minor units ends in
 
 (SGD 12.51 = "1251" is declined for balance; JPY 1,053 stays PROCESSING). Every other ending,
 .00 .50 .90 .99 among them, pays as usual. Armed faults come before trigger amounts.
+
+Armed faults are kept in the store (table ``faults``), so a restart keeps them and every worker
+process of a PostgreSQL store sees them: a call takes its fault in a transaction that locks the
+call's armed faults, so a fault armed for one call answers one call, whichever process gets it.
 """
 
 from __future__ import annotations
 
-import itertools
-import threading
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from sqlalchemy import Column, Integer, Table, Text, bindparam, delete, insert, select, update
 
 from pos_sim.backend import protocol
 from pos_sim.backend.protocol import RESULTS
+from pos_sim.backend.store import Store, metadata
 
 STATUS = {"decline": "F", "unknown": "U", "late-success": "U", "timeout": "F"}
 """The result status of the code each action answers with (a timeout's code is optional)."""
@@ -156,45 +161,66 @@ class FaultSpec(BaseModel):
         return match
 
 
-class Faults:
-    """The armed faults of one backend, in the order they were armed; safe from any thread."""
+faults = Table(
+    "faults",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("result_code", Text),
+    Column("delay_ms", Integer),
+    Column("match", Text, nullable=False),  # JSON: dotted path -> text
+    Column("count", Integer, nullable=False),
+)
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._armed: list[Fault] = []
-        self._ids = itertools.count(1)
+_ARMED_FOR = select(faults).where(faults.c.call == bindparam("call")).order_by(faults.c.id).with_for_update()
+_SPEND = update(faults).where(faults.c.id == bindparam("fault_id")).values(count=faults.c.count - 1)
+_SPENT = delete(faults).where(faults.c.id == bindparam("fault_id"))
+
+
+def _fault(row: Any) -> Fault:
+    return Fault(f"F{row.id}", row.call, row.action, row.result_code, row.delay_ms, json.loads(row.match), row.count)
+
+
+class Faults:
+    """The armed faults of one backend's store, in the order they were armed."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def add(self, spec: FaultSpec) -> dict[str, Any]:
         """Arm the fault ``spec`` describes; the fault as listed, with its id."""
         default_code = {"decline": "PROCESS_FAIL", "late-success": "PAYMENT_IN_PROCESS",
                         "unknown": "PAYMENT_IN_PROCESS" if spec.call == "pay" else "UNKNOWN_EXCEPTION"}
-        with self._lock:
-            fault = Fault(f"F{next(self._ids)}", spec.call, spec.action,
-                          spec.result_code or default_code.get(spec.action),
-                          spec.delay_ms if spec.delay_ms is not None else DELAY_MS.get(spec.action),
-                          {path: str(value) for path, value in spec.match.items()}, spec.count)
-            self._armed.append(fault)
-            return fault.json()
+        row = {"call": spec.call, "action": spec.action, "result_code": spec.result_code or default_code.get(spec.action),
+               "delay_ms": spec.delay_ms if spec.delay_ms is not None else DELAY_MS.get(spec.action),
+               "match": json.dumps({path: str(value) for path, value in spec.match.items()}), "count": spec.count}
+        with self.store.begin() as tx:
+            fault_id = tx.connection.execute(insert(faults).returning(faults.c.id), row).scalar_one()
+            return _fault(tx.connection.execute(select(faults).where(faults.c.id == fault_id)).one()).json()
 
     def list(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [fault.json() for fault in self._armed]
+        with self.store.begin() as tx:
+            return [_fault(row).json() for row in tx.connection.execute(select(faults).order_by(faults.c.id))]
 
     def clear(self) -> int:
         """Disarm every fault; how many there were."""
-        with self._lock:
-            cleared, self._armed = len(self._armed), []
-            return cleared
+        with self.store.begin() as tx:
+            return tx.connection.execute(delete(faults)).rowcount
 
     def take(self, call: str, body: dict[str, Any]) -> Fault | None:
-        """The fault that answers this call: the first armed one matching it (spent by one), else a trigger amount."""
-        with self._lock:
-            for fault in self._armed:
+        """The fault that answers this call: the first armed one matching it (spent by one), else a trigger amount.
+
+        An AMS call's first transaction: where other worker processes share the store, it is also the
+        one that reads the controls they may have moved (``Store.begin``)."""
+        with self.store.begin() as tx:
+            for row in tx.connection.execute(_ARMED_FOR, {"call": call}).all():
+                fault = _fault(row)
                 if fault.matches(call, body):
-                    if fault.count > 0:
-                        fault.count -= 1
-                        if fault.count == 0:
-                            self._armed.remove(fault)
+                    if fault.count == 1:
+                        tx.connection.execute(_SPENT, {"fault_id": row.id})
+                    elif fault.count > 1:
+                        tx.connection.execute(_SPEND, {"fault_id": row.id})
                     return fault
         value = protocol.field(body, "paymentAmount.value", required=False)
         if call == "pay" and isinstance(value, str) and value.isascii() and value.isdigit():

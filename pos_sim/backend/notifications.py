@@ -6,7 +6,11 @@ so it is durable with it; the ``Notifier`` thread sends what is due from the sto
 (``wake()`` says "now"), so a notification left over from before a restart goes out too.
 
 Only SUCCESS and FAIL are notified (a CANCELLED payment is not). Delivery is at least once: the merchant
-may see a notification again if the backend stops between its answer and recording it.
+may see a notification again if the backend stops between its answer and recording it. The worker
+processes of one PostgreSQL store each run a notifier; a notifier claims the notifications it sends,
+so that no other sends them meanwhile. A claim lasts as long as one attempt can take (twice
+``timeout_s``): one whose process died before recording the attempt lapses that soon, and a batch
+held up by slow merchants may see its last notifications sent by another process as well.
 
 Acknowledged means HTTP 200 with a JSON body whose ``result.resultStatus`` is ``"S"``, as the provider's
 docs ask the merchant to answer. Anything else (no connection, no answer within the timeout, another
@@ -256,8 +260,9 @@ class Notifier:
     def _deliver_due(self, session: requests.Session) -> float:
         """Send every notification due now; the seconds until the next one is due (at most ``idle_s``)."""
         while True:
-            with self.store.begin() as tx:
-                due = tx.due_notifications(self._clock(), limit=BATCH)
+            at = self._clock()
+            with self.store.begin() as tx:  # claimed for as long as one attempt can take
+                due = tx.claim_notifications(at, at + timedelta(seconds=2 * self.timeout_s + 1), limit=BATCH)
             for notification in due:
                 if self._stopping.is_set():
                     return 0.0

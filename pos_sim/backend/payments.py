@@ -45,7 +45,7 @@ from pos_sim.backend.store import Duplicate, InsufficientFunds, Payment, Store, 
 from pos_sim.backend.tokens import DeviceTokens, is_presentation
 from pos_sim.domain.codes.emv_cpm import MAX_TEXT_CHARS
 from pos_sim.domain.errors import AmountError
-from pos_sim.domain.fx import Quote, RateTable, share
+from pos_sim.domain.fx import Quote, share
 from pos_sim.domain.money import Currency, Money, currency
 
 PSP_NAME = "SIMWALLET"
@@ -118,7 +118,6 @@ class Payments:
     def __init__(self, store: Store, tokens: DeviceTokens | None = None, notify: Callable[[], None] = lambda: None) -> None:
         self.store = store
         self.notify = notify  # called after a commit that queued a payment result notification
-        self.rates = RateTable.demo()
         self.tokens = tokens if tokens is not None else DeviceTokens(store)
 
     def call(self, client_id: str, name: str, body: dict[str, Any], fault: Fault | None = None) -> dict[str, Any]:
@@ -249,7 +248,7 @@ class Payments:
             return paid_in
         try:
             settle_in = currency(code)
-            self.rates.quote(paid_in, settle_in)
+            self.store.rates.quote(paid_in, settle_in)
         except AmountError as exc:
             raise Refused("CURRENCY_NOT_SUPPORT", f"settlementStrategy.settlementCurrency: {exc}") from None
         return settle_in
@@ -329,8 +328,8 @@ class Payments:
         if wallet_currency is None:
             raise StoreError(f"no wallet {wallet_id}")
         try:
-            payment_quote = self.rates.quote(total.currency, currency(wallet_currency))
-            settlement_quote = self.rates.quote(total.currency, settle_in)
+            payment_quote = self.store.rates.quote(total.currency, currency(wallet_currency))
+            settlement_quote = self.store.rates.quote(total.currency, settle_in)
         except AmountError as exc:
             raise Refused("CURRENCY_NOT_SUPPORT", f"the wallet holds {wallet_currency}, the payment is in {total.currency.code}: {exc}") from None
         paid, settled = payment_quote.convert(total), settlement_quote.convert(total)

@@ -1,12 +1,23 @@
-"""The AMS wire format the simulated backend speaks: result codes, and reading request bodies.
+"""The AMS wire format the simulated backend speaks: result codes, request times, and reading request bodies.
 
 Services raise ``Refused(code)`` with a result code of ``RESULTS``; the HTTP edge turns it into the
 ``result`` object ({resultStatus, resultCode, resultMessage}) the provider's clients expect.
+
+Request times. A signed request's ``Request-Time`` header must be within ``REQUEST_TIME_WINDOW_S``
+(5 minutes) of the gateway's real time, either way, or the request is refused ``INVALID_SIGNATURE``
+saying how far off it is: a request captured and sent again later is refused, and a request sent
+again within the window is answered by idempotency (the same ``paymentRequestId`` or
+``refundRequestId``: the same answer, the money moved once). Read as ISO 8601 with a UTC offset
+(``2026-11-21T16:04:05+08:00``: the terminal, and the official Python SDK's ``datetime.isoformat()``)
+or as milliseconds since 1970 (``1795277045000``: the provider's Java SDK). The time compared with is
+the real one, never the simulator's clock (clock.py): the peer checks it against its own clock.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import json
+import re
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from pos_sim.domain.errors import AmountError
@@ -69,6 +80,89 @@ def timestamp(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat()
 
 
+REQUEST_TIME_WINDOW_S = 300
+"""How far a signed request's ``Request-Time`` may be from the gateway's real time, either way (5 minutes:
+the clock drift of a terminal synced now and then, plus the network; a longer window is a longer replay)."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH_MS = re.compile(r"[0-9]{1,13}")
+
+
+def request_time(text: str) -> datetime:
+    """The moment a ``Request-Time`` header names: ISO 8601 with a UTC offset, or milliseconds since
+    1970; ``Refused(INVALID_SIGNATURE)`` saying so when it is neither."""
+    if _EPOCH_MS.fullmatch(text):
+        return _EPOCH + timedelta(milliseconds=int(text))
+    try:
+        moment = datetime.fromisoformat(text) if len(text) <= 64 else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.utcoffset() is None:
+        raise Refused("INVALID_SIGNATURE", f"request-time {text[:64]!r} is not a time: send ISO 8601 with a UTC offset "
+                                           "(like 2026-11-21T16:04:05+08:00) or milliseconds since 1970")
+    return moment
+
+
+def check_fresh(text: str, at: datetime, window_s: int = REQUEST_TIME_WINDOW_S) -> None:
+    """Refused (INVALID_SIGNATURE) unless the ``Request-Time`` ``text`` is within ``window_s`` of ``at``
+    (the real time), saying how far off it is."""
+    sent = request_time(text)
+    off = (sent - at).total_seconds()
+    if abs(off) > window_s:
+        way = "ahead of" if off > 0 else "behind"
+        named = f"{text} (milliseconds since 1970: {timestamp(sent)})" if _EPOCH_MS.fullmatch(text) else text
+        raise Refused("INVALID_SIGNATURE", f"request-time {named} is {_span(abs(off))} {way} the gateway's clock "
+                                           f"({timestamp(at)}); it must be within {window_s} s of it, either way "
+                                           "(set the client's clock right, and sign each request when it is sent)")
+
+
+def _span(seconds: float) -> str:
+    """A length of time in words: 7 min 5 s, 3 h 2 min, 400 days."""
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} day{'s' if days > 1 else ''}" + (f" {hours} h" if hours and days < 10 else "")
+    parts = [f"{hours} h"] if hours else []
+    if minutes:
+        parts.append(f"{minutes} min")
+    if secs and not hours:
+        parts.append(f"{secs} s")
+    return " ".join(parts) or f"{seconds:.1f} s"
+
+
+MAX_JSON_DEPTH = 32
+"""The deepest a request body's JSON may nest: an AMS body nests 4 deep (order.merchant.store.referenceStoreId)."""
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value")
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """A request body read as a JSON object; ``Refused(PARAM_ILLEGAL)`` saying why when it is not JSON (NaN
+    and Infinity included), not an object, or nested deeper than ``MAX_JSON_DEPTH``."""
+    try:
+        parsed = json.loads(body, parse_constant=_not_json)
+    except RecursionError:
+        raise Refused("PARAM_ILLEGAL", f"the body nests deeper than {MAX_JSON_DEPTH} levels") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, bad UTF-8, an integer of 4300 digits
+        raise Refused("PARAM_ILLEGAL", f"the body is not JSON ({exc})") from None
+    if not isinstance(parsed, dict):
+        raise Refused("PARAM_ILLEGAL", "the body must be a JSON object")
+    pending: list[tuple[Any, int]] = [(parsed, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise Refused("PARAM_ILLEGAL", f"the body nests deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(value, dict):
+            pending.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+    return parsed
+
+
 def field(body: dict[str, Any], path: str, *, required: bool = True, most: int | None = None) -> Any:
     """The value at a dotted ``path`` of a request body; PARAM_ILLEGAL when missing or too long."""
     value: Any = body
@@ -78,6 +172,8 @@ def field(body: dict[str, Any], path: str, *, required: bool = True, most: int |
         if required:
             raise Refused("PARAM_ILLEGAL", f"{path} is required")
         return None
+    if isinstance(value, str) and "\x00" in value:  # no id, code or text takes one, and PostgreSQL cannot keep it
+        raise Refused("PARAM_ILLEGAL", f"{path} holds a NUL character (\\u0000)")
     if most is not None and (not isinstance(value, str) or len(value) > most):
         raise Refused("PARAM_ILLEGAL", f"{path} must be text of at most {most} characters")
     return value

@@ -1,17 +1,25 @@
 """The simulated provider as a running server: its data dir (keys, ledger), the demo merchant, and
 uvicorn on a loopback port, in the foreground (``pos-sim backend``) or in a background thread (an
 embedded backend, which the terminal still reaches over HTTP).
+
+On PostgreSQL the foreground server may run several worker processes (``serve_workers``): uvicorn's
+supervisor binds the port once and hands it to each worker, which opens the data dir and the store
+for itself and runs its own notifier; a worker that dies is replaced. Everything they share is in
+the store (the ledger, idempotency records, faults, rates, the simulator's clock).
 """
 
 from __future__ import annotations
 
 import signal
+import socket
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from pos_sim.backend import keys
 from pos_sim.backend.app import Gateway, create_app
@@ -95,3 +103,41 @@ def serve_forever(gateway: Gateway, host: str, port: int, on_ready) -> None:
         pass
     finally:
         running.stop()
+
+
+def _worker_app(data_dir: Path, db_url: str, admin_token: str | None) -> object:
+    """The app of one worker process (uvicorn calls it there): its own gateway, its notifier running."""
+    gateway = open_gateway(data_dir, db_url, admin_token)
+    gateway.notifier.start()
+    return create_app(gateway)
+
+
+def serve_workers(data_dir: Path, db_url: str, admin_token: str | None, host: str, port: int, workers: int, on_ready) -> None:
+    """Serve a PostgreSQL store with ``workers`` processes in the foreground until interrupted (SIGINT or
+    SIGTERM stop every worker); ``on_ready(url)`` is called once the port is bound."""
+    open_gateway(data_dir, db_url, admin_token).store.close()  # the keys, tables and demo merchant, made once
+    config = uvicorn.Config(partial(_worker_app, data_dir, db_url, admin_token), factory=True, host=host, port=port,
+                            workers=workers, log_level="warning", access_log=False, lifespan="off")
+    try:
+        sock = config.bind_socket()
+    except SystemExit:  # uvicorn exits when it cannot bind, having logged why
+        raise BackendError(f"cannot listen on {host}:{port} (port in use?)") from None
+    url = f"http://{host}:{sock.getsockname()[1]}"
+    threading.Thread(target=_when_answering, args=(sock.getsockname()[:2], partial(on_ready, url)), daemon=True).start()
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        sock.close()
+
+
+def _when_answering(address: tuple[str, int], then, wait_s: float = 60.0) -> None:
+    """Call ``then()`` once a worker listens on ``address`` (the port refuses connections until then)."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(address, timeout=1).close()
+        except OSError:
+            time.sleep(0.05)
+            continue
+        then()
+        return

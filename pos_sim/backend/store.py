@@ -15,6 +15,7 @@ and currency of accounts, fixed once an account is made, are remembered by the s
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -51,7 +52,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 
-from pos_sim.backend.clock import SimClock
+from pos_sim.backend.clock import SimClock, check_advance
+from pos_sim.domain.fx import RateTable
 from pos_sim.domain.money import currency as _currency
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -259,6 +261,21 @@ device_tokens = Table(
     Column("taps", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
 )
+
+controls = Table(
+    "controls",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+"""The simulator's controls, which every part of the backend reads: ``clock_offset_s`` (how far the
+clock has been moved on, whole seconds) and ``fx_rates`` (the rate table as JSON); missing: not moved,
+the demo rates."""
+
+CLOCK_OFFSET = "clock_offset_s"
+FX_RATES = "fx_rates"
+
+_CONTROLS = select(controls.c.name, controls.c.value)
 
 
 # The statements of a pay, built once (see the module docstring); parameters by name.
@@ -861,15 +878,22 @@ class Tx:
                "next_at": at, "created_at": at}
         return int(self._conn.execute(_ADD_NOTIFICATION, row).scalar_one())
 
-    def due_notifications(self, now: datetime, limit: int = 50) -> list[Notification]:
-        """Undelivered notifications whose next attempt is due at ``now``, oldest first."""
+    def claim_notifications(self, now: datetime, until: datetime, limit: int = 50) -> list[Notification]:
+        """Undelivered notifications due at ``now``, oldest first, claimed: due again only at ``until``
+        (the sender records the attempt before then), so another worker process sends none of them
+        meanwhile; rows another transaction is claiming are skipped (PostgreSQL)."""
         query = (
             select(notifications)
             .where(notifications.c.delivered_at.is_(None), notifications.c.next_at <= _aware(now))
             .order_by(notifications.c.next_at, notifications.c.id)
             .limit(limit)
+            .with_for_update(skip_locked=True)
         )
-        return [Notification(**row._mapping) for row in self._conn.execute(query)]
+        due = [Notification(**row._mapping) for row in self._conn.execute(query)]
+        if due:
+            claimed = notifications.c.id.in_([notification.id for notification in due])
+            self._conn.execute(update(notifications).where(claimed).values(next_at=_utc(until)))
+        return due
 
     def next_notification_at(self) -> datetime | None:
         """When the next undelivered notification is due, or None when all are delivered."""
@@ -892,6 +916,17 @@ class Tx:
             values["next_at"] = _utc(next_at) if next_at is not None else None
         if self._conn.execute(update(notifications).where(notifications.c.id == notification_id).values(values)).rowcount != 1:
             raise StoreError(f"no notification {notification_id}")
+
+    # the simulator's controls
+
+    def control(self, name: str) -> str | None:
+        """A control's value (``controls``), locked until the transaction ends on PostgreSQL; None if never set."""
+        query = select(controls.c.value).where(controls.c.name == name).with_for_update()
+        return self._conn.execute(query).scalar_one_or_none()
+
+    def set_control(self, name: str, value: str) -> None:
+        if not self._conn.execute(update(controls).where(controls.c.name == name).values(value=value)).rowcount:
+            self._insert(controls, {"name": name, "value": value}, f"control {name}")
 
     # phone wallet device tokens
 
@@ -1007,6 +1042,9 @@ class Store:
         # than in SQLite's busy handler, whose back-off sleeps make the latency tail (see one_writer)
         self._queue = threading.Lock() if self.one_writer else nullcontext()
         self._writer: Connection | None = None
+        self.rates = RateTable.demo()
+        self._rates_json: str | None = None
+        self._controls_read = False
 
     @classmethod
     def open(cls, url: str, *, clock: SimClock | None = None) -> Store:
@@ -1054,6 +1092,8 @@ class Store:
         try:
             with self._queue:
                 with self._connection() as conn, conn.begin():
+                    if not (self.one_writer and self._controls_read):
+                        self._follow_controls(conn)
                     tx = Tx(conn, self.clock.now, self._accounts, failure_ends_it=failure_ends_it)
                     yield tx
                 if len(self._accounts) > MAX_KNOWN_ACCOUNTS:
@@ -1061,6 +1101,41 @@ class Store:
                 self._accounts.update(tx.seen)  # committed: accounts are never deleted, nor change kind or currency
         except DBAPIError as exc:
             raise StoreError(f"the database failed: {exc.orig}") from exc
+
+    def _follow_controls(self, conn: Connection) -> None:
+        """Take the controls as the database holds them. Where this process is the one writer (SQLite),
+        what it wrote is what there is, so they are read once; on PostgreSQL other worker processes may
+        move them, so they are read at the start of every transaction (one small query)."""
+        for name, value in conn.execute(_CONTROLS):
+            if name == CLOCK_OFFSET:
+                self.clock.follow(int(value))
+            elif name == FX_RATES and value != self._rates_json:
+                rates = json.loads(value)
+                self.rates, self._rates_json = RateTable(rates["base"], rates["rates"]), value
+        self._controls_read = True
+
+    def refresh(self) -> None:
+        """Read the controls again now, as another worker process may have moved them (a transaction
+        does that on PostgreSQL; nothing to do where this process is the one writer)."""
+        if not self.one_writer:
+            with self.begin():
+                pass
+
+    def advance_clock(self, seconds: int) -> datetime:
+        """Move the simulator's clock on by ``seconds`` (``clock.check_advance``), for every process of the store; the new time."""
+        check_advance(seconds)
+        with self.begin() as tx:
+            offset = int(tx.control(CLOCK_OFFSET) or 0) + seconds
+            tx.set_control(CLOCK_OFFSET, str(offset))
+        self.clock.follow(offset)
+        return self.clock.now()
+
+    def set_rates(self, rates: RateTable) -> None:
+        """Quote cross-border payments at ``rates`` from now on, in every process of the store."""
+        value = json.dumps(rates.as_json())
+        with self.begin() as tx:
+            tx.set_control(FX_RATES, value)
+        self.rates, self._rates_json = rates, value
 
     def close(self) -> None:
         """Close every connection."""

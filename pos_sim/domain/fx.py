@@ -21,6 +21,10 @@ from pos_sim.domain.money import Currency, Money, currency
 
 PRICE_PLACES = 8
 """Decimal places of a quoted price (a cross rate is rounded to these before it is used)."""
+MAX_SPREAD = Decimal("1e8")
+"""The most one rate of a table may be of another (so of the base's 1, too): every cross rate is then
+between 1e-8 and 1e8, a price PRICE_PLACES shows and Decimal's 28 digits hold. Real tables span less
+than 1e6 (a Kuwaiti dinar is about 90,000 Lebanese pounds)."""
 
 DEMO_RATES: Mapping[str, str] = {
     "USD": "1", "SGD": "1.34", "THB": "35.80", "JPY": "151.20", "MYR": "4.72", "HKD": "7.81", "CNY": "7.24",
@@ -70,6 +74,13 @@ class RateTable:
         if parsed.get(self.base, Decimal(1)) != 1:
             raise AmountError(f"the base currency {self.base.code} must have the rate 1, not {parsed[self.base]}")
         parsed[self.base] = Decimal(1)
+        for cur, rate in parsed.items():  # compared, never divided, until known to be in range
+            if not 1 / MAX_SPREAD <= rate <= MAX_SPREAD:
+                raise AmountError(f"rate of {cur.code}: {rate} is not between 0.00000001 and 100000000 (how many one {self.base.code} buys)")
+        low, high = min(parsed.items(), key=lambda item: item[1]), max(parsed.items(), key=lambda item: item[1])
+        if high[1] > low[1] * MAX_SPREAD:
+            raise AmountError(f"rates of {low[0].code} ({low[1]}) and {high[0].code} ({high[1]}) are more than 100000000 times "
+                              f"apart: their cross rate cannot be priced to {PRICE_PLACES} places")
         self.rates = parsed
 
     @classmethod

@@ -167,7 +167,7 @@ def _env_value(variable: str, kind: str, text: str) -> Any:
             return text.lower() in _TRUE
         raise SettingsError(f"{variable}={text!r}: must be true or false (or 1/0, yes/no, on/off)")
     if kind == "path":
-        return Path(text).expanduser()
+        return _expanded(Path(text), variable)
     if kind == "lines":
         lines = [line.strip() for line in text.split(LINE_SEPARATOR)]
         if not all(lines):
@@ -203,7 +203,15 @@ def _path(name: str, value: object) -> Path:
         value = Path(value)
     if not isinstance(value, Path):
         raise SettingsError(f"{setting(name)} {value!r}: must be a file or folder path")
-    return value.expanduser()
+    return _expanded(value, setting(name))
+
+
+def _expanded(path: Path, what: str) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` expanded; SettingsError when there is no such home."""
+    try:
+        return path.expanduser()
+    except RuntimeError:  # "~nobody/x", or "~" with no HOME and no password entry
+        raise SettingsError(f"{what} {str(path)!r}: {str(path).split('/')[0]} is no user's home folder here") from None
 
 
 @dataclass(frozen=True)
@@ -422,7 +430,7 @@ def _check_kind(name: str, value: Any, where: str) -> None:
 def read_config(path: Path) -> dict[str, Any]:
     """The settings of a TOML file as a flat mapping of dotted names; relative paths in it are
     taken from the file's folder. Errors name the file and the setting (or line) at fault."""
-    path = Path(path).expanduser()
+    path = _expanded(Path(path), "settings file")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -447,7 +455,7 @@ def read_config(path: Path) -> dict[str, Any]:
                 continue
             _check_kind(name, value, str(path))
             if KEYS[name][0] == "path":
-                value = path.parent / Path(value).expanduser()
+                value = path.parent / _expanded(Path(value), f"{path}: {setting(name)}")
             flat[name] = value
 
     walk(data, "")

@@ -1000,7 +1000,9 @@ def read_ledger(db_url: str | None, data_dir: Path) -> Ledger:
 EXPECTED_STATUS = {
     State.APPROVED: {"SUCCESS"},
     State.DECLINED: {"FAIL", None},
-    State.CANCELLED: {"CANCELLED"},
+    # a cancel closed it (S); the inquiry after it did not say whether the pay had ever arrived (a fault
+    # met it): the terminal says nothing was taken, which holds whether or not the backend has the payment
+    State.CANCELLED: {"CANCELLED", None},
     State.REVERSED: {"CANCELLED"},
     State.NOT_PROCESSED: {None},
 }

@@ -1,11 +1,18 @@
-"""`pos-sim backend` as a user starts it: it prints its URL, serves, keeps its data, refuses bad setups."""
+"""`pos-sim backend` as a user starts it: it prints its URL, serves, keeps its data, refuses bad setups, and
+keeps its secrets: private keys 0600 in a 0700 folder, never in its output, the admin API behind its token."""
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime, timedelta
 
 import requests
+
+from pos_sim.backend import keys
+from pos_sim.domain import ams_signature
 
 
 def start(*args: str) -> tuple[subprocess.Popen, str]:
@@ -44,3 +51,87 @@ def test_backend_refuses_to_serve_the_admin_api_beyond_loopback_without_a_token(
     run = subprocess.run([sys.executable, "-m", "pos_sim", "backend", "--db", "nosuchdb://x", "--data-dir", str(tmp_path)],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and run.stderr.startswith("error: ") and "Traceback" not in run.stderr
+
+
+VERBOSE = "import logging, sys; logging.basicConfig(level=logging.DEBUG); from pos_sim.cli import main; sys.exit(main(sys.argv[1:]))"
+"""`pos-sim backend` with every logger at DEBUG (the command has no log-level flag; this is the most a user can turn up)."""
+
+
+def signed_call(url: str, key, path: str, body: bytes, *, at: str | None = None, client_id: str = "SIM_DEMO",
+                signature: str | None = None) -> dict:
+    at = at or datetime.now(UTC).isoformat()
+    signature = signature or ams_signature.signature_header(ams_signature.sign(key, "POST", path, client_id, at, body))
+    answer = requests.post(url + path, data=body, timeout=10,
+                           headers={"client-id": client_id, "request-time": at, "signature": signature, "content-type": "application/json"})
+    return answer.json()
+
+
+def test_no_private_key_or_admin_token_reaches_the_output_even_with_every_logger_at_debug(tmp_path):
+    data, token = tmp_path / "data", "tok-" + "7f3a9c" * 6
+    process = subprocess.Popen([sys.executable, "-c", VERBOSE, "backend", "--port", "0", "--data-dir", str(data), "--admin-token", token],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = process.stdout.readline()
+    assert line.startswith("pos-sim backend on http://127.0.0.1:"), (line, process.stderr.read() if process.poll() is not None else "")
+    url, admin = line.split()[3], {"authorization": f"Bearer {token}"}
+    try:
+        wallet = requests.post(f"{url}/sim/wallets", json={"currency": "SGD", "balance": 5_000}, headers=admin, timeout=10).json()["walletId"]
+        code = requests.post(f"{url}/sim/wallets/{wallet}/payment-code", headers=admin, timeout=10).json()["code"]
+        requests.post(f"{url}/sim/wallets/{wallet}/ride-code", json={}, headers=admin, timeout=10)  # an issuer key is made
+        shop = requests.post(f"{url}/sim/merchants", json={"clientId": "SHOP_9", "name": "Shop", "settlementCurrency": "SGD"},
+                             headers=admin, timeout=10).json()
+        assert shop["privateKeyFile"].endswith("SHOP_9_private.pem")  # answered to the admin, never logged
+        key = keys.read_private_key(data / "keys" / "SIM_DEMO_private.pem")
+        pay = json.dumps({"productCode": "IN_STORE_PAYMENT", "paymentRequestId": "R-1", "paymentNotifyUrl": "http://127.0.0.1:9/notify",
+                          "paymentAmount": {"currency": "SGD", "value": "100"}, "paymentMethod": {"paymentMethodId": code},
+                          "paymentFactor": {"inStorePaymentScenario": "PaymentCode"}}).encode()
+        path = "/ams/api/v1/payments/pay"
+        paid = signed_call(url, key, path, pay)
+        assert paid["result"]["resultCode"] == "SUCCESS"  # its notification fails (nothing on port 9): logged
+        failures = [
+            signed_call(url, key, path, b"{not json"),
+            signed_call(url, key, path, pay, at=(datetime.now(UTC) - timedelta(hours=1)).isoformat()),
+            signed_call(url, key, path, pay, signature="algorithm=RSA256,keyVersion=1,signature=AAAA"),
+            signed_call(url, key, path, pay + b" " * 70_000),
+            signed_call(url, key, path, pay, client_id="NOBODY"),
+        ]
+        assert [said["result"]["resultCode"] for said in failures] == [
+            "PARAM_ILLEGAL", "INVALID_SIGNATURE", "INVALID_SIGNATURE", "PARAM_ILLEGAL", "INVALID_CLIENT"]
+        wrong = requests.post(f"{url}/sim/wallets", json={"currency": "SGD", "balance": 1}, timeout=10,
+                              headers={"authorization": f"Bearer {token[:-1]}x"})
+        assert wrong.status_code == 403
+        deadline = time.monotonic() + 15
+        while not any(note["attempts"] for note in requests.get(f"{url}/sim/payments/{paid['paymentId']}/notifications",
+                                                                 headers=admin, timeout=10).json()["notifications"]):
+            assert time.monotonic() < deadline, "the notifier never tried"
+            time.sleep(0.1)
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    said = out + err
+    assert "DEBUG:" in err  # the loggers really were at their most verbose
+    assert "PRIVATE KEY" not in said and token not in said
+    for name in ("gateway_private.pem", "SIM_DEMO_private.pem", "SHOP_9_private.pem"):
+        private = data / "keys" / name
+        assert os.stat(private).st_mode & 0o777 == 0o600
+        body = [line for line in private.read_text().splitlines() if line and not line.startswith("-----")]
+        assert len(body) > 10 and not any(line in said for line in body), name
+    assert os.stat(data / "keys").st_mode & 0o777 == 0o700
+
+
+def test_with_an_admin_token_the_admin_api_wants_it_even_from_loopback_and_ams_does_not(tmp_path):
+    token = "tok-" + "1b2c" * 8
+    process, url = start("--data-dir", str(tmp_path / "data"), "--admin-token", token)
+    try:
+        body = {"currency": "SGD", "balance": 100}
+        for headers in ({}, {"authorization": token}, {"authorization": f"Bearer {token}x"}, {"authorization": "Bearer "}):
+            refused = requests.post(f"{url}/sim/wallets", json=body, headers=headers, timeout=10)
+            assert refused.status_code == 403 and refused.json()["error"]["code"] == "ACCESS_DENIED"
+        assert requests.get(f"{url}/sim/merchants", timeout=10).status_code == 403
+        opened = requests.post(f"{url}/sim/wallets", json=body, headers={"authorization": f"Bearer {token}"}, timeout=10)
+        assert opened.status_code == 200
+        said = signed_call(url, keys.read_private_key(tmp_path / "data" / "keys" / "SIM_DEMO_private.pem"),
+                           "/ams/api/v1/payments/inquiryPayment", b'{"paymentId": "P1"}')
+        assert said["result"]["resultCode"] == "ORDER_NOT_EXIST"  # AMS calls are signed, not guarded by the token
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=15)

@@ -113,7 +113,7 @@ def test_unknown_stays_processing_until_cancelled_and_nothing_moves(sdk, backend
 
 def test_late_success_completes_after_its_delay_and_a_cancel_then_reverses_it(sdk, backend, wallet):
     wallet_id = wallet("SGD", 10_000)
-    arm(backend, call="pay", action="late-success", delayMs=300)
+    arm(backend, call="pay", action="late-success", delayMs=1500)  # long enough to see it PROCESSING on a busy machine
     late = pay(sdk, backend, wallet_id)
     assert late["result"]["resultStatus"] == "U" and inquire(sdk, late["paymentRequestId"])["paymentStatus"] == "PROCESSING"
     assert balance(backend, wallet_id) == 10_000

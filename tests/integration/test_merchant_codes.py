@@ -87,7 +87,7 @@ def test_a_confirming_customer_keeps_the_payment_processing_and_a_cancel_wins(sd
     customer = wallet("SGD", 10_000)
     shown = json.loads(sdk.execute(merchant_code_request(InStorePaymentScenario.ORDERCODE)))
     code = shown["orderCodeForm"]["codeDetails"][0]["codeValue"]
-    answer = scan(backend, customer, code, confirm_ms=300).json()
+    answer = scan(backend, customer, code, confirm_ms=1500).json()  # long enough to see it PROCESSING on a busy machine
     assert answer["status"] == "PROCESSING" and answer["resultCode"] == "PAYMENT_IN_PROCESS"
     assert inquire(sdk, shown["paymentId"])["paymentStatus"] == "PROCESSING"
     deadline = time.monotonic() + 10

@@ -3,6 +3,7 @@
 import json
 import stat
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import requests
 
@@ -18,7 +19,8 @@ def signed_pay(backend, client_id, private_pem, code, value="1250", currency="TH
         "paymentMethod": {"paymentMethodType": "CONNECT_WALLET", "paymentMethodId": code},
         "paymentFactor": {"inStorePaymentScenario": "PaymentCode"},
     }).encode()
-    path, at = "/ams/api/v1/payments/pay", "2026-11-21T10:00:00+07:00"
+    path = "/ams/api/v1/payments/pay"
+    at = datetime.now(timezone(timedelta(hours=7))).isoformat(timespec="seconds")  # signed now, in Bangkok's offset
     signature = ams_signature.sign(ams_signature.load_private_key(private_pem), "POST", path, client_id, at, body)
     headers = {"client-id": client_id, "Request-Time": at, "Signature": ams_signature.signature_header(signature),
                "Content-Type": "application/json; charset=UTF-8"}

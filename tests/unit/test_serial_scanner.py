@@ -3,11 +3,14 @@
 import contextlib
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pos_sim.scan.frames import SourceError
 from pos_sim.scan.serial_scanner import SerialScanner
@@ -104,3 +107,20 @@ def test_a_scanner_unplugged_while_reading_is_a_source_error(pty: tuple[int, str
 def test_no_terminators_is_refused() -> None:
     with pytest.raises(ValueError, match="terminators"):
         SerialScanner("/dev/null", terminators=b"")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=300), terminators=st.sampled_from([b"\r\n", b"\x03", b"\n\x00"]))
+def test_any_bytes_from_the_scanner_come_out_as_the_utf8_lines_they_hold(pty: tuple[int, str], data: bytes,
+                                                                         terminators: bytes) -> None:
+    master, port = pty
+    sent = data + terminators[:1]  # the last code ended too
+    expected = []
+    for line in re.split(b"[" + re.escape(terminators) + b"]", sent)[:-1]:
+        try:
+            expected += [line.decode("utf-8")] if line else []
+        except UnicodeDecodeError:
+            pass  # skipped, with a warning
+    with SerialScanner(port, terminators=terminators, timeout=0.02) as scanner:
+        os.write(master, sent)
+        assert list(scanner.scans()) == expected
