@@ -1,4 +1,6 @@
 import json
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,3 +16,25 @@ settings.load_profile("default")
 def emv_vectors() -> list[dict]:
     """Real payment payloads with their expected parse (a copy of shared/conformance/emv_vectors.json)."""
     return json.loads((TESTS / "conformance" / "emv_vectors.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def made_keys(tmp_path_factory) -> Path:
+    """A simulator data dir's keys (the gateway's and the demo merchant's), made once a session: an RSA
+    key pair takes 0.1-0.2 s of CPU to make, and most backend tests start a backend of their own."""
+    from pos_sim.backend import server
+
+    data = tmp_path_factory.mktemp("keys") / "data"
+    server.open_gateway(data).store.close()
+    return data / "keys"
+
+
+@pytest.fixture
+def keyed(made_keys) -> Callable[[Path], Path]:
+    """keyed(data_dir) -> data_dir, a new simulator data dir holding the session's keys (modes kept)."""
+
+    def seed(data_dir: Path) -> Path:
+        shutil.copytree(made_keys, data_dir / "keys")
+        return data_dir
+
+    return seed

@@ -32,7 +32,7 @@ def test_backend_starts_prints_its_url_and_keeps_its_ledger(tmp_path):
         assert len(code["code"]) == 24 and code["code"].startswith("25100102")
         assert requests.get(f"{url}/sim/openapi.json", timeout=10).json()["paths"]["/sim/wallets"]
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)  # not SIGINT: a child of a pytest-xdist worker ignores it
         process.wait(timeout=15)
     for name, mode in [("gateway_private.pem", 0o600), ("SIM_DEMO_private.pem", 0o600), ("SIM_DEMO_public.pem", 0o644)]:
         assert os.stat(data / "keys" / name).st_mode & 0o777 == mode
@@ -40,7 +40,7 @@ def test_backend_starts_prints_its_url_and_keeps_its_ledger(tmp_path):
     try:
         assert requests.get(f"{url}/sim/wallets/{wallet['walletId']}", timeout=10).json()["balance"] == 50_000
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)  # not SIGINT: a child of a pytest-xdist worker ignores it
         process.wait(timeout=15)
 
 
@@ -105,7 +105,7 @@ def test_no_private_key_or_admin_token_reaches_the_output_even_with_every_logger
             assert time.monotonic() < deadline, "the notifier never tried"
             time.sleep(0.1)
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)  # not SIGINT: a child of a pytest-xdist worker ignores it
         out, err = process.communicate(timeout=20)
     said = out + err
     assert "DEBUG:" in err  # the loggers really were at their most verbose
@@ -133,5 +133,5 @@ def test_with_an_admin_token_the_admin_api_wants_it_even_from_loopback_and_ams_d
                            "/ams/api/v1/payments/inquiryPayment", b'{"paymentId": "P1"}')
         assert said["result"]["resultCode"] == "ORDER_NOT_EXIST"  # AMS calls are signed, not guarded by the token
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)  # not SIGINT: a child of a pytest-xdist worker ignores it
         process.wait(timeout=15)

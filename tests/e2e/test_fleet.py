@@ -41,7 +41,7 @@ def backend(tmp_path_factory):
     try:
         yield line.split()[3], data
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)  # not SIGINT: a child of a pytest-xdist worker ignores it
         process.wait(timeout=15)
 
 

@@ -47,8 +47,9 @@ def url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
 
 
 @pytest.fixture
-def data_dir(tmp_path):
-    return tmp_path / "data"
+def data_dir(tmp_path, keyed):
+    """A fresh data dir holding the session's keys (tests of making keys use a folder of their own)."""
+    return keyed(tmp_path / "data")
 
 
 @pytest.fixture

@@ -38,9 +38,9 @@ class Terminal(PosApp):
 
 
 @pytest.fixture
-def bench(tmp_path):
+def bench(tmp_path, keyed):
     """A running simulator, a customer with SGD 50.00, and the settings of a terminal against it."""
-    running = server.start(server.open_gateway(tmp_path / "backend"))
+    running = server.start(server.open_gateway(keyed(tmp_path / "backend")))
     simulator = Simulator(running.url)
     wallet = simulator.open_wallet(Money.of_major("50.00", "SGD"), "Tan Ah Kow")
     settings = TerminalSettings.build({"gateway.url": running.url, "gateway.simulator_data_dir": tmp_path / "backend",

@@ -28,8 +28,8 @@ def sgd(text: str) -> Money:
 
 
 @pytest.fixture
-def simulator(tmp_path):
-    running = server.start(server.open_gateway(tmp_path / "backend"))
+def simulator(tmp_path, keyed):
+    running = server.start(server.open_gateway(keyed(tmp_path / "backend")))
     with Simulator(running.url) as sim:
         yield sim
     running.stop()
@@ -71,6 +71,7 @@ async def sign_in(pilot, training: bool = False) -> None:
 
 
 async def key(pilot, amount: str) -> None:
+    await until(pilot, lambda: getattr(pilot.app.focused, "id", None) == "entry", what="the entry field focused")
     await pilot.press(*amount, "enter")
     await until(pilot, lambda: not pilot.app.register.cart.is_empty, what="the keyed amount in the cart")
 
