@@ -32,7 +32,8 @@ def test_the_demo_terminal_starts_its_simulator_opens_funded_wallets_and_takes_a
                 assert [c.name for c in app.customers] == [name for name, _balance, _currency in DEMO_CUSTOMERS]
                 assert str(app.simulator.balance(app.customers[0].wallet_id).major_str()) == "200.00"
                 await pilot.press("enter")
-                await until(pilot, lambda: isinstance(app.screen, SaleScreen) and app.wallet.code is not None)
+                await until(pilot, lambda: isinstance(app.screen, SaleScreen) and app.wallet.code is not None
+                            and getattr(app.focused, "id", None) == "entry")  # keys pressed before are lost
                 await pilot.press(*"7.30", "enter", "f5", "1")
                 await until(pilot, lambda: isinstance(app.screen, ScanScreen))
                 await pilot.press("ctrl+y")

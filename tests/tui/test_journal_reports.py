@@ -79,6 +79,7 @@ def balance(simulator: Simulator, wallet: str) -> str:
 
 async def sell(app: Terminal, pilot: Pilot, simulator: Simulator, wallet: str, amount: str) -> None:
     """Key ``amount``, take it by the customer's code (typed by the scanner), and come back to the sale screen's result."""
+    await until(pilot, lambda: getattr(app.focused, "id", None) == "entry")  # keys pressed before are lost
     await pilot.press(*amount, "enter")
     await until(pilot, lambda: not app.register.cart.is_empty)
     await pilot.press("f5", "1")
