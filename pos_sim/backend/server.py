@@ -114,7 +114,7 @@ def _worker_app(data_dir: Path, db_url: str, admin_token: str | None) -> object:
 
 def serve_workers(data_dir: Path, db_url: str, admin_token: str | None, host: str, port: int, workers: int, on_ready) -> None:
     """Serve a PostgreSQL store with ``workers`` processes in the foreground until interrupted (SIGINT or
-    SIGTERM stop every worker); ``on_ready(url)`` is called once the port is bound."""
+    SIGTERM stop every worker); ``on_ready(url)`` is called once a worker answers on the port."""
     open_gateway(data_dir, db_url, admin_token).store.close()  # the keys, tables and demo merchant, made once
     config = uvicorn.Config(partial(_worker_app, data_dir, db_url, admin_token), factory=True, host=host, port=port,
                             workers=workers, log_level="warning", access_log=False, lifespan="off")
