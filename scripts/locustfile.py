@@ -84,7 +84,7 @@ AMS = "/ams/api/v1/payments/"
 TRIGGER_ENDINGS = {51, 52, 53, 54, 55, 59}
 """Amount endings (minor units) the simulator answers with a fault of its own (pos_sim/backend/faults.py)."""
 DECLINE_ENDING = 51  # F USER_BALANCE_NOT_ENOUGH
-STATIONS = [f"M{n:02d}" for n in range(1, 13)]  # assets/transit/metro, the backend's default network
+STATIONS = [f"M{n:02d}" for n in range(1, 13)]  # pos_sim/assets/transit/metro, the backend's default network
 GATE_TIME = timezone(timedelta(hours=8))  # the gates' local time (Singapore): the fare's time of day is the tap's
 UPLOAD_EVERY = 4
 """A gate uploads its taps once it holds this many (a real gate syncs every few seconds)."""

@@ -24,7 +24,7 @@ from pos_sim.tui.screens.sale import SaleScreen
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = (120, 36)
-ITEMS = ("21000010", "21000119", "21000126")  # kopi, kaya toast set, nasi lemak (assets/catalogue.json)
+ITEMS = ("21000010", "21000119", "21000126")  # kopi, kaya toast set, nasi lemak (pos_sim/assets/catalogue.json)
 
 
 async def until(pilot, condition, timeout_s: float = 20.0) -> None:

@@ -71,6 +71,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
+from pos_sim.assets import METRO
 from pos_sim.backend.protocol import Refused, amount_json, json_object, now, result, timestamp
 from pos_sim.backend.store import Store, StoreError, Tx, accounts, entries, postings
 from pos_sim.backend.transit_store import (
@@ -120,7 +121,7 @@ CLEARING_BATCH = 1000
 MAX_LISTED = 100
 """The most accounts a clearing's answer lists by name under indebted, settled and errors."""
 FARE_MEDIUM = "wallet_qr"
-DEFAULT_FARES = Path(__file__).resolve().parents[2] / "assets" / "transit" / "metro"
+DEFAULT_FARES = METRO
 
 JOINED = " (joined to another journey)"
 DENY_ADMIN = "admin"

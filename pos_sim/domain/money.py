@@ -184,10 +184,12 @@ def _locale(name: str) -> Locale:
 
 @functools.cache
 def _number_re(loc: Locale) -> re.Pattern[str]:
-    """The locale's numbers: digits ungrouped or grouped as the locale groups them, then optional decimals."""
+    """The locale's numbers: digits ungrouped or grouped as the locale groups them, then optional decimals.
+    The leading group may be longer than the others: CLDR's data leaves the high digits of large amounts
+    ungrouped in some locales (de_CH: 1000000'000.00), and what is displayed must read back."""
     group, decimal = (re.escape(get(loc).translate(_FOLD)) for get in (get_group_symbol, get_decimal_symbol))
     primary, secondary = loc.currency_formats["standard"].grouping
-    grouped = f"[0-9]{{1,{secondary}}}(?:{group}[0-9]{{{secondary}}})*{group}[0-9]{{{primary}}}"
+    grouped = f"[0-9]+(?:{group}[0-9]{{{secondary}}})*{group}[0-9]{{{primary}}}"
     return re.compile(f"(?P<units>[0-9]+|{grouped})(?:{decimal}(?P<decimals>[0-9]+))?")
 
 

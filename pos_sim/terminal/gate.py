@@ -58,6 +58,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from pos_sim.assets import METRO
 from pos_sim.domain.codes import ride
 from pos_sim.domain.errors import DomainError
 from pos_sim.domain.fares import FareError, FareNetwork, Fares, Journey, Leg, read_network
@@ -73,10 +74,9 @@ from pos_sim.terminal.gateway import (
     TransportFailure,
     amount_json,
 )
-from pos_sim.terminal.settings import ASSETS
 from pos_sim.terminal.station import Movement, Station, code_digest
 
-DEFAULT_NETWORK = ASSETS / "transit" / "metro"
+DEFAULT_NETWORK = METRO
 DEFAULT_MAX_TRIP = timedelta(hours=3)
 """How long an entry counts as "inside": a later entry is a new trip (the old one had no tap-out)."""
 BATCH = 1000

@@ -86,7 +86,7 @@ class Register:
         if settings.currency is not None and settings.currency != catalogue.currency.code:
             raise RegisterError(f"currency {settings.currency}: the catalogue {catalogue.name!r} prices in "
                                 f"{catalogue.currency.code}; give {setting('catalogue')} one in {settings.currency} "
-                                "(assets/ has SGD, THB and JPY ones)")
+                                "(pos_sim/assets/ has SGD, THB and JPY ones)")
         if settings.training and not _simulator_checked:
             require_simulator(gateway.credentials.url, gateway.timeouts, settings.gateway.simulator_token)
         self.settings = settings

@@ -52,6 +52,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel import Locale, UnknownLocaleError
 
 from pos_sim.domain.catalogue import Catalogue, CatalogueError, read_catalogue
+from pos_sim.assets import CATALOGUE
 from pos_sim.domain.errors import AmountError
 from pos_sim.domain.money import currency as currency_of
 from pos_sim.domain.receipt import WIDTHS
@@ -59,9 +60,7 @@ from pos_sim.terminal.authorize import CODE_LIFETIME_S, Polling
 from pos_sim.terminal.errors import SettingsError
 from pos_sim.terminal.gateway import Credentials, Timeouts, gateway_url
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
-DEFAULT_CATALOGUE = ASSETS / "catalogue.json"
-"""The demo catalogue (a Singapore kopitiam and minimart, GST included)."""
+DEFAULT_CATALOGUE = CATALOGUE
 
 _TERMINAL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,15}")
 _REFERENCE = re.compile(r"[\x21-\x7e]{1,64}")

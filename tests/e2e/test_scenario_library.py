@@ -1,18 +1,17 @@
-"""The scenario library (assets/scenarios) runs green: every file through the runner, against a real
+"""The scenario library (pos_sim/assets/scenarios) runs green: every file through the runner, against a real
 simulator on a loopback port, real decoders on real images, a real terminal process killed; and a
 scenario that expects the wrong thing fails, saying what it expected, what it got, and where."""
 
-from pathlib import Path
 
 import pytest
 
+from pos_sim.assets import ASSETS
 from pos_sim.backend import server
 from pos_sim.scenarios import parse_file, parse_text
 from pos_sim.scenarios.results import FAILED, PASSED, SKIPPED
 from pos_sim.scenarios.runner import Runner
 
-ROOT = Path(__file__).resolve().parents[2]
-LIBRARY = ROOT / "assets" / "scenarios"
+LIBRARY = ASSETS / "scenarios"
 FILES = sorted(LIBRARY.rglob("*.yaml"))
 
 

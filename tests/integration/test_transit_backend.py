@@ -1,7 +1,7 @@
 """Transit on the wallet side against the real backend on a loopback port (docs/transit-api.md): ride codes
 verified with the key ring a gate fetches (its answer's signature checked with the gateway's key from the
 data dir), rotation and revocation, taps uploaded idempotently and whole, and clearing: hand-computed
-metro fares (assets/transit/README.md) with the daily cap and the max fare, charged once, debts and the
+metro fares (pos_sim/assets/transit/README.md) with the daily cap and the max fare, charged once, debts and the
 deny list."""
 
 import json

@@ -3,19 +3,18 @@
 import re
 from decimal import Decimal
 from fractions import Fraction
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pos_sim.assets import ASSETS
 from pos_sim.domain.cart import MAX_GRAMS, MAX_QUANTITY, Cart, CartError, Line, TaxGroup
 from pos_sim.domain.catalogue import Catalogue, catalogue_from_dict, read_catalogue
 from pos_sim.domain.codes import gs1
 from pos_sim.domain.errors import DomainError
 from pos_sim.domain.money import Money
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
 SG = read_catalogue((ASSETS / "catalogue.json").read_text(encoding="utf-8"))
 TH = read_catalogue((ASSETS / "catalogue_th.json").read_text(encoding="utf-8"))
 JP = read_catalogue((ASSETS / "catalogue_jp.json").read_text(encoding="utf-8"))

@@ -1,13 +1,13 @@
-"""The demo catalogues in assets/: every barcode decodes and is found, variable-measure labels, and bad catalogues."""
+"""The demo catalogues in pos_sim/assets/: every barcode decodes and is found, variable-measure labels, and bad catalogues."""
 
 import copy
 import json
 import re
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
+from pos_sim.assets import ASSETS
 from pos_sim.domain.catalogue import (
     Catalogue,
     CatalogueError,
@@ -20,7 +20,6 @@ from pos_sim.domain.codes import gs1
 from pos_sim.domain.errors import CodeError, DomainError
 from pos_sim.domain.money import Money
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
 SHIPPED = sorted(path.name for path in ASSETS.glob("catalogue*.json"))
 
 

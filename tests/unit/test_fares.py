@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pos_sim.assets import ASSETS
 from pos_sim.domain.errors import DomainError
 from pos_sim.domain.fares import (
     FILES,
@@ -28,7 +29,7 @@ from pos_sim.domain.fares import (
 from pos_sim.domain.fares.network import Timeframe, clock
 from pos_sim.domain.money import Money
 
-TRANSIT = Path(__file__).resolve().parents[2] / "assets" / "transit"
+TRANSIT = ASSETS / "transit"
 MONDAY = date(2025, 3, 3)
 
 

@@ -19,6 +19,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pos_sim.assets import ASSETS
 from pos_sim.backend import protocol
 from pos_sim.backend.protocol import Refused
 from pos_sim.domain import codes
@@ -32,8 +33,7 @@ from pos_sim.terminal.errors import SettingsError
 from pos_sim.terminal.gateway import read_amount
 from pos_sim.terminal.settings import DEFAULT_CATALOGUE, ENV_VARIABLES, KEYS, TerminalSettings, from_environment, read_config
 
-ROOT = Path(__file__).resolve().parents[2]
-SCENARIO_FILES = sorted((ROOT / "assets" / "scenarios").rglob("*.yaml"))
+SCENARIO_FILES = sorted((ASSETS / "scenarios").rglob("*.yaml"))
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-(10**30), max_value=10**30)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pos_sim.assets import ASSETS
 from pos_sim.domain.money import Money
 from pos_sim.scenarios import ScenarioError, parse_file, parse_text
 from pos_sim.scenarios.model import (
@@ -14,8 +15,7 @@ from pos_sim.scenarios.model import (
     ScanItem, TenderTotalsExpected, VirtualSource, Void, Wait, WedgeSource, Where,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
-LIBRARY = ROOT / "assets" / "scenarios"
+LIBRARY = ASSETS / "scenarios"
 
 GOOD = """\
 description: a file of two scenarios
@@ -145,7 +145,7 @@ def test_every_file_of_the_library_parses():
 
 def test_a_kill_and_the_tenders_parse(scenario_file):
     path = scenario_file("name: k\nwallets: {a: {currency: JPY, balance: '5000'}}\nterminal: {catalogue: "
-                         f"{ROOT / 'assets' / 'catalogue_jp.json'}}}\nsteps:\n"
+                         f"{ASSETS / 'catalogue_jp.json'}}}\nsteps:\n"
                          "  - kill_terminal: {wallet: a, amount: '1055', items: ['4902715003184'], when: polling}\n"
                          "  - pay: {tender: order-code, confirm_ms: 200}\n  - pay: {tender: phone-tap, wallet: a}\n"
                          "  - pay: {tender: customer-code, wallet: a, advance_clock: 90}\n")

@@ -2,15 +2,15 @@
 journeys, charges, caps and max fares for any rider's history, on both example networks."""
 
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pos_sim.assets import ASSETS
 from pos_sim.backend.transit import ClearingFares
 from pos_sim.domain.fares import Fares, Leg, read_network
 
-TRANSIT = Path(__file__).resolve().parents[2] / "assets" / "transit"
+TRANSIT = ASSETS / "transit"
 METRO = read_network(TRANSIT / "metro")
 BUS = read_network(TRANSIT / "bus")
 STATIONS = [f"M{i:02d}" for i in range(1, 13)]

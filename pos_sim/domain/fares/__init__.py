@@ -3,7 +3,7 @@
 Read a network with ``read_network(folder)`` (``parse_network(files)`` for file contents), then
 ``Fares(network).price(journeys)`` charges one rider's journeys::
 
-    network = read_network("assets/transit/metro")
+    network = read_network("pos_sim/assets/transit/metro")
     fares = Fares(network)
     leg = Leg("metro", "M01", datetime(2025, 3, 3, 8, 0), "M12", datetime(2025, 3, 3, 8, 40))
     [charge] = fares.price([Journey.of(leg)])   # charge.fare, charge.charged, charge.capped_by

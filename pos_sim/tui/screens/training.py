@@ -31,15 +31,15 @@ from textual.widgets import ContentSwitcher, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from pos_sim.assets import SCENARIOS
 from pos_sim.domain.money import Money
 from pos_sim.scenarios.model import Scenario, ScenarioError, Step
 from pos_sim.scenarios.parse import parse_file
 from pos_sim.scenarios.results import ERROR, FAILED, PASSED, SKIPPED, ScenarioResult, StepResult
 from pos_sim.scenarios.runner import Runner
-from pos_sim.terminal.settings import ASSETS
 from pos_sim.tui.screens.terminal import TerminalScreen
 
-TRAINING_DIR = ASSETS / "scenarios" / "training"
+TRAINING_DIR = SCENARIOS / "training"
 """The training exercises of the scenario library."""
 
 PASS_MARK = 0.8

@@ -1,0 +1,117 @@
+"""``pos-sim scenario``: scripted runs (YAML) for QA suites, demos and training exercises.
+
+``scenario run`` reads every file first (a malformed one: exit 2, nothing run), then runs them with
+``scenarios.runner`` against ``--backend`` or an embedded simulator in a fresh data dir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from pos_sim.cli.backend import default_data_dir, reach_gateway
+from pos_sim.cli.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, UsageError
+
+
+def add_scenario_commands(commands: argparse._SubParsersAction) -> None:
+    scenario = commands.add_parser("scenario", help="scripted runs (YAML): QA suites, demos, training exercises")
+    actions = scenario.add_subparsers(dest="scenario_command", required=True, metavar="ACTION")
+    run = actions.add_parser(
+        "run", help="run scenario files against a simulator",
+        description="Run scenario files (see pos_sim/scenarios and assets/scenarios/README.md). Exit 0 when every "
+                    "scenario passed, 1 when any did not, 2 a malformed file or bad input.")
+    run.add_argument("files", nargs="+", type=Path, metavar="FILE", help="scenario files (YAML), or folders of them")
+    run.add_argument("--junit", type=Path, metavar="FILE", help="also write the results as JUnit XML")
+    run.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    run.add_argument("--backend", metavar="URL",
+                     help="a running pos-sim simulator (default: an embedded one, in a fresh data dir, for this run)")
+    run.add_argument("--backend-data-dir", type=Path, metavar="DIR",
+                     help="the simulator's data dir, its demo merchant's keys: an embedded simulator runs on it, or, with "
+                          "--backend, the running one's (default: the pos-sim backend's own)")
+    run.set_defaults(run=run_scenarios)
+
+
+SCENARIO_MARKS = {"passed": "pass", "failed": "FAIL", "error": "ERROR"}
+
+
+def scenario_files(paths: list[Path]) -> list[Path]:
+    """The files named, and the *.yaml / *.yml files under the folders named, in order."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            inside = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+            if not inside:
+                raise UsageError(f"{path}: no scenario files (*.yaml) in this folder")
+            found += inside
+        else:
+            found.append(path)
+    return list(dict.fromkeys(found))
+
+
+def run_scenarios(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from pos_sim.scenarios import ScenarioError, parse_file
+    from pos_sim.scenarios.results import PASSED, json_report, junit_xml
+    from pos_sim.scenarios.runner import Runner
+    from pos_sim.terminal.settings import GatewaySettings
+
+    files, malformed = [], 0
+    for path in scenario_files(args.files):
+        try:
+            files.append(parse_file(path))
+        except ScenarioError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            malformed += 1
+    if malformed:
+        return EXIT_INVALID
+    if args.junit is not None and not args.junit.parent.is_dir():
+        raise UsageError(f"--junit {args.junit}: no folder {args.junit.parent} to write it in")
+    values: dict[str, Any] = {name: value for name, value in (("gateway.url", args.backend),
+                              ("gateway.simulator_data_dir", args.backend_data_dir)) if value is not None}
+    with ExitStack() as stack:
+        if not values:  # a fresh simulator for the run: scenarios start from nothing, and leave nothing behind
+            values["gateway.simulator_data_dir"] = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pos-sim-scenarios-")))
+        reach_gateway(values, stack)
+        data_dir = Path(values.setdefault("gateway.simulator_data_dir", default_data_dir()))
+        GatewaySettings(values["gateway.url"], simulator_data_dir=data_dir).credentials()  # the keys are there, before anything runs
+        runner = stack.enter_context(Runner(values["gateway.url"], data_dir))
+        shown: list[Path] = []
+
+        def show(file, result) -> None:
+            if args.json:
+                return
+            if not shown or shown[-1] != file.path:
+                shown.append(file.path)
+                print(file.path, flush=True)
+            score = f"  score {result.score}/{result.scenario.max_score}" if result.scenario.scored else ""
+            print(f"  {SCENARIO_MARKS[result.status]:<5} {result.scenario.name}  "
+                  f"{result.duration_s:.1f} s{score}", flush=True)
+            step = result.first_problem
+            if result.setup_error is not None:
+                print(f"        setting up: {result.setup_error}", flush=True)
+            elif step is not None:
+                print(f"        {step.title()}:", flush=True)
+                for line in step.problems():
+                    print(f"          {line}", flush=True)
+                for line in step.happened:
+                    print(f"          ({line})", flush=True)
+
+        results = runner.run_files(files, on_result=show)
+    scenarios = [s for f in results for s in f.scenarios]
+    passed = sum(1 for s in scenarios if s.status == PASSED)
+    if args.junit is not None:
+        try:
+            args.junit.write_bytes(junit_xml(results))
+        except OSError as exc:
+            raise UsageError(f"--junit {args.junit}: cannot write it ({exc.strerror or exc})") from None
+    if args.json:
+        print(json.dumps(json_report(results), ensure_ascii=False, indent=2))
+    else:
+        took = sum(s.duration_s for s in scenarios)
+        print(f"{len(scenarios)} scenarios in {len(results)} files: {passed} passed, {len(scenarios) - passed} not  ({took:.1f} s)")
+    return EXIT_OK if passed == len(scenarios) else EXIT_FAILED
