@@ -245,7 +245,7 @@ class Notifier:
 
     def _run(self) -> None:
         with requests.Session() as session:
-            session.trust_env = False  # no proxies or .netrc from the environment (DESIGN: settings come from cli.py)
+            session.trust_env = False  # no proxies or .netrc from the environment (DESIGN: settings come from pos_sim.cli)
             while True:
                 self._wakeup.clear()  # before looking, so a wake() during the pass is not lost
                 if self._stopping.is_set():

@@ -48,6 +48,8 @@ def add_register_commands(commands: argparse._SubParsersAction) -> None:
     tender.add_argument("--order-code", action="store_true", help="show a dynamic order code and wait for the customer to pay it")
     tender.add_argument("--entry-code", action="store_true", help="the customer scans the store's static entry code")
     tender.add_argument("--scan", type=Path, metavar="IMAGE", help="read the customer's code from an image")
+    tender.add_argument("--customer", action="store_true",
+                        help="a demo customer pays: the simulator opens a funded wallet, which presents a fresh payment code")
     sale.set_defaults(run=run_sale)
 
     refund = commands.add_parser("refund", parents=both, help="refund all or part of a sale, by its receipt number",
@@ -112,6 +114,20 @@ def scanned_code(path: Path) -> str:
     return payable[0]
 
 
+def demo_customer_code(register: Register) -> str:
+    """A fresh payment code of a new demo wallet at the simulator, funded for twice the cart's total."""
+    from pos_sim.scenarios.simulator import Simulator, SimulatorError
+
+    gateway = register.settings.gateway
+    total = register.cart.total
+    try:
+        with Simulator(gateway.url, admin_token=gateway.simulator_token) as simulator:
+            wallet = simulator.open_wallet(Money.of_minor(2 * total.minor, total.currency), "Demo customer")
+            return simulator.payment_code(wallet).code
+    except SimulatorError as exc:
+        raise UsageError(f"--customer: the demo wallets are the pos-sim simulator's, and {gateway.url} gave none ({exc})") from None
+
+
 def show_merchant_code(code: MerchantCode) -> None:
     """Tell the cashier (on stderr) what the customer is to scan: the order code, with its QR on a terminal."""
     left = (code.expires_at - datetime.now(timezone.utc)).total_seconds() if code.expires_at else None
@@ -139,6 +155,8 @@ def run_sale(args: argparse.Namespace) -> int:
                 raise UsageError(f"--item {barcode}: {exc}") from None
         if args.amount is not None:
             register.key_amount(keyed_money(args.amount, register))
+        if args.customer:
+            code = demo_customer_code(register)
         sale = register.pay(tender, code, on_code=show_merchant_code)
         receipt = register.receipt(sale, copy_of(args)) if sale.resolved else None
         said = {"status": sale.state.value, "resolved": sale.resolved, "resultCode": sale.result_code,

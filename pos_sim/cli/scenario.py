@@ -13,6 +13,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from pos_sim.assets import SCENARIOS
 from pos_sim.cli.backend import default_data_dir, reach_gateway
 from pos_sim.cli.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, UsageError
 
@@ -22,9 +23,10 @@ def add_scenario_commands(commands: argparse._SubParsersAction) -> None:
     actions = scenario.add_subparsers(dest="scenario_command", required=True, metavar="ACTION")
     run = actions.add_parser(
         "run", help="run scenario files against a simulator",
-        description="Run scenario files (see pos_sim/scenarios and assets/scenarios/README.md). Exit 0 when every "
+        description="Run scenario files, or the bundled ones by name (pos-sim scenario list). Exit 0 when every "
                     "scenario passed, 1 when any did not, 2 a malformed file or bad input.")
-    run.add_argument("files", nargs="+", type=Path, metavar="FILE", help="scenario files (YAML), or folders of them")
+    run.add_argument("files", nargs="+", type=Path, metavar="FILE",
+                     help="scenario files (YAML) or folders of them, or bundled names such as demo/order-code or qa")
     run.add_argument("--junit", type=Path, metavar="FILE", help="also write the results as JUnit XML")
     run.add_argument("--json", action="store_true", help="print the results as one JSON object")
     run.add_argument("--backend", metavar="URL",
@@ -33,15 +35,35 @@ def add_scenario_commands(commands: argparse._SubParsersAction) -> None:
                      help="the simulator's data dir, its demo merchant's keys: an embedded simulator runs on it, or, with "
                           "--backend, the running one's (default: the pos-sim backend's own)")
     run.set_defaults(run=run_scenarios)
+    listed = actions.add_parser("list", help="name the bundled scenarios (the library's demos, QA suites, training)",
+                                description="Name the scenario files shipped with pos-sim, each with what it holds; "
+                                            "pos-sim scenario run takes these names, and folder names (demo, qa, training).")
+    listed.add_argument("--json", action="store_true", help="print one JSON object")
+    listed.set_defaults(run=list_scenarios)
 
 
 SCENARIO_MARKS = {"passed": "pass", "failed": "FAIL", "error": "ERROR"}
 
 
+def bundled(name: Path) -> Path | None:
+    """The bundled scenario file or folder ``name`` names (``demo/order-code``, ``qa``), if any."""
+    if name.is_absolute() or ".." in name.parts:
+        return None
+    for found in (SCENARIOS / name, SCENARIOS / name.with_name(name.name + ".yaml")):
+        if found.exists() and found.resolve().is_relative_to(SCENARIOS.resolve()):
+            return found
+    return None
+
+
 def scenario_files(paths: list[Path]) -> list[Path]:
-    """The files named, and the *.yaml / *.yml files under the folders named, in order."""
+    """The files named, the *.yaml / *.yml files under the folders named, and the bundled files and
+    folders named (where no file of that name is here), in order."""
     found: list[Path] = []
     for path in paths:
+        if not path.exists() and (library := bundled(path)) is not None:
+            path = library
+        if not path.exists():
+            raise UsageError(f"{path}: no such scenario file or folder, nor a bundled scenario (pos-sim scenario list names them)")
         if path.is_dir():
             inside = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
             if not inside:
@@ -115,3 +137,27 @@ def run_scenarios(args: argparse.Namespace) -> int:
         took = sum(s.duration_s for s in scenarios)
         print(f"{len(scenarios)} scenarios in {len(results)} files: {passed} passed, {len(scenarios) - passed} not  ({took:.1f} s)")
     return EXIT_OK if passed == len(scenarios) else EXIT_FAILED
+
+
+def list_scenarios(args: argparse.Namespace) -> int:
+    """The bundled scenario files by name (their path in the library, without .yaml), with their scenarios."""
+    from pos_sim.scenarios import parse_file
+
+    listed = []
+    for path in scenario_files([SCENARIOS]):
+        if "images" in path.relative_to(SCENARIOS).parts:
+            continue
+        file = parse_file(path)
+        name = path.relative_to(SCENARIOS).with_suffix("").as_posix()
+        listed.append({"name": name, "description": file.description or file.scenarios[0].description,
+                       "scenarios": [scenario.name for scenario in file.scenarios]})
+    if args.json:
+        print(json.dumps({"scenarios": listed}, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    width = max(len(entry["name"]) for entry in listed)
+    for entry in listed:
+        count = len(entry["scenarios"])
+        about = entry["description"] or ", ".join(entry["scenarios"])
+        print(f"{entry['name']:<{width}}  {count:>2} scenario{'s' if count != 1 else ' '}  {' '.join(about.split())}")
+    print(f"\nrun one: pos-sim scenario run {listed[0]['name']}   (a folder: pos-sim scenario run qa)")
+    return EXIT_OK

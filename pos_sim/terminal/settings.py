@@ -1,4 +1,4 @@
-"""The terminal's settings: one typed, frozen value, built once by ``cli.py`` and handed down.
+"""The terminal's settings: one typed, frozen value, built once by ``pos_sim.cli`` and handed down.
 
 ``TerminalSettings`` says which gateway to reach and with whose keys (``GatewaySettings``), who the
 merchant and the terminal are, which catalogue it sells from, how receipts are laid out, where its
@@ -7,7 +7,7 @@ training terminal. Every field is checked when the value is made; a ``SettingsEr
 setting, the flag that sets it, what is wrong with it, and the file or variable it came from.
 
 Values come from, lowest first: the defaults here, a TOML file (``read_config``, stdlib
-``tomllib``), the environment (``from_environment``), the command line; ``cli.py`` finds the file
+``tomllib``), the environment (``from_environment``), the command line; ``pos_sim.cli`` finds the file
 (``--config``, else ``$POS_SIM_CONFIG``, else ``config.toml`` in the user's config dir if there is
 one), and hands ``os.environ`` to ``from_environment``. ``TerminalSettings.build`` takes them as
 one flat mapping of dotted names (``"gateway.url"``, ``"polling.deadline_s"``, ``"terminal_id"``),
@@ -104,7 +104,7 @@ def setting(name: str) -> str:
 
 ENV_PREFIX = "POS_SIM_"
 CONFIG_VARIABLE = "POS_SIM_CONFIG"
-"""The settings file to read instead of the default one (read by ``cli.py``, never a setting)."""
+"""The settings file to read instead of the default one (read by ``pos_sim.cli``, never a setting)."""
 NOT_SETTINGS = frozenset({CONFIG_VARIABLE, "POS_SIM_TEST_PG", "POS_SIM_DEMO_PORT"})
 """``POS_SIM_`` names the project uses for other things (the config file, the PostgreSQL of the
 tests, the demo script's port): never read as settings, never refused."""
@@ -123,7 +123,7 @@ ENV_VARIABLES = {env_variable(name): name for name in KEYS}
 
 
 def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
-    """The settings ``environ`` gives (``os.environ``, handed down by ``cli.py``), as a flat mapping of
+    """The settings ``environ`` gives (``os.environ``, handed down by ``pos_sim.cli``), as a flat mapping of
     dotted names like ``read_config``'s; each ``POS_SIM_<NAME>`` value converted by its setting's kind.
 
     A value is stripped of surrounding spaces, and an empty one is not given. Whole numbers and

@@ -5,7 +5,7 @@ the gateway is the simulator, the demo customers' wallets), the register (opened
 training or not), the payment under way and its merchant code. Screens ask it to do things
 (``pay``, ``on_register``, ``on_simulator``) and are told the results on the UI thread.
 
-The app is on screen before the gateway is reached: ``connect`` (made by ``cli.py``: it may start
+The app is on screen before the gateway is reached: ``connect`` (made by ``pos_sim.cli``: it may start
 the embedded simulator) runs in a worker while the sign-in screen shows.
 
 One register call runs at a time (``_register_lock``), in a worker thread. The errors a user can

@@ -202,3 +202,25 @@ def test_advance_clock_asks_the_simulator_and_fails_clearly_when_it_has_no_clock
         assert run.returncode == 1, run.stdout + run.stderr
         assert "step 1 advance_clock (line 3):" in run.stdout
         assert "this backend cannot advance its clock (POST /sim/clock answered HTTP 404" in run.stdout
+
+
+def test_the_bundled_library_is_listed_and_run_by_name_from_anywhere(tmp_path):
+    listed = subprocess.run([sys.executable, "-m", "pos_sim", "scenario", "list", "--json"], capture_output=True,
+                            text=True, timeout=60, cwd=tmp_path)  # away from the checkout: the library ships in the package
+    assert listed.returncode == 0, listed.stderr
+    names = {entry["name"]: entry["scenarios"] for entry in json.loads(listed.stdout)["scenarios"]}
+    assert {"demo/order-code", "qa/result-codes", "training/partial-refund"} <= set(names)
+    assert not any(name.startswith("images") for name in names)
+    run = subprocess.run([sys.executable, "-m", "pos_sim", "scenario", "run", "demo/order-code", "demo/phone-tap"],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    count = len(names["demo/order-code"]) + len(names["demo/phone-tap"])
+    assert f"{count} scenarios in 2 files: {count} passed, 0 not" in run.stdout
+
+
+def test_a_name_that_is_neither_a_file_nor_bundled_exits_2_saying_where_to_look(tmp_path):
+    for name in ("demo/no-such-scenario", "../../etc/passwd", "/no/such/file.yaml"):
+        run = pos_sim("scenario", "run", name)
+        assert run.returncode == 2
+        assert run.stderr.strip() == f"error: {name}: no such scenario file or folder, nor a bundled scenario " \
+                                     "(pos-sim scenario list names them)"
