@@ -1048,16 +1048,23 @@ class Store:
 
     @classmethod
     def open(cls, url: str, *, clock: SimClock | None = None) -> Store:
-        """Open (and create the tables of) ``sqlite:////abs/path.db`` or ``postgresql[+psycopg]://...``.
+        """Open ``sqlite:////abs/path.db`` or ``postgresql[+psycopg]://...``, its tables made or migrated to this
+        release's schema (``migrations``; a ledger of a newer release is refused, untouched).
 
         ``clock`` (a new ``SimClock`` by default) gives every time the backend records and compares.
         """
+        from pos_sim.backend import migrations  # here: its Alembic env imports this module
+
         engine = _engine(url)
         try:
-            metadata.create_all(engine)
+            with engine.begin() as connection:
+                migrations.bring_up_to_date(connection)
         except DBAPIError as exc:
             engine.dispose()
-            raise StoreError(f"{engine.url.render_as_string()}: cannot open the store ({exc.orig})") from None
+            raise StoreError(f"{engine.url.render_as_string(hide_password=True)}: cannot open the store ({exc.orig})") from None
+        except migrations.NewerSchema as exc:
+            engine.dispose()
+            raise StoreError(f"{engine.url.render_as_string(hide_password=True)}: {exc}") from None
         return cls(engine, clock)
 
     @property

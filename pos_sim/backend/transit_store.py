@@ -1,5 +1,5 @@
-"""The transit tables of the simulated provider, on the store's own ``metadata``, so ``Store.open``
-creates them (an older ledger gets them the next time it is opened); transit.py works on them.
+"""The transit tables of the simulated provider, on the store's own ``metadata`` (made and migrated by
+``migrations``); transit.py works on them.
 
 - ``transit_keys``: the issuer's Ed25519 keys that sign ride codes. The private key is kept here as
   unencrypted PKCS#8 PEM: a simulator's convenience; a real issuer keeps it in an HSM.

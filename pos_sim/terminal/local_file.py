@@ -2,15 +2,16 @@
 
 Each file is WAL with ``synchronous=FULL`` (a commit is on disk before the terminal acts on it),
 marked with an ``application_id`` so that another program's database is refused rather than
-written into, and versioned with ``user_version`` so that a file from a newer pos-sim is refused.
-Its schema is made, in one transaction, the first time it is opened.
+written into, and versioned with ``user_version``. Its schema is made, in one transaction, the first
+time it is opened; a file of an older version is brought up to date by the kind's migrations, all in
+one transaction (a failed one leaves the file as it was); a file of a newer pos-sim is refused, untouched.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pos_sim.terminal.errors import TerminalError
@@ -19,7 +20,8 @@ from pos_sim.terminal.errors import TerminalError
 @dataclass(frozen=True)
 class FileKind:
     """What a file is: its name in messages, its mark, its schema and version, the error it raises,
-    and what to write in a new file after the schema (``seed``)."""
+    what to write in a new file after the schema (``seed``), and the SQL that takes a file of each
+    older version to the next (``migrations[1]`` from version 1 to 2, ...); ``schema`` is the newest."""
 
     name: str
     application_id: int
@@ -27,6 +29,7 @@ class FileKind:
     version: int
     error: type[TerminalError]
     seed: Callable[[sqlite3.Connection], None] = lambda _db: None
+    migrations: dict[int, str] = field(default_factory=dict)
 
 
 def why(exc: sqlite3.Error) -> str:
@@ -75,15 +78,27 @@ def _prepare(path: Path, db: sqlite3.Connection, kind: FileKind) -> None:
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version > kind.version:
         raise kind.error(f"{path}: written by a newer pos-sim ({kind.name} version {version}, this one reads {kind.version})")
-    if not has_tables:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in filter(str.strip, kind.schema.split(";")):
-                db.execute(statement)
+    if has_tables and version == kind.version:
+        return
+    if has_tables and (missing := [v for v in range(version, kind.version) if v not in kind.migrations]):
+        raise kind.error(f"{path}: a {kind.name} of version {version}, and this pos-sim has no migration from version "
+                         f"{missing[0]} to {missing[0] + 1}")
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if has_tables:
+            for step in range(version, kind.version):
+                _run(db, kind.migrations[step])
+        else:
+            _run(db, kind.schema)
             kind.seed(db)
             db.execute(f"PRAGMA application_id={kind.application_id}")
-            db.execute(f"PRAGMA user_version={kind.version}")
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        db.execute(f"PRAGMA user_version={kind.version}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def _run(db: sqlite3.Connection, script: str) -> None:
+    for statement in filter(str.strip, script.split(";")):
+        db.execute(statement)

@@ -1,0 +1,204 @@
+"""Data kept across upgrades: a ledger made by pos-sim 0.1.0 (before migrations; a SQLite file and a
+PostgreSQL dump in tests/fixtures/schema-0.1.0) opens with every balance and payment intact, the
+migrations make exactly the store's tables, and a ledger of a newer release is refused untouched; the
+terminal's journal and sales book of 0.1.0 reprint every receipt as first printed, and its files migrate
+in one transaction or not at all."""
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from pos_sim.backend import faults, migrations, server, transit_store  # noqa: F401  (every table on the metadata)
+from pos_sim.backend.store import Store, StoreError, metadata
+from pos_sim.domain.receipt import layout
+from pos_sim.terminal import local_file
+from pos_sim.terminal.errors import TerminalError
+from pos_sim.terminal.register import Register
+from pos_sim.terminal.settings import TerminalSettings
+from tests.integration.conftest import PG_URL
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "schema-0.1.0"
+
+
+WALLET = ("walletId", "name", "currency", "balance", "history")
+
+
+def shown(running, expected: Path) -> dict:
+    """What the simulator shows now of each wallet the fixture recorded."""
+    wallets = {}
+    for wallet_id in json.loads(expected.read_text(encoding="utf-8"))["wallets"]:
+        answer = requests.get(f"{running.url}/sim/wallets/{wallet_id}", timeout=10)
+        assert answer.status_code == 200, answer.text
+        wallets[wallet_id] = {key: answer.json()[key] for key in WALLET}
+    return wallets
+
+
+def recorded(path: Path) -> dict:
+    return {wallet_id: {key: wallet[key] for key in WALLET}
+            for wallet_id, wallet in json.loads(path.read_text(encoding="utf-8"))["wallets"].items()}
+
+
+def contents(path: Path) -> list[str]:
+    """Every table and row of a SQLite file, as SQL (the file's bytes move with WAL checkpoints)."""
+    with closing(sqlite3.connect(path)) as db:
+        return list(db.iterdump())
+
+
+def schema_differences(url: str) -> list:
+    engine = create_engine(make_url(url).set(drivername="postgresql+psycopg") if url.startswith("postgresql") else url)
+    try:
+        with engine.connect() as connection:
+            return compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), metadata)
+    finally:
+        engine.dispose()
+
+
+def revision(url: str) -> str:
+    engine = create_engine(make_url(url).set(drivername="postgresql+psycopg") if url.startswith("postgresql") else url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def test_a_new_ledger_is_made_at_the_newest_revision_with_exactly_the_stores_tables(url):
+    Store.open(url).close()
+    assert revision(url) == migrations.head()
+    assert schema_differences(url) == []
+
+
+def test_a_sqlite_ledger_of_pos_sim_0_1_0_opens_with_every_balance_and_payment_intact(tmp_path):
+    data = shutil.copytree(FIXTURES / "backend", tmp_path / "backend")
+    running = server.start(server.open_gateway(data))
+    try:
+        assert shown(running, FIXTURES / "expected.json") == recorded(FIXTURES / "expected.json")
+        ledger = requests.get(f"{running.url}/sim/merchants", timeout=10).json()
+        assert any(merchant["clientId"] == "SIM_DEMO" for merchant in ledger["merchants"])
+    finally:
+        running.stop()
+    url = f"sqlite:///{data / 'ledger.db'}"
+    assert revision(url) == migrations.head()
+    assert schema_differences(url) == []
+    with create_engine(url).connect() as connection:  # double entry: every posting's entries still sum to zero
+        assert connection.execute(text("SELECT count(*) FROM (SELECT posting_id FROM entries GROUP BY posting_id "
+                                       "HAVING sum(amount) != 0) AS unbalanced")).scalar_one() == 0
+
+
+@pytest.mark.skipif(not PG_URL, reason="set POS_SIM_TEST_PG=postgresql://... to run on PostgreSQL")
+@pytest.mark.parametrize("url", ["postgresql"], indirect=True)
+def test_a_postgresql_ledger_of_pos_sim_0_1_0_opens_with_every_balance_and_payment_intact(url, tmp_path):
+    schema = make_url(url).query["options"].removeprefix("-csearch_path=")
+    dump = (FIXTURES / "postgresql" / "ledger.sql").read_text(encoding="utf-8").replace("@SCHEMA@", f'"{schema}"')
+    with psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False),
+                         autocommit=True) as connection:
+        connection.execute(dump)
+    data = tmp_path / "backend"
+    shutil.copytree(FIXTURES / "postgresql" / "keys", data / "keys")
+    running = server.start(server.open_gateway(data, url))
+    try:
+        expected = FIXTURES / "postgresql" / "expected.json"
+        assert shown(running, expected) == recorded(expected)
+    finally:
+        running.stop()
+    assert revision(url) == migrations.head()
+    assert schema_differences(url) == []
+
+
+def test_a_ledger_of_a_newer_release_is_refused_untouched_with_one_line_saying_so(tmp_path):
+    data = shutil.copytree(FIXTURES / "backend", tmp_path / "backend")
+    url = f"sqlite:///{data / 'ledger.db'}"
+    Store.open(url).close()
+    with create_engine(url).begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    before = contents(data / "ledger.db")
+    with pytest.raises(StoreError, match=f"revision 9999, made by a newer pos-sim; this one knows revisions up to "
+                                         f"{migrations.head()}: open it with that newer pos-sim"):
+        Store.open(url)
+    run = subprocess.run([sys.executable, "-m", "pos_sim", "backend", "--port", "0", "--data-dir", str(data)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1 and "revision 9999, made by a newer pos-sim" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert contents(data / "ledger.db") == before
+
+
+# --- the terminal's own files: the payment journal and the sales book ---------------------------------
+
+
+def test_the_journal_and_sales_book_of_pos_sim_0_1_0_open_with_every_receipt_intact(tmp_path):
+    data = shutil.copytree(FIXTURES / "backend", tmp_path / "backend")
+    journal_dir = shutil.copytree(FIXTURES / "terminal", tmp_path / "terminal")
+    receipts = json.loads((FIXTURES / "expected.json").read_text(encoding="utf-8"))["receipts"]
+    running = server.start(server.open_gateway(data))
+    try:
+        settings = TerminalSettings.build({"gateway.url": running.url, "gateway.simulator_data_dir": data,
+                                           "journal_dir": journal_dir, "time_zone": "Asia/Singapore"})
+        with Register.open(settings) as register:
+            assert not register.recovered.sales and not register.recovered.reversals  # nothing was left pending
+            reprinted = {number: "\n".join(layout(register.reprint(number), settings.receipt_width)) for number in receipts}
+            assert [(sale.receipt_number, sale.state.value) for sale in register.book.sales()] == [
+                ("T01-000001", "APPROVED"), ("T01-000002", "APPROVED"), ("T01-000003", "APPROVED")]
+    finally:
+        running.stop()
+    assert reprinted == receipts
+
+
+class FileError(TerminalError):
+    pass
+
+
+def file_kind(version: int, schema: str, **migrations: str) -> local_file.FileKind:
+    return local_file.FileKind("test book", 0x54455354, schema, version, FileError,
+                               migrations={int(step.removeprefix("v")): sql for step, sql in migrations.items()})
+
+
+FIRST = file_kind(1, "CREATE TABLE sales (number TEXT PRIMARY KEY, minor INTEGER NOT NULL)")
+SECOND = file_kind(2, "CREATE TABLE sales (number TEXT PRIMARY KEY, minor INTEGER NOT NULL, currency TEXT NOT NULL)",
+                   v1="ALTER TABLE sales ADD COLUMN currency TEXT NOT NULL DEFAULT 'SGD'")
+
+
+def made(path: Path, kind: local_file.FileKind, *rows: tuple) -> Path:
+    with closing(local_file.connect(path, kind)) as db:
+        db.executemany(f"INSERT INTO sales VALUES ({', '.join('?' * len(rows[0]))})", rows)
+    return path
+
+
+def test_a_terminal_file_of_an_older_version_is_migrated_with_its_rows_kept(tmp_path):
+    path = made(tmp_path / "book.db", FIRST, ("T01-000001", 1250), ("T01-000002", 340))
+    with closing(local_file.connect(path, SECOND)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("SELECT * FROM sales ORDER BY number").fetchall() == [("T01-000001", 1250, "SGD"),
+                                                                             ("T01-000002", 340, "SGD")]
+
+
+def test_a_migration_that_fails_leaves_the_file_as_it_was(tmp_path):
+    path = made(tmp_path / "book.db", FIRST, ("T01-000001", 1250))
+    before = contents(path)
+    broken = file_kind(2, SECOND.schema, v1="ALTER TABLE sales ADD COLUMN currency TEXT; UPDATE sales SET minor = NULL")
+    with pytest.raises(FileError, match="cannot use it as a test book .*NOT NULL constraint failed: sales.minor"):
+        local_file.connect(path, broken)
+    assert contents(path) == before
+
+
+def test_a_terminal_file_with_no_way_up_or_of_a_newer_pos_sim_is_refused_untouched(tmp_path):
+    path = made(tmp_path / "book.db", FIRST, ("T01-000001", 1250))
+    before = contents(path)
+    with pytest.raises(FileError, match=r"a test book of version 1, and this pos-sim has no migration from version 1 to 2"):
+        local_file.connect(path, file_kind(2, SECOND.schema))
+    newer = made(tmp_path / "newer.db", SECOND, ("T01-000001", 1250, "SGD"))
+    with pytest.raises(FileError, match=r"written by a newer pos-sim \(test book version 2, this one reads 1\)"):
+        local_file.connect(newer, FIRST)
+    assert contents(path) == before
