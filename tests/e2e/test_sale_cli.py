@@ -205,3 +205,12 @@ def test_without_backend_an_embedded_simulator_serves_the_command(tmp_path):
         assert balance(running.url, customer) == 10_000 - 650
     finally:
         running.stop()
+
+
+def test_the_readme_sale_example_approves_on_the_embedded_simulator_with_a_demo_customer(tmp_path):
+    run = pos_sim("sale", "--item", "8888012000124", "--amount", "3.40", "--customer", "--json",
+                  "--backend-data-dir", str(tmp_path / "sim"), "--journal-dir", str(tmp_path / "terminal"))
+    assert run.returncode == 0, run.stderr
+    said = json.loads(run.stdout)
+    assert (said["status"], said["resultCode"], said["amount"]) == ("APPROVED", "SUCCESS", {"currency": "SGD", "value": "450"})
+    assert "Customer code          2510 **** **** " in said["receipt"]

@@ -1,9 +1,14 @@
 """`pos-sim tui`'s composition: the embedded simulator started as a child process, the demo wallets
-opened there, and the app connected to it, as `./scripts/demo` runs it (driven here by Pilot)."""
+opened there, and the app connected to it, as `./scripts/demo` runs it (driven here by Pilot); bare
+`pos-sim` opens it too."""
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 
+from pos_sim import __version__
 from pos_sim.cli import build_parser
 from pos_sim.cli.backend import backend_process
 from pos_sim.cli.settings import terminal_values
@@ -46,3 +51,29 @@ def test_the_demo_terminal_starts_its_simulator_opens_funded_wallets_and_takes_a
 
         asyncio.run(scenario())
     assert backend._process.poll() is not None  # the simulator stops with the terminal
+
+
+def test_bare_pos_sim_opens_the_terminal_ui_with_its_embedded_simulator(tmp_path):
+    """`pos-sim` alone is `pos-sim tui`, as a user types it in a terminal (tmux), with a fresh home."""
+    session, server = "bare", f"pos-sim-test-{os.getpid()}"
+    env = {"HOME": str(tmp_path), "PATH": os.environ["PATH"], "TERM": "xterm-256color"}
+    subprocess.run(["tmux", "-L", server, "new-session", "-d", "-s", session, "-x", "100", "-y", "30",
+                    f"{sys.executable} -m pos_sim"], env=env, check=True)
+    try:
+        deadline, screen = time.monotonic() + 60, ""
+        while time.monotonic() < deadline and not ("Operator" in screen and "Gateway http://127.0.0.1" in screen):
+            time.sleep(0.2)
+            screen = subprocess.run(["tmux", "-L", server, "capture-pane", "-p", "-t", session],
+                                    capture_output=True, text=True).stdout
+        assert "Operator" in screen and "Gateway http://127.0.0.1" in screen, screen
+    finally:
+        subprocess.run(["tmux", "-L", server, "kill-server"], capture_output=True)
+    assert (tmp_path / ".local" / "share" / "pos-sim" / "ledger.db").exists()  # the simulator's data dir, in that home
+
+
+def test_version_and_help_stay_the_whole_commands():
+    version = subprocess.run([sys.executable, "-m", "pos_sim", "--version"], capture_output=True, text=True, timeout=30)
+    assert version.returncode == 0 and version.stdout.strip() == f"pos-sim {__version__}"
+    helped = subprocess.run([sys.executable, "-m", "pos_sim", "--help"], capture_output=True, text=True, timeout=30)
+    assert helped.returncode == 0 and "Without a command it opens the terminal UI" in helped.stdout
+    assert "tui" in helped.stdout and "scenario" in helped.stdout
