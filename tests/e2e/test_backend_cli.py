@@ -135,3 +135,19 @@ def test_with_an_admin_token_the_admin_api_wants_it_even_from_loopback_and_ams_d
     finally:
         process.send_signal(signal.SIGTERM)  # not SIGINT: a child of a pytest-xdist worker ignores it
         process.wait(timeout=15)
+
+
+def test_a_data_dir_that_cannot_be_written_is_one_line_for_every_command_that_keeps_data(tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    runs = {
+        "backend": ["backend", "--port", "0", "--data-dir", str(blocked / "sim")],
+        "sale": ["sale", "--amount", "1.00", "--customer", "--backend-data-dir", str(blocked / "sim")],
+        "journal": ["sale", "--amount", "1.00", "--customer", "--backend-data-dir", str(tmp_path / "sim"),
+                    "--journal-dir", str(blocked / "terminal")],
+    }
+    home = {"HOME": str(tmp_path), "PATH": os.environ["PATH"]}
+    for name, args in runs.items():
+        run = subprocess.run([sys.executable, "-m", "pos_sim", *args], capture_output=True, text=True, timeout=60, env=home)
+        assert run.returncode == 2, (name, run.stderr)
+        assert run.stderr.count("\n") == 1 and str(blocked) in run.stderr and "(Not a directory)" in run.stderr, (name, run.stderr)
