@@ -219,7 +219,7 @@ def test_the_bundled_library_is_listed_and_run_by_name_from_anywhere(tmp_path):
 
 
 def test_a_name_that_is_neither_a_file_nor_bundled_exits_2_saying_where_to_look(tmp_path):
-    for name in ("demo/no-such-scenario", "../../etc/passwd", "/no/such/file.yaml"):
+    for name in ("demo/no-such-scenario", "../no/such/scenarios", "/no/such/file.yaml"):
         run = pos_sim("scenario", "run", name)
         assert run.returncode == 2
         assert run.stderr.strip() == f"error: {name}: no such scenario file or folder, nor a bundled scenario " \
