@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -155,9 +156,11 @@ def list_scenarios(args: argparse.Namespace) -> int:
         print(json.dumps({"scenarios": listed}, ensure_ascii=False, indent=2))
         return EXIT_OK
     width = max(len(entry["name"]) for entry in listed)
+    room = max(20, shutil.get_terminal_size().columns - width - 16)  # one line each: the description cut to fit
     for entry in listed:
         count = len(entry["scenarios"])
-        about = entry["description"] or ", ".join(entry["scenarios"])
-        print(f"{entry['name']:<{width}}  {count:>2} scenario{'s' if count != 1 else ' '}  {' '.join(about.split())}")
+        about = " ".join((entry["description"] or ", ".join(entry["scenarios"])).split())
+        about = about if len(about) <= room else about[:room - 1] + "…"
+        print(f"{entry['name']:<{width}}  {count:>2} scenario{'s' if count != 1 else ' '}  {about}")
     print(f"\nrun one: pos-sim scenario run {listed[0]['name']}   (a folder: pos-sim scenario run qa)")
     return EXIT_OK
