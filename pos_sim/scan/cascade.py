@@ -1,7 +1,8 @@
 """The decoder cascade: the fast path first, then preprocessing where a first pass fails.
 
-Passes, cheapest first, each tried only while nothing valid has been read and the frame's time
-budget lasts:
+Passes, cheapest first, each tried only while nothing valid has been read and the frame's work
+budget lasts (pixels read, never time: the same frame gives the same reads on a quiet or a loaded
+machine):
 
 1. zxing-cpp on the frame as it is, no retries (most frames end here);
 2. candidate regions (where strong gradients are dense), each cut out, upscaled when small and
@@ -12,10 +13,13 @@ budget lasts:
 6. libzbar on the frame, a different reader that gets some codes zxing-cpp misses.
 
 Every read is validated before it is returned (``valid``): EAN/UPC check digits, the CRC and
-structure of EMV payloads, the wallet code format when the caller expects a wallet code. 1-D
-reads are also confirmed by a second reading (``Cascade._confirmed``): a wrong read is worse
-than no read. UPC-E is not read: on cluttered frames its short symbols were the main source of
-false reads, and the terminals this simulates meet EAN-13/EAN-8.
+structure of EMV payloads, the wallet code format when the caller expects a wallet code. A read
+that validates is kept when nothing disagrees with it (``Cascade._disputed``): a 1-D read's place
+is read a second time, and a different text there refuses it. Where the read is weak (a short
+1-D code, or an EAN/UPC read only after the image was sharpened, binarised or equalised, which
+can make bars up) the second reading must agree. A wrong read is worse than no read. UPC-E is
+not read: on cluttered frames its short symbols were the main source of false reads, and the
+terminals this simulates meet EAN-13/EAN-8.
 """
 
 from __future__ import annotations
@@ -33,7 +37,11 @@ from pos_sim.scan import decoders
 from pos_sim.scan.decoders import Corners, Read, gray
 
 LINEAR = ("ean13", "ean8", "upca", "code128")
-DEFAULT_BUDGET_MS = 40.0
+DEFAULT_BUDGET_PX = 12 * 1280 * 720  # pixels read a frame: about 12 readings of a 1280x720 frame
+FULL_COST = 4  # zxing-cpp with its retries reads the frame about 4 times (turned, downscaled, inverted)
+ZBAR_COST = 2  # libzbar takes about twice zxing-cpp's time a pixel
+STRONG_CODE128 = 6  # Code 128 characters from which its mod-103 check character makes a lone read safe
+PREPROCESSED = ("sharpened", "binarised", "equalised")
 
 
 Transform = Callable[[Corners], Corners]
@@ -64,7 +72,7 @@ class Cascade:
 
     name = "cascade"
 
-    def __init__(self, *, expect: str | None = None, budget_ms: float = DEFAULT_BUDGET_MS) -> None:
+    def __init__(self, *, expect: str | None = None, budget_px: int = DEFAULT_BUDGET_PX) -> None:
         import zxingcpp
 
         self._zxing = decoders.ZxingDecoder()
@@ -73,59 +81,72 @@ class Cascade:
         self._formats = zxingcpp.BarcodeFormats([zxingcpp.BarcodeFormat.QRCode, zxingcpp.BarcodeFormat.MicroQRCode, *linear])
         self._zbar = decoders.load("zbar")
         self.expect = expect
-        self.budget_ms = budget_ms
+        self.budget_px = budget_px
 
     def decode(self, image: np.ndarray) -> list[Read]:
         started = time.perf_counter()
         frame = gray(image)
         found: dict[tuple[str, str], Read] = {}
-        for stage, seen, reads, back in self._passes(frame, started):
+        for stage, seen, reads, back in self._passes(frame):
             for read in reads:
                 key = (read.symbology, read.text)
-                if key in found or not valid(read, self.expect):
+                if key in found or not valid(read, self.expect) or self._disputed(seen, read, stage):
                     continue
-                if self._confirmed(seen, read, sure=stage == "fast"):
-                    found[key] = replace(read, corners=back(read.corners), decoder=f"{self.name}:{stage}")
-            if found or (time.perf_counter() - started) * 1000 > self.budget_ms:
+                found[key] = replace(read, corners=back(read.corners), decoder=f"{self.name}:{stage}")
+            if found:
                 break
-        ms = (time.perf_counter() - started) * 1000
+        ms = (time.perf_counter() - started) * 1000  # reported, never a reason to stop
         return [replace(read, ms=ms) for read in found.values()]
 
-    def _passes(self, frame: np.ndarray, started: float) -> Iterator[tuple[str, np.ndarray, list[Read], Transform]]:
-        """(stage, the image the reads are in, the reads, the map of their corners to the frame)."""
+    def _passes(self, frame: np.ndarray) -> Iterator[tuple[str, np.ndarray, list[Read], Transform]]:
+        """(stage, the image the reads are in, the reads, the map of their corners to the frame),
+        while the pixels read stay within the budget."""
+        spent = 0
 
-        def spent() -> float:
-            return (time.perf_counter() - started) * 1000
+        def afford(image: np.ndarray, cost: int = 1) -> bool:
+            nonlocal spent
+            spent += image.size * cost
+            return spent <= self.budget_px
 
+        afford(frame)
         yield "fast", frame, self._read(frame, fast=True), _same
         regions = [_Region(frame, box, angle) for box, angle in _candidates(frame)]
         for region in regions:
-            yield "region", region.image, self._read(region.image, fast=True), region.back
-        yield "full", frame, self._read(frame, fast=False), _same
+            if afford(region.image):
+                yield "region", region.image, self._read(region.image, fast=True), region.back
+        if afford(frame, FULL_COST):
+            yield "full", frame, self._read(frame, fast=False), _same
         inverted = 255 - frame
-        yield "inverted", inverted, self._read(inverted, fast=True, linear_only=True), _same
+        if afford(frame):
+            yield "inverted", inverted, self._read(inverted, fast=True, linear_only=True), _same
         for region in regions:
             for stage, image in region.variants():
-                if spent() > self.budget_ms:
-                    return
-                yield stage, region.image, self._read(image, fast=True), region.back
-        if self._zbar is not None and spent() < self.budget_ms:
+                if afford(image):
+                    yield stage, region.image, self._read(image, fast=True), region.back
+        if self._zbar is not None and afford(frame, ZBAR_COST):
             yield "zbar", frame, self._zbar.decode(frame), _same
 
-    def _confirmed(self, image: np.ndarray, read: Read, sure: bool) -> bool:
-        """Whether a second, independent reading of the place of a 1-D read agrees with it.
+    def _disputed(self, image: np.ndarray, read: Read, stage: str) -> bool:
+        """Whether a second, independent reading of the place of a 1-D read disagrees with it, or
+        fails to agree with a weak one.
 
-        1-D codes carry one check digit, so a misread passes it one time in ten: the place is read
-        again with zxing-cpp's other binariser, then with libzbar. A different text refuses the
-        read; no text refuses it too unless the read came from the clean first pass (``sure``).
+        A 1-D code carries one check character: an EAN/UPC misread passes its mod-10 check digit
+        one time in ten, a Code 128 misread its mod-103 one far less. The place is read again with
+        zxing-cpp's other binariser, then with libzbar. A different text (and not the read's own)
+        refuses the read. No text refuses only a weak read: an EAN-8, a Code 128 shorter than
+        STRONG_CODE128, or an EAN/UPC read off a preprocessed image.
         """
         if read.symbology not in LINEAR:
-            return True
+            return False
         crop = _around(image, read.corners)
         texts = {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")}
         if not texts and self._zbar is not None:
             texts = {r.text for r in self._zbar.decode(crop)}
-        return read.text in texts or (sure and not texts)
+        if texts:
+            return read.text not in texts
+        if read.symbology == "code128":
+            return len(read.text) < STRONG_CODE128
+        return read.symbology == "ean8" or stage in PREPROCESSED or stage == "zbar"
 
     def _read(self, image: np.ndarray, *, fast: bool, linear_only: bool = False) -> list[Read]:
         return self._zxing.read(image, formats=self._linear if linear_only else self._formats, fast=fast)
