@@ -37,6 +37,7 @@ from pos_sim.scan import decoders
 from pos_sim.scan.decoders import Corners, Read, gray
 
 LINEAR = ("ean13", "ean8", "upca", "code128")
+SYMBOLOGIES = ("qr", "microqr", *LINEAR)  # what the cascade reads, whichever library reads it
 DEFAULT_BUDGET_PX = 12 * 1280 * 720  # pixels read a frame: about 12 readings of a 1280x720 frame
 FULL_COST = 4  # zxing-cpp with its retries reads the frame about 4 times (turned, downscaled, inverted)
 ZBAR_COST = 2  # libzbar takes about twice zxing-cpp's time a pixel
@@ -90,7 +91,9 @@ class Cascade:
         for stage, seen, reads, back in self._passes(frame):
             for read in reads:
                 key = (read.symbology, read.text)
-                if key in found or not valid(read, self.expect) or self._disputed(seen, read, stage):
+                if key in found or read.symbology not in SYMBOLOGIES or not valid(read, self.expect):
+                    continue
+                if self._disputed(seen, read, stage):
                     continue
                 found[key] = replace(read, corners=back(read.corners), decoder=f"{self.name}:{stage}")
             if found:
