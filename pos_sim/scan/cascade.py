@@ -43,6 +43,8 @@ FULL_COST = 4  # zxing-cpp with its retries reads the frame about 4 times (turne
 ZBAR_COST = 2  # libzbar takes about twice zxing-cpp's time a pixel
 STRONG_CODE128 = 6  # Code 128 characters from which its mod-103 check character makes a lone read safe
 PREPROCESSED = ("sharpened", "binarised", "equalised")
+ANGLE_BINS = 60  # 3 degrees a bin
+BAR_SHARE = 0.25  # the share of gradient strength within 4.5 degrees of the peak that says "1-D code" (even: 0.05)
 
 
 Transform = Callable[[Corners], Corners]
@@ -88,7 +90,7 @@ class Cascade:
         started = time.perf_counter()
         frame = gray(image)
         found: dict[tuple[str, str], Read] = {}
-        for stage, seen, reads, back in self._passes(frame):
+        for stage, seen, reads, back in self._passes(frame, found):
             for read in reads:
                 key = (read.symbology, read.text)
                 if key in found or read.symbology not in SYMBOLOGIES or not valid(read, self.expect):
@@ -96,14 +98,13 @@ class Cascade:
                 if self._disputed(seen, read, stage):
                     continue
                 found[key] = replace(read, corners=back(read.corners), decoder=f"{self.name}:{stage}")
-            if found:
-                break
         ms = (time.perf_counter() - started) * 1000  # reported, never a reason to stop
         return [replace(read, ms=ms) for read in found.values()]
 
-    def _passes(self, frame: np.ndarray) -> Iterator[tuple[str, np.ndarray, list[Read], Transform]]:
+    def _passes(self, frame: np.ndarray, found: dict) -> Iterator[tuple[str, np.ndarray, list[Read], Transform]]:
         """(stage, the image the reads are in, the reads, the map of their corners to the frame),
-        while the pixels read stay within the budget."""
+        while the pixels read stay within the budget. Once something is ``found``, only the candidate
+        regions that hold no read yet are read (another code may be there), and then no more."""
         spent = 0
 
         def afford(image: np.ndarray, cost: int = 1) -> bool:
@@ -115,18 +116,20 @@ class Cascade:
         yield "fast", frame, self._read(frame, fast=True), _same
         regions = [_Region(frame, box, angle) for box, angle in _candidates(frame)]
         for region in regions:
-            if afford(region.image):
+            if not any(region.holds(read.corners) for read in found.values()) and afford(region.image):
                 yield "region", region.image, self._read(region.image, fast=True), region.back
+        if found:
+            return
         if afford(frame, FULL_COST):
             yield "full", frame, self._read(frame, fast=False), _same
         inverted = 255 - frame
-        if afford(frame):
+        if not found and afford(frame):
             yield "inverted", inverted, self._read(inverted, fast=True, linear_only=True), _same
         for region in regions:
             for stage, image in region.variants():
-                if afford(image):
+                if not found and afford(image):
                     yield stage, region.image, self._read(image, fast=True), region.back
-        if self._zbar is not None and afford(frame, ZBAR_COST):
+        if not found and self._zbar is not None and afford(frame, ZBAR_COST):
             yield "zbar", frame, self._zbar.decode(frame), _same
 
     def _disputed(self, image: np.ndarray, read: Read, stage: str) -> bool:
@@ -189,13 +192,19 @@ def _candidates(frame: np.ndarray, most: int = 3) -> list[tuple[tuple[int, int, 
 
 
 def _bar_angle(gx: np.ndarray, gy: np.ndarray) -> float:
-    """Degrees to turn a region so its gradients run horizontally (its bars upright), when they
-    share a direction as a 1-D code's do; 0 when they do not (a QR code, clutter)."""
-    jxx, jyy, jxy = float((gx * gx).sum()), float((gy * gy).sum()), float((gx * gy).sum())
-    coherence = np.hypot(jxx - jyy, 2 * jxy) / (jxx + jyy + 1e-9)
-    if coherence < 0.5:
+    """Degrees to turn a region so its strongest shared gradient direction runs horizontally (a 1-D
+    code's bars upright), when one direction stands out as a 1-D code's does; 0 when none does
+    (a QR code, clutter). The direction is the peak of a histogram of gradient directions weighted
+    by strength, which noise and clutter around a code spread but do not move."""
+    weight = (gx * gx + gy * gy).ravel()
+    direction = np.degrees(np.arctan2(gy, gx)).ravel() % 180
+    counts, _ = np.histogram(direction, bins=ANGLE_BINS, range=(0, 180), weights=weight)
+    smooth = counts + np.roll(counts, 1) + np.roll(counts, -1)  # a peak split between two bins
+    peak = int(np.argmax(smooth))
+    if smooth[peak] < BAR_SHARE * counts.sum():
         return 0.0
-    angle = 0.5 * np.degrees(np.arctan2(2 * jxy, jxx - jyy))
+    angle = (peak + 0.5) * 180 / ANGLE_BINS
+    angle = angle - 180 if angle > 90 else angle
     return angle if abs(angle) > 5 else 0.0
 
 
@@ -209,8 +218,17 @@ class _Region:
         factor = max(1.0, min(4.0, 400 / max(w, h)))
         if factor > 1.0:
             crop = cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
-        self.offset, self.factor = (x, y), factor
+        self.offset, self.factor, self.box = (x, y), factor, box
         self.image, self.inverse = _rotate(crop, angle) if angle else (crop, None)
+
+    def holds(self, corners: Corners) -> bool:
+        """Whether this region is about the code at ``corners`` (in the frame): its centre is within
+        the code's bounding box grown by a quarter each way."""
+        x, y, w, h = self.box
+        xs, ys = [p[0] for p in corners], [p[1] for p in corners]
+        grow_x, grow_y = (max(xs) - min(xs)) / 4 + 8, (max(ys) - min(ys)) / 4 + 8
+        cx, cy = x + w / 2, y + h / 2
+        return min(xs) - grow_x <= cx <= max(xs) + grow_x and min(ys) - grow_y <= cy <= max(ys) + grow_y
 
     def back(self, corners: Corners) -> Corners:
         points = np.array(corners, dtype=np.float32)
