@@ -16,10 +16,10 @@ Every read is validated before it is returned (``valid``): EAN/UPC check digits,
 structure of EMV payloads, the wallet code format when the caller expects a wallet code. A read
 that validates is kept when nothing disagrees with it (``Cascade._disputed``): a 1-D read's place
 is read a second time, and a different text there refuses it. Where the read is weak (a short
-1-D code, or an EAN/UPC read only after the image was sharpened, binarised or equalised, which
-can make bars up) the second reading must agree. A wrong read is worse than no read. UPC-E is
-not read: on cluttered frames its short symbols were the main source of false reads, and the
-terminals this simulates meet EAN-13/EAN-8.
+1-D code, a read made only after the image was sharpened, binarised or equalised, which can make
+bars up, or libzbar's, whose Code 128 misreads can pass their check) the second reading must
+agree. A wrong read is worse than no read. UPC-E is not read: on cluttered frames its short
+symbols were the main source of false reads, and the terminals this simulates meet EAN-13/EAN-8.
 """
 
 from __future__ import annotations
@@ -95,7 +95,8 @@ class Cascade:
                 key = (read.symbology, read.text)
                 if key in found or read.symbology not in SYMBOLOGIES or not valid(read, self.expect):
                     continue
-                if self._disputed(seen, read, stage):
+                rivals = any(other.text != read.text and _overlap(other.corners, read.corners) for other in reads)
+                if self._disputed(seen, read, stage, rivals):
                     continue
                 found[key] = replace(read, corners=back(read.corners), decoder=f"{self.name}:{stage}")
         ms = (time.perf_counter() - started) * 1000  # reported, never a reason to stop
@@ -129,10 +130,11 @@ class Cascade:
             for stage, image in region.variants():
                 if not found and afford(image):
                     yield stage, region.image, self._read(image, fast=True), region.back
-        if not found and self._zbar is not None and afford(frame, ZBAR_COST):
-            yield "zbar", frame, self._zbar.decode(frame), _same
+        for region in regions:
+            if not found and self._zbar is not None and afford(region.image, ZBAR_COST):
+                yield "zbar", region.image, self._zbar.decode(region.image), region.back
 
-    def _disputed(self, image: np.ndarray, read: Read, stage: str) -> bool:
+    def _disputed(self, image: np.ndarray, read: Read, stage: str, rivals: bool) -> bool:
         """Whether a second, independent reading of the place of a 1-D read disagrees with it, or
         fails to agree with a weak one.
 
@@ -140,22 +142,29 @@ class Cascade:
         one time in ten, a Code 128 misread its mod-103 one far less. The place is read again with
         zxing-cpp's other binariser, then with libzbar. A different text (and not the read's own)
         refuses the read. No text refuses only a weak read: an EAN-8, a Code 128 shorter than
-        STRONG_CODE128, or an EAN/UPC read off a preprocessed image.
+        STRONG_CODE128, a read with ``rivals`` (another text in the same place, in the same pass),
+        or any 1-D read off a preprocessed image or by libzbar (which cannot confirm itself).
         """
         if read.symbology not in LINEAR:
             return False
         crop = _around(image, read.corners)
         texts = {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")}
-        if not texts and self._zbar is not None:
+        if not texts and self._zbar is not None and stage != "zbar":
             texts = {r.text for r in self._zbar.decode(crop)}
         if texts:
             return read.text not in texts
-        if read.symbology == "code128":
-            return len(read.text) < STRONG_CODE128
-        return read.symbology == "ean8" or stage in PREPROCESSED or stage == "zbar"
+        if rivals or stage in PREPROCESSED or stage == "zbar":  # libzbar's Code 128 misreads pass its check
+            return True
+        return read.symbology == "ean8" or (read.symbology == "code128" and len(read.text) < STRONG_CODE128)
 
     def _read(self, image: np.ndarray, *, fast: bool, linear_only: bool = False) -> list[Read]:
         return self._zxing.read(image, formats=self._linear if linear_only else self._formats, fast=fast)
+
+
+def _overlap(a: Corners, b: Corners) -> bool:
+    """Whether the bounding boxes of two reads' corners meet."""
+    (ax, ay), (bx, by) = zip(*a), zip(*b)
+    return min(ax) <= max(bx) and min(bx) <= max(ax) and min(ay) <= max(by) and min(by) <= max(ay)
 
 
 def _around(frame: np.ndarray, corners: Corners, most_px: int = 500) -> np.ndarray:

@@ -91,3 +91,19 @@ def test_a_clock_that_races_changes_no_read(monkeypatch):
     monkeypatch.setattr(cascade.time, "perf_counter", lambda: float(next(ticks)))
     loaded = [[(r.symbology, r.text, r.decoder, r.corners) for r in Cascade().decode(f)] for f in frames]
     assert loaded == quiet and all(quiet)
+
+
+def test_a_read_nothing_disputes_is_kept_though_no_second_reading_confirms_it():
+    """A blurred EAN-13 that neither zxing-cpp nor libzbar reads alone: the cascade reads it in a candidate
+    region, and the second readings of its place (the other binariser, libzbar) see nothing there."""
+    code = damage.damage(barcode_image("ean13", EAN, module_px=2), "blur", 1.0, rng=5)
+    frame = in_frame(code, size=(600, 800), at=(100, 100))
+    assert decoders.load("zxing").decode(frame) == [] and decoders.load("zbar").decode(frame) == []
+    assert [(r.text, r.decoder) for r in Cascade().decode(frame)] == [(EAN, "cascade:region")]
+
+
+def test_a_libzbar_code128_misread_that_passes_its_check_is_refused():
+    code = damage.damage(barcode_image("code128", "SHELF-0042-AB", module_px=2), "perspective", 0.9, rng=7)
+    frame = in_frame(code, size=(600, 800), at=(100, 100))
+    assert "&+ELF-0042-AB" in {r.text for r in decoders.load("zbar").decode(frame)}  # libzbar's misread...
+    assert {r.text for r in Cascade().decode(frame)} <= {"SHELF-0042-AB"}  # ...never comes out of the cascade
