@@ -6,11 +6,12 @@ machine):
 
 1. zxing-cpp on the frame as it is, no retries (most frames end here);
 2. candidate regions (where strong gradients are dense), each cut out, upscaled when small and
-   turned so a 1-D code's bars stand upright (the angle comes from the region's gradients);
+   turned so a 1-D code's bars stand upright (the angle comes from the region's gradients); the
+   regions no read of pass 1 explains are read even after it found a code (several codes a frame);
 3. zxing-cpp on the frame with its own retries (90-degree turns, downscaling, inversion);
 4. the frame inverted, for 1-D codes in dark mode (zxing-cpp's 1-D readers ignore inversion);
 5. each region sharpened (blur), binarised after smoothing (noise), and contrast-equalised;
-6. libzbar on the frame, a different reader that gets some codes zxing-cpp misses.
+6. libzbar on each region, a different reader that gets some codes zxing-cpp misses.
 
 Every read is validated before it is returned (``valid``): EAN/UPC check digits, the CRC and
 structure of EMV payloads, the wallet code format when the caller expects a wallet code. A read
