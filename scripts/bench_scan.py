@@ -7,7 +7,12 @@ long signed tokens), an EAN-13 or a Code 128, under every damage profile of ``po
 at strengths from 0.2 to 1.0, some combined. Every decoder reads every frame in the same run, on
 one core (frames are drawn ahead on a second core when there is one: drawing is never timed).
 A read succeeds when the code's text is among the reads; a false read is a read whose text is no
-code in the frame. Run: .venv/bin/python scripts/bench_scan.py [--quick] [--markdown] [--json FILE]
+code in the frame.
+
+``--corpus photo`` draws a second corpus, of what real photographs have and the damage profiles
+lack (``pos_sim.scan.photos``: labels round bottles, glare on film, a moving hand, shallow depth of
+field, low light, a phone screen's moire, fingers, steep angles, several codes in a frame).
+Run: .venv/bin/python scripts/bench_scan.py [--corpus damage|photo] [--seed N] [--quick] [--markdown] [--json FILE]
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from pos_sim.render.barcodes import barcode_image, qr_image
 from pos_sim.scan import decoders
 from pos_sim.scan.cascade import Cascade
 from pos_sim.scan.damage import PROFILES, damage, place_in_frame
+from pos_sim.scan.photos import CONDITIONS, photograph
 
 DEFAULT_FRAMES = 2200
 QUICK_FRAMES = 200
@@ -53,6 +59,10 @@ CAMERA = ("blur", "noise", "jpeg")  # damage the camera does: to the whole frame
 COMBINED = ("small+blur", "glare+perspective", "screen-photo+jpeg", "low-contrast+noise")
 PAIR_SHARE = 0.65  # each damage of a pair at this share of the frame's strength: a pair at 1.0 is hard, not hopeless
 CATEGORIES = PROFILES + COMBINED
+PHOTO_PAIRS = ("curved+film-glare", "motion-blur+low-light", "steep-angle+several", "finger+depth-of-field",
+               "screen-moire+low-light", "curved+steep-angle", "film-glare+steep-angle")  # odd: every size meets each
+PHOTO_CATEGORIES = ("none", *CONDITIONS, *PHOTO_PAIRS)
+PHOTO_MODULE_PX = (2.2, 5.0)  # pixels a module the camera sees in a photo
 BANDS = ("0", "0.2-0.47", "0.47-0.73", "0.73-1.0")  # strength bands ("0": the undamaged frames)
 MODULE_BINS = ((0, 2), (2, 3), (3, 4), (4, 99))  # pixels a module, in the frame
 MODULE_PX = (2.5, 5.5)  # pixels a module the camera sees, before "small"
@@ -74,6 +84,7 @@ class Frame:
     strength: float
     size: str
     module_px: float  # pixels a module of the code spans in the frame (before tilt and perspective)
+    others: tuple[str, ...] = ()  # other codes in the frame: reading them is no false read
 
 
 def _digits(rng: np.random.Generator, n: int) -> str:
@@ -178,10 +189,39 @@ def make_frame(index: int, seed: int, category: str, symbology: str, size: tuple
     return Frame(index, symbology, kind, text, category, strength, f"{width}x{height}", round(seen_px, 2)), frame
 
 
-def plan(index: int) -> tuple[str, str, tuple[int, int]]:
-    """Category, symbology and size of frame ``index``: every 90 frames hold every combination."""
-    category = CATEGORIES[index % len(CATEGORIES)]
-    symbology = SYMBOLOGIES[index // len(CATEGORIES) % len(SYMBOLOGIES)]
+def make_photo(index: int, seed: int, category: str, symbology: str, size: tuple[int, int]) -> tuple[Frame, np.ndarray]:
+    """Frame ``index`` of the photo corpus of ``seed`` and its BGR pixels: the same every time. With
+    "several", one or two other codes (of other symbologies) share the frame."""
+    rng = np.random.default_rng([seed, index, 1])
+    conditions = tuple(category.split("+")) if category != "none" else ()
+    strength = 0.0 if category == "none" else float(rng.uniform(0.2, 1.0))
+    symbologies = [symbology] + [str(s) for s in rng.permutation([s for s in SYMBOLOGIES if s != symbology])]
+    symbologies = symbologies[: 1 + int(rng.integers(1, 3))] if "several" in conditions else symbologies[:1]
+    codes, texts, modules = [], [], []
+    for each in symbologies:
+        kind, text = code_text(each, rng)
+        modules_across = (qr_image(text, 1) if each == "qr" else barcode_image(each, text, 1)).shape[1]
+        module = min(float(rng.uniform(*PHOTO_MODULE_PX)), 0.9 * size[0] / modules_across)  # it fits the frame
+        render_px = math.ceil(module)
+        codes.append((qr_image(text, render_px) if each == "qr" else barcode_image(each, text, render_px), render_px))
+        texts.append((kind, text))
+        modules.append(module)
+    image = photograph(codes, modules, size, conditions, strength, rng)
+    width, height = size
+    frame = Frame(index, symbology, texts[0][0], texts[0][1], category, strength, f"{width}x{height}",
+                  round(modules[0], 2), tuple(t for _, t in texts[1:]))
+    return frame, image
+
+
+def categories(corpus: str) -> tuple[str, ...]:
+    return PHOTO_CATEGORIES if corpus == "photo" else CATEGORIES
+
+
+def plan(index: int, corpus: str = "damage") -> tuple[str, str, tuple[int, int]]:
+    """Category, symbology and size of frame ``index``: every 3 x categories frames hold every combination."""
+    chosen = categories(corpus)
+    category = chosen[index % len(chosen)]
+    symbology = SYMBOLOGIES[index // len(chosen) % len(SYMBOLOGIES)]
     if category == "inverted":  # a screen's dark mode shows QR codes; EAN/UPC have no inverse mode (ISO/IEC 15420)
         symbology = "qr"
     return category, symbology, SIZES[index % len(SIZES)]
@@ -205,10 +245,10 @@ def load_decoders(names: list[str]) -> dict[str, decoders.Decoder]:
 Outcomes = dict[str, list[dict]]  # decoder -> per frame: read or not, false reads, ms, error
 
 
-def draw(index: int, seed: int) -> tuple[Frame, np.ndarray, float]:
+def draw(index: int, seed: int, corpus: str = "damage") -> tuple[Frame, np.ndarray, float]:
     """Frame ``index`` as the plan has it, its pixels and the seconds it took to draw."""
     started = time.perf_counter()
-    frame, image = make_frame(index, seed, *plan(index))
+    frame, image = (make_photo if corpus == "photo" else make_frame)(index, seed, *plan(index, corpus))
     return frame, image, time.perf_counter() - started
 
 
@@ -216,27 +256,27 @@ def _one_thread() -> None:
     cv2.setNumThreads(1)
 
 
-def drawn(frames: int, seed: int) -> Iterator[tuple[Frame, np.ndarray, float]]:
+def drawn(frames: int, seed: int, corpus: str) -> Iterator[tuple[Frame, np.ndarray, float]]:
     """The corpus, in order: drawn a few frames ahead in a second process (DRAW_APART), else here."""
     if not DRAW_APART:
-        yield from (draw(index, seed) for index in range(frames))
+        yield from (draw(index, seed, corpus) for index in range(frames))
         return
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(1, mp_context=context, initializer=_one_thread) as pool:
-        ahead = deque(pool.submit(draw, index, seed) for index in range(min(DRAW_AHEAD, frames)))
+        ahead = deque(pool.submit(draw, index, seed, corpus) for index in range(min(DRAW_AHEAD, frames)))
         for index in range(DRAW_AHEAD, frames + DRAW_AHEAD):
             yield ahead.popleft().result()
             if index < frames:
-                ahead.append(pool.submit(draw, index, seed))
+                ahead.append(pool.submit(draw, index, seed, corpus))
 
 
-def run(frames: int, seed: int, chosen: dict[str, decoders.Decoder]) -> tuple[list[Frame], Outcomes, float]:
+def run(frames: int, seed: int, chosen: dict[str, decoders.Decoder], kind: str = "damage") -> tuple[list[Frame], Outcomes, float]:
     """Every decoder on every frame: the frames, each decoder's outcome on each, seconds spent drawing."""
     outcomes: Outcomes = {name: [] for name in chosen}
     corpus: list[Frame] = []
     drawing = 0.0
     started = time.perf_counter()
-    for index, (frame, image, seconds) in enumerate(drawn(frames, seed)):
+    for index, (frame, image, seconds) in enumerate(drawn(frames, seed, kind)):
         drawing += seconds
         corpus.append(frame)
         for name, decoder in chosen.items():
@@ -247,7 +287,7 @@ def run(frames: int, seed: int, chosen: dict[str, decoders.Decoder]) -> tuple[li
                 reads, error = [], f"{type(exc).__name__}: {exc}"
             ms = (time.perf_counter() - t0) * 1000
             texts = [r.text for r in reads]
-            false = sorted({t for t in texts if t != frame.text})
+            false = sorted({t for t in texts if t != frame.text and t not in frame.others})
             outcomes[name].append({"ok": frame.text in texts, "false": false, "ms": round(ms, 3), "error": error})
         if frames >= 200 and (index + 1) % (frames // 10) == 0:
             print(f"bench_scan: {index + 1}/{frames} frames, {time.perf_counter() - started:.0f} s", file=sys.stderr)
@@ -264,7 +304,7 @@ def _times(ms: list[float]) -> dict:
     return {"median": statistics.median(ordered) if ordered else None, "p95": p95, "n": len(ordered)}
 
 
-def summarise(corpus: list[Frame], results: list[dict]) -> dict:
+def summarise(corpus: list[Frame], results: list[dict], chosen: tuple[str, ...] = CATEGORIES) -> dict:
     """One decoder's success rates (by symbology, damage x symbology, strength, QR kind), false reads, times."""
     pairs = list(zip(corpus, results))
 
@@ -282,7 +322,7 @@ def summarise(corpus: list[Frame], results: list[dict]) -> dict:
         "success": {s: _rate(oks(lambda f: f.symbology == s)) for s in SYMBOLOGIES}
         | {"all": _rate(oks(lambda f: True))},
         "by_category": {
-            c: {s: _rate(oks(lambda f: f.category == c and f.symbology == s)) for s in SYMBOLOGIES} for c in CATEGORIES
+            c: {s: _rate(oks(lambda f: f.category == c and f.symbology == s)) for s in SYMBOLOGIES} for c in chosen
         },
         "by_band": {b: _rate(oks(lambda f: band(f.strength) == b)) for b in BANDS},
         "by_module_px": {_bin(lo, hi): _rate(oks(lambda f: lo <= f.module_px < hi)) for lo, hi in MODULE_BINS},
@@ -333,9 +373,10 @@ def threads() -> str:
 def render(report: dict, markdown: bool) -> str:
     decoded = report["decoders"]
     names = list(decoded)
+    shown = list(decoded[names[0]]["by_category"])
     sizes = [f"{w}x{h}" for w, h in SIZES]
     out = [
-        f"{report['frames']} frames (seed {report['seed']}), {report['frames_by_size']}, "
+        f"{report['frames']} frames ({report['corpus']} corpus, seed {report['seed']}), {report['frames_by_size']}, "
         f"drawn in {report['generate_s']:.0f} s ({report['drawing']}); decoders on {report['threads']}; "
         f"whole run {report['wall_s']:.0f} s, load average {report['load_average']:.1f} at the end",
         "",
@@ -370,12 +411,12 @@ def render(report: dict, markdown: bool) -> str:
         table(
             ["damage", "symbology", "n", *names],
             [[c, s, str(decoded[names[0]]["by_category"][c][s]["n"]),
-              *(_pct(decoded[n]["by_category"][c][s]) for n in names)] for c in CATEGORIES for s in SYMBOLOGIES],
+              *(_pct(decoded[n]["by_category"][c][s]) for n in names)] for c in shown for s in SYMBOLOGIES],
             markdown,
             labels=2,
         ),
     ]
-    with_false = [c for c in CATEGORIES if any(f["category"] == c for n in names for f in decoded[n]["false"])]
+    with_false = [c for c in shown if any(f["category"] == c for n in names for f in decoded[n]["false"])]
     if with_false:
         out += ["", "False reads by damage (reads whose text is no code in the frame)", table(
             ["damage", *names], [[c, *(str(sum(f["category"] == c for f in decoded[n]["false"])) for n in names)]
@@ -393,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, help=f"corpus size (default {DEFAULT_FRAMES}; {QUICK_FRAMES} if --quick)")
     parser.add_argument("--quick", action="store_true", help=f"a {QUICK_FRAMES}-frame corpus, for the test suite")
     parser.add_argument("--seed", type=int, default=1, help="corpus seed (default 1)")
+    parser.add_argument("--corpus", choices=("damage", "photo"), default="damage",
+                        help="damage: the damage profiles in a counter scene (default); photo: photo realism")
     parser.add_argument("--decoders", default=",".join(choices), help=f"comma-separated, of {', '.join(choices)}")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the results and every frame's to FILE")
     parser.add_argument("--markdown", action="store_true", help="print the tables as markdown")
@@ -411,9 +454,10 @@ def main(argv: list[str] | None = None) -> int:
         print("bench_scan: no decoder could be loaded", file=sys.stderr)
         return 1
     started = time.perf_counter()
-    corpus, outcomes, drawing = run(frames, args.seed, chosen)
+    corpus, outcomes, drawing = run(frames, args.seed, chosen, args.corpus)
     report = {
         "frames": frames,
+        "corpus": args.corpus,
         "seed": args.seed,
         "frames_by_size": ", ".join(f"{sum(f.size == f'{w}x{h}' for f in corpus)} at {w}x{h}" for w, h in SIZES),
         "generate_s": drawing,
@@ -421,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
         "threads": threads(),
         "drawing": "ahead, in a second process" if DRAW_APART else "in line",
         "load_average": os.getloadavg()[0],
-        "decoders": {name: summarise(corpus, results) for name, results in outcomes.items()},
+        "decoders": {name: summarise(corpus, results, categories(args.corpus)) for name, results in outcomes.items()},
     }
     print(render(report, args.markdown))
     if args.json:

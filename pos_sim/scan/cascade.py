@@ -1,21 +1,26 @@
 """The decoder cascade: the fast path first, then preprocessing where a first pass fails.
 
-Passes, cheapest first, each tried only while nothing valid has been read and the frame's time
-budget lasts:
+Passes, cheapest first, each tried only while nothing valid has been read and the frame's work
+budget lasts (pixels read, never time: the same frame gives the same reads on a quiet or a loaded
+machine):
 
 1. zxing-cpp on the frame as it is, no retries (most frames end here);
 2. candidate regions (where strong gradients are dense), each cut out, upscaled when small and
-   turned so a 1-D code's bars stand upright (the angle comes from the region's gradients);
+   turned so a 1-D code's bars stand upright (the angle comes from the region's gradients); the
+   regions no read of pass 1 explains are read even after it found a code (several codes a frame);
 3. zxing-cpp on the frame with its own retries (90-degree turns, downscaling, inversion);
 4. the frame inverted, for 1-D codes in dark mode (zxing-cpp's 1-D readers ignore inversion);
 5. each region sharpened (blur), binarised after smoothing (noise), and contrast-equalised;
-6. libzbar on the frame, a different reader that gets some codes zxing-cpp misses.
+6. libzbar on each region, a different reader that gets some codes zxing-cpp misses.
 
 Every read is validated before it is returned (``valid``): EAN/UPC check digits, the CRC and
-structure of EMV payloads, the wallet code format when the caller expects a wallet code. 1-D
-reads are also confirmed by a second reading (``Cascade._confirmed``): a wrong read is worse
-than no read. UPC-E is not read: on cluttered frames its short symbols were the main source of
-false reads, and the terminals this simulates meet EAN-13/EAN-8.
+structure of EMV payloads, the wallet code format when the caller expects a wallet code. A read
+that validates is kept when nothing disagrees with it (``Cascade._disputed``): a 1-D read's place
+is read a second time, and a different text there refuses it. Where the read is weak (a short
+1-D code, a read made only after the image was sharpened, binarised or equalised, which can make
+bars up, or libzbar's, whose Code 128 misreads can pass their check) the second reading must
+agree. A wrong read is worse than no read. UPC-E is not read: on cluttered frames its short
+symbols were the main source of false reads, and the terminals this simulates meet EAN-13/EAN-8.
 """
 
 from __future__ import annotations
@@ -33,7 +38,14 @@ from pos_sim.scan import decoders
 from pos_sim.scan.decoders import Corners, Read, gray
 
 LINEAR = ("ean13", "ean8", "upca", "code128")
-DEFAULT_BUDGET_MS = 40.0
+SYMBOLOGIES = ("qr", "microqr", *LINEAR)  # what the cascade reads, whichever library reads it
+DEFAULT_BUDGET_PX = 12 * 1280 * 720  # pixels read a frame: about 12 readings of a 1280x720 frame
+FULL_COST = 4  # zxing-cpp with its retries reads the frame about 4 times (turned, downscaled, inverted)
+ZBAR_COST = 2  # libzbar takes about twice zxing-cpp's time a pixel
+STRONG_CODE128 = 6  # Code 128 characters from which its mod-103 check character makes a lone read safe
+PREPROCESSED = ("sharpened", "binarised", "equalised")
+ANGLE_BINS = 60  # 3 degrees a bin
+BAR_SHARE = 0.25  # the share of gradient strength within 4.5 degrees of the peak that says "1-D code" (even: 0.05)
 
 
 Transform = Callable[[Corners], Corners]
@@ -64,7 +76,7 @@ class Cascade:
 
     name = "cascade"
 
-    def __init__(self, *, expect: str | None = None, budget_ms: float = DEFAULT_BUDGET_MS) -> None:
+    def __init__(self, *, expect: str | None = None, budget_px: int = DEFAULT_BUDGET_PX) -> None:
         import zxingcpp
 
         self._zxing = decoders.ZxingDecoder()
@@ -73,62 +85,87 @@ class Cascade:
         self._formats = zxingcpp.BarcodeFormats([zxingcpp.BarcodeFormat.QRCode, zxingcpp.BarcodeFormat.MicroQRCode, *linear])
         self._zbar = decoders.load("zbar")
         self.expect = expect
-        self.budget_ms = budget_ms
+        self.budget_px = budget_px
 
     def decode(self, image: np.ndarray) -> list[Read]:
         started = time.perf_counter()
         frame = gray(image)
         found: dict[tuple[str, str], Read] = {}
-        for stage, seen, reads, back in self._passes(frame, started):
+        for stage, seen, reads, back in self._passes(frame, found):
             for read in reads:
                 key = (read.symbology, read.text)
-                if key in found or not valid(read, self.expect):
+                if key in found or read.symbology not in SYMBOLOGIES or not valid(read, self.expect):
                     continue
-                if self._confirmed(seen, read, sure=stage == "fast"):
-                    found[key] = replace(read, corners=back(read.corners), decoder=f"{self.name}:{stage}")
-            if found or (time.perf_counter() - started) * 1000 > self.budget_ms:
-                break
-        ms = (time.perf_counter() - started) * 1000
+                rivals = any(other.text != read.text and _overlap(other.corners, read.corners) for other in reads)
+                if self._disputed(seen, read, stage, rivals):
+                    continue
+                found[key] = replace(read, corners=back(read.corners), decoder=f"{self.name}:{stage}")
+        ms = (time.perf_counter() - started) * 1000  # reported, never a reason to stop
         return [replace(read, ms=ms) for read in found.values()]
 
-    def _passes(self, frame: np.ndarray, started: float) -> Iterator[tuple[str, np.ndarray, list[Read], Transform]]:
-        """(stage, the image the reads are in, the reads, the map of their corners to the frame)."""
+    def _passes(self, frame: np.ndarray, found: dict) -> Iterator[tuple[str, np.ndarray, list[Read], Transform]]:
+        """(stage, the image the reads are in, the reads, the map of their corners to the frame),
+        while the pixels read stay within the budget. Once something is ``found``, only the candidate
+        regions that hold no read yet are read (another code may be there), and then no more."""
+        spent = 0
 
-        def spent() -> float:
-            return (time.perf_counter() - started) * 1000
+        def afford(image: np.ndarray, cost: int = 1) -> bool:
+            nonlocal spent
+            spent += image.size * cost
+            return spent <= self.budget_px
 
+        afford(frame)
         yield "fast", frame, self._read(frame, fast=True), _same
         regions = [_Region(frame, box, angle) for box, angle in _candidates(frame)]
         for region in regions:
-            yield "region", region.image, self._read(region.image, fast=True), region.back
-        yield "full", frame, self._read(frame, fast=False), _same
+            if not any(region.holds(read.corners) for read in found.values()) and afford(region.image):
+                yield "region", region.image, self._read(region.image, fast=True), region.back
+        if found:
+            return
+        if afford(frame, FULL_COST):
+            yield "full", frame, self._read(frame, fast=False), _same
         inverted = 255 - frame
-        yield "inverted", inverted, self._read(inverted, fast=True, linear_only=True), _same
+        if not found and afford(frame):
+            yield "inverted", inverted, self._read(inverted, fast=True, linear_only=True), _same
         for region in regions:
             for stage, image in region.variants():
-                if spent() > self.budget_ms:
-                    return
-                yield stage, region.image, self._read(image, fast=True), region.back
-        if self._zbar is not None and spent() < self.budget_ms:
-            yield "zbar", frame, self._zbar.decode(frame), _same
+                if not found and afford(image):
+                    yield stage, region.image, self._read(image, fast=True), region.back
+        for region in regions:
+            if not found and self._zbar is not None and afford(region.image, ZBAR_COST):
+                yield "zbar", region.image, self._zbar.decode(region.image), region.back
 
-    def _confirmed(self, image: np.ndarray, read: Read, sure: bool) -> bool:
-        """Whether a second, independent reading of the place of a 1-D read agrees with it.
+    def _disputed(self, image: np.ndarray, read: Read, stage: str, rivals: bool) -> bool:
+        """Whether a second, independent reading of the place of a 1-D read disagrees with it, or
+        fails to agree with a weak one.
 
-        1-D codes carry one check digit, so a misread passes it one time in ten: the place is read
-        again with zxing-cpp's other binariser, then with libzbar. A different text refuses the
-        read; no text refuses it too unless the read came from the clean first pass (``sure``).
+        A 1-D code carries one check character: an EAN/UPC misread passes its mod-10 check digit
+        one time in ten, a Code 128 misread its mod-103 one far less. The place is read again with
+        zxing-cpp's other binariser, then with libzbar. A different text (and not the read's own)
+        refuses the read. No text refuses only a weak read: an EAN-8, a Code 128 shorter than
+        STRONG_CODE128, a read with ``rivals`` (another text in the same place, in the same pass),
+        or any 1-D read off a preprocessed image or by libzbar (which cannot confirm itself).
         """
         if read.symbology not in LINEAR:
-            return True
+            return False
         crop = _around(image, read.corners)
         texts = {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")}
-        if not texts and self._zbar is not None:
+        if not texts and self._zbar is not None and stage != "zbar":
             texts = {r.text for r in self._zbar.decode(crop)}
-        return read.text in texts or (sure and not texts)
+        if texts:
+            return read.text not in texts
+        if rivals or stage in PREPROCESSED or stage == "zbar":  # libzbar's Code 128 misreads pass its check
+            return True
+        return read.symbology == "ean8" or (read.symbology == "code128" and len(read.text) < STRONG_CODE128)
 
     def _read(self, image: np.ndarray, *, fast: bool, linear_only: bool = False) -> list[Read]:
         return self._zxing.read(image, formats=self._linear if linear_only else self._formats, fast=fast)
+
+
+def _overlap(a: Corners, b: Corners) -> bool:
+    """Whether the bounding boxes of two reads' corners meet."""
+    (ax, ay), (bx, by) = zip(*a), zip(*b)
+    return min(ax) <= max(bx) and min(bx) <= max(ax) and min(ay) <= max(by) and min(by) <= max(ay)
 
 
 def _around(frame: np.ndarray, corners: Corners, most_px: int = 500) -> np.ndarray:
@@ -165,13 +202,19 @@ def _candidates(frame: np.ndarray, most: int = 3) -> list[tuple[tuple[int, int, 
 
 
 def _bar_angle(gx: np.ndarray, gy: np.ndarray) -> float:
-    """Degrees to turn a region so its gradients run horizontally (its bars upright), when they
-    share a direction as a 1-D code's do; 0 when they do not (a QR code, clutter)."""
-    jxx, jyy, jxy = float((gx * gx).sum()), float((gy * gy).sum()), float((gx * gy).sum())
-    coherence = np.hypot(jxx - jyy, 2 * jxy) / (jxx + jyy + 1e-9)
-    if coherence < 0.5:
+    """Degrees to turn a region so its strongest shared gradient direction runs horizontally (a 1-D
+    code's bars upright), when one direction stands out as a 1-D code's does; 0 when none does
+    (a QR code, clutter). The direction is the peak of a histogram of gradient directions weighted
+    by strength, which noise and clutter around a code spread but do not move."""
+    weight = (gx * gx + gy * gy).ravel()
+    direction = np.degrees(np.arctan2(gy, gx)).ravel() % 180
+    counts, _ = np.histogram(direction, bins=ANGLE_BINS, range=(0, 180), weights=weight)
+    smooth = counts + np.roll(counts, 1) + np.roll(counts, -1)  # a peak split between two bins
+    peak = int(np.argmax(smooth))
+    if smooth[peak] < BAR_SHARE * counts.sum():
         return 0.0
-    angle = 0.5 * np.degrees(np.arctan2(2 * jxy, jxx - jyy))
+    angle = (peak + 0.5) * 180 / ANGLE_BINS
+    angle = angle - 180 if angle > 90 else angle
     return angle if abs(angle) > 5 else 0.0
 
 
@@ -185,8 +228,17 @@ class _Region:
         factor = max(1.0, min(4.0, 400 / max(w, h)))
         if factor > 1.0:
             crop = cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
-        self.offset, self.factor = (x, y), factor
+        self.offset, self.factor, self.box = (x, y), factor, box
         self.image, self.inverse = _rotate(crop, angle) if angle else (crop, None)
+
+    def holds(self, corners: Corners) -> bool:
+        """Whether this region is about the code at ``corners`` (in the frame): its centre is within
+        the code's bounding box grown by a quarter each way."""
+        x, y, w, h = self.box
+        xs, ys = [p[0] for p in corners], [p[1] for p in corners]
+        grow_x, grow_y = (max(xs) - min(xs)) / 4 + 8, (max(ys) - min(ys)) / 4 + 8
+        cx, cy = x + w / 2, y + h / 2
+        return min(xs) - grow_x <= cx <= max(xs) + grow_x and min(ys) - grow_y <= cy <= max(ys) + grow_y
 
     def back(self, corners: Corners) -> Corners:
         points = np.array(corners, dtype=np.float32)

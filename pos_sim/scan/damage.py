@@ -297,6 +297,13 @@ def _counter(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
+def counter_scene(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
+    """A BGR frame of a shop counter and the things on it, with no code yet."""
+    frame = _counter(width, height, rng)
+    _clutter(frame, rng)
+    return frame
+
+
 def _clutter(frame: np.ndarray, rng: np.random.Generator) -> None:
     """Things on the counter: boxes, coins, cables, a receipt and printed words, drawn in place."""
     height, width = frame.shape[:2]
@@ -377,8 +384,7 @@ def place_in_frame(
             f"a {code.shape[1]}x{code.shape[0]} code at fill {fill:.2f} is {code.shape[1] * scale:.0f} px wide, "
             f"wider than the {width}x{height} frame"
         )
-    frame = _counter(width, height, gen)
-    _clutter(frame, gen)
+    frame = counter_scene(width, height, gen)
     card, mask, corners = _card(code, scale, (width * 0.98, height * 0.98), gen)
     ch, cw = card.shape[:2]
     outline = np.float32([[0, 0], [cw, 0], [cw, ch], [0, ch]])

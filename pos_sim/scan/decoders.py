@@ -4,6 +4,13 @@ A decoder takes an image (a numpy array, grayscale or BGR) and returns every cod
 as ``Read`` values with the symbology, text, raw bytes, corners in image coordinates, the decoder's
 name and the time taken. A decoder whose library cannot be loaded is reported once by
 ``available()`` and left out; it never crashes the terminal.
+
+The text is the one the code says: its ECI designator when it has one (Shift_JIS, GB 18030, Big5,
+UTF-8, ISO-8859-x...), else the decoder's own reading of the bytes (zxing-cpp and libzbar tell
+Shift_JIS, the JIS X 0510 default, from UTF-8 and ISO-8859-1; OpenCV reads ISO-8859-1, the ISO/IEC
+18004 default). ``raw`` keeps the bytes as the code holds them where the library gives them
+(zxing-cpp); libzbar gives them as UTF-8, OpenCV as UTF-8 for ISO-8859-1. A UPC-A is reported as UPC-A, 12 digits,
+whichever way the library names it (a UPC-A is an EAN-13 whose first digit is 0, the same bars).
 """
 
 from __future__ import annotations
@@ -57,11 +64,21 @@ def _points(points) -> Corners:
     return tuple((round(x), round(y)) for x, y in pts[first:] + pts[:first])
 
 
-def _text(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
+# AIM ECI assignments -> Python codecs (AIM ITS/04-001); what OpenCV reports for a code's bytes
+_ECI_CODECS = {
+    0: "cp437", 1: "latin-1", 2: "cp437", 3: "latin-1", 4: "iso8859-2", 5: "iso8859-3", 6: "iso8859-4",
+    7: "iso8859-5", 8: "iso8859-6", 9: "iso8859-7", 10: "iso8859-8", 11: "iso8859-9", 12: "iso8859-10",
+    13: "iso8859-11", 15: "iso8859-13", 16: "iso8859-14", 17: "iso8859-15", 18: "iso8859-16", 20: "shift_jis",
+    21: "cp1250", 22: "cp1251", 23: "cp1252", 24: "cp1256", 25: "utf-16-be", 26: "utf-8", 27: "ascii",
+    28: "big5", 29: "gb18030", 30: "euc-kr", 32: "gb18030", 33: "utf-16-le", 34: "utf-32-be", 35: "utf-32-le",
+}
+
+
+def _retail(symbology: str, text: str) -> tuple[str, str]:
+    """A UPC-A read as an EAN-13 with a leading 0 (zxing-cpp names it so) as UPC-A, 12 digits."""
+    if symbology == "ean13" and len(text) == 13 and text.startswith("0"):
+        return "upca", text[1:]
+    return symbology, text
 
 
 class ZxingDecoder:
@@ -116,9 +133,8 @@ class ZxingDecoder:
                 continue
             pos = code.position
             corners = _points([(p.x, p.y) for p in (pos.top_left, pos.top_right, pos.bottom_right, pos.bottom_left)])
-            symbology = self._symbologies.get(code.format, str(code.format).lower())
-            raw = bytes(code.bytes)
-            reads.append(Read(symbology, code.text if symbology != "qr" else _text(raw), raw, corners, self.name, ms))
+            symbology, text = _retail(self._symbologies.get(code.format, str(code.format).lower()), code.text)
+            reads.append(Read(symbology, text, bytes(code.bytes), corners, self.name, ms))
         return reads
 
 
@@ -152,9 +168,11 @@ class ZbarDecoder:
         ms = (time.perf_counter() - started) * 1000
         reads = []
         for code in found:
-            symbology = self._SYMBOLOGIES.get(code.type, code.type.lower())
+            # libzbar turns a QR code's bytes into UTF-8 itself (its charset guess, ECI 3-26)
+            text = code.data.decode("utf-8", errors="replace")
+            symbology, text = _retail(self._SYMBOLOGIES.get(code.type, code.type.lower()), text)
             corners = _points(code.polygon) if len(code.polygon) == 4 else _rect(code.rect)
-            reads.append(Read(symbology, _text(code.data), bytes(code.data), corners, self.name, ms))
+            reads.append(Read(symbology, text, bytes(code.data), corners, self.name, ms))
         return reads
 
 
@@ -164,31 +182,38 @@ def _rect(rect) -> Corners:
 
 
 class OpenCvDecoder:
-    """OpenCV's QRCodeDetectorAruco (several QR codes a frame) and its 1-D barcode detector."""
+    """OpenCV's QRCodeDetectorAruco (finds several QR codes a frame), its QR decoder (the bytes and
+    the ECI of each) and its 1-D barcode detector."""
 
     name = "opencv"
 
     def __init__(self) -> None:
         import cv2
 
-        self._qr = cv2.QRCodeDetectorAruco()
+        self._finder = cv2.QRCodeDetectorAruco()
+        self._qr = cv2.QRCodeDetector()
         self._barcode = cv2.barcode.BarcodeDetector()
 
     def decode(self, image: np.ndarray) -> list[Read]:
         started = time.perf_counter()
         frame = gray(image)
-        reads: list[tuple[str, str, Corners]] = []
-        ok, texts, points, _ = self._qr.detectAndDecodeMulti(frame)
-        if ok and points is not None:
-            reads += [("qr", text, _points(p)) for text, p in zip(texts, points) if text]
+        reads: list[tuple[str, str, bytes, Corners]] = []
+        ok, points = self._finder.detectMulti(frame)
+        for p in points if ok and points is not None else ():
+            raw, _ = self._qr.decodeBytes(frame, p.reshape(-1, 1, 2).astype(np.float32))
+            if raw:
+                # ECI 0: no designator, or ISO-8859-1 that OpenCV has already turned into UTF-8
+                codec = _ECI_CODECS.get(self._qr.getEncoding(), "utf-8") if self._qr.getEncoding() else "utf-8"
+                reads.append(("qr", raw.decode(codec, errors="replace"), raw, _points(p)))
         result = self._barcode.detectAndDecodeWithType(frame)
         ok, texts, kinds, points = result if len(result) == 4 else (result[0], *result[1:])
         if ok and points is not None:
             for text, kind, p in zip(texts, kinds, points):
                 if text:
-                    reads.append((kind.lower().replace("_", "").replace("-", ""), text, _points(p)))
+                    symbology, text = _retail(kind.lower().replace("_", "").replace("-", ""), text)
+                    reads.append((symbology, text, text.encode("ascii", errors="replace"), _points(p)))
         ms = (time.perf_counter() - started) * 1000
-        return [Read(s, t, t.encode("utf-8"), c, self.name, ms) for s, t, c in reads]
+        return [Read(s, t, r, c, self.name, ms) for s, t, r, c in reads]
 
 
 _ADAPTERS = {"zxing": ZxingDecoder, "zbar": ZbarDecoder, "opencv": OpenCvDecoder}

@@ -44,3 +44,22 @@ def test_the_corpus_is_the_same_for_a_seed():
     again, same = bench.make_frame(17, 3, "glare+perspective", "ean13", (640, 480))
     assert first == again and np.array_equal(pixels, same)
     assert pixels.shape == (480, 640, 3) and 0.2 <= first.strength <= 1.0
+
+
+def test_a_quick_run_of_the_photo_corpus_reports_every_photo_condition(tmp_path, capsys):
+    out = tmp_path / "photo.json"
+    frames = len(bench.PHOTO_CATEGORIES)
+    assert bench.main(["--corpus", "photo", "--frames", str(frames), "--decoders", "zxing,cascade", "--json", str(out)]) == 0
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["corpus"] == "photo" and "photo corpus" in capsys.readouterr().out
+    assert {f["category"] for f in report["per_frame"]} == set(bench.PHOTO_CATEGORIES)
+    assert set(report["decoders"]["cascade"]["by_category"]) == set(bench.PHOTO_CATEGORIES)
+
+
+def test_a_photo_of_several_codes_names_the_others_and_reading_them_is_no_false_read():
+    frame, image = bench.make_photo(9, 4, "several", "qr", (1280, 720))
+    again, same = bench.make_photo(9, 4, "several", "qr", (1280, 720))
+    assert frame == again and np.array_equal(image, same) and 1 <= len(frame.others) <= 2
+    cascade = bench.load_decoders(["cascade"])["cascade"]
+    texts = {r.text for r in cascade.decode(image)}
+    assert frame.text in texts and texts <= {frame.text, *frame.others}

@@ -5,11 +5,13 @@ import logging
 import sys
 
 import numpy as np
+import segno
 import pytest
 
 from pos_sim.domain.codes import schemes
 from pos_sim.render.barcodes import barcode_image, qr_image
 from pos_sim.scan import decoders
+from pos_sim.scan.cascade import Cascade
 
 PAYNOW = schemes.paynow(uen="201403121W")
 
@@ -66,3 +68,47 @@ def test_a_missing_library_is_left_out_and_said_once(monkeypatch, caplog):
 def test_nothing_in_a_blank_frame():
     for name in decoders.NAMES:
         assert decoders.load(name).decode(np.full((240, 320, 3), 200, np.uint8)) == []
+
+
+def qr_of(text: str, encoding: str | None, eci: bool) -> np.ndarray:
+    """``text`` in a QR code's byte mode as ``encoding`` (segno's own choice when None), with or
+    without the ECI designator that names it, 5 px a module on paper."""
+    symbol = segno.make_qr(text, encoding=encoding, eci=eci, mode="byte")
+    modules = np.array([list(row) for row in symbol.matrix_iter(border=4)], dtype=bool)
+    return np.repeat(np.repeat(np.where(modules, 0, 255).astype(np.uint8), 5, axis=0), 5, axis=1)
+
+
+TEXTS = {  # name: (text, encoding, ECI designator)
+    "shift_jis": ("Google モバイル", "shift_jis", False),  # JIS X 0510's default: Japanese codes carry no ECI
+    "shift_jis-eci": ("ラーメン屋 1200円", "shift_jis", True),
+    "gb18030-eci": ("中文测试 北京烤鸭", "gb18030", True),
+    "gbk-eci": ("支付宝 付款码", "gbk", True),
+    "big5-eci": ("中文測試 台北", "big5", True),
+    "utf-8": ("héllo wörld ✓ ラーメン", "utf-8", False),
+    "utf-8-eci": ("héllo wörld ✓ ラーメン", "utf-8", True),
+    "iso-8859-1": ("café crème brûlée", "iso-8859-1", False),  # ISO/IEC 18004's default
+    "iso-8859-1-eci": ("café crème brûlée", "iso-8859-1", True),
+}
+# What a library cannot tell: libzbar ignores ECI 29 (GB 2312/GB 18030) and guesses Big5; OpenCV reads
+# bytes without ECI as ISO-8859-1 (the standard's default), so a Shift_JIS code without ECI as Latin-1.
+LIBRARY_LIMITS = {("zbar", "gb18030-eci"), ("zbar", "gbk-eci"), ("opencv", "shift_jis")}
+
+
+@pytest.mark.parametrize("name", [*decoders.NAMES, "cascade"])
+@pytest.mark.parametrize("case", TEXTS)
+def test_a_qr_code_reads_back_as_the_text_its_encoding_says(name, case, request):
+    if (name, case) in LIBRARY_LIMITS:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=f"{name} cannot tell this encoding"))
+    text, encoding, eci = TEXTS[case]
+    decoder = Cascade() if name == "cascade" else decoders.load(name)
+    [read] = decoder.decode(qr_of(text, encoding, eci))
+    assert (read.symbology, read.text) == ("qr", text)
+    if name == "zxing":  # the bytes the code holds, for payloads that need them
+        assert read.raw == text.encode(encoding)
+
+
+@pytest.mark.parametrize("name", ["zxing", "zbar", "cascade"])  # OpenCV's 1-D detector misses these frames
+def test_a_upc_a_is_reported_as_upc_a_with_12_digits(name):
+    frame = frame_with(barcode_image("upca", "036000291452", module_px=3), (100, 60), size=(400, 500))
+    assert [(r.symbology, r.text) for r in (Cascade() if name == "cascade" else decoders.load(name)).decode(frame)] \
+        == [("upca", "036000291452")]
