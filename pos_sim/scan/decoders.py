@@ -156,7 +156,11 @@ class ZbarDecoder:
     }
 
     def __init__(self) -> None:
-        from pyzbar import pyzbar
+        try:
+            from pyzbar import pyzbar
+        except ImportError as exc:  # pyzbar is there; the system's libzbar.so.0 is not
+            raise ImportError(f"{exc}: install the system library libzbar0 (Debian, Ubuntu: apt-get install libzbar0; "
+                              "macOS: brew install zbar)") from None
 
         self._zbar = pyzbar
         # only the symbologies named above: DataBar, no payment code, prints libzbar assertion warnings

@@ -7,6 +7,7 @@ import sys
 import cv2
 import numpy as np
 
+from pos_sim.assets import ASSETS
 from pos_sim.domain.codes import schemes
 from pos_sim.render.barcodes import barcode_image, qr_image
 
@@ -94,3 +95,21 @@ def test_virtual_scan_of_a_damaged_code(tmp_path):
     assert line["text"] == PAYNOW and line["path"] == "virtual:glare@0.7" and saved.exists()
     run = pos_sim("scan", "--json", "--damage", "inverted", "--text", EAN)
     assert lines(run)[0]["text"] == EAN and lines(run)[0]["symbology"] == "ean13"
+
+
+NO_LIBZBAR = ("import ctypes.util, sys; found = ctypes.util.find_library; "  # a machine without the system's libzbar.so.0
+              "ctypes.util.find_library = lambda name: None if name == 'zbar' else found(name); "
+              "from pos_sim.cli import main; sys.exit(main(sys.argv[1:]))")
+
+
+def test_without_libzbar_the_cascade_reads_on_and_the_zbar_decoder_says_what_to_install():
+    image = str(ASSETS / "scenarios" / "images" / "kaya-spread-ean13.png")
+    alone = subprocess.run([sys.executable, "-c", NO_LIBZBAR, "scan", "--decoder", "zbar", image],
+                           capture_output=True, text=True, timeout=60)
+    assert alone.returncode == 2 and "Traceback" not in alone.stderr
+    assert alone.stderr.splitlines()[-1] == ("error: decoder zbar is not available here: Unable to find zbar shared library: "
+                                             "install the system library libzbar0 (Debian, Ubuntu: apt-get install libzbar0; "
+                                             "macOS: brew install zbar)")
+    cascade = subprocess.run([sys.executable, "-c", NO_LIBZBAR, "scan", image], capture_output=True, text=True, timeout=60)
+    assert cascade.returncode == 0 and "ean13 gs1 8886305100582" in cascade.stdout
+    assert cascade.stderr.strip() == "decoder zbar left out: " + alone.stderr.splitlines()[-1].split(": ", 2)[2]
