@@ -10,26 +10,22 @@ offline for a while) to wallets that can pay: the same fares and balances. On SQ
 (POS_SIM_TEST_PG), a fresh database for each example.
 """
 
-import secrets
 import tempfile
 import uuid
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, insert, select
-from sqlalchemy.engine import make_url
 
 from pos_sim.backend.clock import SimClock
 from pos_sim.backend.store import Store, entries, postings
 from pos_sim.backend.transit import Transit
 from pos_sim.backend.transit_store import transit_debts, transit_deny, transit_journeys, transit_riders
 from pos_sim.domain.codes import ride
-from tests.integration.conftest import PG_URL, _pg_conninfo
+from tests.integration.conftest import PG_URL, empty_database
 
 OPERATOR = "METRO_OPS"
 SGT = timezone(timedelta(hours=8))
@@ -81,22 +77,6 @@ def streams(draw, poor: bool = True):
     return list(zip(accounts, balances)), runs, clocks, late
 
 
-@contextmanager
-def database(kind: str, folder: Path):
-    """A URL to an empty database: a new SQLite file, or a new PostgreSQL schema (dropped after)."""
-    if kind == "sqlite":
-        yield f"sqlite:///{folder / f'{secrets.token_hex(4)}.db'}"
-        return
-    schema = f"test_{secrets.token_hex(6)}"
-    with psycopg.connect(_pg_conninfo(), autocommit=True) as admin:
-        admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(_pg_conninfo(), autocommit=True) as admin:
-            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
 def cleared(url: str, riders, runs, clocks) -> tuple:
     """Upload and clear each run in turn; what the ledger then holds."""
     clock = Clock()
@@ -136,7 +116,7 @@ def check(kind: str, stream) -> None:
     for index, run in enumerate(runs):  # a tap uploaded late goes up with a later run (the last at the latest)
         for tap in run:
             uploads[min(index + late[taps.index(tap)], len(runs) - 1)].append(tap)
-    with tempfile.TemporaryDirectory() as folder, database(kind, Path(folder)) as once, database(kind, Path(folder)) as split:
+    with tempfile.TemporaryDirectory() as folder, empty_database(kind, Path(folder)) as once, empty_database(kind, Path(folder)) as split:
         whole = cleared(once, riders, [taps], [clocks[-1]])
         assert cleared(split, riders, uploads, clocks) == whole
 
