@@ -125,14 +125,30 @@ KINDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(not PG_UR
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stream=streams())
 def test_clearing_a_stream_in_runs_charges_what_clearing_it_at_once_does(kind, stream):
     check(kind, stream)
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stream=streams(poor=False))
 def test_taps_uploaded_late_are_priced_as_if_they_had_come_in_time(kind, stream):
     check(kind, stream)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_entry_waiting_for_its_exit_stays_after_the_checkpoint(kind):
+    account = bytes([7]) * 16
+    codes = [ride.sign(ride.RideCode(ISSUER.key_id, account, START, 60, n, 0), ISSUER_KEY) for n in (1, 2, 3)]
+
+    def tap(n: int, direction: str, at: datetime, station: str) -> dict:
+        return {"tapId": str(uuid.UUID(int=n + 1)), "stationId": station, "gateId": "G1", "direction": direction,
+                "at": at.isoformat(), "code": codes[n], "account": account.hex(), "decision": "open", "reason": "ok"}
+
+    first = [tap(0, "in", START, "M01"), tap(1, "in", START + timedelta(hours=2), "M02")]  # the first had no tap-out
+    # cleared when the first entry is past its 3 h and the second is not: the second waits, and its exit comes
+    later = [tap(2, "out", START + timedelta(hours=3, minutes=30), "M05")]
+    check(kind, ([(account, 100_000)], [first, later], [START + timedelta(hours=3, minutes=10),
+                                                           START + timedelta(hours=4)], [0, 0, 0]))
