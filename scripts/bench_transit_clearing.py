@@ -159,6 +159,7 @@ def bench_days(url: str, days: int, taps_per_day: int, seed: int) -> None:
     network = Network(url, max(1, taps_per_day // 5), rng)
     dialect = network.store.dialect
     seconds: list[float] = []
+    cpu: list[float] = []
     for day in range(days):
         taps: list[dict] = []
         for code, account in network.riders:
@@ -170,6 +171,7 @@ def bench_days(url: str, days: int, taps_per_day: int, seed: int) -> None:
         before = load()
         cleared, clear_s, clear_cpu = network.clear()
         seconds.append(clear_s)
+        cpu.append(clear_cpu)
         assert cleared["taps"] == len(taps), cleared
         print(f"{dialect} day {day + 1}: {clear_s:.2f} s (CPU here {clear_cpu:.2f} s) | {len(taps):,d} taps,"
               f" {cleared['journeys']:,d} journeys, {int(cleared['charged']['value']) / 100:,.2f} SGD,"
@@ -182,12 +184,13 @@ def bench_days(url: str, days: int, taps_per_day: int, seed: int) -> None:
     before = load()
     whole, whole_s, whole_cpu = network.clear()
     assert whole["charged"]["value"] == "0" and whole["refunded"]["value"] == "0", whole  # the same prices, again
-    last, first = statistics.mean(seconds[-3:]), statistics.mean(seconds[:3])
     print(f"{dialect} baseline, every account priced again over all {days} days (the old way): {whole_s:.2f} s"
           f" (CPU here {whole_cpu:.2f} s) | load average {before} -> {load()}")
-    print(f"{dialect} days {days - 2}-{days} against days 1-3 (means): {last / first:.2f}x;"
-          f" day {days} against day 1: {seconds[-1] / seconds[0]:.2f}x; the old way on day {days}:"
-          f" {whole_s / seconds[-1]:.1f}x day {days}'s clearing")
+    for name, figures, whole_figure in (("wall clock", seconds, whole_s), ("CPU here", cpu, whole_cpu)):
+        last, first = statistics.median(figures[-5:]), statistics.median(figures[:5])
+        print(f"{dialect} {name}: days {days - 4}-{days} against days 1-5 (medians) {last / first:.2f}x;"
+              f" day {days} against day 1 {figures[-1] / figures[0]:.2f}x; the old way {whole_figure / last:.1f}x"
+              f" a night's clearing of days {days - 4}-{days}")
     network.check_books()
 
 
