@@ -73,11 +73,12 @@ ACCOUNT_BYTES = 16
 MAX_TAPS = 1000
 MAX_BODY_BYTES = 4 * 1024 * 1024
 """The longest /transit request body the HTTP edge takes (app.py refuses a longer one before it gets here): a
-batch of MAX_TAPS taps is about 0.4 MB as a gate sends it, and about 2 MB at the most (every text member
+batch of MAX_TAPS taps is about 0.4 MB as a gate sends it, and about 3.9 MB at the most (every text member
 its longest, each character escaped as a surrogate pair)."""
 MAX_ID_CHARS = 64
-MAX_CODE_CHARS = 512
-"""The most characters of a tap's ``code``: a gate keeps no more of a text that is no ride code."""
+MAX_CODE_CHARS = 160
+"""The most characters of a tap's ``code``: a ride code has at most 145; a gate sends no more of a text that is
+no ride code (pos_sim/terminal/gate.py ``UPLOADED_TEXT``)."""
 AHEAD = timedelta(seconds=ride.MAX_SKEW_S)
 """How far ahead of the backend's clock a tap's time may be (a gate's clock runs a little fast): later is refused."""
 

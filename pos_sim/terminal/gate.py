@@ -89,6 +89,8 @@ MOBILE_APP = 4
 """fare_media_type of a mobile app (GTFS): the medium a ride code is."""
 KEPT_TEXT = 512
 """Most characters of a scanned text the journal keeps."""
+UPLOADED_TEXT = 160
+"""Most characters of a scanned text that go up (docs/transit-api.md): a ride code has at most 145."""
 
 _GATE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,15}")
 _STATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -339,7 +341,7 @@ class JournalTap:
     def to_upload(self) -> dict[str, str]:
         """The tap as docs/transit-api.md sends it."""
         return {"tapId": self.tap_id, "stationId": self.station_id, "gateId": self.gate_id, "direction": self.direction,
-                "at": self.at, "code": self.code, "account": self.account or "", "decision": self.decision,
+                "at": self.at, "code": self.code[:UPLOADED_TEXT], "account": self.account or "", "decision": self.decision,
                 "reason": self.reason}
 
 
