@@ -193,7 +193,7 @@ class NewMerchant(BaseModel):
     name: str = Field(min_length=1, max_length=128)
     settlementCurrency: str = Field(examples=["THB"], description="ISO 4217 code the merchant is settled in")
     publicKey: str | None = Field(default=None, description="RSA public key (PEM or bare base64); "
-                                  "omitted: a key pair is made in the data dir and the private key answered")
+                                  "omitted: a key pair is made in the data dir, and the private key answered on loopback")
 
 
 class ClockMove(BaseModel):
@@ -488,8 +488,9 @@ def create_app(gateway: Gateway) -> Edge:
         return gateway.payments.scan(wallet_id, request.codeValue, request.confirmMs)
 
     @app.post("/sim/merchants", status_code=201, summary="Add a merchant (an AMS client id and its key)")
-    def add_merchant(merchant: NewMerchant) -> dict[str, Any]:
-        return gateway.merchants.add(merchant.clientId, merchant.name, merchant.settlementCurrency, merchant.publicKey)
+    def add_merchant(merchant: NewMerchant, request: Request) -> dict[str, Any]:
+        return gateway.merchants.add(merchant.clientId, merchant.name, merchant.settlementCurrency, merchant.publicKey,
+                                     answer_private_key=_loopback(request))
 
     @app.get("/sim/merchants", summary="Every merchant")
     def list_merchants() -> dict[str, Any]:

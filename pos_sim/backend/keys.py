@@ -1,4 +1,5 @@
-"""RSA key files: make a pair (the private key 0600 from its first byte), read them, or both.
+"""Key files: make an RSA pair (the private key 0600 from its first byte), read them, or both; and
+any private key's file (``write_private``: the transit issuer's Ed25519 keys too).
 
 Files are PEM: the private key PKCS#8 (``BEGIN PRIVATE KEY``), the public key X.509
 SubjectPublicKeyInfo (``BEGIN PUBLIC KEY``). A directory made to hold a private key is 0700.
@@ -79,8 +80,19 @@ def ensure_key_pair(private_path: Path, public_path: Path) -> tuple[rsa.RSAPriva
     return private_key, public_key
 
 
+def read_private_text(path: Path) -> str:
+    """The text of the private key file at ``path``."""
+    return _read(Path(path), "private")
+
+
 def _write_private(path: Path, key: rsa.RSAPrivateKey) -> None:
-    data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    write_private(path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a private key file, 0600 from its first byte, in a folder made 0700; never over an existing file."""
+    path = Path(path)
     _make_dir(path.parent, 0o700)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # umask can only narrow 0600

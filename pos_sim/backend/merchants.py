@@ -3,7 +3,8 @@
 A merchant is a client id, the public key its requests are verified with, and the currency it is
 settled in by default. Given no public key, the simulator makes the merchant a key pair in its data
 dir (``keys/{clientId}_private.pem``, 0600, and ``keys/{clientId}_public.pem``), as it does for the
-demo merchant, so a terminal on this machine can sign with it (``--backend-data-dir``).
+demo merchant, so a terminal on this machine can sign with it (``--backend-data-dir``); the answer
+holds the private key itself only for a caller on loopback (on this machine), never over the network.
 """
 
 from __future__ import annotations
@@ -40,8 +41,10 @@ class Merchants:
         self.store = store
         self.key_dir = key_dir
 
-    def add(self, client_id: str, name: str, settlement_currency: str, public_key: str | None) -> dict[str, Any]:
-        """A new merchant; without ``public_key``, with a key pair made in the data dir."""
+    def add(self, client_id: str, name: str, settlement_currency: str, public_key: str | None, *,
+            answer_private_key: bool = False) -> dict[str, Any]:
+        """A new merchant; without ``public_key``, with a key pair made in the data dir: its file named in the
+        answer, and the private key itself with ``answer_private_key`` (asked on loopback: app.py)."""
         if not CLIENT_ID.fullmatch(client_id):
             raise Refused("PARAM_ILLEGAL", "clientId: 1 to 64 letters, digits, '_' or '-'")
         try:
@@ -67,7 +70,9 @@ class Merchants:
             except keys.KeyFileError as exc:
                 raise Refused("PROCESS_FAIL", str(exc)) from None
             public_key = public_path.read_text()
-            made = {"privateKeyFile": str(private_path), "privateKey": private_path.read_text()}
+            made = {"privateKeyFile": str(private_path)}
+            if answer_private_key:
+                made["privateKey"] = private_path.read_text()
         try:
             with self.store.begin() as tx:
                 merchant = tx.add_merchant(client_id, name, public_key, settle_in)

@@ -10,6 +10,7 @@ the store (the ledger, idempotency records, faults, rates, the simulator's clock
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import threading
@@ -35,14 +36,19 @@ class BackendError(Exception):
 def open_gateway(data_dir: Path, db_url: str | None = None, admin_token: str | None = None) -> Gateway:
     """The gateway of ``data_dir``: created on first use with its keys, ledger and demo merchant."""
     key_dir = data_dir / "keys"
+    ledger = data_dir / "ledger.db"
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        if not data_dir.is_dir():  # made by pos-sim: for its owner alone (keys, the ledger)
+            data_dir.parent.mkdir(parents=True, exist_ok=True)
+            data_dir.mkdir(mode=0o700)
         gateway_key, _ = keys.ensure_key_pair(key_dir / "gateway_private.pem", key_dir / "gateway_public.pem")
         keys.ensure_key_pair(key_dir / f"{DEMO_CLIENT_ID}_private.pem", key_dir / f"{DEMO_CLIENT_ID}_public.pem")
         demo_public = (key_dir / f"{DEMO_CLIENT_ID}_public.pem").read_text()
+        if db_url is None and not ledger.exists():  # SQLite makes its -wal and -shm files with the ledger's mode
+            os.close(os.open(ledger, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except OSError as exc:
         raise BackendError(f"{data_dir}: cannot set up the data dir ({exc.strerror or exc})") from None
-    store = Store.open(db_url or f"sqlite:///{(data_dir / 'ledger.db').resolve()}")
+    store = Store.open(db_url or f"sqlite:///{ledger.resolve()}")
     with store.begin() as tx:
         if tx.merchant(DEMO_CLIENT_ID) is None:
             tx.add_merchant(DEMO_CLIENT_ID, "pos-sim demo merchant", demo_public, "SGD")

@@ -1,25 +1,36 @@
 """The transit tables of the simulated provider, on the store's own ``metadata`` (made and migrated by
 ``migrations``); transit.py works on them.
 
-- ``transit_keys``: the issuer's Ed25519 keys that sign ride codes. The private key is kept here as
-  unencrypted PKCS#8 PEM: a simulator's convenience; a real issuer keeps it in an HSM.
+- ``transit_keys``: the issuer's Ed25519 keys that sign ride codes: their public halves and windows. The
+  private halves are never in the ledger: they are files in the data dir's ``keys/`` folder (transit.py).
 - ``transit_riders``: a wallet's ride account: the opaque token its ride codes carry (hex), and the
   count of codes issued (each code's sequence number).
 - ``transit_deny``: the deny list, a row per account and cause (``admin``: put there through the admin
   API; ``debt``: a fare it could not pay). An account is denied while it has any row.
 - ``transit_taps``: the taps gates uploaded, as uploaded, and ``digest`` of each (idempotency by tap id).
-- ``transit_dirty``: the clearing queue: accounts with taps no clearing has priced yet, and how many.
-  An upload adds to it in the transaction that stores its taps; a clearing takes an account off it
-  in the transaction that prices its taps, so no tap is ever missed (see transit.py).
-- ``transit_journeys``: each journey priced, keyed by its account and the id of its first tap-in:
-  what it costs after capping (``amount``) and what the wallet has paid of it (``paid``).
+- ``transit_dirty``: the clearing queue: accounts with taps no clearing has priced yet, how many, and
+  the earliest time among them (``since_ms``). An upload adds to it in the transaction that stores its
+  taps; a clearing takes an account off it in the transaction that prices its taps, so no tap is ever
+  missed (see clearing.py).
+- ``transit_journeys``: each journey priced, keyed by its account and the id of its first tap (its
+  tap-in, or the tap-out of an exit without one): what it costs after capping (``amount``) and what
+  the wallet has paid of it (``paid``).
+- ``transit_checkpoints``: per account, the time before which every tap is in a journey no later
+  tap can change (``before_ms``): clearing prices only the taps from there on (clearing.py).
+- ``transit_cap_totals``: per account, rider (0 the holder, 1... the companions) and cap, what the
+  final journeys before the checkpoint have counted towards each cap period still open.
 - ``transit_debts``: what an account owes for fares it could not pay, while it owes anything.
 - ``transit_clearings``: a row per clearing run and what it did.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 
 from pos_sim.backend.store import UtcDateTime, metadata
 
@@ -27,7 +38,6 @@ transit_keys = Table(
     "transit_keys",
     metadata,
     Column("key_id", Integer, primary_key=True, autoincrement=False),
-    Column("private_key", Text, nullable=False),
     Column("public_key", Text, nullable=False),  # base64url of the 32 raw bytes, as the key ring shows it
     Column("not_before", UtcDateTime, nullable=False),
     Column("not_after", UtcDateTime, nullable=False),
@@ -77,6 +87,7 @@ transit_dirty = Table(
     metadata,
     Column("account", Text, primary_key=True),
     Column("taps", BigInteger, nullable=False),
+    Column("since_ms", BigInteger, nullable=False),  # the earliest at_ms of the taps queued (clearing.NO_TAPS: none)
 )
 
 transit_journeys = Table(
@@ -98,6 +109,24 @@ transit_journeys = Table(
     Column("summary", Text, nullable=False),
     Column("error", Text),  # why it is not charged (the wallet's currency is not the network's)
     Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_transit_journeys_account_started_ms", "account", "started_ms"),
+)
+
+transit_checkpoints = Table(
+    "transit_checkpoints",
+    metadata,
+    Column("account", Text, primary_key=True),
+    Column("before_ms", BigInteger, nullable=False),  # Unix milliseconds: taps before it are in final journeys
+)
+
+transit_cap_totals = Table(
+    "transit_cap_totals",
+    metadata,
+    Column("account", Text, primary_key=True),
+    Column("rider", Integer, primary_key=True),  # 0 the code's holder, 1... its companions
+    Column("cap_id", Text, primary_key=True),
+    Column("period", String(10), primary_key=True),  # the period's first service day, YYYY-MM-DD
+    Column("spent", BigInteger, nullable=False),  # minor units counted towards the cap in that period
 )
 
 transit_debts = Table(
@@ -126,3 +155,31 @@ transit_clearings = Table(
     Column("indebted", Integer, nullable=False),
     Column("errors", Integer, nullable=False),
 )
+
+
+def upsert(dialect: str):
+    """The INSERT of the store's database that takes ON CONFLICT clauses."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def db_value(conn: Connection, column: Any, value: Any) -> Any:
+    """``value`` as SQLAlchemy would send it to this database for ``column`` (a time: text on SQLite)."""
+    processor = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return value if processor is None else processor(value)
+
+
+def insert_many(conn: Connection, table: Any, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Insert ``rows`` of values for the columns ``names``, as the database takes them (``db_value``),
+    straight through the driver: SQLAlchemy's work a row costs several times what the database's does
+    in a bulk insert. One executemany on SQLite (a loop in C); COPY on PostgreSQL (where an executemany
+    is a statement a row)."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
+                             rows if isinstance(rows[0], tuple) else [tuple(row) for row in rows])
+        return
+    with conn.connection.dbapi_connection.cursor() as cursor:  # this transaction's connection
+        with cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)

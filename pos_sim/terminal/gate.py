@@ -11,9 +11,9 @@
    other gates wait for: a ride code that already opened a gate (here or at a station this one
    sees) is ``replayed``; an account whose newest movement is an entry less than ``max_trip`` ago
    cannot enter again (``passback``: "Already inside: tap out first"). An exit is never refused for
-   want of an entry (a rider is not kept inside): with no entry known it opens, flagged ``no-entry``
-   in the journal, "Fare charged later": the backend's clearing pairs the taps of every gate (an
-   entry at a station this gate cannot see included) and prices the journey.
+   want of an entry (a rider is not kept inside): with no entry known it opens, flagged ``no-entry``,
+   and the backend's clearing pairs the taps of every gate (an entry at a station this gate cannot
+   see included), or charges the network's maximum fare for an exit with no entry anywhere.
 
 Every decision is written to the gate's journal (SQLite, WAL, FULL sync: on disk) *before* the
 gate opens, then the movement to the station state. ``sync()`` uploads the journal's waiting taps
@@ -33,10 +33,12 @@ What the rider is shown:
   contract gives a gate no balance call: the rider's balance is shown in the wallet app once the
   taps are synced and charged ("Balance shown in your wallet app after sync").
 
-Journal files: ``gate-<gate id>.db`` in the station folder, one per gate. Every decision is in it;
-what goes up is what the contract has a reason for (``uploaded_reason``): text that is no ride
-code, and refusals for replay or passback, stay in the journal (``upload`` "local"), having nothing
-for the backend to pair or charge; an exit opened with no entry goes up as "ok".
+Journal files: ``gate-<gate id>.db`` in the station folder, one per gate. Every decision is in it,
+and every decision goes up, with what the gate decided and why (its ``GateReason``): an exit opened
+with no entry as ``no-entry``, a replay or passback refusal as the evidence it is, a text that is no
+ride code as ``unreadable`` (no account; the text as journalled). A tap the backend refuses (its
+answer says why, tap by tap) is not sent again: the sync's report says so. Journals written before
+every tap went up may hold taps marked ``local``: they stay there.
 """
 
 from __future__ import annotations
@@ -87,6 +89,8 @@ MOBILE_APP = 4
 """fare_media_type of a mobile app (GTFS): the medium a ride code is."""
 KEPT_TEXT = 512
 """Most characters of a scanned text the journal keeps."""
+UPLOADED_TEXT = 160
+"""Most characters of a scanned text that go up (docs/transit-api.md): a ride code has at most 145."""
 
 _GATE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,15}")
 _STATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -131,7 +135,7 @@ MESSAGES = {
     GateReason.DENIED_ACCOUNT: "Travel blocked on this account: please contact customer service",
     GateReason.REPLAYED: "Code already used: refresh the code in your wallet app",
     GateReason.PASSBACK: "Already inside: tap out first",
-    GateReason.NO_ENTRY: "Goodbye: no entry recorded, fare charged later",
+    GateReason.NO_ENTRY: "Goodbye: no entry recorded: the maximum fare unless your entry is found",
 }
 """The line a rider reads on the gate for each refusal (and the open exit with no entry)."""
 WELCOME = "Welcome: have a good trip"
@@ -280,27 +284,9 @@ def _status_failure(call: str, url: str, method: str, path: str, response: reque
 
 # --- the gate's journal ----------------------------------------------------------------------
 
-CONTRACT_REASONS = frozenset(reason.value for reason in ride.Reason)
-"""The reasons a tap may carry up (docs/transit-api.md: "<Reason value>", ``ride.Reason``'s; the backend refuses
-a batch with any other)."""
-
-
-def uploaded_reason(reason: str) -> str | None:
-    """The reason a tap is uploaded with; None for a tap that stays in the journal.
-
-    An exit opened with no entry known (``no-entry``) goes up as the open tap it is, ``ok``: the
-    backend pairs taps itself. A replay or passback refusal has no reason in the contract, and changes
-    nothing at the backend (it charges open taps only): it stays in the gate's journal, as does a scan
-    with no ride code in it.
-    """
-    if reason == GateReason.NO_ENTRY:
-        return GateReason.OK.value
-    return reason if reason in CONTRACT_REASONS else None
-
-
 JOURNAL_APPLICATION_ID = 0x50534731  # "PSG1": marks a SQLite file as a pos-sim gate journal
 JOURNAL_VERSION = 1
-WAITING, UPLOADED, LOCAL = "waiting", "uploaded", "local"
+WAITING, UPLOADED = "waiting", "uploaded"
 
 _JOURNAL_SCHEMA = """
 CREATE TABLE IF NOT EXISTS taps (
@@ -317,7 +303,7 @@ CREATE TABLE IF NOT EXISTS taps (
     message TEXT NOT NULL,
     fare_minor INTEGER,
     currency TEXT,
-    upload TEXT NOT NULL CHECK (upload IN ('waiting', 'uploaded', 'local')),  -- local: no ride code, never uploaded
+    upload TEXT NOT NULL CHECK (upload IN ('waiting', 'uploaded', 'local')),  -- local: never uploaded (older gates)
     uploaded_at TEXT
 );
 CREATE INDEX IF NOT EXISTS taps_to_upload ON taps (upload, seq);
@@ -355,8 +341,8 @@ class JournalTap:
     def to_upload(self) -> dict[str, str]:
         """The tap as docs/transit-api.md sends it."""
         return {"tapId": self.tap_id, "stationId": self.station_id, "gateId": self.gate_id, "direction": self.direction,
-                "at": self.at, "code": self.code, "account": self.account or "", "decision": self.decision,
-                "reason": uploaded_reason(self.reason) or self.reason}
+                "at": self.at, "code": self.code[:UPLOADED_TEXT], "account": self.account or "", "decision": self.decision,
+                "reason": self.reason}
 
 
 class GateJournal:
@@ -378,7 +364,6 @@ class GateJournal:
 
     def record(self, decision: Decision) -> None:
         """Write the decision, committed (on disk) before this returns: before the gate opens."""
-        upload = WAITING if decision.account is not None and uploaded_reason(decision.reason) is not None else LOCAL
         fare = decision.fare
         with self._writing():
             self._db.execute(
@@ -387,7 +372,7 @@ class GateJournal:
                 (decision.tap_id, decision.station_id, decision.gate_id, decision.direction.value,
                  decision.at.isoformat(timespec="milliseconds"), decision.code[:KEPT_TEXT], decision.account,
                  decision.decision, decision.reason.value, decision.message, None if fare is None else fare.minor,
-                 None if fare is None else fare.currency.code, upload),
+                 None if fare is None else fare.currency.code, WAITING),
             )
 
     def waiting(self, limit: int = BATCH) -> list[JournalTap]:
@@ -690,8 +675,9 @@ class Gate:
     def sync(self) -> SyncReport:
         """Upload the waiting taps (batches of up to 1000) and refresh the key ring cache; never raises for the network.
 
-        A batch the backend answers S is marked uploaded (its duplicates too: the backend has them);
-        anything else leaves it waiting for the next sync. Without a backend (``client`` None) nothing
+        A batch the backend answers S is marked uploaded (its duplicates too: the backend has them; and
+        the taps it refused, which it would refuse again: the report names them); anything else leaves
+        it waiting for the next sync. Without a backend (``client`` None) nothing
         is sent.
         """
         with self._sync_lock:
@@ -714,11 +700,16 @@ class Gate:
                 self.journal.mark_uploaded([tap.tap_id for tap in batch])
                 counted = [reply.body.get(name) for name in ("accepted", "duplicates")]
                 accepted, duplicate = (value if isinstance(value, int) and not isinstance(value, bool) else 0 for value in counted)
+                refusals = reply.body.get("refused")
+                refusals = refusals if isinstance(refusals, list) else []
                 uploaded += len(batch)
                 duplicates += duplicate
-                if accepted + duplicate != len(batch):
-                    problems.append(f"tap upload: the backend counted {accepted} accepted and {duplicate} duplicates"
-                                    f" of {len(batch)} taps")
+                if refusals:
+                    first = refusals[0].get("reason") if isinstance(refusals[0], dict) else None
+                    problems.append(f"tap upload: the backend refused {len(refusals)} taps (the first: {first})")
+                if accepted + duplicate + len(refusals) != len(batch):
+                    problems.append(f"tap upload: the backend counted {accepted} accepted, {duplicate} duplicates and"
+                                    f" {len(refusals)} refused of {len(batch)} taps")
             updated, published = False, None
             if not unreachable:
                 ring = self.client.keyring()

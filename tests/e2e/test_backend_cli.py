@@ -1,6 +1,9 @@
 """`pos-sim backend` as a user starts it: it prints its URL, serves, keeps its data, refuses bad setups, and
-keeps its secrets: private keys 0600 in a 0700 folder, never in its output, the admin API behind its token."""
+keeps its secrets: the data dir 0700, the ledger 0600, private keys (the transit issuer's too) 0600 in a
+0700 folder and never in the ledger, never in its output nor in an answer but the new merchant's on
+loopback, the admin API behind its token."""
 
+import asyncio
 import json
 import os
 import signal
@@ -11,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 
 import requests
 
-from pos_sim.backend import keys
+from pos_sim.backend import keys, server
+from pos_sim.backend.app import create_app
 from pos_sim.domain import ams_signature
 
 
@@ -73,13 +77,19 @@ def test_no_private_key_or_admin_token_reaches_the_output_even_with_every_logger
     line = process.stdout.readline()
     assert line.startswith("pos-sim backend on http://127.0.0.1:"), (line, process.stderr.read() if process.poll() is not None else "")
     url, admin = line.split()[3], {"authorization": f"Bearer {token}"}
+    answers: list[str] = []
     try:
         wallet = requests.post(f"{url}/sim/wallets", json={"currency": "SGD", "balance": 5_000}, headers=admin, timeout=10).json()["walletId"]
         code = requests.post(f"{url}/sim/wallets/{wallet}/payment-code", headers=admin, timeout=10).json()["code"]
-        requests.post(f"{url}/sim/wallets/{wallet}/ride-code", json={}, headers=admin, timeout=10)  # an issuer key is made
-        shop = requests.post(f"{url}/sim/merchants", json={"clientId": "SHOP_9", "name": "Shop", "settlementCurrency": "SGD"},
-                             headers=admin, timeout=10).json()
-        assert shop["privateKeyFile"].endswith("SHOP_9_private.pem")  # answered to the admin, never logged
+        for method, path in [("POST", f"/sim/wallets/{wallet}/ride-code"), ("POST", "/sim/transit/keys"),  # issuer keys are made
+                             ("POST", f"/sim/wallets/{wallet}/ride-code"), ("GET", "/sim/transit/keys"), ("GET", f"/sim/wallets/{wallet}"),
+                             ("POST", "/sim/transit/clear"), ("GET", "/sim/merchants"), ("GET", "/sim/openapi.json")]:
+            answers.append(requests.request(method, url + path, json={} if method == "POST" else None, headers=admin, timeout=10).text)
+        made = requests.post(f"{url}/sim/merchants", json={"clientId": "SHOP_9", "name": "Shop", "settlementCurrency": "SGD"},
+                             headers=admin, timeout=10)
+        shop = made.json()
+        assert shop["privateKeyFile"].endswith("SHOP_9_private.pem")  # answered to the admin on loopback, never logged
+        assert shop["privateKey"] == (data / "keys" / "SHOP_9_private.pem").read_text()
         key = keys.read_private_key(data / "keys" / "SIM_DEMO_private.pem")
         pay = json.dumps({"productCode": "IN_STORE_PAYMENT", "paymentRequestId": "R-1", "paymentNotifyUrl": "http://127.0.0.1:9/notify",
                           "paymentAmount": {"currency": "SGD", "value": "100"}, "paymentMethod": {"paymentMethodId": code},
@@ -110,12 +120,55 @@ def test_no_private_key_or_admin_token_reaches_the_output_even_with_every_logger
     said = out + err
     assert "DEBUG:" in err  # the loggers really were at their most verbose
     assert "PRIVATE KEY" not in said and token not in said
-    for name in ("gateway_private.pem", "SIM_DEMO_private.pem", "SHOP_9_private.pem"):
+    assert not any("PRIVATE KEY" in answer for answer in answers)
+    ledger = b"".join(path.read_bytes() for path in data.glob("ledger.db*"))
+    issuer = sorted(path.name for path in (data / "keys").glob("transit_issuer_*.pem"))
+    assert len(issuer) == 2 and b"PRIVATE KEY" not in ledger  # two issuer keys (the first, and the rotation's)
+    for name in ("gateway_private.pem", "SIM_DEMO_private.pem", "SHOP_9_private.pem", *issuer):
         private = data / "keys" / name
         assert os.stat(private).st_mode & 0o777 == 0o600
         body = [line for line in private.read_text().splitlines() if line and not line.startswith("-----")]
-        assert len(body) > 10 and not any(line in said for line in body), name
+        assert body and not any(line in said or line.encode() in ledger or any(line in a for a in answers) for line in body), name
     assert os.stat(data / "keys").st_mode & 0o777 == 0o700
+    assert os.stat(data).st_mode & 0o777 == 0o700
+    assert [os.stat(path).st_mode & 0o777 for path in data.glob("ledger.db*")] == [0o600] * len(list(data.glob("ledger.db*")))
+
+
+def asgi_post(app, path: str, body: dict, headers: dict, client: tuple[str, int]) -> tuple[int, dict]:
+    """POST to the backend's own ASGI app as a caller at ``client`` would (no socket: the address is the point)."""
+    data = json.dumps(body).encode()
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"", "client": client,
+             "server": ("192.0.2.1", 8360), "headers": [(name.encode(), value.encode()) for name, value in
+                                                       {**headers, "content-type": "application/json",
+                                                        "content-length": str(len(data))}.items()]}
+    incoming = [{"type": "http.request", "body": data, "more_body": False}]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    return sent[0]["status"], json.loads(b"".join(message.get("body", b"") for message in sent[1:]))
+
+
+def test_a_merchant_added_from_beyond_loopback_gets_its_key_file_named_not_its_private_key(tmp_path):
+    token = "tok-" + "5e6f" * 8
+    gateway = server.open_gateway(tmp_path / "data", admin_token=token)
+    try:
+        app = create_app(gateway)
+        status, shop = asgi_post(app, "/sim/merchants", {"clientId": "SHOP_FAR", "name": "Far", "settlementCurrency": "SGD"},
+                                 {"authorization": f"Bearer {token}"}, ("192.0.2.7", 50_000))
+        assert status == 201 and shop["privateKeyFile"].endswith("SHOP_FAR_private.pem") and "privateKey" not in shop
+        assert "PRIVATE KEY" not in json.dumps(shop)
+        status, near = asgi_post(app, "/sim/merchants", {"clientId": "SHOP_NEAR", "name": "Near", "settlementCurrency": "SGD"},
+                                 {"authorization": f"Bearer {token}"}, ("127.0.0.1", 50_000))
+        assert status == 201 and near["privateKey"].startswith("-----BEGIN PRIVATE KEY-----")
+    finally:
+        gateway.store.close()
 
 
 def test_with_an_admin_token_the_admin_api_wants_it_even_from_loopback_and_ams_does_not(tmp_path):

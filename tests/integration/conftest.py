@@ -5,6 +5,8 @@ postgresql://postgres@127.0.0.1:5432/test."""
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -33,8 +35,15 @@ def _pg_conninfo() -> str:
 )
 def url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
     """A database URL with no tables in it yet: a SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+    with empty_database(request.param, tmp_path) as made:
+        yield made
+
+
+@contextmanager
+def empty_database(kind: str, folder: Path) -> Iterator[str]:
+    """The URL of a new empty database: a SQLite file in ``folder``, or a new PostgreSQL schema (dropped after)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / f'ledger-{secrets.token_hex(4)}.db'}"
         return
     schema = f"test_{secrets.token_hex(6)}"
     with psycopg.connect(_pg_conninfo(), autocommit=True) as admin:

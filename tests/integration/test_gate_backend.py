@@ -138,13 +138,16 @@ def test_the_gate_fetches_a_signed_key_ring_and_uploads_its_taps_once(tmp_path, 
     decisions = [gate.decide(code_of(private, bytes([n + 1]) * 8, n)) for n in range(3)] + [gate.decide("junk")]
     assert [d.decision for d in decisions] == ["open", "open", "open", "deny"]
     report = gate.sync()
-    assert (report.ok, report.uploaded, report.duplicates, report.waiting) == (True, 3, 0, 0)
-    assert set(stand_in.taps) == {d.tap_id for d in decisions[:3]} and stand_in.unsigned_requests == 0
+    assert (report.ok, report.uploaded, report.duplicates, report.waiting) == (True, 4, 0, 0)
+    assert set(stand_in.taps) == {d.tap_id for d in decisions} and stand_in.unsigned_requests == 0
     tap = stand_in.taps[decisions[0].tap_id]
     assert tap == {"tapId": decisions[0].tap_id, "stationId": "M01", "gateId": "G1", "direction": "in",
                    "at": decisions[0].at.isoformat(timespec="milliseconds"), "code": decisions[0].code,
                    "account": "01" * 8, "decision": "open", "reason": "ok"}
-    assert gate.sync().uploaded == 0 and stand_in.batches == [3]
+    assert stand_in.taps[decisions[3].tap_id] | {"tapId": "", "at": ""} == {
+        "tapId": "", "stationId": "M01", "gateId": "G1", "direction": "in", "at": "", "code": "junk", "account": "",
+        "decision": "deny", "reason": "unreadable"}
+    assert gate.sync().uploaded == 0 and stand_in.batches == [4]
     gate.close()
 
 
@@ -252,15 +255,32 @@ def test_the_backends_deny_list_and_revoked_keys_reach_the_gate_and_its_refusals
     assert entry.decide(old_code).reason is GateReason.REVOKED_KEY
     fresh = ride_code(backend.url, rider)
     assert entry.decide(fresh).opened
-    assert entry.decide(fresh).reason is GateReason.REPLAYED          # stays in the journal
+    assert entry.decide(fresh).reason is GateReason.REPLAYED          # goes up as evidence
     assert entry.decide(ride_code(backend.url, rider)).reason is GateReason.PASSBACK  # so does this
     assert requests.post(f"{backend.url}/sim/transit/deny", json={"account": account}, timeout=10).status_code == 200
     report = entry.sync()
-    assert (report.ok, report.uploaded, report.waiting) == (True, 2, 0)  # the revoked-key refusal and the entry
+    assert (report.ok, report.uploaded, report.waiting) == (True, 4, 0)  # every decision: revoked key, entry, replay, passback
     assert entry.keyring.deny.accounts == {bytes.fromhex(account)}
     other = Gate.open(tmp_path / "stations" / "M01", "M01", "G2", "in", zone=SGT)  # the station's cache: offline, it knows
     assert other.decide(ride_code(backend.url, rider)).reason is GateReason.DENIED_ACCOUNT
     other.close(), entry.close(), _out.close()
+
+
+def test_an_exit_with_no_entry_goes_up_as_such_and_is_charged_the_maximum_fare(tmp_path, backend):
+    rider = wallet(backend.url)
+    _entry, out = gates(tmp_path, backend.url)
+    out.sync()
+    left = out.decide(ride_code(backend.url, rider))
+    assert (left.decision, left.reason) == ("open", GateReason.NO_ENTRY)
+    assert out.decide("not a ride code").reason is GateReason.UNREADABLE
+    assert (out.sync().uploaded, out.sync().waiting) == (2, 0)
+    before = balance(backend.url, rider)
+    cleared = clear(backend.url)
+    assert (cleared["taps"], cleared["journeys"], cleared["charged"]["value"]) == (1, 1, "320")
+    history = requests.get(f"{backend.url}/sim/wallets/{rider}", timeout=10).json()["history"]
+    assert history[0]["memo"].endswith("no tap-in -> M12 " + left.at.strftime("%H:%M") + " (maximum fare: no tap-in)")
+    assert balance(backend.url, rider) == before - 320
+    _entry.close(), out.close()
 
 
 def test_an_offline_gate_queues_its_taps_and_uploads_them_when_the_backend_is_back(tmp_path):
