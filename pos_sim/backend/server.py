@@ -48,7 +48,7 @@ def open_gateway(data_dir: Path, db_url: str | None = None, admin_token: str | N
             os.close(os.open(ledger, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except OSError as exc:
         raise BackendError(f"{data_dir}: cannot set up the data dir ({exc.strerror or exc})") from None
-    store = Store.open(db_url or f"sqlite:///{ledger.resolve()}")
+    store = Store.open(db_url or f"sqlite:///{ledger.resolve()}", key_dir=key_dir)
     with store.begin() as tx:
         if tx.merchant(DEMO_CLIENT_ID) is None:
             tx.add_merchant(DEMO_CLIENT_ID, "pos-sim demo merchant", demo_public, "SGD")

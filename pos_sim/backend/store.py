@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+from pathlib import Path
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -1047,22 +1048,23 @@ class Store:
         self._controls_read = False
 
     @classmethod
-    def open(cls, url: str, *, clock: SimClock | None = None) -> Store:
+    def open(cls, url: str, *, clock: SimClock | None = None, key_dir: Path | None = None) -> Store:
         """Open ``sqlite:////abs/path.db`` or ``postgresql[+psycopg]://...``, its tables made or migrated to this
         release's schema (``migrations``; a ledger of a newer release is refused, untouched).
 
-        ``clock`` (a new ``SimClock`` by default) gives every time the backend records and compares.
+        ``clock`` (a new ``SimClock`` by default) gives every time the backend records and compares;
+        ``key_dir`` is the data dir's key folder, where migrations move keys an older ledger held.
         """
         from pos_sim.backend import migrations  # here: its Alembic env imports this module
 
         engine = _engine(url)
         try:
             with engine.begin() as connection:
-                migrations.bring_up_to_date(connection)
+                migrations.bring_up_to_date(connection, key_dir)
         except DBAPIError as exc:
             engine.dispose()
             raise StoreError(f"{engine.url.render_as_string(hide_password=True)}: cannot open the store ({exc.orig})") from None
-        except migrations.NewerSchema as exc:
+        except migrations.SchemaError as exc:
             engine.dispose()
             raise StoreError(f"{engine.url.render_as_string(hide_password=True)}: {exc}") from None
         return cls(engine, clock)

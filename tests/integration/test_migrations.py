@@ -56,6 +56,11 @@ def contents(path: Path) -> list[str]:
         return list(db.iterdump())
 
 
+def sqlite_rows(path: Path, query: str) -> list[tuple]:
+    with closing(sqlite3.connect(path)) as db:
+        return db.execute(query).fetchall()
+
+
 def schema_differences(url: str) -> list:
     engine = create_engine(make_url(url).set(drivername="postgresql+psycopg") if url.startswith("postgresql") else url)
     try:
@@ -82,13 +87,22 @@ def test_a_new_ledger_is_made_at_the_newest_revision_with_exactly_the_stores_tab
 
 def test_a_sqlite_ledger_of_pos_sim_0_1_0_opens_with_every_balance_and_payment_intact(tmp_path):
     data = shutil.copytree(FIXTURES / "backend", tmp_path / "backend")
+    issuer_keys = sqlite_rows(data / "ledger.db", "SELECT key_id, public_key, private_key FROM transit_keys")
     running = server.start(server.open_gateway(data))
     try:
         assert shown(running, FIXTURES / "expected.json") == recorded(FIXTURES / "expected.json")
         ledger = requests.get(f"{running.url}/sim/merchants", timeout=10).json()
         assert any(merchant["clientId"] == "SIM_DEMO" for merchant in ledger["merchants"])
+        wallet = next(iter(recorded(FIXTURES / "expected.json")))
+        ride_code = requests.post(f"{running.url}/sim/wallets/{wallet}/ride-code", json={"companions": 0}, timeout=10)
+        assert ride_code.status_code == 201, ride_code.text  # signed with the issuer key the ledger held
+        assert ride_code.json()["keyId"] in {key_id for key_id, _public, _private in issuer_keys}
     finally:
         running.stop()
+    for _key_id, public_key, private_key in issuer_keys:  # the issuer's private keys moved to key files, 0600
+        moved = data / "keys" / f"transit_issuer_{public_key}.pem"
+        assert moved.read_text(encoding="ascii") == private_key and moved.stat().st_mode & 0o777 == 0o600
+    assert issuer_keys and b"PRIVATE KEY" not in b"".join(path.read_bytes() for path in data.glob("ledger.db*"))
     url = f"sqlite:///{data / 'ledger.db'}"
     assert revision(url) == migrations.head()
     assert schema_differences(url) == []
@@ -120,7 +134,7 @@ def test_a_postgresql_ledger_of_pos_sim_0_1_0_opens_with_every_balance_and_payme
 def test_a_ledger_of_a_newer_release_is_refused_untouched_with_one_line_saying_so(tmp_path):
     data = shutil.copytree(FIXTURES / "backend", tmp_path / "backend")
     url = f"sqlite:///{data / 'ledger.db'}"
-    Store.open(url).close()
+    Store.open(url, key_dir=data / "keys").close()
     with create_engine(url).begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     before = contents(data / "ledger.db")
@@ -202,3 +216,12 @@ def test_a_terminal_file_with_no_way_up_or_of_a_newer_pos_sim_is_refused_untouch
     with pytest.raises(FileError, match=r"written by a newer pos-sim \(test book version 2, this one reads 1\)"):
         local_file.connect(newer, FIRST)
     assert contents(path) == before
+
+
+def test_a_ledger_holding_issuer_keys_opened_without_its_data_dir_is_refused_untouched(tmp_path):
+    data = shutil.copytree(FIXTURES / "backend", tmp_path / "backend")
+    before = contents(data / "ledger.db")
+    with pytest.raises(StoreError, match="the ledger holds transit issuer private keys, which now live in the data dir's "
+                                         r"key files: open it with its data dir \(pos-sim backend --data-dir DIR\)"):
+        Store.open(f"sqlite:///{data / 'ledger.db'}")
+    assert contents(data / "ledger.db") == before

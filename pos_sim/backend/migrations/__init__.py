@@ -16,6 +16,8 @@ suite (``tests/integration/test_migrations.py`` checks that the migrations make 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -29,14 +31,17 @@ FIRST = "0001"
 MIGRATION_LOCK = 0x706F732D73696D  # "pos-sim": the advisory lock the PostgreSQL migrations are taken under
 
 
-class NewerSchema(Exception):
-    """The database was made by a newer pos-sim: this one does not know its revision."""
+class SchemaError(Exception):
+    """A ledger this pos-sim cannot bring up to date: made by a newer one, or missing what a migration needs."""
 
 
-def config(connection: Connection | None = None) -> Config:
+def config(connection: Connection | None = None, key_dir: Path | None = None) -> Config:
+    """Alembic's configuration: the migrations run on ``connection``; ``key_dir`` is the data dir's key
+    folder, for the migrations that move keys out of the ledger."""
     alembic = Config()
     alembic.set_main_option("script_location", "pos_sim.backend:migrations")
     alembic.attributes["connection"] = connection
+    alembic.attributes["key_dir"] = key_dir
     return alembic
 
 
@@ -51,16 +56,17 @@ def _known(revisions: ScriptDirectory, revision: str) -> bool:
         return False
 
 
-def bring_up_to_date(connection: Connection) -> None:
-    """Make, or upgrade, the ledger's tables on ``connection`` to the newest revision (see the module)."""
+def bring_up_to_date(connection: Connection, key_dir: Path | None = None) -> None:
+    """Make, or upgrade, the ledger's tables on ``connection`` to the newest revision (see the module);
+    ``key_dir``: the data dir's key folder, where a migration moves keys the ledger held."""
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
-    alembic = config(connection)
+    alembic = config(connection, key_dir)
     revisions = ScriptDirectory.from_config(alembic)
     current = MigrationContext.configure(connection).get_current_heads()
     unknown = [revision for revision in current if not _known(revisions, revision)]
     if unknown:
-        raise NewerSchema(f"the ledger's schema is revision {', '.join(unknown)}, made by a newer pos-sim; this one knows "
+        raise SchemaError(f"the ledger's schema is revision {', '.join(unknown)}, made by a newer pos-sim; this one knows "
                           f"revisions up to {revisions.get_current_head()}: open it with that newer pos-sim")
     if not current and inspect(connection).get_table_names():
         command.stamp(alembic, FIRST)  # a ledger from before migrations: pos-sim 0.1.0's schema

@@ -3,7 +3,6 @@ compared with the store's tables. Dates are written as what they are in the data
 WITH TIME ZONE), not as the store's Python type, so a revision never imports the code it migrates."""
 
 from alembic import context
-from sqlalchemy import DateTime
 
 from pos_sim.backend import faults, transit_store  # noqa: F401  (their tables are on the store's metadata)
 from pos_sim.backend.store import UtcDateTime, metadata
