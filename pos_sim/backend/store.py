@@ -11,6 +11,11 @@ hot paths are built once with named parameters (``_REMEMBERED``, ``_TAKE_CODE``,
 building a Core construct costs several times what running it does; savepoints are taken only
 where something must be undone alone (SQLite undoes a failed statement by itself); and the kind
 and currency of accounts, fixed once an account is made, are remembered by the store.
+
+No hot row. Every pay of a merchant credits its account, and every cross-border or funding posting
+moves a system account; on PostgreSQL, where transactions run at once, a posting to such a pooled
+account (``POOLED_KINDS``) goes to one of its ``balance_shards`` that no other transaction holds, so
+pays never wait for each other's commit. A wallet, checked against zero, keeps its balance in its row.
 """
 
 from __future__ import annotations
