@@ -134,7 +134,40 @@ class Sampler:
         return figures
 
 
-def run_fleet(url: str, data_dir: Path, out: Path, users: int, seconds: int, locust_workers: int, sampler: Sampler) -> dict:
+class LockWaits:
+    """How many of the point's database sessions wait for a lock (a row another transaction holds, mostly),
+    sampled every ``every_s`` from ``pg_locks``: its mean over a window, times the window, is the time
+    sessions spent waiting for locks; over the pays made meanwhile, the lock wait a pay."""
+
+    def __init__(self, db: str, every_s: float = 0.01) -> None:
+        self.engine = sqlalchemy.create_engine(db.replace("postgresql://", "postgresql+psycopg://", 1), poolclass=sqlalchemy.pool.NullPool)
+        self.samples: list[tuple[float, int]] = []
+        self.every_s = every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        query = sqlalchemy.text("SELECT count(DISTINCT l.pid) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                                " WHERE NOT l.granted AND a.datname = current_database()")
+        with self.engine.connect() as conn:
+            while not self._stop.wait(self.every_s):
+                self.samples.append((time.time(), conn.execute(query).scalar_one()))
+                conn.rollback()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.engine.dispose()
+
+    def waiting(self, start: float, end: float) -> tuple[float, float]:
+        """Over [start, end]: the mean number of sessions waiting for a lock, and the share of samples with any."""
+        window = [count for at, count in self.samples if start <= at <= end] or [0]
+        return sum(window) / len(window), sum(1 for count in window if count) / len(window)
+
+
+def run_fleet(url: str, data_dir: Path, out: Path, users: int, seconds: int, locust_workers: int, sampler: Sampler,
+              waits: LockWaits) -> dict:
     """One headless distributed Locust run; its figures."""
     port = free_port()
     locust = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
@@ -166,6 +199,7 @@ def run_fleet(url: str, data_dir: Path, out: Path, users: int, seconds: int, loc
     reports = [json.loads(path.read_text()) for path in (out / "report").glob("fleet-*.json")]
     sales = sum(count for report in reports for name, count in report["counts"].items() if name.startswith("sale "))
     aggregated = stats["Aggregated"]
+    pays = sum(int(row["Request Count"]) for name, row in stats.items() if name.startswith("pay "))
     with open(out / "fleet_stats_history.csv", newline="") as f:
         full = [int(row["Timestamp"]) for row in csv.DictReader(f) if row["Name"] == "Aggregated" and row["User Count"] == str(users)]
     if len(full) < 2:
@@ -178,6 +212,8 @@ def run_fleet(url: str, data_dir: Path, out: Path, users: int, seconds: int, loc
         "sales_s": sales / seconds,
         "calls": {name: (row["50%"], row["99%"]) for name, row in stats.items()},
         "unresolved": sum(len(report["unresolved"]) for report in reports),
+        "pays_s": pays / seconds,
+        "waiting": waits.waiting(full[0] + 1, full[-1]),
         **sampler.cores(full[0] + 1, full[-1]),
     }
 
@@ -190,12 +226,13 @@ def measure(pg: str, workers: int, users: int, seconds: int, locust_workers: int
             backend, url = start_backend(data_dir, db, workers)
             try:
                 time.sleep(1.0)  # every worker up, not only the first to answer
-                sampler = Sampler(backend)
+                sampler, waits = Sampler(backend), LockWaits(db)
                 load_before = load_average()
                 try:
-                    figures = run_fleet(url, data_dir, Path(tmp), users, seconds, locust_workers, sampler)
+                    figures = run_fleet(url, data_dir, Path(tmp), users, seconds, locust_workers, sampler, waits)
                 finally:
                     sampler.stop()
+                    waits.stop()
                 figures["load"] = f"{load_before} -> {load_average()}"
             finally:
                 stop_backend(backend)
@@ -203,6 +240,11 @@ def measure(pg: str, workers: int, users: int, seconds: int, locust_workers: int
         drop()
     figures["workers"] = workers
     return figures
+
+
+def lock_wait_ms(figures: dict) -> float:
+    """Time sessions spent waiting for locks, in ms a pay: sessions waiting on average over pays a second."""
+    return 1000 * figures["waiting"][0] / max(1e-9, figures["pays_s"])
 
 
 def cores(figures: dict, key: str) -> str:
@@ -237,19 +279,21 @@ def main() -> None:
         print(f"{figures['label']:>18} workers: {figures['rps']:6.0f} req/s {figures['sales_s']:6.1f} sales/s"
               f" failed {figures['failed']} unresolved {figures['unresolved']} | CPU cores: backend {cores(figures, 'backend')}"
               f" postgres {cores(figures, 'postgres')} locust {cores(figures, 'locust')} other work {cores(figures, 'others')},"
-              f" machine busy {figures['busy']:.0%}"
-              f" | load {figures['load']}", flush=True)
+              f" machine busy {figures['busy']:.0%} | lock waits {lock_wait_ms(figures):.2f} ms a pay"
+              f" ({figures['waiting'][1]:.1%} of samples) | load {figures['load']}", flush=True)
         for name, error, occurrences in figures["failures"][:5]:
             print(f"    failed: {name}: {error} x{occurrences}", flush=True)
     print(f"load average at the end {load_average()}\n")
     print("| backend workers | requests/s | sales/s | failures | " + " | ".join(f"{c} p50/p99 ms" for c in MAIN_CALLS)
-          + " | CPU cores: backend + PostgreSQL + Locust + other work | backend CPU ms a request | machine busy |")
-    print("|---|---:|---:|---:|" + "---:|" * len(MAIN_CALLS) + "---:|---:|---:|")
+          + " | CPU cores: backend + PostgreSQL + Locust + other work | backend CPU ms a request | backend CPU ms a pay |"
+          " lock wait ms a pay | machine busy |")
+    print("|---|---:|---:|---:|" + "---:|" * len(MAIN_CALLS) + "---:|---:|---:|---:|---:|")
     for f in rows:
         calls = " | ".join("{} / {}".format(*f["calls"].get(c, ("-", "-"))) for c in MAIN_CALLS)
         print(f"| {f['label']} | {f['rps']:.0f} | {f['sales_s']:.1f} | {f['failed']} | {calls} |"
               f" {cores(f, 'backend')} + {cores(f, 'postgres')} + {cores(f, 'locust')} + {cores(f, 'others')} |"
-              f" {1000 * f['backend'] / max(1e-9, f['rps']):.1f} | {f['busy']:.0%} |")
+              f" {1000 * f['backend'] / max(1e-9, f['rps']):.1f} | {1000 * f['backend'] / max(1e-9, f['pays_s']):.1f} |"
+              f" {lock_wait_ms(f):.2f} | {f['busy']:.0%} |")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 import anyio
+import orjson
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -112,7 +113,7 @@ class Gateway:
             response = self.payments.call(client, call, parsed, fault)
         except Refused as refused:
             response = {"result": result(refused.code, refused.detail)}
-        data = json.dumps(response, ensure_ascii=False).encode("utf-8")
+        data = orjson.dumps(response)
         response_time = timestamp(now())
         signed = ams_signature.sign(self.private_key, "POST", path, client, response_time, data)
         headers = {

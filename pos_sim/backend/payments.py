@@ -26,7 +26,6 @@ Refunds give back the same share of each amount, the last one exactly what is le
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import secrets
 import threading
@@ -36,6 +35,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
+
+import orjson
 
 from pos_sim.backend import notifications
 from pos_sim.backend.faults import Fault
@@ -62,7 +63,7 @@ CLOSED_BEFORE_PAY = "closed-before-pay"
 
 
 def _hash(body: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def _new_id(prefix: str, at: datetime) -> str:
@@ -150,7 +151,7 @@ class Payments:
                 if answered is not None:
                     return answered
                 response = work(tx)
-                tx.remember(client_id, call, key, request_hash, json.dumps(response))
+                tx.remember(client_id, call, key, request_hash, orjson.dumps(response).decode())
                 return response
         except Duplicate:  # the same key, answered meanwhile by a concurrent call: its answer stands
             with self.store.begin() as tx:
@@ -167,7 +168,7 @@ class Payments:
         remembered_hash, response = seen
         if remembered_hash != request_hash and remembered_hash != CLOSED_BEFORE_PAY:
             raise Refused("REPEAT_REQ_INCONSISTENT", f"{call} {key} was sent before with another body")
-        return json.loads(response)
+        return orjson.loads(response)
 
     def pay(self, client_id: str, body: dict[str, Any], fault: Fault | None = None) -> dict[str, Any]:
         request_id = field(body, "paymentRequestId", most=64)
@@ -198,7 +199,7 @@ class Payments:
             "settlement_currency": settle_in.code,
             "payment_method_id": code,
             "notify_url": field(body, "paymentNotifyUrl", required=False, most=2048),
-            "request_json": json.dumps(body),
+            "request_json": orjson.dumps(body).decode(),
             "created_at": created,
             "expires_at": expires,
         }
@@ -435,7 +436,7 @@ class Payments:
                   "paymentRequestId": request_id}
         seen = tx.remembered(client_id, "pay", request_id)
         if seen is None:
-            tx.remember(client_id, "pay", request_id, CLOSED_BEFORE_PAY, json.dumps(closed))
+            tx.remember(client_id, "pay", request_id, CLOSED_BEFORE_PAY, orjson.dumps(closed).decode())
         elif seen[0] != CLOSED_BEFORE_PAY:  # the pay was answered without a payment (refused): nothing to close
             raise Refused("ORDER_NOT_EXIST", "no such payment")
         return {"result": result(), "paymentRequestId": request_id, "cancelTime": timestamp(self.store.clock.now())}

@@ -20,6 +20,8 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import orjson
+
 from pos_sim.domain.errors import AmountError
 from pos_sim.domain.money import Money, currency
 
@@ -142,15 +144,33 @@ def _not_json(constant: str) -> Any:
 
 def json_object(body: bytes) -> dict[str, Any]:
     """A request body read as a JSON object; ``Refused(PARAM_ILLEGAL)`` saying why when it is not JSON (NaN
-    and Infinity included), not an object, or nested deeper than ``MAX_JSON_DEPTH``."""
+    and Infinity included), not an object, or nested deeper than ``MAX_JSON_DEPTH``.
+
+    Read by orjson, several times faster than the standard library; what it takes, orjson writes back
+    (answers, records), so it also refuses what it cannot write: text that is not UTF-8 (a lone surrogate
+    escape) and integers beyond 64 bits. A body it refuses is read again by ``json`` to say why."""
     try:
-        parsed = json.loads(body, parse_constant=_not_json)
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError as fast:
+        _nesting(_strictly_read(body))  # the standard library's reason, or too deep
+        raise Refused("PARAM_ILLEGAL", f"the body is not JSON this gateway keeps ({fast})") from None
+    if not isinstance(parsed, dict):
+        raise Refused("PARAM_ILLEGAL", "the body must be a JSON object")
+    _nesting(parsed)
+    return parsed
+
+
+def _strictly_read(body: bytes) -> Any:
+    try:
+        return json.loads(body, parse_constant=_not_json)
     except RecursionError:
         raise Refused("PARAM_ILLEGAL", f"the body nests deeper than {MAX_JSON_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, bad UTF-8, an integer of 4300 digits
         raise Refused("PARAM_ILLEGAL", f"the body is not JSON ({exc})") from None
-    if not isinstance(parsed, dict):
-        raise Refused("PARAM_ILLEGAL", "the body must be a JSON object")
+
+
+def _nesting(parsed: Any) -> None:
+    """Refused if ``parsed`` nests deeper than ``MAX_JSON_DEPTH``."""
     pending: list[tuple[Any, int]] = [(parsed, 1)]
     while pending:
         value, depth = pending.pop()
@@ -160,7 +180,6 @@ def json_object(body: bytes) -> dict[str, Any]:
             pending.extend((item, depth + 1) for item in value.values())
         elif isinstance(value, list):
             pending.extend((item, depth + 1) for item in value)
-    return parsed
 
 
 def field(body: dict[str, Any], path: str, *, required: bool = True, most: int | None = None) -> Any:

@@ -11,6 +11,11 @@ hot paths are built once with named parameters (``_REMEMBERED``, ``_TAKE_CODE``,
 building a Core construct costs several times what running it does; savepoints are taken only
 where something must be undone alone (SQLite undoes a failed statement by itself); and the kind
 and currency of accounts, fixed once an account is made, are remembered by the store.
+
+No hot row. Every pay of a merchant credits its account, and every cross-border or funding posting
+moves a system account; on PostgreSQL, where transactions run at once, a posting to such a pooled
+account (``POOLED_KINDS``) goes to one of its ``balance_shards`` that no other transaction holds, so
+pays never wait for each other's commit. A wallet, checked against zero, keeps its balance in its row.
 """
 
 from __future__ import annotations
@@ -42,14 +47,17 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     bindparam,
+    cast,
     create_engine,
     event,
     func,
     insert,
     or_,
     select,
+    text,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 
@@ -68,6 +76,10 @@ MAX_KNOWN_ACCOUNTS = 100_000
 
 SYSTEM_KINDS = frozenset({"funding", "fx", "fees"})
 """Kinds of the one-per-currency accounts named "{kind}:{CUR}"; they may go negative."""
+
+POOLED_KINDS = SYSTEM_KINDS | {"merchant"}
+"""Kinds of the busy accounts every pay of a merchant or currency moves, never checked against a floor:
+where writers run concurrently (PostgreSQL) their postings go to ``balance_shards``, not to the account's row."""
 
 SCENARIOS = frozenset({"PaymentCode", "OrderCode", "EntryCode"})
 PAYMENT_STATUSES = frozenset({"PROCESSING", "SUCCESS", "FAIL", "CANCELLED"})
@@ -155,10 +167,22 @@ entries = Table(
     Column("account_id", Text, ForeignKey("accounts.id"), nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
-    Column("balance_after", BigInteger, nullable=False),
+    Column("balance_after", BigInteger),  # a wallet's; None for a pooled account (history() sums its entries)
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_entries_account_id_id", "account_id", "id"),
 )
+
+balance_shards = Table(
+    "balance_shards",
+    metadata,
+    Column("account_id", Text, ForeignKey("accounts.id"), primary_key=True),
+    Column("shard", BigInteger, primary_key=True, autoincrement=False),
+    Column("balance", BigInteger, nullable=False),
+)
+"""The no-hot-row part of a pooled account's balance (``POOLED_KINDS``), on PostgreSQL: an account's balance
+is its row's ``balance`` plus its shards'. A posting adds its leg to a shard no other transaction holds
+(``FOR UPDATE SKIP LOCKED``), or to a new one when every shard is held, so concurrent pays to one merchant
+never wait for each other's commit; an account has about as many shards as it ever had postings at once."""
 
 merchants = Table(
     "merchants",
@@ -304,6 +328,29 @@ _MOVE = (
     .returning(accounts.c.balance)
 )
 """Add ``amount`` to an account's balance, unless it would take a wallet below zero: its new balance, or no row."""
+
+_free_shard = (select(balance_shards.c.shard).where(balance_shards.c.account_id == bindparam("pooled"))
+               .limit(1).with_for_update(skip_locked=True).scalar_subquery())
+_SHARD_MOVE = (
+    update(balance_shards)
+    .where(balance_shards.c.account_id == bindparam("pooled"), balance_shards.c.shard == _free_shard)
+    .values(balance=balance_shards.c.balance + _move_amount)
+    .returning(balance_shards.c.shard)
+)
+"""Add ``amount`` to a shard of the account that no other transaction holds: its number, or no row when all are held."""
+
+_new_shard = pg_insert(balance_shards)
+_NEW_SHARD = _new_shard.on_conflict_do_update(
+    index_elements=[balance_shards.c.account_id, balance_shards.c.shard],
+    set_={"balance": balance_shards.c.balance + _new_shard.excluded.balance},
+)
+"""A new shard holding ``balance``, its number random; should the number be taken, added to (the one wait left)."""
+
+_sharded = select(cast(func.coalesce(func.sum(balance_shards.c.balance), 0), BigInteger)).where(
+    balance_shards.c.account_id == accounts.c.id).scalar_subquery()  # PostgreSQL sums a BIGINT as a NUMERIC
+_BALANCE = accounts.c.balance + _sharded
+"""An account's balance, exact: its row's plus its shards'."""
+_ACCOUNT_COLUMNS = [_BALANCE.label("balance") if column.name == "balance" else column for column in accounts.columns]
 
 _ACCOUNT_FACTS = select(accounts.c.id, accounts.c.kind, accounts.c.currency).where(
     accounts.c.id.in_(bindparam("ids", expanding=True))
@@ -509,6 +556,8 @@ class Tx:
         self._failure_ends_it = failure_ends_it
         # a failed statement undoes itself on SQLite, the transaction going on; PostgreSQL fails the transaction
         self._needs_savepoints = conn.dialect.name != "sqlite"
+        # SQLite runs one writer at a time: a pooled account's row is no queue there, and is moved itself
+        self._shards = conn.dialect.name != "sqlite"
 
     @property
     def connection(self) -> Connection:
@@ -558,7 +607,7 @@ class Tx:
 
     def account(self, account_id: str) -> Account | None:
         """The account ``account_id``, or None."""
-        row = self._conn.execute(select(accounts).where(accounts.c.id == account_id)).first()
+        row = self._conn.execute(select(*_ACCOUNT_COLUMNS).where(accounts.c.id == account_id)).first()
         return None if row is None else Account(**row._mapping)
 
     def currency_of(self, account_id: str) -> str | None:
@@ -568,7 +617,7 @@ class Tx:
 
     def accounts(self, kind: str | None = None) -> list[Account]:
         """Every account (of ``kind`` if given), by id."""
-        query = select(accounts).order_by(accounts.c.id)
+        query = select(*_ACCOUNT_COLUMNS).order_by(accounts.c.id)
         if kind is not None:
             query = query.where(accounts.c.kind == kind)
         return [Account(**row._mapping) for row in self._conn.execute(query)]
@@ -613,9 +662,13 @@ class Tx:
         with self._conn.begin_nested() if refused_after_a_write else nullcontext():  # InsufficientFunds undoes this posting only
             rows = []
             for account_id, amount in ordered:
-                after = self._conn.execute(_MOVE, {"account_id": account_id, "amount": amount}).scalar_one_or_none()
-                if after is None:
-                    raise InsufficientFunds(account_id, amount)
+                if facts[account_id][0] in POOLED_KINDS:
+                    self._move_pooled(account_id, amount)
+                    after = None
+                else:
+                    after = self._conn.execute(_MOVE, {"account_id": account_id, "amount": amount}).scalar_one_or_none()
+                    if after is None:
+                        raise InsufficientFunds(account_id, amount)
                 rows.append(
                     {"posting_id": posting_id, "account_id": account_id, "amount": amount,
                      "currency": facts[account_id][1], "balance_after": after, "created_at": at}
@@ -625,11 +678,26 @@ class Tx:
             self._conn.execute(_INSERTS[entries], rows)
         return posting_id
 
+    def _move_pooled(self, account_id: str, amount: int) -> None:
+        """Add ``amount`` to a pooled account (``POOLED_KINDS``): to a shard no other transaction holds, where
+        writers run concurrently, so that no pay waits for another's commit; else to its row."""
+        if not self._shards:
+            self._conn.execute(_MOVE, {"account_id": account_id, "amount": amount})
+        elif self._conn.execute(_SHARD_MOVE, {"pooled": account_id, "amount": amount}).first() is None:
+            shard = secrets.randbits(62)
+            self._conn.execute(_NEW_SHARD, {"account_id": account_id, "shard": shard, "balance": amount})
+
     def history(self, account_id: str, limit: int | None = None) -> list[HistoryEntry]:
-        """The account's entries, newest first."""
+        """The account's entries, newest first, each with the balance after it: a pooled account's (which its
+        entries do not record) is the sum of its entries up to it, in the order they were written."""
+        facts = self._facts([account_id]).get(account_id)
+        if facts is not None and facts[0] in POOLED_KINDS:
+            balance_after = func.sum(entries.c.amount).over(order_by=entries.c.id)
+        else:
+            balance_after = entries.c.balance_after
         query = (
             select(postings.c.id.label("posting_id"), postings.c.kind, postings.c.ref, entries.c.amount,
-                   entries.c.currency, entries.c.balance_after, postings.c.memo, entries.c.created_at)
+                   entries.c.currency, balance_after.label("balance_after"), postings.c.memo, entries.c.created_at)
             .join(postings, postings.c.id == entries.c.posting_id)
             .where(entries.c.account_id == account_id)
             .order_by(entries.c.id.desc())
@@ -639,7 +707,7 @@ class Tx:
 
     def trial_balance(self) -> dict[str, int]:
         """The sum of every account's balance per currency: all zero in a sound ledger."""
-        query = select(accounts.c.currency, func.sum(accounts.c.balance)).group_by(accounts.c.currency)
+        query = select(accounts.c.currency, func.sum(_BALANCE)).group_by(accounts.c.currency)
         return {code: int(total) for code, total in self._conn.execute(query).all()}
 
     def add_wallet(self, currency: str, balance: int, name: str) -> str:
@@ -1028,8 +1096,9 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    """Take the write lock at BEGIN, so writers queue (busy_timeout) instead of failing mid-transaction."""
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    """Take the write lock at BEGIN, so writers queue (busy_timeout) instead of failing mid-transaction; sent
+    to the driver itself (a statement through SQLAlchemy costs a pay several times what SQLite takes to run it)."""
+    conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
 
 
 class Store:

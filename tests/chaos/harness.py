@@ -971,18 +971,21 @@ def read_ledger(db_url: str | None, data_dir: Path) -> Ledger:
             refunds = {r["refund_request_id"]: r for r in rows(
                 "SELECT refund_id, refund_request_id, payment_id, amount, wallet_amount, status FROM refunds WHERE client_id = :c",
                 c=CLIENT_ID)}
-            accounts = {r["id"]: r for r in rows("SELECT id, kind, currency, balance FROM accounts")}
+            # an account's balance: its row's plus its shards' (a pooled account's postings on PostgreSQL)
+            balances = ("SELECT id, kind, currency, balance + COALESCE((SELECT SUM(s.balance) FROM balance_shards s"
+                        " WHERE s.account_id = accounts.id), 0) AS balance FROM accounts")
+            accounts = {r["id"]: r for r in rows(balances)}
             moves: dict[str, list[tuple[str, int]]] = defaultdict(list)
             for r in rows("SELECT p.kind, p.ref, e.amount FROM entries e JOIN postings p ON p.id = e.posting_id"
                           " JOIN accounts a ON a.id = e.account_id WHERE a.kind = 'wallet' AND p.ref IS NOT NULL"):
                 moves[r["ref"]].append((r["kind"], int(r["amount"])))
             trial = {r["currency"]: int(r["total"]) for r in rows(
-                "SELECT currency, SUM(balance) AS total FROM accounts GROUP BY currency")}
+                f"SELECT currency, SUM(balance) AS total FROM ({balances}) a GROUP BY currency")}
             unbalanced = [f"posting {r['posting_id']} {r['currency']} sums to {r['total']}" for r in rows(
                 "SELECT posting_id, currency, SUM(amount) AS total FROM entries GROUP BY posting_id, currency"
                 " HAVING SUM(amount) <> 0")]
             drifted = [f"account {r['id']}: balance {r['balance']}, its entries sum to {r['total']}" for r in rows(
-                "SELECT a.id, a.balance, COALESCE(SUM(e.amount), 0) AS total FROM accounts a"
+                f"SELECT a.id, a.balance, COALESCE(SUM(e.amount), 0) AS total FROM ({balances}) a"
                 " LEFT JOIN entries e ON e.account_id = a.id GROUP BY a.id, a.balance"
                 " HAVING a.balance <> COALESCE(SUM(e.amount), 0)")]
             negative = [f"wallet {r['account_id']} went to {r['balance_after']} (posting {r['posting_id']})" for r in rows(

@@ -198,6 +198,48 @@ def test_concurrent_pays_from_one_wallet_never_overdraw(store: Store) -> None:
         assert all(p is not None and p.status == "SUCCESS" for p in paid)
 
 
+def test_pays_to_one_merchant_do_not_wait_for_each_other(store: Store) -> None:
+    """No hot row: while one pay to a merchant is open (not committed), others to the same merchant, from
+    other wallets, in fx and from the funding account, commit; every balance read after is exact."""
+    if store.one_writer:
+        pytest.skip("SQLite takes one writer at a time: transactions queue by design")
+    with store.begin() as tx:
+        merchant, merchant_jpy = shop(tx), shop(tx, currency="JPY")
+        wallets = [tx.add_wallet("SGD", 1000, f"W{n}") for n in range(4)]
+        fx_wallet = tx.add_wallet("JPY", 10_000, "Taro")
+    held, release = threading.Event(), threading.Event()
+
+    def open_pay() -> None:
+        with store.begin() as tx:
+            tx.post("payment", "P-open", [(wallets[0], -100), (merchant, 100)])
+            held.set()
+            assert release.wait(30)
+
+    holder = threading.Thread(target=open_pay)
+    holder.start()
+    try:
+        assert held.wait(30)
+        with store.begin() as tx:  # would wait for the open pay's commit on the merchant's row
+            tx.connection.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
+            for n, wallet in enumerate(wallets[1:], 1):
+                tx.post("payment", f"P{n}", [(wallet, -10 * n), (merchant, 10 * n)])
+            fx = [(fx_wallet, -900), (tx.system_account("fx", "JPY"), 900), (tx.system_account("fx", "SGD"), -9),
+                  (merchant, 9)]
+            tx.post("payment", "P-fx", fx)
+            tx.add_wallet("SGD", 50, "funded meanwhile")
+        with store.begin() as tx:
+            assert tx.account(merchant).balance == 60 + 9  # the open pay's 100 not yet
+    finally:
+        release.set()
+        holder.join()
+    with store.begin() as tx:
+        assert tx.account(merchant).balance == 169 and tx.account(merchant_jpy).balance == 0
+        assert tx.account("funding:SGD").balance == -4050 and tx.account("fx:SGD").balance == -9
+        assert tx.trial_balance() == {"SGD": 0, "JPY": 0}
+        history = tx.history(merchant)
+        assert sum(h.amount for h in history) == 169 and history[0].balance_after == 169
+
+
 def test_transfers_both_ways_between_two_wallets_do_not_deadlock(store: Store) -> None:
     with store.begin() as tx:
         alice, bob = tx.add_wallet("SGD", 1000, "Alice"), tx.add_wallet("SGD", 1000, "Bob")

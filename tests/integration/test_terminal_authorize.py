@@ -415,9 +415,9 @@ def test_answers_signed_with_another_key_leave_the_payment_unresolved(backend, w
     [
         (lambda body: b"<html>502 Bad Gateway</html>", "not-json"),
         (lambda body: b'{"paymentId": "P1"}', "malformed"),
-        (lambda body: body.replace(b'"resultStatus": "S"', b'"resultStatus": "OK"'), "malformed"),
-        (lambda body: re.sub(rb'"paymentRequestId": "[^"]*"', b'"paymentRequestId": "SOMEONE-ELSE"', body), "mismatch"),
-        (lambda body: re.sub(rb'"value": "1250"', b'"value": "125"', body), None),
+        (lambda body: re.sub(rb'"resultStatus": ?"S"', b'"resultStatus": "OK"', body), "malformed"),
+        (lambda body: re.sub(rb'"paymentRequestId": ?"[^"]*"', b'"paymentRequestId": "SOMEONE-ELSE"', body), "mismatch"),
+        (lambda body: re.sub(rb'"value": ?"1250"', b'"value": "125"', body), None),
     ],
     ids=["not-json", "no-result", "bad-status", "another-payment", "another-amount"],
 )
