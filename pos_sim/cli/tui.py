@@ -26,9 +26,11 @@ def add_tui_command(commands: argparse._SubParsersAction) -> None:
     tui.set_defaults(run=run_tui)
 
 
-DEMO_CUSTOMERS = (("Tan Ah Kow", "200.00", None), ("Siti Aminah", "8.00", None), ("Somchai Jaidee", "5000.00", "THB"))
-"""The demo wallets the UI opens at a simulator: a well-off customer, one with too little for most
-baskets (declines), and a Thai tourist paying in baht (cross-border); None: the catalogue's currency."""
+DEMO_CUSTOMERS = (("Tan Ah Kow", "200.00", None, "zh_Hans"), ("Siti Aminah", "8.00", None, "ms"),
+                  ("Somchai Jaidee", "5000.00", "THB", "th"))
+"""The demo wallets the UI opens at a simulator: a well-off customer whose Alipay+ wallet speaks
+Chinese, one with too little for most baskets (declines) who reads Malay, and a Thai tourist paying
+in baht (cross-border); None: the catalogue's currency. Last, the language each wallet speaks."""
 
 
 def run_tui(args: argparse.Namespace) -> int:
@@ -74,8 +76,8 @@ def connect_terminal(values: dict[str, Any], origins: dict[str, str], backend: B
     simulator = Simulator(gateway.url, admin_token=gateway.simulator_token)
     currency = read_catalogue_file(settings.catalogue).currency.code
     try:
-        customers = tuple(Customer(name, simulator.open_wallet(Money.of_major(balance, code or currency), name))
-                          for name, balance, code in DEMO_CUSTOMERS)
+        customers = tuple(Customer(name, simulator.open_wallet(Money.of_major(balance, code or currency), name), language)
+                          for name, balance, code, language in DEMO_CUSTOMERS)
     except SimulatorError as exc:
         raise ServiceError(f"the simulator at {gateway.url} did not open the demo wallets: {exc}") from None
     return Connection(settings, simulator, customers)

@@ -335,7 +335,7 @@ class Register:
             locale=s.locale or self.catalogue.locale, store_id=s.store_id, taxes=sale.taxes, result_code=result_code,
             payment_id=sale.payment_id, customer_code=sale.customer_code, wallet=sale.wallet,
             wallet_amount=sale.wallet_amount, fx_rate=sale.fx_rate if sale.wallet_amount is not None else None,
-            training=s.training, footer=s.receipt_footer,
+            training=s.training, footer=s.receipt_footer, language=s.language,
         )
 
     def _reversal_receipt(self, reversal: Reversal, copy: Copy) -> Receipt:
@@ -363,6 +363,7 @@ class Register:
             result_code=None if done else reversal.result_code or "DECLINED", payment_id=sale.payment_id,
             customer_code=sale.customer_code, wallet=sale.wallet, wallet_amount=wallet_amount, fx_rate=rate,
             original_receipt=sale.receipt_number, training=s.training, footer=refund_id + s.receipt_footer,
+            language=s.language,
         )
 
     def reprint(self, receipt_number: str, copy: Copy | str = Copy.CUSTOMER) -> Receipt:
