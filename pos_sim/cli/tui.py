@@ -46,12 +46,19 @@ def run_tui(args: argparse.Namespace) -> int:
         if args.gate not in (stops := metro_stops()):
             raise UsageError(f"--gate {args.gate!r}: not a stop of the metro network ({', '.join(stops)})")
         app_of = partial(GateTerminal, station=args.gate)
+    from pos_sim.language import LanguageError, language
+    from pos_sim.terminal.settings import setting
+
     values, origins = terminal_values(args)
+    try:
+        lang = language(values.get("language") or "en")
+    except LanguageError as exc:
+        raise UsageError(f"{setting('language')} {exc}") from None
     with ExitStack() as stack:
         backend = None
         if embedded_gateway(values, origins):
             backend = stack.enter_context(backend_process(Path(values["gateway.simulator_data_dir"])))
-        app_of(partial(connect_terminal, values, origins, backend)).run()
+        app_of(partial(connect_terminal, values, origins, backend), lang).run()
     return EXIT_OK
 
 

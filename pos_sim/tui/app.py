@@ -153,8 +153,9 @@ class PosApp(App[None]):
     camera: reactive[int] = reactive(0)
     ride_mode: reactive[bool] = reactive(False)  # at a transit gate: the wallet shows its ride code
 
-    def __init__(self, connect: Callable[[], Connection]) -> None:
+    def __init__(self, connect: Callable[[], Connection], lang: str = "en") -> None:
         super().__init__()
+        language.use(lang)  # the sign-in screen is up before the settings come with the connection
         self.connect = connect
         self.register: Register | None = None
         self.operator = ""
@@ -228,7 +229,7 @@ class PosApp(App[None]):
 
     def speak(self, lang: str) -> None:
         """Speak ``lang`` from now on, every screen shown again in it (the F4 settings' language choice)."""
-        if lang == language.current() and self.connection is not None:
+        if lang == language.current():
             return
         language.use(lang)
         if self.connection is not None and self.connection.settings.language != lang:

@@ -136,7 +136,7 @@ def test_the_order_code_on_screen_scans_to_what_the_backend_issued_and_pays(make
             said = simulator.scan_merchant_code(alice, issued)  # a wallet pays what it read off the screen
             assert said["status"] == "SUCCESS"
             shown = await result(pilot)
-            assert shown.sale.state is State.APPROVED and text_of(shown, "#result-title") == "APPROVED"
+            assert shown.sale.state is State.APPROVED and text_of(shown, "#result-title") == "APPROVED\n交易成功"  # the customer's wallet reads Chinese
             assert simulator.balance(alice) == sgd("37.50")
 
     run(scenario)
@@ -220,7 +220,7 @@ def test_the_presenter_makes_the_next_payment_decline_with_the_reason_in_plain_w
             await until(pilot, lambda: isinstance(app.screen, ScanScreen), what="the scan screen")
             await pilot.press("ctrl+y")
             shown = await result(pilot)
-            assert shown.sale.state is State.DECLINED and text_of(shown, "#result-title") == "DECLINED"
+            assert shown.sale.state is State.DECLINED and text_of(shown, "#result-title") == "DECLINED\n交易失败"
             assert "does not hold enough money" in text_of(shown, "#result-words")
             assert simulator.balance(app.customers[0].wallet_id) == sgd("50.00")
             await pilot.press("enter")
