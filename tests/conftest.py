@@ -4,12 +4,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import pytest_textual_snapshot
 from hypothesis import settings
 
 TESTS = Path(__file__).resolve().parent
 
 settings.register_profile("default", max_examples=150, deadline=None)
 settings.load_profile("default")
+
+# pytest-textual-snapshot 1.0 names its files' extension in syrupy's old attribute; syrupy 7 (the lock's)
+# reads file_extension, and without this looks for .raw files and never compares the .svg snapshots
+pytest_textual_snapshot.SVGImageExtension.file_extension = "svg"
 
 
 @pytest.fixture(scope="session")
