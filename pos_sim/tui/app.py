@@ -124,6 +124,7 @@ class PosApp(App[None]):
     CSS_PATH = Path(__file__).with_name("pos.tcss")
     TITLE = "pos-sim"
     SUB_TITLE = "payment terminal"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # an 80-column terminal stacks the sale's parts (pos.tcss)
     BINDINGS = [  # the customer's and the presenter's keys: listed in the wallet pane, working whatever has the focus
         Binding("ctrl+n", "next_customer", N_("next customer"), tooltip=N_("Customer: the next demo wallet"),
                 show=False, priority=True),

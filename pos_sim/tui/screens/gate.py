@@ -33,6 +33,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
 from textual.widgets import DataTable, Input, Select, Static
 
 from pos_sim.domain.fares import FareNetwork, read_network
@@ -64,15 +65,23 @@ _GLYPHS = {  # 5 rows a letter, squared (it reads from afar), each row drawn twi
 }
 
 
-def big(word: str) -> str:
-    """``word`` in block letters five lines high (the letters of OPEN, CLOSED and READY)."""
+def big(word: str, scale: int = 2) -> str:
+    """``word`` in block letters five lines high (the letters of OPEN, CLOSED and READY), each dot
+    ``scale`` cells wide."""
     rows = [" ".join(_GLYPHS[letter][row] for letter in word) for row in range(5)]
-    return "\n".join(row.replace("#", "██").replace(" ", "  ") for row in rows)
+    return "\n".join(row.replace("#", "█" * scale).replace(" ", " " * scale) for row in rows)
 
 
-def sign_text(word: str) -> Text:
-    """The sign's word, big; cropped, never wrapped, on a face narrower than it."""
-    return Text(big(word), no_wrap=True, overflow="crop", end="")
+class GateWord(Static):
+    """The sign's word, big: dots two cells wide where the face has the room, else one (an 80-column
+    terminal); cropped, never wrapped, on a face narrower than even that."""
+
+    word: reactive[str] = reactive("READY")
+
+    def render(self) -> Text:
+        wide = big(self.word)
+        fits = max(len(row) for row in wide.splitlines()) <= self.size.width
+        return Text(wide if fits else big(self.word, 1), no_wrap=True, overflow="crop", end="")
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -140,7 +149,7 @@ class GateScreen(TerminalScreen):
                              allow_blank=False, id="gate-direction")
                 yield Static("", id="gate-id")
             with Vertical(id="gate-sign", classes="ready"):
-                yield Static(sign_text("READY"), id="gate-word")
+                yield GateWord(id="gate-word")
                 yield Static("", id="gate-where")
             yield Static(for_customer(N_("Show your ride code to the scanner"), self.pos.customer_language),
                          id="gate-message")
@@ -265,7 +274,7 @@ class GateScreen(TerminalScreen):
         self.latencies.append(decision.ms)
         sign = self.query_one("#gate-sign", Vertical)
         sign.set_classes("open" if decision.opened else "closed")
-        self.query_one("#gate-word", Static).update(sign_text("OPEN" if decision.opened else "CLOSED"))
+        self.query_one("#gate-word", GateWord).word = "OPEN" if decision.opened else "CLOSED"
         self.show_where(decision)
         self.query_one("#gate-message", Static).update(Text(self.for_rider(decision)))
         self.query_one("#gate-detail", Static).update(Text(decision.detail))

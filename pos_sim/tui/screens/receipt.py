@@ -99,7 +99,7 @@ class ReceiptScreen(TerminalPart, ModalScreen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#receipt-paper").styles.width = self.width + 4  # the paper: the printer's columns, a margin each side
+        self.query_one("#receipt-paper").styles.width = self.width + 5  # the paper: the printer's columns, a margin each side, a scroll bar
         number, copy = self.receipt_number, self.copy
 
         # no receipt to show (unknown, or not resolved yet): said on the paper
