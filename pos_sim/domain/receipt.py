@@ -229,10 +229,6 @@ class TaxLine:
         if not isinstance(self.included, bool):
             raise DomainError(f"tax {self.name!r}: included must be True or False, got {self.included!r}")
 
-    @property
-    def label(self) -> str:
-        return f"{self.name} {self.rate}" + (" (incl.)" if self.included else "")
-
 
 def mask_code(code: str) -> str:
     """A customer code or token as a receipt may show it: the first and last 4 characters around a
@@ -532,11 +528,12 @@ class _Printer:
         return f"{money.currency.code} {number}".translate(_ODD_SPACES)
 
     def time(self) -> str:
-        """The time as the merchant's language writes it (in the receipt's own locale when that speaks it);
-        Thai receipts count years in the Buddhist era (2026 is 2569)."""
+        """The time as the receipt's locale writes it, or as the merchant's language does where the locale
+        speaks another (an English-speaking shop's locale is kept); Thai receipts count years in the
+        Buddhist era (2026 is 2569)."""
         r, when = self.receipt, self.receipt.time
-        locale = r.locale if Locale.parse(r.locale).language == Locale.parse(LOCALES[r.language]).language \
-            else LOCALES[r.language]
+        spoken = Locale.parse(LOCALES[r.language]).language
+        locale = r.locale if r.language == "en" or Locale.parse(r.locale).language == spoken else LOCALES[r.language]
         pattern = get_datetime_format("medium", locale).format(get_time_format("medium", locale).pattern,
                                                                get_date_format("medium", locale).pattern)
         if r.language == "th":
@@ -589,7 +586,9 @@ def rows(receipt: Receipt, width: int) -> list[Row]:
         out.append(rule)
     out += _pair(label(N_("Subtotal")), p.money(r.subtotal), width)
     for tax in r.taxes:
-        out += _pair(tax.label, p.money(tax.amount), width)
+        tax_label = f"{tax.name} {tax.rate}"
+        out += _pair(p.merchant(N_("{tax} (incl.)")).format(tax=tax_label) if tax.included else tax_label,
+                     p.money(tax.amount), width)
     total_label = {Kind.SALE: N_("TOTAL"), Kind.REFUND: N_("REFUND TOTAL"), Kind.VOID: N_("VOID TOTAL")}[r.kind]
     out += _pair(label(total_label), p.money(r.total), width, Style.BOLD)
     out.append(rule)

@@ -156,6 +156,7 @@ class PosApp(App[None]):
 
     def __init__(self, connect: Callable[[], Connection], lang: str = "en") -> None:
         super().__init__()
+        self._spoken_before = language.current()
         language.use(lang)  # the sign-in screen is up before the settings come with the connection
         self.connect = connect
         self.register: Register | None = None
@@ -190,6 +191,7 @@ class PosApp(App[None]):
         self._connecting()
 
     def on_unmount(self) -> None:
+        language.use(self._spoken_before)  # the terminal spoke its language while it ran
         if self.register is not None:
             self.register.close()
             self.register = None
