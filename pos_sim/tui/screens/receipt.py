@@ -100,10 +100,10 @@ class ReceiptScreen(TerminalPart, ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#receipt-paper").styles.width = self.width + 5  # the paper: the printer's columns, a margin each side, a scroll bar
-        number, copy = self.receipt_number, self.copy
+        number, copy, customer = self.receipt_number, self.copy, self.pos.customer_language
 
         # no receipt to show (unknown, or not resolved yet): said on the paper
-        self.pos.on_register(lambda register: register.reprint(number, copy), self.show, N_("Reading the receipt"),
+        self.pos.on_register(lambda register: register.reprint(number, copy, customer), self.show, N_("Reading the receipt"),
                              failed=self.missing)
 
     def missing(self, error: BaseException) -> None:
