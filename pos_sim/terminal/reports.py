@@ -234,8 +234,8 @@ def layout(report: Report, width: int) -> list[str]:
     out += [f"  {number}" for number in report.unresolved]
     out.append(rule)
     count = len(report.mismatches)
-    verdict = (_("{checked}, all agree") if not count else _("{checked}, mismatches: {count}")).format(
-        checked=report.checked, count=count)
+    verdict = (_("{checked}, all agree") if not count else _("{checked}, {count} mismatch") if count == 1
+               else _("{checked}, {count} mismatches")).format(checked=report.checked, count=count)
     out += _pair(gateway_check_label(), verdict, width)
     for mismatch in report.mismatches:
         out += _pair(f"  {mismatch.receipt_number}", mismatch.request_id[-12:], width)

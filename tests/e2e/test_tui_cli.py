@@ -4,7 +4,10 @@ opened there, and the app connected to it, as `./scripts/demo` runs it (driven h
 import asyncio
 import time
 
-from pos_sim.cli import DEMO_CUSTOMERS, backend_process, build_parser, connect_terminal, terminal_values
+from pos_sim.cli import build_parser
+from pos_sim.cli.backend import backend_process
+from pos_sim.cli.settings import terminal_values
+from pos_sim.cli.tui import DEMO_CUSTOMERS, connect_terminal
 from pos_sim.terminal.journal import State
 from pos_sim.tui.app import PosApp
 from pos_sim.tui.screens.payment import ResultScreen, ScanScreen

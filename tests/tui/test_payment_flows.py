@@ -444,7 +444,8 @@ def test_the_language_is_switched_live_in_the_settings(make_app, simulator):
             await sign_in(pilot)
             assert "เครื่อง T01" in text_of(app.screen, "#title-line")
             await pilot.press("f4")
-            await until(pilot, lambda: isinstance(app.screen, SettingsScreen), what="the settings")
+            await until(pilot, lambda: isinstance(app.screen, SettingsScreen) and app.screen.query("#language"),
+                        what="the settings")
             app.screen.query_one("#language", Select).value = "ja"
             await until(pilot, lambda: "端末 T01" in text_of(app.screen, "#title-line"), what="the settings in Japanese")
             assert "言語" in screen_text(app)

@@ -97,3 +97,16 @@ def test_what_the_customer_reads_is_the_merchants_language_with_theirs_beneath()
         assert for_customer("TOTAL", None) == "ยอดรวม"
     finally:
         language.use("en")
+
+
+def test_the_language_setting_comes_from_the_file_the_environment_or_a_flag_and_is_checked(tmp_path):
+    from pos_sim.terminal.errors import SettingsError
+    from pos_sim.terminal.settings import TerminalSettings, from_environment
+
+    base = {"gateway.url": "http://127.0.0.1:8360", "gateway.simulator_data_dir": tmp_path, "journal_dir": tmp_path}
+    assert TerminalSettings.build(base).language == "en"
+    assert TerminalSettings.build(base | from_environment({"POS_SIM_LANGUAGE": "zh-hant"})).language == "zh_Hant"
+    with pytest.raises(SettingsError) as refused:
+        TerminalSettings.build(base | {"language": "fr"}, {"language": "POS_SIM_LANGUAGE"})
+    assert str(refused.value) == ("language (--language) 'fr': not a language pos-sim speaks "
+                                  "(en, th, ja, zh_Hans, zh_Hant, ms) (set by POS_SIM_LANGUAGE)")
