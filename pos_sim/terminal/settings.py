@@ -275,7 +275,8 @@ class TerminalSettings:
     ``currency`` and ``locale`` to the catalogue's (a ``currency`` given must be the catalogue's:
     prices are in it), ``language`` (the merchant's: screens, reports, receipt labels; one of
     ``pos_sim.language.LANGUAGES``) to English, ``customer_language_on_receipt`` (a receipt also
-    in the customer's language when their wallet speaks another) to yes, ``time_zone`` (an IANA name, for receipt times) to this machine's.
+    in the customer's language when their wallet speaks another) to yes, ``time_zone`` (an IANA name,
+    for receipt times) to this machine's.
     ``journal_dir`` holds ``journal.db`` and ``sales.db`` (``journal-training.db`` and
     ``sales-training.db`` for a training terminal). ``code_lifetime_s`` is how long a customer has
     to scan an order or entry code.
