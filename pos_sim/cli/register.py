@@ -79,12 +79,14 @@ def add_register_commands(commands: argparse._SubParsersAction) -> None:
 def opened_register(args: argparse.Namespace) -> Iterator[Register]:
     """The register of the command's settings, recovered, with an embedded backend when no --backend is given."""
     from pos_sim.terminal.register import Register  # here, not at the top: the other commands start without requests
+    from pos_sim import language
     from pos_sim.terminal.settings import TerminalSettings
 
     values, origins = terminal_values(args)
     with ExitStack() as stack:
         reach_gateway(values, stack, origins)
         settings = TerminalSettings.build(values, origins)
+        language.use(settings.language)  # reports and messages in the merchant's language (receipts carry theirs)
         register = stack.enter_context(Register.open(settings))
         for sale in register.recovered.sales:
             print(f"recovered: sale {sale.receipt_number} {sale.state.value} (left unsettled by an earlier run)", file=sys.stderr)

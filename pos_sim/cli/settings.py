@@ -21,6 +21,7 @@ import platformdirs
 
 from pos_sim.cli.backend import default_data_dir, embedded_gateway
 from pos_sim.cli.errors import EXIT_OK
+from pos_sim.language import LANGUAGES
 
 
 FLAG_SETTINGS = {
@@ -37,6 +38,8 @@ FLAG_SETTINGS = {
     "catalogue": "catalogue",
     "currency": "currency",
     "locale": "locale",
+    "language": "language",
+    "bilingual_receipts": "customer_language_on_receipt",
     "time_zone": "time_zone",
     "receipt_width": "receipt_width",
     "poll_interval": "polling.interval_s",
@@ -67,6 +70,10 @@ def terminal_options() -> argparse.ArgumentParser:
     group.add_argument("--catalogue", type=Path, metavar="FILE", help="default: the demo catalogue, assets/catalogue.json")
     group.add_argument("--currency", metavar="CODE", help="ISO 4217; the catalogue's (default) or an error")
     group.add_argument("--locale", help="default: the catalogue's, e.g. en_SG")
+    group.add_argument("--language", metavar="LANG",
+                       help=f"the merchant's language: screens, reports, receipts ({', '.join(LANGUAGES)}; default en)")
+    group.add_argument("--bilingual-receipts", action=argparse.BooleanOptionalAction, default=None,
+                       help="receipts also in the customer's language when their wallet speaks another (default yes)")
     group.add_argument("--time-zone", metavar="ZONE", help="for receipt times, e.g. Asia/Singapore (default: this machine's)")
     group.add_argument("--receipt-width", type=int, choices=(32, 42, 48), help="receipt columns (default 42)")
     group.add_argument("--poll-interval", type=float, metavar="S", help="seconds between inquiries of an unknown outcome (default 3)")

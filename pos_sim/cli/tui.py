@@ -26,9 +26,11 @@ def add_tui_command(commands: argparse._SubParsersAction) -> None:
     tui.set_defaults(run=run_tui)
 
 
-DEMO_CUSTOMERS = (("Tan Ah Kow", "200.00", None), ("Siti Aminah", "8.00", None), ("Somchai Jaidee", "5000.00", "THB"))
-"""The demo wallets the UI opens at a simulator: a well-off customer, one with too little for most
-baskets (declines), and a Thai tourist paying in baht (cross-border); None: the catalogue's currency."""
+DEMO_CUSTOMERS = (("Tan Ah Kow", "200.00", None, "zh_Hans"), ("Siti Aminah", "8.00", None, "ms"),
+                  ("Somchai Jaidee", "5000.00", "THB", "th"))
+"""The demo wallets the UI opens at a simulator: a well-off customer whose Alipay+ wallet speaks
+Chinese, one with too little for most baskets (declines) who reads Malay, and a Thai tourist paying
+in baht (cross-border); None: the catalogue's currency. Last, the language each wallet speaks."""
 
 
 def run_tui(args: argparse.Namespace) -> int:
@@ -44,12 +46,19 @@ def run_tui(args: argparse.Namespace) -> int:
         if args.gate not in (stops := metro_stops()):
             raise UsageError(f"--gate {args.gate!r}: not a stop of the metro network ({', '.join(stops)})")
         app_of = partial(GateTerminal, station=args.gate)
+    from pos_sim.language import LanguageError, language
+    from pos_sim.terminal.settings import setting
+
     values, origins = terminal_values(args)
+    try:
+        lang = language(values.get("language") or "en")
+    except LanguageError as exc:
+        raise UsageError(f"{setting('language')} {exc}") from None
     with ExitStack() as stack:
         backend = None
         if embedded_gateway(values, origins):
             backend = stack.enter_context(backend_process(Path(values["gateway.simulator_data_dir"])))
-        app_of(partial(connect_terminal, values, origins, backend)).run()
+        app_of(partial(connect_terminal, values, origins, backend), lang).run()
     return EXIT_OK
 
 
@@ -74,8 +83,8 @@ def connect_terminal(values: dict[str, Any], origins: dict[str, str], backend: B
     simulator = Simulator(gateway.url, admin_token=gateway.simulator_token)
     currency = read_catalogue_file(settings.catalogue).currency.code
     try:
-        customers = tuple(Customer(name, simulator.open_wallet(Money.of_major(balance, code or currency), name))
-                          for name, balance, code in DEMO_CUSTOMERS)
+        customers = tuple(Customer(name, simulator.open_wallet(Money.of_major(balance, code or currency), name), language)
+                          for name, balance, code, language in DEMO_CUSTOMERS)
     except SimulatorError as exc:
         raise ServiceError(f"the simulator at {gateway.url} did not open the demo wallets: {exc}") from None
     return Connection(settings, simulator, customers)

@@ -27,11 +27,12 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from enum import StrEnum
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_datetime
+from babel.dates import format_datetime, get_date_format, get_datetime_format, get_time_format
 from babel.numbers import format_decimal
 
 from pos_sim.domain.errors import DomainError
 from pos_sim.domain.money import Money, format_money
+from pos_sim.language import LOCALES, N_, LanguageError, language, translation
 
 WIDTHS = (32, 42, 48)
 """Columns of the printers laid out for: 32 on 58 mm paper, 42 and 48 on 80 mm."""
@@ -39,7 +40,7 @@ WIDTHS = (32, 42, 48)
 MAX_TEXT = 200
 """Longest text of one field (a description, a footer line...), in characters."""
 
-TRAINING_STAMP = "TRAINING - NOT A PAYMENT"
+TRAINING_STAMP = N_("TRAINING - NOT A PAYMENT")
 
 _RECEIPT_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,31}")
 _RESULT_CODE = re.compile(r"[A-Z0-9_]{1,64}")
@@ -51,34 +52,34 @@ _ODD_SPACES = str.maketrans(dict.fromkeys("\u00a0\u2007\u2009\u202f", " "))
 class Kind(StrEnum):
     """What the receipt is for: a sale, a refund of one, or a void (cancel) of one."""
 
-    SALE = "SALE"
-    REFUND = "REFUND"
-    VOID = "VOID"
+    SALE = N_("SALE")
+    REFUND = N_("REFUND")
+    VOID = N_("VOID")
 
 
 class Outcome(StrEnum):
     """What the wallet provider answered."""
 
-    APPROVED = "APPROVED"
-    DECLINED = "DECLINED"
-    CANCELLED = "CANCELLED"
-    REVERSED = "REVERSED"
+    APPROVED = N_("APPROVED")
+    DECLINED = N_("DECLINED")
+    CANCELLED = N_("CANCELLED")
+    REVERSED = N_("REVERSED")
 
 
 class Copy(StrEnum):
     """Which of the two printed copies this is."""
 
-    MERCHANT = "MERCHANT COPY"
-    CUSTOMER = "CUSTOMER COPY"
+    MERCHANT = N_("MERCHANT COPY")
+    CUSTOMER = N_("CUSTOMER COPY")
 
 
 class Tender(StrEnum):
     """How the customer paid; a receipt takes these or any other short text."""
 
-    CUSTOMER_CODE = "Alipay+ (customer code)"
-    ORDER_CODE = "Order code"
-    ENTRY_CODE = "Entry code"
-    WALLET_TAP = "Phone wallet tap"
+    CUSTOMER_CODE = N_("Alipay+ (customer code)")
+    ORDER_CODE = N_("Order code")
+    ENTRY_CODE = N_("Entry code")
+    WALLET_TAP = N_("Phone wallet tap")
 
 
 class Style(StrEnum):
@@ -228,10 +229,6 @@ class TaxLine:
         if not isinstance(self.included, bool):
             raise DomainError(f"tax {self.name!r}: included must be True or False, got {self.included!r}")
 
-    @property
-    def label(self) -> str:
-        return f"{self.name} {self.rate}" + (" (incl.)" if self.included else "")
-
 
 def mask_code(code: str) -> str:
     """A customer code or token as a receipt may show it: the first and last 4 characters around a
@@ -283,6 +280,8 @@ class Receipt:
     outcome: Outcome
     copy: Copy
     locale: str = "en_SG"
+    language: str = "en"
+    customer_language: str | None = None
     address: tuple[str, ...] = ()
     store_id: str | None = None
     operator: str | None = None
@@ -317,6 +316,12 @@ class Receipt:
             Locale.parse(self.locale)
         except (ValueError, TypeError, UnknownLocaleError):
             raise DomainError(f"locale: {self.locale!r} is not a known locale") from None
+        try:
+            put("language", language(self.language))
+            if self.customer_language is not None:
+                put("customer_language", language(self.customer_language))
+        except LanguageError as exc:
+            raise DomainError(f"language: {exc}") from None
         if not isinstance(self.training, bool):
             raise DomainError(f"training: must be True or False, got {self.training!r}")
         if self.outcome is Outcome.DECLINED and self.result_code is None:
@@ -494,11 +499,21 @@ def _item(text: str, amount: str, width: int) -> list[Row]:
 
 
 class _Printer:
-    """Formats the receipt's values in its locale, with a minus for the money a refund gives back."""
+    """Formats the receipt's values in its locale, with a minus for the money a refund gives back, and
+    its labels in the merchant's language (the customer's beside them when theirs is another)."""
 
     def __init__(self, receipt: Receipt) -> None:
         self.receipt = receipt
         self.sign = 1 if receipt.kind is Kind.SALE else -1
+        self.merchant = translation(receipt.language).gettext
+        other = receipt.customer_language not in (None, receipt.language)
+        self.customer = translation(receipt.customer_language).gettext if other else None  # type: ignore[arg-type]
+
+    def label(self, message: str) -> str:
+        """``message`` in the merchant's language, and in the customer's after a slash when it differs."""
+        mine = self.merchant(message)
+        theirs = self.customer(message) if self.customer is not None else mine
+        return mine if theirs == mine else f"{mine} / {theirs}"
 
     def money(self, money: Money, signed: bool = True) -> str:
         shown = -money if signed and self.sign < 0 else money
@@ -513,8 +528,17 @@ class _Printer:
         return f"{money.currency.code} {number}".translate(_ODD_SPACES)
 
     def time(self) -> str:
-        when = self.receipt.time
-        return format_datetime(when, "medium", tzinfo=when.tzinfo, locale=self.receipt.locale).translate(_ODD_SPACES)
+        """The time as the receipt's locale writes it, or as the merchant's language does where the locale
+        speaks another (an English-speaking shop's locale is kept); Thai receipts count years in the
+        Buddhist era (2026 is 2569)."""
+        r, when = self.receipt, self.receipt.time
+        spoken = Locale.parse(LOCALES[r.language]).language
+        locale = r.locale if r.language == "en" or Locale.parse(r.locale).language == spoken else LOCALES[r.language]
+        pattern = get_datetime_format("medium", locale).format(get_time_format("medium", locale).pattern,
+                                                               get_date_format("medium", locale).pattern)
+        if r.language == "th":
+            pattern = re.sub(r"y+", f"'{when.year + 543}'", pattern)
+        return format_datetime(when, pattern, tzinfo=when.tzinfo, locale=locale).translate(_ODD_SPACES)
 
 
 def rows(receipt: Receipt, width: int) -> list[Row]:
@@ -529,23 +553,25 @@ def rows(receipt: Receipt, width: int) -> list[Row]:
     r, p = receipt, _Printer(receipt)
     rule = Row("-" * width)
     out: list[Row] = []
-    stamp = f"*** {TRAINING_STAMP} ***" if width >= len(TRAINING_STAMP) + 8 else TRAINING_STAMP
+    label = p.label
+    training = label(TRAINING_STAMP)
+    stamp = f"*** {training} ***" if width >= display_width(training) + 8 else training
     if r.training:
         out += [Row(_centre(stamp, width), Style.STAMP), Row("")]
     out += [Row(_centre(line, width), Style.TITLE) for line in wrap(r.merchant_name, width // 2)]
     out += [Row(_centre(piece, width)) for line in r.address for piece in wrap(line, width)]
     out.append(Row(""))
-    out += _pair("Merchant ID", r.merchant_id, width)
+    out += _pair(label(N_("Merchant ID")), r.merchant_id, width)
     if r.store_id is not None:
-        out += _pair("Store ID", r.store_id, width)
-    out += _pair("Terminal ID", r.terminal_id, width)
-    out += _pair("Receipt No.", r.receipt_number, width)
-    out += _pair("Date", p.time(), width)
+        out += _pair(label(N_("Store ID")), r.store_id, width)
+    out += _pair(label(N_("Terminal ID")), r.terminal_id, width)
+    out += _pair(label(N_("Receipt No.")), r.receipt_number, width)
+    out += _pair(label(N_("Date")), p.time(), width)
     if r.operator is not None:
-        out += _pair("Operator", r.operator, width)
-    out += [rule, Row(_centre(r.kind.value, width), Style.BOLD)]
+        out += _pair(label(N_("Operator")), r.operator, width)
+    out += [rule, *(Row(_centre(line, width), Style.BOLD) for line in wrap(label(r.kind.value), width))]
     if r.original_receipt is not None:
-        out += _pair("Original receipt", r.original_receipt, width)
+        out += _pair(label(N_("Original receipt")), r.original_receipt, width)
     out.append(rule)
     for line in r.lines:
         out += _item(line.description, p.money(line.amount), width)
@@ -558,27 +584,31 @@ def rows(receipt: Receipt, width: int) -> list[Row]:
         out += [Row("  " + piece) for piece in wrap(detail, width - 2)]
     if r.lines:
         out.append(rule)
-    out += _pair("Subtotal", p.money(r.subtotal), width)
+    out += _pair(label(N_("Subtotal")), p.money(r.subtotal), width)
     for tax in r.taxes:
-        out += _pair(tax.label, p.money(tax.amount), width)
-    total_label = {Kind.SALE: "TOTAL", Kind.REFUND: "REFUND TOTAL", Kind.VOID: "VOID TOTAL"}[r.kind]
-    out += _pair(total_label, p.money(r.total), width, Style.BOLD)
+        tax_label = f"{tax.name} {tax.rate}"
+        out += _pair(p.merchant(N_("{tax} (incl.)")).format(tax=tax_label) if tax.included else tax_label,
+                     p.money(tax.amount), width)
+    total_label = {Kind.SALE: N_("TOTAL"), Kind.REFUND: N_("REFUND TOTAL"), Kind.VOID: N_("VOID TOTAL")}[r.kind]
+    out += _pair(label(total_label), p.money(r.total), width, Style.BOLD)
     out.append(rule)
-    paid = "Refund to" if r.kind is not Kind.SALE else "Paid by" if r.outcome is Outcome.APPROVED else "Method"
-    out += _pair(paid, r.tender, width)
+    paid = N_("Refund to") if r.kind is not Kind.SALE else N_("Paid by") if r.outcome is Outcome.APPROVED else N_("Method")
+    out += _pair(label(paid), p.merchant(r.tender), width)
     if r.wallet is not None:
-        out += _pair("Wallet", r.wallet, width)
+        out += _pair(label(N_("Wallet")), r.wallet, width)
     if r.customer_code is not None:
-        out += _pair("Customer code", r.customer_code, width)
+        out += _pair(label(N_("Customer code")), r.customer_code, width)
     if r.payment_id is not None:
-        out += _pair("Payment ID", r.payment_id, width)
+        out += _pair(label(N_("Payment ID")), r.payment_id, width)
     if r.wallet_amount is not None:
-        verb = "Quoted" if r.outcome is not Outcome.APPROVED else "Paid" if r.kind is Kind.SALE else "Refunded"
-        out += [Row(line) for line in wrap(f"{verb} {p.code_amount(r.wallet_amount)} at {r.fx_rate:f}", width)]
-    out += [Row(""), Row(_centre(r.outcome.value, width), Style.BOLD)]
+        verb = (N_("Quoted {amount} at {rate}") if r.outcome is not Outcome.APPROVED else N_("Paid {amount} at {rate}")
+                if r.kind is Kind.SALE else N_("Refunded {amount} at {rate}"))
+        said = p.merchant(verb).format(amount=p.code_amount(r.wallet_amount), rate=f"{r.fx_rate:f}")
+        out += [Row(line) for line in wrap(said, width)]
+    out += [Row("")] + [Row(_centre(line, width), Style.BOLD) for line in wrap(label(r.outcome.value), width)]
     if r.result_code is not None:
-        out += _pair("Result", r.result_code, width)
-    out += [rule, Row(_centre(r.copy.value, width), Style.BOLD), Row("")]
+        out += _pair(label(N_("Result")), r.result_code, width)
+    out += [rule, *(Row(_centre(line, width), Style.BOLD) for line in wrap(label(r.copy.value), width)), Row("")]
     out.append(Row(_centre(r.receipt_number, width), Style.QR))
     if r.footer:
         out.append(Row(""))

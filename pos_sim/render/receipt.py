@@ -14,11 +14,13 @@ CJK (those print as boxes). A training receipt carries a diagonal "TRAINING" wat
 ESC/POS: ``ESC @``, code page PC858 (``ESC t 19``: Latin-1 letters and the euro sign), the
 layout's lines with the merchant name in double size (``GS !``), totals and the outcome in bold
 (``ESC E``), the training stamp reversed (``GS B``), the QR code by ``GS ( k`` (model 2, error
-level M) and a partial cut (``GS V``). Text outside PC858 is not switched to another code page:
-code pages for Thai and CJK (and Kanji mode) differ from one printer model to the next, and a
-wrong guess prints garbage. Such text is folded where an equivalent exists (full-width ``￥`` to
-``¥``, ``ő`` to ``o``), else printed as one ``?`` a column, so columns stay aligned, and a note at
-the end says so. Print the PNG as a raster image for those receipts.
+level M) and a partial cut (``GS V``). Text outside PC858 is folded where an equivalent exists
+(full-width ``￥`` to ``¥``, ``ő`` to ``o``). A receipt with text PC858 cannot print at all (Thai,
+Chinese, Japanese: the merchant's language or the customer's) is sent as a raster image instead
+(``GS v 0``, in bands of at most ``RASTER_BAND`` dot rows): the PNG's printable columns, one bit a
+dot. Code pages for Thai and CJK (and Kanji mode) differ from one printer model to the next and a
+wrong guess prints garbage; every ESC/POS printer prints a raster. ``encode_text`` still says which
+text is lost (``?`` a column) for a caller that sends text alone.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import functools
 import unicodedata
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from pos_sim.domain.receipt import Receipt, Row, Style, clusters, display_width, rows, wrap
@@ -73,9 +76,11 @@ def _fonts(bold: bool, size: int) -> tuple[ImageFont.FreeTypeFont | ImageFont.Im
 
 @functools.cache
 def _has_glyph(font: ImageFont.FreeTypeFont | ImageFont.ImageFont, char: str) -> bool:
-    mask = font.getmask(char)
+    """Whether ``font`` draws ``char``: and the characters it is shaped from (Thai SARA AM is drawn as NIKHAHIT
+    and SARA AA, two missing boxes in a font without Thai)."""
     missing = font.getmask(_MISSING)
-    return (mask.size, bytes(mask)) != (missing.size, bytes(missing))
+    return all((mask.size, bytes(mask)) != (missing.size, bytes(missing))
+               for mask in map(font.getmask, unicodedata.normalize("NFKD", char)))
 
 
 def _font_for(cluster: str, bold: bool, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
@@ -168,7 +173,6 @@ CUT = GS + b"V" + bytes([1])  # partial cut, the form every cutter takes
 FEED_TO_CUTTER = ESC + b"d" + bytes([4])  # the cutter sits above the print head
 QR_MODULE_DOTS = 6
 QR_ERROR_M = 49
-LOSSY_NOTE = "? = text not in this printer's code page (PC858)"
 
 
 def _align(where: int) -> bytes:
@@ -234,16 +238,35 @@ def encode_text(text: str) -> tuple[bytes, bool]:
     return bytes(out), lossy
 
 
+RASTER_BAND = 256
+"""Dot rows in one ``GS v 0`` command (printers' buffers take a few hundred rows at a time)."""
+
+
+def escpos_raster(image: Image.Image) -> bytes:
+    """``image`` (grayscale) as ``GS v 0`` raster commands: a dot where the pixel is darker than mid-grey,
+    the leftmost dot the high bit, rows padded to whole bytes, in bands of ``RASTER_BAND`` rows."""
+    dots = np.asarray(image.convert("L")) < 128
+    padded = np.pad(dots, ((0, 0), (0, -dots.shape[1] % 8)))
+    packed = np.packbits(padded, axis=1)
+    out = bytearray()
+    for top in range(0, packed.shape[0], RASTER_BAND):
+        band = packed[top:top + RASTER_BAND]
+        rows_, width = band.shape
+        out += GS + b"v0\x00" + bytes([width % 256, width // 256, rows_ % 256, rows_ // 256]) + band.tobytes()
+    return bytes(out)
+
+
 def receipt_escpos(receipt: Receipt, width_chars: int) -> bytes:
-    """The ESC/POS commands that print the receipt on a printer of ``width_chars`` columns in font A."""
+    """The ESC/POS commands that print the receipt on a printer of ``width_chars`` columns in font A: as
+    text, or as a raster image of its PNG when it holds text the code page cannot print."""
+    if any(encode_text(row.text)[1] for row in rows(receipt, width_chars)):
+        image = receipt_png(receipt, width_chars)
+        printable = image.crop((MARGIN_PX, 0, MARGIN_PX + width_chars * CELL_PX, image.height))
+        return INIT + escpos_raster(printable) + FEED_TO_CUTTER + CUT
     out = bytearray(INIT + SELECT_CODE_PAGE)
-    lossy = False
 
     def text(line: str) -> bytes:
-        nonlocal lossy
-        data, lost = encode_text(line)
-        lossy |= lost
-        return data + LF
+        return encode_text(line)[0] + LF
 
     for row in rows(receipt, width_chars):
         if row.style is Style.TITLE:
@@ -256,6 +279,4 @@ def receipt_escpos(receipt: Receipt, width_chars: int) -> bytes:
             out += _centred(escpos_qr(receipt.receipt_number.encode("ascii")) + LF + text(row.text.strip()))
         else:
             out += text(row.text)
-    if lossy:
-        out += LF + b"".join(text(line) for line in wrap(LOSSY_NOTE, width_chars))
     return bytes(out + FEED_TO_CUTTER + CUT)

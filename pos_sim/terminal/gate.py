@@ -65,6 +65,7 @@ from pos_sim.domain.codes import ride
 from pos_sim.domain.errors import DomainError
 from pos_sim.domain.fares import FareError, FareNetwork, Fares, Journey, Leg, read_network
 from pos_sim.domain.money import Money
+from pos_sim.language import N_
 from pos_sim.terminal import local_file
 from pos_sim.terminal.errors import TerminalError
 from pos_sim.terminal.gateway import (
@@ -124,24 +125,26 @@ class GateReason(StrEnum):
 
 
 MESSAGES = {
-    GateReason.UNREADABLE: "Not a ride code: show the ride code in your wallet app",
-    GateReason.UNKNOWN_KEY: "Code not recognised: refresh the code in your wallet app; if it happens again, ask staff",
-    GateReason.REVOKED_KEY: "Code no longer accepted: update your wallet app, then show a new code",
-    GateReason.BAD_SIGNATURE: "Code not genuine: show the ride code from your wallet app",
-    GateReason.KEY_NOT_VALID: "Code not accepted: update your wallet app, then show a new code",
-    GateReason.NOT_YET_VALID: "Code not valid yet: check the time on your phone",
-    GateReason.EXPIRED: "Code expired: refresh the code in your wallet app",
-    GateReason.TOO_MANY_COMPANIONS: "Too many riders on one code: ask staff",
-    GateReason.DENIED_ACCOUNT: "Travel blocked on this account: please contact customer service",
-    GateReason.REPLAYED: "Code already used: refresh the code in your wallet app",
-    GateReason.PASSBACK: "Already inside: tap out first",
-    GateReason.NO_ENTRY: "Goodbye: no entry recorded: the maximum fare unless your entry is found",
+    GateReason.UNREADABLE: N_("Not a ride code: show the ride code in your wallet app"),
+    GateReason.UNKNOWN_KEY: N_("Code not recognised: refresh the code in your wallet app; if it happens again, ask staff"),
+    GateReason.REVOKED_KEY: N_("Code no longer accepted: update your wallet app, then show a new code"),
+    GateReason.BAD_SIGNATURE: N_("Code not genuine: show the ride code from your wallet app"),
+    GateReason.KEY_NOT_VALID: N_("Code not accepted: update your wallet app, then show a new code"),
+    GateReason.NOT_YET_VALID: N_("Code not valid yet: check the time on your phone"),
+    GateReason.EXPIRED: N_("Code expired: refresh the code in your wallet app"),
+    GateReason.TOO_MANY_COMPANIONS: N_("Too many riders on one code: ask staff"),
+    GateReason.DENIED_ACCOUNT: N_("Travel blocked on this account: please contact customer service"),
+    GateReason.REPLAYED: N_("Code already used: refresh the code in your wallet app"),
+    GateReason.PASSBACK: N_("Already inside: tap out first"),
+    GateReason.NO_ENTRY: N_("Goodbye: no entry recorded: the maximum fare unless your entry is found"),
 }
 """The line a rider reads on the gate for each refusal (and the open exit with no entry)."""
-WELCOME = "Welcome: have a good trip"
-GOODBYE = "Goodbye"
-BALANCE_LATER = "Balance shown in your wallet app after sync"
-FARE_LATER = "Fare charged later"
+WELCOME = N_("Welcome: have a good trip")
+GOODBYE_FARE = N_("Goodbye: fare {fare}")
+GOODBYE_LATER = N_("Goodbye: fare charged later")
+BALANCE_LATER = N_("Balance shown in your wallet app after sync")
+FARE_LATER = N_("Fare charged later")
+FARE_AT_EXIT = N_("Fare shown at exit")
 
 
 @dataclass(frozen=True)
@@ -608,7 +611,7 @@ class Gate:
         reason = GateReason(verdict.reason.value)
         message = MESSAGES[reason]
         if reason is GateReason.TOO_MANY_COMPANIONS:
-            message = f"Too many riders on one code: this gate lets {1 + self.max_companions} through"
+            message = f"Too many riders on one code: this gate lets {1 + self.max_companions} through"  # staff read it
         return _Outcome("deny", reason, message, verdict.message)
 
     def _check_movements(self, account: str, digest: str, direction: Direction, now: datetime, riders: int) -> _Outcome:
@@ -633,14 +636,14 @@ class Gate:
             if last is not None and last.direction == Direction.IN:
                 detail = (f"the trip from {last.station_id} at {_clock_time(last.at, self.zone)} had no tap-out: it is"
                           " charged the maximum fare")
-            return _Outcome("open", GateReason.OK, WELCOME, detail, None, "Fare shown at exit")
+            return _Outcome("open", GateReason.OK, WELCOME, detail, None, FARE_AT_EXIT)
         if not inside:
             return _Outcome("open", GateReason.NO_ENTRY, MESSAGES[GateReason.NO_ENTRY],
                             "no entry of this account known at this station or its network folder", None,
                             f"{FARE_LATER} (no entry recorded here)")
         assert last is not None
         fare, fare_text = self._exit_fare(last, now, riders)
-        return _Outcome("open", GateReason.OK, f"{GOODBYE}: fare {_money(fare)}" if fare is not None else f"{GOODBYE}: {FARE_LATER}",
+        return _Outcome("open", GateReason.OK, GOODBYE_FARE.format(fare=_money(fare)) if fare is not None else GOODBYE_LATER,
                         f"tapped in at {last.station_id} at {_clock_time(last.at, self.zone)}", fare, fare_text)
 
     def _exit_fare(self, entry: Movement, now: datetime, riders: int) -> tuple[Money | None, str]:

@@ -33,6 +33,7 @@ from pathlib import Path
 from pos_sim.domain.errors import AmountError
 from pos_sim.domain.money import Money
 from pos_sim.domain.receipt import mask_code
+from pos_sim.language import N_
 from pos_sim.terminal import local_file
 from pos_sim.terminal.errors import JournalError
 
@@ -43,14 +44,14 @@ SCHEMA_VERSION = 1
 class State(StrEnum):
     """Where a payment request stands in the journal."""
 
-    SENT = "SENT"                    # written before the pay was sent; its answer not recorded yet
-    RESOLVING = "RESOLVING"          # the pay's answer was U or none: inquiring
-    CANCELLING = "CANCELLING"        # still unknown at the deadline: cancelling
-    APPROVED = "APPROVED"            # paid: the customer's money was taken
-    DECLINED = "DECLINED"            # refused by the gateway: nothing taken
-    CANCELLED = "CANCELLED"          # closed before any money was taken
-    REVERSED = "REVERSED"            # it had succeeded, then the cancel gave the money back
-    NOT_PROCESSED = "NOT_PROCESSED"  # the gateway holds no such payment: nothing taken
+    SENT = N_("SENT")               # written before the pay was sent; its answer not recorded yet
+    RESOLVING = N_("RESOLVING")     # the pay's answer was U or none: inquiring
+    CANCELLING = N_("CANCELLING")   # still unknown at the deadline: cancelling
+    APPROVED = N_("APPROVED")       # paid: the customer's money was taken
+    DECLINED = N_("DECLINED")       # refused by the gateway: nothing taken
+    CANCELLED = N_("CANCELLED")     # closed before any money was taken
+    REVERSED = N_("REVERSED")       # it had succeeded, then the cancel gave the money back
+    NOT_PROCESSED = N_("NOT_PROCESSED")  # the gateway holds no such payment: nothing taken
 
     @property
     def final(self) -> bool:

@@ -35,7 +35,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -318,12 +318,14 @@ class Register:
 
     # --- receipts --------------------------------------------------------------------------------
 
-    def receipt(self, sale: Sale | Reversal, copy: Copy | str = Copy.CUSTOMER) -> Receipt:
-        """The receipt of a sale, a void or a refund; RegisterError while its outcome is not known."""
+    def receipt(self, sale: Sale | Reversal, copy: Copy | str = Copy.CUSTOMER, customer_language: str | None = None) -> Receipt:
+        """The receipt of a sale, a void or a refund; RegisterError while its outcome is not known. Its labels
+        are in the merchant's language, and in ``customer_language`` (the customer's wallet's) beside them
+        when the settings say so (``customer_language_on_receipt``)."""
         copy = Copy(copy)
         s = self.settings
         if isinstance(sale, Reversal):
-            return self._reversal_receipt(sale, copy)
+            return replace(self._reversal_receipt(sale, copy), customer_language=self._customer_language(customer_language))
         if not sale.resolved:
             raise RegisterError(f"sale {sale.receipt_number}: its payment is not resolved yet, no receipt to print")
         outcome = _OUTCOME[sale.state]
@@ -335,8 +337,12 @@ class Register:
             locale=s.locale or self.catalogue.locale, store_id=s.store_id, taxes=sale.taxes, result_code=result_code,
             payment_id=sale.payment_id, customer_code=sale.customer_code, wallet=sale.wallet,
             wallet_amount=sale.wallet_amount, fx_rate=sale.fx_rate if sale.wallet_amount is not None else None,
-            training=s.training, footer=s.receipt_footer,
+            training=s.training, footer=s.receipt_footer, language=s.language,
+            customer_language=self._customer_language(customer_language),
         )
+
+    def _customer_language(self, customer_language: str | None) -> str | None:
+        return customer_language if self.settings.customer_language_on_receipt else None
 
     def _reversal_receipt(self, reversal: Reversal, copy: Copy) -> Receipt:
         if reversal.state is ReversalState.PENDING:
@@ -363,12 +369,14 @@ class Register:
             result_code=None if done else reversal.result_code or "DECLINED", payment_id=sale.payment_id,
             customer_code=sale.customer_code, wallet=sale.wallet, wallet_amount=wallet_amount, fx_rate=rate,
             original_receipt=sale.receipt_number, training=s.training, footer=refund_id + s.receipt_footer,
+            language=s.language,
         )
 
-    def reprint(self, receipt_number: str, copy: Copy | str = Copy.CUSTOMER) -> Receipt:
-        """The receipt ``receipt_number`` (a sale, a void or a refund) again, as first printed."""
+    def reprint(self, receipt_number: str, copy: Copy | str = Copy.CUSTOMER, customer_language: str | None = None) -> Receipt:
+        """The receipt ``receipt_number`` (a sale, a void or a refund) again, as first printed (``customer_language``:
+        as ``receipt`` takes it)."""
         reversal = self.book.reversal(receipt_number, missing_ok=True)
-        return self.receipt(reversal if reversal is not None else self.book.sale(receipt_number), copy)
+        return self.receipt(reversal if reversal is not None else self.book.sale(receipt_number), copy, customer_language)
 
     def _merchant_id(self) -> str:
         return self.settings.merchant_id or self.gateway.credentials.client_id

@@ -24,6 +24,7 @@ from typing import Any
 from pos_sim.domain.errors import AmountError
 from pos_sim.domain.money import Currency, Money
 from pos_sim.domain.receipt import TRAINING_STAMP, Kind, display_width, wrap
+from pos_sim.language import _
 from pos_sim.terminal.gateway import GatewayAnswer, GatewayClient
 from pos_sim.terminal.journal import State
 from pos_sim.terminal.sales import Reversal, ReversalState, Sale
@@ -187,46 +188,59 @@ def _count_amount(label: str, count: int, money: Money, width: int) -> list[str]
     return _pair("  " + label, value.strip() if display_width(value) + 3 > width else value, width)
 
 
+def unresolved_label() -> str:
+    """The label of the unresolved sales' line, in the merchant's language (the UI colours from it on)."""
+    return _("Unresolved")
+
+
+def gateway_check_label() -> str:
+    """The label of the gateway check's line, in the merchant's language (the UI colours from it on)."""
+    return _("Gateway check")
+
+
 def layout(report: Report, width: int) -> list[str]:
-    """The report as lines of at most ``width`` columns."""
+    """The report as lines of at most ``width`` columns, in the merchant's language."""
     rule = "-" * width
-    title = f"{report.kind} REPORT" + (" - BATCH CLOSED" if report.closed else " - RUNNING TOTALS")
+    title = (_("{kind} REPORT - BATCH CLOSED") if report.closed else _("{kind} REPORT - RUNNING TOTALS")).format(
+        kind=report.kind)
+    stamp = _(TRAINING_STAMP)
     out: list[str] = []
     if report.training:
-        out += [_centre(TRAINING_STAMP, width), ""]
+        out += [_centre(stamp, width), ""]
     out += [_centre(piece, width) for piece in wrap(title, width)]
     out += [_centre(piece, width) for piece in wrap(report.merchant_name, width)]
     out += [""]
-    out += _pair("Terminal", report.terminal_id, width)
-    out += _pair("Batch", str(report.batch), width)
-    out += _pair("Opened", _when(report.opened_at), width)
-    out += _pair("Closed" if report.closed else "Printed", _when(report.printed_at), width)
+    out += _pair(_("Terminal"), report.terminal_id, width)
+    out += _pair(_("Batch"), str(report.batch), width)
+    out += _pair(_("Opened"), _when(report.opened_at), width)
+    out += _pair(_("Closed") if report.closed else _("Printed"), _when(report.printed_at), width)
     out.append(rule)
     by_currency: dict[str, Money] = {}
     for totals in report.totals:
-        out += _pair(totals.tender, totals.currency.code, width)
-        out += _count_amount("Sales", totals.sales_count, totals.sales, width)  # type: ignore[arg-type]
-        out += _count_amount("Voids", totals.voids_count, totals.voids, width)  # type: ignore[arg-type]
-        out += _count_amount("Refunds", totals.refunds_count, totals.refunds, width)  # type: ignore[arg-type]
-        out += _pair("  Net", totals.net.major_str(), width)
+        out += _pair(_(totals.tender), totals.currency.code, width)
+        out += _count_amount(_("Sales"), totals.sales_count, totals.sales, width)  # type: ignore[arg-type]
+        out += _count_amount(_("Voids"), totals.voids_count, totals.voids, width)  # type: ignore[arg-type]
+        out += _count_amount(_("Refunds"), totals.refunds_count, totals.refunds, width)  # type: ignore[arg-type]
+        out += _pair("  " + _("Net"), totals.net.major_str(), width)
         code = totals.currency.code
         by_currency[code] = by_currency.get(code, Money(0, totals.currency)) + totals.net
     if not report.totals:
-        out.append("No payments in this batch")
+        out.append(_("No payments in this batch"))
     out.append(rule)
     for code, net in by_currency.items():
-        out += _pair(f"NET {code}", net.major_str(), width)
-    out += _pair("Declined or not paid", str(report.declined_count), width)
-    out += _pair("Unresolved", str(len(report.unresolved)), width)
+        out += _pair(_("NET {currency}").format(currency=code), net.major_str(), width)
+    out += _pair(_("Declined or not paid"), str(report.declined_count), width)
+    out += _pair(unresolved_label(), str(len(report.unresolved)), width)
     out += [f"  {number}" for number in report.unresolved]
     out.append(rule)
     count = len(report.mismatches)
-    verdict = f"{report.checked}, all agree" if not count else f"{report.checked}, {count} mismatch" + ("es" if count > 1 else "")
-    out += _pair("Gateway check", verdict, width)
+    verdict = (_("{checked}, all agree") if not count else _("{checked}, {count} mismatch") if count == 1
+               else _("{checked}, {count} mismatches")).format(checked=report.checked, count=count)
+    out += _pair(gateway_check_label(), verdict, width)
     for mismatch in report.mismatches:
         out += _pair(f"  {mismatch.receipt_number}", mismatch.request_id[-12:], width)
-        out += ["    " + piece for piece in wrap(f"terminal: {mismatch.terminal}", width - 4)]
-        out += ["    " + piece for piece in wrap(f"gateway: {mismatch.gateway}", width - 4)]
+        out += ["    " + piece for piece in wrap(_("terminal: {said}").format(said=mismatch.terminal), width - 4)]
+        out += ["    " + piece for piece in wrap(_("gateway: {said}").format(said=mismatch.gateway), width - 4)]
     if report.training:
-        out += ["", _centre(TRAINING_STAMP, width)]
+        out += ["", _centre(stamp, width)]
     return out

@@ -56,6 +56,8 @@ from pos_sim.assets import CATALOGUE
 from pos_sim.domain.errors import AmountError
 from pos_sim.domain.money import currency as currency_of
 from pos_sim.domain.receipt import WIDTHS
+from pos_sim.language import LanguageError
+from pos_sim.language import language as language_named
 from pos_sim.terminal.authorize import CODE_LIFETIME_S, Polling
 from pos_sim.terminal.errors import SettingsError
 from pos_sim.terminal.gateway import Credentials, Timeouts, gateway_url
@@ -82,6 +84,8 @@ KEYS: dict[str, tuple[str, str | None]] = {
     "catalogue": ("path", "--catalogue"),
     "currency": ("text", "--currency"),
     "locale": ("text", "--locale"),
+    "language": ("text", "--language"),
+    "customer_language_on_receipt": ("bool", "--bilingual-receipts"),
     "time_zone": ("text", "--time-zone"),
     "receipt_width": ("int", "--receipt-width"),
     "receipt_footer": ("lines", None),
@@ -269,7 +273,10 @@ class TerminalSettings:
 
     ``merchant_name`` defaults to the catalogue's name, ``merchant_id`` to the gateway client id,
     ``currency`` and ``locale`` to the catalogue's (a ``currency`` given must be the catalogue's:
-    prices are in it), ``time_zone`` (an IANA name, for receipt times) to this machine's.
+    prices are in it), ``language`` (the merchant's: screens, reports, receipt labels; one of
+    ``pos_sim.language.LANGUAGES``) to English, ``customer_language_on_receipt`` (a receipt also
+    in the customer's language when their wallet speaks another) to yes, ``time_zone`` (an IANA name,
+    for receipt times) to this machine's.
     ``journal_dir`` holds ``journal.db`` and ``sales.db`` (``journal-training.db`` and
     ``sales-training.db`` for a training terminal). ``code_lifetime_s`` is how long a customer has
     to scan an order or entry code.
@@ -284,6 +291,8 @@ class TerminalSettings:
     catalogue: Path = DEFAULT_CATALOGUE
     currency: str | None = None
     locale: str | None = None
+    language: str = "en"
+    customer_language_on_receipt: bool = True
     time_zone: str | None = None
     receipt_width: int = 42
     receipt_footer: tuple[str, ...] = ()
@@ -315,6 +324,13 @@ class TerminalSettings:
                 Locale.parse(self.locale)
             except (ValueError, TypeError, UnknownLocaleError):
                 raise SettingsError(f"{setting('locale')} {self.locale!r}: not a known locale (like en_SG, th_TH, ja_JP)") from None
+        try:
+            object.__setattr__(self, "language", language_named(self.language))
+        except LanguageError as exc:
+            raise SettingsError(f"{setting('language')} {exc}") from None
+        if not isinstance(self.customer_language_on_receipt, bool):
+            raise SettingsError(f"{setting('customer_language_on_receipt')} {self.customer_language_on_receipt!r}: "
+                                "true or false")
         self.zone()  # checks time_zone
         if isinstance(self.receipt_width, bool) or self.receipt_width not in WIDTHS:
             raise SettingsError(f"{setting('receipt_width')} {self.receipt_width!r}: one of {', '.join(map(str, WIDTHS))} columns")

@@ -28,7 +28,7 @@ from typing import Any, TypeVar, cast
 
 from textual import work
 from textual.app import App, SystemCommand
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
@@ -36,6 +36,8 @@ from textual.worker import Worker, WorkerState
 from pos_sim.domain.errors import DomainError
 from pos_sim.domain.money import Money, format_money
 from pos_sim.domain.receipt import Tender
+from pos_sim import language
+from pos_sim.language import N_, _
 from pos_sim.scan.scanner import ScannerError
 from pos_sim.scenarios.simulator import Simulator, SimulatorError, WalletCode
 from pos_sim.terminal.authorize import MerchantCode
@@ -58,12 +60,25 @@ SIMULATOR_ACTIONS = frozenset({"customer_shows_code", "customer_scans", "custome
 """What needs the simulator: the customer's side and the presenter's faults."""
 
 
+TEXTUAL_MESSAGES = (N_("Quit"), N_("palette"), N_("Keys"), N_("Screenshot"), N_("Theme"))
+"""Textual's own words the terminal shows (the footer's quit and palette keys, the palette's system
+commands), in the catalogue so that they are shown in the merchant's language too."""
+
+
 class TerminalPart:
     """A screen or widget of the terminal: ``pos`` is the app, typed."""
 
     @property
     def pos(self) -> PosApp:
         return cast(PosApp, self.app)  # type: ignore[attr-defined]
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """A screen's keys, described in the merchant's language (the footer and the palette show these)."""
+        return {key: active._replace(binding=replace(active.binding, description=_(active.binding.description),
+                                                     tooltip=_(active.binding.tooltip) if active.binding.tooltip else ""),
+                                     tooltip=_(active.tooltip) if active.tooltip else active.tooltip)
+                for key, active in super().active_bindings.items()}  # type: ignore[misc]
 
 
 @dataclass(frozen=True)
@@ -72,6 +87,7 @@ class Customer:
 
     name: str
     wallet_id: str
+    language: str = "zh_Hans"  # what the wallet app speaks: an Alipay+ wallet's customer reads Chinese by default
 
 
 @dataclass(frozen=True)
@@ -108,22 +124,24 @@ class PosApp(App[None]):
     CSS_PATH = Path(__file__).with_name("pos.tcss")
     TITLE = "pos-sim"
     SUB_TITLE = "payment terminal"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # an 80-column terminal stacks the sale's parts (pos.tcss)
     BINDINGS = [  # the customer's and the presenter's keys: listed in the wallet pane, working whatever has the focus
-        Binding("ctrl+n", "next_customer", "next customer", tooltip="Customer: the next demo wallet",
+        Binding("ctrl+n", "next_customer", N_("next customer"), tooltip=N_("Customer: the next demo wallet"),
                 show=False, priority=True),
-        Binding("ctrl+y", "customer_shows_code", "show code to scanner",
-                tooltip="Customer: show the wallet's code to the scanner", show=False, priority=True),
-        Binding("ctrl+r", "next_damage", "scan damage", tooltip="Customer: the damage of the next virtual scan",
+        Binding("ctrl+y", "customer_shows_code", N_("show code to scanner"),
+                tooltip=N_("Customer: show the wallet's code to the scanner"), show=False, priority=True),
+        Binding("ctrl+r", "next_damage", N_("scan damage"), tooltip=N_("Customer: the damage of the next virtual scan"),
                 show=False, priority=True),
-        Binding("ctrl+g", "customer_scans", "scan terminal's code", tooltip="Customer: the wallet scans the terminal's code",
+        Binding("ctrl+g", "customer_scans", N_("scan terminal's code"),
+                tooltip=N_("Customer: the wallet scans the terminal's code"), show=False, priority=True),
+        Binding("ctrl+t", "customer_taps", N_("tap phone"), tooltip=N_("Customer: tap the phone wallet"), show=False,
+                priority=True),
+        Binding("ctrl+f", "present('decline')", N_("next pay fails"), tooltip=N_("Presenter: the next payment fails"),
                 show=False, priority=True),
-        Binding("ctrl+t", "customer_taps", "tap phone", tooltip="Customer: tap the phone wallet", show=False, priority=True),
-        Binding("ctrl+f", "present('decline')", "next pay fails", tooltip="Presenter: the next payment fails",
+        Binding("ctrl+o", "present('timeout')", N_("next pay times out"), tooltip=N_("Presenter: the next payment times out"),
                 show=False, priority=True),
-        Binding("ctrl+o", "present('timeout')", "next pay times out", tooltip="Presenter: the next payment times out",
-                show=False, priority=True),
-        Binding("ctrl+l", "present('late-success')", "next pay succeeds late",
-                tooltip="Presenter: the next payment succeeds late", show=False, priority=True),
+        Binding("ctrl+l", "present('late-success')", N_("next pay succeeds late"),
+                tooltip=N_("Presenter: the next payment succeeds late"), show=False, priority=True),
     ]
 
     connection: reactive[Connection | None] = reactive(None)
@@ -136,8 +154,10 @@ class PosApp(App[None]):
     camera: reactive[int] = reactive(0)
     ride_mode: reactive[bool] = reactive(False)  # at a transit gate: the wallet shows its ride code
 
-    def __init__(self, connect: Callable[[], Connection]) -> None:
+    def __init__(self, connect: Callable[[], Connection], lang: str = "en") -> None:
         super().__init__()
+        self._spoken_before = language.current()
+        language.use(lang)  # the sign-in screen is up before the settings come with the connection
         self.connect = connect
         self.register: Register | None = None
         self.operator = ""
@@ -171,6 +191,7 @@ class PosApp(App[None]):
         self._connecting()
 
     def on_unmount(self) -> None:
+        language.use(self._spoken_before)  # the terminal spoke its language while it ran
         if self.register is not None:
             self.register.close()
             self.register = None
@@ -186,6 +207,7 @@ class PosApp(App[None]):
         self.call_from_thread(self._connected_to, connection)
 
     def _connected_to(self, connection: Connection) -> None:
+        self.speak(connection.settings.language)
         self.connection = connection
         self.refresh_bindings()
         if connection.customers:
@@ -202,11 +224,30 @@ class PosApp(App[None]):
                 self.register.close()
             self.register = register
             for sale in register.recovered.sales:
-                self.notify(f"Sale {sale.receipt_number} left open by an earlier run: {sale.state.value}",
-                            title="Recovered", timeout=8)
+                self.notify(_("Sale {number} left open by an earlier run: {state}").format(
+                    number=sale.receipt_number, state=_(sale.state.value)), title=_("Recovered"), timeout=8)
             done()
 
-        self._blocking(lambda: Register.open(settings), opened, partial(self.show_error, "Opening the register"))
+        self._blocking(lambda: Register.open(settings), opened, partial(self.show_error, N_("Opening the register")))
+
+    def speak(self, lang: str) -> None:
+        """Speak ``lang`` from now on, every screen shown again in it (the F4 settings' language choice)."""
+        if lang == language.current():
+            return
+        language.use(lang)
+        if self.connection is not None and self.connection.settings.language != lang:
+            self.connection = replace(self.connection, settings=replace(self.connection.settings, language=lang))
+        if self.register is not None:
+            self.register.settings = replace(self.register.settings, language=lang)
+        for screen in self.screen_stack:
+            if isinstance(screen, TerminalPart):
+                screen.refresh_bindings()
+                self.call_later(screen.recompose)
+
+    @property
+    def customer_language(self) -> str | None:
+        """The language the chosen customer's wallet speaks (None: no customer's wallet beside the terminal)."""
+        return self.wallet.customer.language if self.wallet is not None else None
 
     @property
     def training(self) -> bool:
@@ -225,7 +266,7 @@ class PosApp(App[None]):
         """Run ``job`` on the register in a worker; ``done`` gets its result on the UI thread, and
         ``failed`` (by default a notification saying ``what`` was not done) an error a user can meet."""
         if self.register is None:
-            self.notify("Sign in first", severity="warning")
+            self.notify(_("Sign in first"), severity="warning")
             return
         register = self.register
         self._blocking(lambda: job(register), done, failed or partial(self.show_error, what))
@@ -234,7 +275,7 @@ class PosApp(App[None]):
                      failed: Failed | None = None) -> None:
         """Run ``job`` on the simulator's admin API in a worker (a note when the gateway is no simulator)."""
         if self.simulator is None:
-            self.notify("The gateway is not the simulator: no wallets or faults to drive", severity="warning")
+            self.notify(_("The gateway is not the simulator: no wallets or faults to drive"), severity="warning")
             return
         simulator = self.simulator
         self._background(lambda: job(simulator), done, failed or partial(self.show_error, what))
@@ -262,7 +303,8 @@ class PosApp(App[None]):
         self.call_from_thread(done, result)
 
     def show_error(self, what: str, error: BaseException) -> None:
-        self.notify(str(error) or type(error).__name__, title=f"{what}: not done", severity="error", timeout=8,
+        self.notify(str(error) or type(error).__name__, title=_("{what}: not done").format(what=_(what)), severity="error",
+                    timeout=8,
                     markup=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -270,7 +312,7 @@ class PosApp(App[None]):
         if event.state is WorkerState.ERROR:
             error = event.worker.error
             log.error("worker %s failed", event.worker.name, exc_info=error)
-            self.notify(f"{type(error).__name__}: {error}", title="Internal error", severity="error", timeout=10)
+            self.notify(f"{type(error).__name__}: {error}", title=_("Internal error"), severity="error", timeout=10)
 
     # --- a payment ------------------------------------------------------------------------------
 
@@ -290,7 +332,7 @@ class PosApp(App[None]):
 
         register = self.register
         if register is None or register.cart.is_empty:
-            self.notify("The cart is empty: key an amount or scan an item first", severity="warning")
+            self.notify(_("The cart is empty: key an amount or scan an item first"), severity="warning")
             return
         amount = register.cart.total
         give_up = self._give_up = threading.Event()
@@ -339,7 +381,7 @@ class PosApp(App[None]):
         self.shown_code = None
         while isinstance(self.screen, AuthorisingScreen | OrderCodeScreen):
             self.pop_screen()
-        self.show_error("The payment", error)
+        self.show_error(N_("The payment"), error)
 
     def _show_code(self, shown: ShownCode, amount: Money) -> None:
         from pos_sim.tui.screens.payment import OrderCodeScreen
@@ -351,7 +393,7 @@ class PosApp(App[None]):
         """The cashier's cancel: stop waiting and cancel the payment (it still ends in one known outcome)."""
         if self._give_up is not None:
             self._give_up.set()
-            self.notify("Cancelling the payment...", timeout=3)
+            self.notify(_("Cancelling the payment..."), timeout=3)
 
     # --- the customer's side (the simulator) ----------------------------------------------------
 
@@ -370,7 +412,7 @@ class PosApp(App[None]):
             if self.wallet is not None and self.wallet.customer == fresh.customer and fresh.ride == self.ride_mode:
                 self.wallet = fresh
 
-        self.on_simulator(read, show, "Reading the wallet")
+        self.on_simulator(read, show, N_("Reading the wallet"))
 
     def watch_ride_mode(self, _ride: bool) -> None:
         self.refresh_wallet()
@@ -391,7 +433,7 @@ class PosApp(App[None]):
         from pos_sim.scan.damage import PROFILES
 
         self.damage = PROFILES[(PROFILES.index(self.damage) + 1) % len(PROFILES)]
-        self.notify(f"The next virtual scan: {self.damage}", timeout=3)
+        self.notify(_("The next virtual scan: {damage}").format(damage=self.damage), timeout=3)
 
     def action_customer_shows_code(self) -> None:
         """The customer holds the wallet's code to the scanner: rendered, damaged, decoded (a virtual scan)."""
@@ -400,7 +442,7 @@ class PosApp(App[None]):
 
         view = self.wallet
         if view is None or view.code is None:
-            self.notify("No wallet code to show yet", severity="warning")
+            self.notify(_("No wallet code to show yet"), severity="warning")
             return
         text, damage = view.code.code, self.damage
 
@@ -411,7 +453,8 @@ class PosApp(App[None]):
 
         def scanned(result: str | None) -> None:
             if result is None:
-                self.notify(f"The scanner could not read the code ({damage}): try again", severity="warning")
+                self.notify(_("The scanner could not read the code ({damage}): try again").format(damage=damage),
+                            severity="warning")
                 return
             screen = self.screen
             if isinstance(screen, ScanScreen):
@@ -419,7 +462,7 @@ class PosApp(App[None]):
             else:
                 self.scanned(result)
 
-        self.in_background(scan, scanned, "Scanning the wallet's code")
+        self.in_background(scan, scanned, N_("Scanning the wallet's code"))
 
     def scanned(self, text: str) -> None:
         """A code read at the sale screen: a product goes in the cart; a customer's code pays."""
@@ -429,7 +472,7 @@ class PosApp(App[None]):
         if kind in ("wallet-paycode", "emv-cpm"):
             self.pay(Tender.WALLET_TAP if kind == "emv-cpm" else Tender.CUSTOMER_CODE, text)
             return
-        self.on_register(lambda register: register.scan_item(text), lambda _cart: self.cart_changed(), "Scanning")
+        self.on_register(lambda register: register.scan_item(text), lambda _cart: self.cart_changed(), N_("Scanning"))
 
     def cart_changed(self) -> None:
         from pos_sim.tui.screens.sale import SaleScreen
@@ -442,16 +485,17 @@ class PosApp(App[None]):
         """The customer's wallet scans the code the terminal shows, and pays it."""
         shown, view = self.shown_code, self.wallet
         if shown is None or shown.value is None:
-            self.notify("The terminal shows no code to scan", severity="warning")
+            self.notify(_("The terminal shows no code to scan"), severity="warning")
             return
         if view is None:
             return
         wallet_id, value = view.customer.wallet_id, shown.value
 
         def said(answer: dict[str, Any]) -> None:
-            self.notify(f"Wallet: {answer.get('status')} {answer.get('resultCode') or ''}".strip(), timeout=4)
+            self.notify(_("Wallet: {status}").format(status=f"{answer.get('status')} {answer.get('resultCode') or ''}".strip()),
+                        timeout=4)
 
-        self.on_simulator(lambda simulator: simulator.scan_merchant_code(wallet_id, value), said, "The wallet's scan")
+        self.on_simulator(lambda simulator: simulator.scan_merchant_code(wallet_id, value), said, N_("The wallet's scan"))
 
     def action_customer_taps(self) -> None:
         """The customer taps the phone on the reader: its token pays."""
@@ -459,16 +503,17 @@ class PosApp(App[None]):
         if view is None:
             return
         wallet_id = view.customer.wallet_id
-        self.on_simulator(lambda simulator: simulator.tap(wallet_id), partial(self.pay, Tender.WALLET_TAP), "The tap")
+        self.on_simulator(lambda simulator: simulator.tap(wallet_id), partial(self.pay, Tender.WALLET_TAP), N_("The tap"))
 
     # --- the presenter --------------------------------------------------------------------------
 
     def action_present(self, action: str) -> None:
         """Make the next payment decline, time out or succeed late (the simulator's fault API)."""
-        said = {"decline": "declines", "timeout": "times out", "late-success": "succeeds late"}[action]
+        said = {"decline": N_("The next payment declines"), "timeout": N_("The next payment times out"),
+                "late-success": N_("The next payment succeeds late")}[action]
 
         def armed(_answer: dict[str, Any]) -> None:
-            self.notify(f"The next payment {said}", title="Presenter", timeout=4)
+            self.notify(_(said), title=_("Presenter"), timeout=4)
 
         def arm(simulator: Simulator) -> dict[str, Any]:
             if action == "decline":
@@ -477,7 +522,7 @@ class PosApp(App[None]):
                 return simulator.arm_fault("pay", "timeout", delay_ms=25_000)
             return simulator.arm_fault("pay", "late-success", delay_ms=4_000)
 
-        self.on_simulator(arm, armed, "The presenter's fault")
+        self.on_simulator(arm, armed, N_("The presenter's fault"))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The customer's and the presenter's keys only where there is a simulator to drive (else hidden)."""

@@ -69,7 +69,7 @@ def test_settings_shows_each_value_and_where_it_came_from_file_under_environment
     assert said["gateway.url"] == ("(embedded simulator)", "default")
     assert said["gateway.simulator_data_dir"] == (str(home / "data" / "pos-sim"), "default")
     assert said["locale"] == ("(the catalogue's)", "default") and said["code_lifetime_s"][1] == "default"
-    assert list(said)[0] == "gateway.url" and len(said) == 24
+    assert list(said)[0] == "gateway.url" and len(said) == 26
     widths = {run.index("=") for run in pos_sim(home, "settings", env=env).stdout.splitlines()[1:]}
     assert len(widths) == 1  # aligned
     assert not (home / "data").exists() and not (config.parent / "journal").exists()  # no backend started, no journal opened

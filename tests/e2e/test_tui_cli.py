@@ -37,7 +37,7 @@ def test_the_demo_terminal_starts_its_simulator_opens_funded_wallets_and_takes_a
             async with app.run_test(size=(120, 40)) as pilot:
                 await until(pilot, lambda: app.connection is not None)
                 assert app.simulator is not None
-                assert [c.name for c in app.customers] == [name for name, _balance, _currency in DEMO_CUSTOMERS]
+                assert [c.name for c in app.customers] == [name for name, *_rest in DEMO_CUSTOMERS]
                 assert str(app.simulator.balance(app.customers[0].wallet_id).major_str()) == "200.00"
                 await pilot.press("enter")
                 await until(pilot, lambda: isinstance(app.screen, SaleScreen) and app.wallet.code is not None

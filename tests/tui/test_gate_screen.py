@@ -86,14 +86,14 @@ def test_a_fresh_ride_code_opens_the_entry_gate_and_the_same_code_typed_again_is
             entered = await tap(pilot, screen, "f5")
             assert (entered.decision, entered.reason) == ("open", GateReason.OK), entered.detail
             assert sign(screen) == "open" and "OPEN" not in text_of(screen, "#gate-word")  # block letters, not the word
-            assert text_of(screen, "#gate-message") == "Welcome: have a good trip"
+            assert text_of(screen, "#gate-message") == "Welcome: have a good trip\n欢迎乘车，祝您旅途愉快"  # the rider's wallet reads Chinese
             assert text_of(screen, "#gate-fare") == "Fare shown at exit"
-            assert text_of(screen, "#gate-balance") == "Balance shown in your wallet app after sync"
+            assert text_of(screen, "#gate-balance").splitlines()[0] == "Balance shown in your wallet app after sync"
 
             again = await tap(pilot, screen, *typed(entered.code))  # the wedge scanner types the same code
             assert (again.decision, again.reason) == ("deny", GateReason.REPLAYED)
             assert sign(screen) == "closed"
-            assert text_of(screen, "#gate-message") == "Code already used: refresh the code in your wallet app"
+            assert text_of(screen, "#gate-message").splitlines()[0] == "Code already used: refresh the code in your wallet app"
             assert f"opened gate {screen.gate_id} of M01" in text_of(screen, "#gate-detail")
 
             junk = await tap(pilot, screen, *typed("HELLO"))
@@ -132,7 +132,7 @@ def test_an_exit_at_another_station_shows_the_metro_fare_and_a_sync_puts_the_tap
             assert (left.decision, left.reason, left.fare) == ("open", GateReason.OK, fare), left.detail
             assert fare.minor > 0 and fare.currency.code == "SGD"
             shown = f"{fare.major_str()} SGD"
-            assert text_of(screen, "#gate-message") == f"Goodbye: fare {shown}"
+            assert text_of(screen, "#gate-message").splitlines() == [f"Goodbye: fare {shown}", f"再见，车费 {shown}"]
             assert text_of(screen, "#gate-fare").startswith(f"Fare {shown} from M01")
             assert "exit" in text_of(screen, "#gate-where")
 
@@ -177,7 +177,7 @@ def test_at_the_gate_the_wallet_pane_shows_its_ride_code_and_f5_presents_it(make
             screen = await at_the_gate(pilot)
             await until(pilot, lambda: app.wallet.ride and app.wallet.code.code.startswith("RC1:"), what="the ride code")
             shown = app.wallet.code.code
-            assert "ride code valid" in text_of(screen, "#wallet-expiry")
+            assert "Ride code valid" in text_of(screen, "#wallet-expiry")
             decision = await tap(pilot, screen, "f5")
             assert decision.code == shown and decision.opened
             await until(pilot, lambda: app.wallet.code.code != shown, what="a fresh ride code after the tap")

@@ -3,15 +3,20 @@ port: each tender, a decline, the U-path, the cashier's cancel, training mode, a
 QR read back off the screen by the project's own scanner."""
 
 import asyncio
+import html
+import re
 import time
 
 import numpy as np
 import pytest
+from babel.messages.pofile import read_po
 from rich.console import Console
 
 from pos_sim.backend import server
 from pos_sim.domain.money import Money
 from pos_sim.domain.receipt import layout
+from pos_sim.language import LOCALE_DIR
+from pos_sim.scan.damage import PROFILES
 from pos_sim.scan.scanner import decoder_named
 from pos_sim.scenarios.simulator import Simulator
 from pos_sim.terminal.journal import State
@@ -45,7 +50,7 @@ def make_app(simulator, tmp_path):
         settings = TerminalSettings.build({"gateway.url": simulator.url, "gateway.simulator_data_dir": tmp_path / "backend",
                                            "journal_dir": tmp_path / "terminal", "polling.interval_s": 0.2,
                                            "polling.deadline_s": 20, **values})
-        return PosApp(lambda: Connection(settings, simulator, tuple(customers)))
+        return PosApp(lambda: Connection(settings, simulator, tuple(customers)), settings.language)
 
     return make
 
@@ -136,7 +141,7 @@ def test_the_order_code_on_screen_scans_to_what_the_backend_issued_and_pays(make
             said = simulator.scan_merchant_code(alice, issued)  # a wallet pays what it read off the screen
             assert said["status"] == "SUCCESS"
             shown = await result(pilot)
-            assert shown.sale.state is State.APPROVED and text_of(shown, "#result-title") == "APPROVED"
+            assert shown.sale.state is State.APPROVED and text_of(shown, "#result-title") == "APPROVED\n交易成功"  # the customer's wallet reads Chinese
             assert simulator.balance(alice) == sgd("37.50")
 
     run(scenario)
@@ -220,7 +225,7 @@ def test_the_presenter_makes_the_next_payment_decline_with_the_reason_in_plain_w
             await until(pilot, lambda: isinstance(app.screen, ScanScreen), what="the scan screen")
             await pilot.press("ctrl+y")
             shown = await result(pilot)
-            assert shown.sale.state is State.DECLINED and text_of(shown, "#result-title") == "DECLINED"
+            assert shown.sale.state is State.DECLINED and text_of(shown, "#result-title") == "DECLINED\n交易失败"
             assert "does not hold enough money" in text_of(shown, "#result-words")
             assert simulator.balance(app.customers[0].wallet_id) == sgd("50.00")
             await pilot.press("enter")
@@ -353,5 +358,103 @@ def test_the_customer_code_read_from_a_file_folder_or_video_pays(make_app, simul
             shown = await result(pilot)
             assert shown.sale.state is State.APPROVED
             assert simulator.balance(app.customers[0].wallet_id) == sgd("44.50")
+
+    run(scenario)
+
+
+# --- in the merchant's language (Thai), the customer's (Chinese) beneath -----------------------------
+
+ASCII_WORD = re.compile(r"[A-Za-z]{3,}")
+NOT_ENGLISH_UI = {"pos", "sim", "http", "ctrl", "Enter", "esc", "Alipay", "App", "SGD", "GST", "PNG", "ESC",
+                  "POS", "Alice", "Bob", "Tan", "SUCCESS", "Ah", "Huat", "Kopitiam", "Minimart", "Open", "item", "SIM",
+                  "DEMO", "TRAINING", "simwallet", "test", *PROFILES}
+"""What may stay in Latin letters on a Thai screen: names, codes, amounts' currency, keys, the catalogue's own
+item names ("Open item" is the keyed amount's description in the demo catalogue), the damage profiles' names (as
+the command line takes them); any other English word is a message that missed the catalogue."""
+
+
+def screen_text(app) -> str:
+    """Every character on the screen, as the user sees it (the SVG Textual exports of the screen, its text)."""
+    svg = app.export_screenshot()
+    rows: dict[float, list[tuple[float, str]]] = {}
+    for attributes, text in re.findall(r"<text ([^>]*)>(.*?)</text>", svg):
+        x, y = (float(re.search(rf'\b{axis}="([\d.]+)"', attributes).group(1)) for axis in "xy")
+        rows.setdefault(y, []).append((x, html.unescape(text).replace("\xa0", " ")))
+    return "\n".join("".join(text for _x, text in sorted(row)) for _y, row in sorted(rows.items()))
+
+
+def ui_words() -> set[str]:
+    """The words of the English messages (the catalogue's template): what a screen in another language must not show."""
+    with open(LOCALE_DIR / "pos_sim.pot", "rb") as template:
+        return {word for message in read_po(template) if isinstance(message.id, str) for word in ASCII_WORD.findall(message.id)}
+
+
+def english_left(app) -> set[str]:
+    words = ui_words() - NOT_ENGLISH_UI
+    return {word for word in ASCII_WORD.findall(screen_text(app)) if word in words}
+
+
+def test_a_sale_in_thai_for_a_chinese_speaking_customer(make_app, simulator):
+    """A trainer in Bangkok: the whole payment in Thai, what the customer reads in Thai with Chinese beneath,
+    the receipt's labels in Thai with its Buddhist-era date, and no English word of the UI left on any screen."""
+    app = make_app(language="th")
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.connection is not None, what="the connection")
+            await pilot.pause()
+            assert "เข้าสู่ระบบ" in screen_text(app) and not english_left(app), english_left(app)
+            await sign_in(pilot)
+            await key(pilot, "12.50")
+            assert not english_left(app), english_left(app)
+            await pilot.press("f5")
+            await until(pilot, lambda: app.screen.query("#tenders"), what="the tenders")
+            assert "ชำระ $12.50 ด้วย" in screen_text(app) and not english_left(app), english_left(app)
+            await pilot.press("2")
+            await until(pilot, lambda: isinstance(app.screen, OrderCodeScreen), what="the order code")
+            await pilot.pause(0.2)
+            assert text_of(app.screen, "#order-amount") == "$12.50\nสแกนเพื่อชำระด้วยแอปวอลเล็ต\n请用钱包 App 扫码支付"
+            assert not english_left(app), english_left(app)
+            await pilot.press("ctrl+g")  # the customer's wallet scans the code on screen and pays
+            shown = await result(pilot)
+            assert shown.sale.state is State.APPROVED
+            assert text_of(shown, "#result-title") == "อนุมัติ\n交易成功"
+            assert text_of(shown, "#result-words") == "ชำระแล้ว ส่งใบเสร็จให้ลูกค้า\n支付成功，请将小票交给顾客。"
+            assert not english_left(app), english_left(app)
+            await pilot.press("r")
+            await until(pilot, lambda: getattr(app.screen, "receipt", None) is not None, what="the receipt")
+            paper = text_of(app.screen, "#receipt")
+            year = app.screen.receipt.time.year + 543
+            assert "ยอดรวม" in paper and "อนุมัติ" in paper and "สำเนาลูกค้า" in paper and f" {year} " in paper, paper
+            assert not english_left(app), english_left(app)
+
+    run(scenario)
+
+
+def test_the_language_is_switched_live_in_the_settings(make_app, simulator):
+    """F4: the merchant picks Japanese; every screen open says it at once, the keys and the palette too."""
+    from textual.widgets import Select
+
+    from pos_sim.tui.screens.settings import SettingsScreen
+
+    app = make_app(language="th")
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await sign_in(pilot)
+            assert "เครื่อง T01" in text_of(app.screen, "#title-line")
+            await pilot.press("f4")
+            await until(pilot, lambda: isinstance(app.screen, SettingsScreen) and app.screen.query("#language"),
+                        what="the settings")
+            app.screen.query_one("#language", Select).value = "ja"
+            await until(pilot, lambda: "端末 T01" in text_of(app.screen, "#title-line"), what="the settings in Japanese")
+            assert "言語" in screen_text(app)
+            await pilot.press("escape")
+            await until(pilot, lambda: isinstance(app.screen, SaleScreen), what="the sale screen")
+            await pilot.pause()
+            assert "端末 T01" in text_of(app.screen, "#title-line") and "支払" in screen_text(app)
+            assert app.register.settings.language == "ja"
+            commands = [command.title for command in app.get_system_commands(app.screen)]
+            assert "トランジット：端末を駅の改札にする" in commands or "交通：端末を駅の改札にする" in commands, commands
 
     run(scenario)

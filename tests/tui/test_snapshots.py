@@ -253,3 +253,68 @@ def test_gate(snap_compare, settings, frozen):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+# --- the terminal in the merchant's language, the customer's beneath, at the two sizes it must fit ----------
+
+LANGUAGE_SIZES = [(80, 24), (120, 40)]
+CUSTOMER_OF = {"th": "zh_Hans", "ja": "zh_Hans", "zh_Hans": "en"}
+"""Whose wallet is beside the terminal: a Chinese-speaking traveller in Bangkok and Osaka, an English-speaking
+one in Shanghai; what the customer reads is shown in both languages."""
+
+
+def speaking(settings, lang: str) -> tuple[PosApp, Customer]:
+    customer = Customer("Alice Tan", "W-ALICE", CUSTOMER_OF[lang])
+    localised = TerminalSettings.build({**settings.flat(), "language": lang})
+    app = Steady(lambda: Connection(localised, None, (customer,)), lang)
+    app.animation_level = "none"
+    return app, customer
+
+
+def show_wallet(app, customer) -> None:
+    app.wallet = WalletView(customer, Money.of_major("48.20", "SGD"),
+                            WalletCode("251001028443068623090718", NOW + timedelta(seconds=55)))
+
+
+SCREENS = ("sign-in", "sale", "order-code", "result", "receipt", "reports", "gate")
+PICTURES = [(lang, size) for lang, sizes in (("th", LANGUAGE_SIZES), ("ja", [(80, 24)]), ("zh_Hans", [(120, 40)]))
+            for size in sizes]
+"""Thai (combining marks) at both sizes; Japanese at 80x24, where wide characters are tightest; Chinese at
+120x40: 28 pictures, a minute and a half of the suite (every screen in all three at both sizes took three)."""
+
+
+@pytest.mark.parametrize(("lang", "size"), PICTURES, ids=lambda value: f"{value[0]}x{value[1]}" if isinstance(value, tuple) else value)
+@pytest.mark.parametrize("shown", SCREENS)
+def test_in_the_merchants_language(snap_compare, settings, frozen, shown, lang, size):
+    from pos_sim.tui.screens.gate import GateScreen
+
+    app, customer = speaking(settings, lang)
+
+    async def run_before(pilot):
+        if shown == "sign-in":
+            await until(pilot, lambda: pilot.app.connection is not None)
+            return
+        await with_cart(pilot) if shown in ("sale", "order-code") else await signed_in(pilot)
+        show_wallet(app, customer)
+        if shown == "order-code":
+            code = MerchantCode("OrderCode", "https://qr.simwallet.test/o/SNAPSHOT-ORDER1", NOW + timedelta(minutes=2), "P1")
+            app.payment_state = State.RESOLVING
+            app.push_screen(OrderCodeScreen(ShownCode(code, code.value), app.register.cart.total))
+            await until(pilot, lambda: app.screen.query("#merchant-qr"))
+        elif shown in ("result", "receipt"):
+            app.push_screen(ResultScreen(book(app.register, State.APPROVED, "SUCCESS", "12.50")))
+            await until(pilot, lambda: app.screen.query("#result-title"))
+            if shown == "receipt":
+                await pilot.press("r")
+                await until(pilot, lambda: app.screen.query("#receipt") and app.screen.receipt is not None)
+        elif shown == "reports":
+            await pilot.press("f3")
+            await until(pilot, lambda: app.screen.query("#report-help"))
+        elif shown == "gate":
+            app.push_screen(GateScreen("M12", "out"))
+            await until(pilot, lambda: isinstance(app.screen, GateScreen) and app.screen.last_sync is not None)
+            app.screen.decided(gate_decision("18:30:00", "open", "ok", "Goodbye: fare 2.30 SGD", 3.2, "2.30",
+                                             "tapped in at M01 at 17:52:13"))
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -357,3 +357,33 @@ def test_a_receipt_is_frozen_and_takes_lists_as_tuples():
     assert receipt.lines == ITEMS and receipt.footer == ("Thanks",)
     with pytest.raises(AttributeError):
         receipt.total = sgd(1)  # type: ignore[misc]
+
+
+# --- in the merchant's language, the customer's beside it ----------------------------------------------
+
+
+def test_a_thai_receipt_has_thai_labels_and_a_buddhist_era_date():
+    receipt = sale(language="th", locale="th_TH", time=datetime(2026, 12, 6, 10, 5, tzinfo=ZoneInfo("Asia/Bangkok")))
+    text = "\n".join(layout(receipt, 42))
+    assert "ยอดรวม" in text and "สำเนาลูกค้า" in text and "อนุมัติ" in text and "TOTAL" not in text
+    assert "6 ธ.ค. 2569 10:05:00" in text  # 2026 in the Buddhist era, as Thai receipts print it
+    assert "(incl.)" not in text and "(รวมแล้ว)" in text
+
+
+def test_a_receipt_is_bilingual_when_the_customer_reads_another_language():
+    text = "\n".join(layout(sale(language="ja", customer_language="zh_Hans"), 42))
+    assert "合計 / 合计" in text and "お客様控え / 顾客联" in text and "承認 / 交易成功" in text
+    same = "\n".join(layout(sale(language="ja", customer_language="ja"), 42))
+    assert "合計" in same and " / " not in same
+
+
+@pytest.mark.parametrize("lang", ["th", "ja", "zh_Hans", "zh_Hant", "ms"])
+@pytest.mark.parametrize("width", WIDTHS)
+def test_no_line_of_a_translated_receipt_is_wider_than_the_paper(lang, width):
+    for receipt in (sale(language=lang, customer_language="zh_Hans"), refund(language=lang, customer_language="th")):
+        assert all(display_width(line) <= width for line in layout(receipt, width))
+
+
+def test_an_unknown_language_is_refused_on_the_receipt():
+    with pytest.raises(DomainError, match=r"language: 'klingon': not a language pos-sim speaks \(en, th, ja"):
+        sale(language="klingon")

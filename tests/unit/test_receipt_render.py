@@ -8,8 +8,10 @@ from PIL import Image
 
 from pos_sim.domain.receipt import WIDTHS, Copy, Style, layout, rows
 from pos_sim.render.receipt import (
+    CELL_PX,
     CUT,
-    LOSSY_NOTE,
+    MARGIN_PX,
+    RASTER_BAND,
     encode_text,
     escpos_qr,
     png_width,
@@ -110,7 +112,7 @@ def test_escpos_prints_every_line_of_the_layout_in_order(width, training):
         found = data.find(text.encode("cp858") + b"\n", at)
         assert found >= 0, f"{row.text!r} missing or out of order"
         at = found + 1
-    assert LOSSY_NOTE.encode() not in data
+    assert GS + b"v0" not in data  # all of it text: no raster
 
 
 def test_escpos_styles_the_title_totals_and_training_stamp():
@@ -123,13 +125,39 @@ def test_escpos_styles_the_title_totals_and_training_stamp():
     assert b"CUSTOMER COPY" in data and b"MERCHANT COPY" in receipt_escpos(sale(copy=Copy.MERCHANT), 42)
 
 
-def test_text_outside_pc858_keeps_its_columns_and_is_noted():
-    receipt = sale(lines=WIDE)
-    data = receipt_escpos(receipt, 32)
-    thai_row = next(line for line in layout(receipt, 32) if line.endswith("$8.00"))
-    assert b"\n" + b"?" * 7 + b" " in data  # ข้าวผัดกุ้ง: 7 columns, 7 question marks
-    assert len(encode_text(thai_row)[0]) == 32
-    assert b"? = text not in this printer's" in data  # the note, wrapped to the paper
+def raster_of(data: bytes) -> np.ndarray:
+    """The dots the ``GS v 0`` commands in ``data`` print, decoded back: True where the printer burns a dot."""
+    bands, at = [], data.find(GS + b"v0")
+    while at >= 0:
+        mode, xl, xh, yl, yh = data[at + 3:at + 8]
+        assert mode == 0
+        width, height = xl + 256 * xh, yl + 256 * yh
+        assert height <= RASTER_BAND
+        body = np.frombuffer(data[at + 8:at + 8 + width * height], dtype=np.uint8).reshape(height, width)
+        bands.append(np.unpackbits(body, axis=1))
+        at = data.find(GS + b"v0", at + 8 + width * height)
+    return np.vstack(bands).astype(bool)
+
+
+@pytest.mark.parametrize("lang", ["th", "ja", "zh_Hans"])
+@pytest.mark.parametrize("width", [32, 48])
+def test_thai_and_cjk_receipts_print_as_a_raster_that_decodes_back_to_the_png(lang, width):
+    """Text PC858 cannot print goes to the printer as the PNG's dots: decoded back, they are the PNG's printable
+    columns, dot for dot; nothing is printed as text (no ?s)."""
+    receipt = sale(lines=WIDE, language=lang, customer_language="zh_Hans" if lang != "zh_Hans" else "th")
+    data = receipt_escpos(receipt, width)
+    assert data.startswith(ESC + b"@" + GS + b"v0") and data.endswith(CUT) and b"?" * 3 not in data
+    png = np.asarray(receipt_png(receipt, width))[:, MARGIN_PX:MARGIN_PX + width * CELL_PX]
+    dots = raster_of(data)
+    assert dots.shape == png.shape  # width * 12 dots: 384 on 58 mm paper, 576 on 80 mm
+    assert np.array_equal(dots, png < 128)
+    assert dots.mean() > 0.02  # ink: the receipt, not a blank strip
+
+
+def test_a_receipt_in_english_with_only_a_folded_character_is_still_text():
+    assert encode_text("￥1,200") == (b"\xbe 1,200", False)
+    data = receipt_escpos(sale(), 42)
+    assert GS + b"v0" not in data and b"TOTAL" in data
 
 
 @pytest.mark.parametrize(

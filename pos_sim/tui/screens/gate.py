@@ -33,11 +33,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
 from textual.widgets import DataTable, Input, Select, Static
 
 from pos_sim.domain.fares import FareNetwork, read_network
 from pos_sim.terminal.errors import TerminalError
-from pos_sim.terminal.gate import DEFAULT_NETWORK, GATE_TIMEOUTS, Decision, Direction, Gate, GateError, SyncReport, TransitClient
+from pos_sim.language import N_, _, for_customer
+from pos_sim.terminal.gate import DEFAULT_NETWORK, GATE_TIMEOUTS, GOODBYE_FARE, Decision, Direction, Gate, GateError, SyncReport, TransitClient
 from pos_sim.tui.app import PosApp
 from pos_sim.tui.screens.terminal import TerminalScreen
 
@@ -46,7 +48,7 @@ T = TypeVar("T")
 SHOWN = 8
 """Decisions listed, newest first."""
 RATE_WINDOW = timedelta(minutes=1)
-DIRECTIONS = ((Direction.IN, "in: entry gate"), (Direction.OUT, "out: exit gate"))
+DIRECTIONS = ((Direction.IN, N_("in: entry gate")), (Direction.OUT, N_("out: exit gate")))
 
 _GLYPHS = {  # 5 rows a letter, squared (it reads from afar), each row drawn twice as wide: as wide as it is tall
     "O": ("#####", "#   #", "#   #", "#   #", "#####"),
@@ -63,15 +65,23 @@ _GLYPHS = {  # 5 rows a letter, squared (it reads from afar), each row drawn twi
 }
 
 
-def big(word: str) -> str:
-    """``word`` in block letters five lines high (the letters of OPEN, CLOSED and READY)."""
+def big(word: str, scale: int = 2) -> str:
+    """``word`` in block letters five lines high (the letters of OPEN, CLOSED and READY), each dot
+    ``scale`` cells wide."""
     rows = [" ".join(_GLYPHS[letter][row] for letter in word) for row in range(5)]
-    return "\n".join(row.replace("#", "██").replace(" ", "  ") for row in rows)
+    return "\n".join(row.replace("#", "█" * scale).replace(" ", " " * scale) for row in rows)
 
 
-def sign_text(word: str) -> Text:
-    """The sign's word, big; cropped, never wrapped, on a face narrower than it."""
-    return Text(big(word), no_wrap=True, overflow="crop", end="")
+class GateWord(Static):
+    """The sign's word, big: dots two cells wide where the face has the room, else one (an 80-column
+    terminal); cropped, never wrapped, on a face narrower than even that."""
+
+    word: reactive[str] = reactive("READY")
+
+    def render(self) -> Text:
+        wide = big(self.word)
+        fits = max(len(row) for row in wide.splitlines()) <= self.size.width
+        return Text(wide if fits else big(self.word, 1), no_wrap=True, overflow="crop", end="")
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -102,11 +112,11 @@ class GateScreen(TerminalScreen):
     """A station's gate: the rider's sign and the operator's figures, one gate a screen."""
 
     BINDINGS = [
-        Binding("f5", "ride_code", "Ride code", tooltip="Customer: the wallet shows its ride code to the gate"),
-        Binding("f6", "sync", "Sync", tooltip="Upload the gate's taps and refresh the issuer key ring"),
-        Binding("f7", "turn", "In/out", tooltip="Make the gate an entry or an exit gate"),
-        Binding("f8", "next_station", "Station", tooltip="Put the gate at the next station of the network"),
-        Binding("escape", "back", "Back to sale"),
+        Binding("f5", "ride_code", N_("Ride code"), tooltip=N_("Customer: the wallet shows its ride code to the gate")),
+        Binding("f6", "sync", N_("Sync"), tooltip=N_("Upload the gate's taps and refresh the issuer key ring")),
+        Binding("f7", "turn", N_("In/out"), tooltip=N_("Make the gate an entry or an exit gate")),
+        Binding("f8", "next_station", N_("Station"), tooltip=N_("Put the gate at the next station of the network")),
+        Binding("escape", "back", N_("Back to sale")),
     ]
 
     def __init__(self, station: str | None = None, direction: Direction | str = Direction.IN,
@@ -135,19 +145,24 @@ class GateScreen(TerminalScreen):
             with Horizontal(id="gate-setup"):
                 yield Select([(self.stop_label(stop), stop) for stop in self.stops], value=self.station,
                              allow_blank=False, id="gate-station")
-                yield Select([(label, direction.value) for direction, label in DIRECTIONS], value=self.direction.value,
+                yield Select([(_(label), direction.value) for direction, label in DIRECTIONS], value=self.direction.value,
                              allow_blank=False, id="gate-direction")
                 yield Static("", id="gate-id")
             with Vertical(id="gate-sign", classes="ready"):
-                yield Static(sign_text("READY"), id="gate-word")
+                yield GateWord(id="gate-word")
                 yield Static("", id="gate-where")
-            yield Static("Show your ride code to the scanner", id="gate-message")
+            yield Static(for_customer(N_("Show your ride code to the scanner"), self.pos.customer_language),
+                         id="gate-message")
             yield Static("", id="gate-detail")
             yield Static("", id="gate-fare")
             yield Static("", id="gate-balance")
-            yield Input(placeholder="ride code: the scanner types it here, Enter", id="gate-entry")
+            yield Input(placeholder=_("ride code: the scanner types it here, Enter"), id="gate-entry")
             yield Static("", id="gate-stats")
-            yield DataTable(id="gate-log", cursor_type="none", zebra_stripes=True)
+            log = DataTable(id="gate-log", cursor_type="none", zebra_stripes=True)
+            for label, key in ((N_("Time"), "time"), (N_("Station"), "station"), (N_("Dir"), "direction"),
+                               (N_("Gate"), "gate"), (N_("Reason"), "reason"), (N_("Fare"), "fare"), ("ms", "ms")):
+                log.add_column(_(label), key=key)
+            yield log
             yield Static("", id="gate-sync")
 
     def stop_label(self, stop: str) -> str:
@@ -156,10 +171,6 @@ class GateScreen(TerminalScreen):
         return f"{stop}  {names[0].split(' (')[0]}" if names else stop
 
     def on_mount(self) -> None:
-        table = self.query_one("#gate-log", DataTable)
-        for label, key in (("Time", "time"), ("Station", "station"), ("Dir", "direction"), ("Gate", "gate"),
-                           ("Reason", "reason"), ("Fare", "fare"), ("ms", "ms")):
-            table.add_column(label, key=key)
         self.show_where()
         self.show_stats()
         self.set_interval(1.0, self.show_stats)  # the taps of the last minute age out
@@ -202,7 +213,8 @@ class GateScreen(TerminalScreen):
         self._opening += 1
         opening, folder, direction, gate_id = self._opening, self.station_dir, self.direction, self.gate_id
         zone = zone_of(settings.time_zone)
-        self.query_one("#gate-sync", Static).update(f"Opening the gate of {station} in {folder}...")
+        self.query_one("#gate-sync", Static).update(_("Opening the gate of {station} in {folder}...").format(
+            station=station, folder=folder))
         self.show_where()
 
         def job() -> tuple[int, SyncReport, SyncReport | None] | None:
@@ -227,11 +239,11 @@ class GateScreen(TerminalScreen):
                 return
             latest, report, left = result
             if left is not None and (left.uploaded or not left.ok):
-                self.notify(left.summary(settings.gateway.url, "close"), title="The gate left", timeout=6, markup=False)
+                self.notify(left.summary(settings.gateway.url, "close"), title=_("The gate left"), timeout=6, markup=False)
             if latest == self._opening:
                 self.synced(report, "start")
 
-        self.pos.in_background(job, opened, f"Opening the gate of {station}")
+        self.pos.in_background(job, opened, N_("Opening the gate"))
 
     def _with_gate(self, lock: threading.Lock, work: Callable[[Gate], T]) -> Callable[[], T]:
         def job() -> T:
@@ -253,7 +265,7 @@ class GateScreen(TerminalScreen):
         """The scanner read ``text``: the gate decides (in a worker), the sign shows it."""
         direction = self.direction
         self.pos.in_background(self._with_gate(self._deciding, lambda gate: gate.decide(text, direction)),
-                               self.decided, "The gate's decision")
+                               self.decided, N_("The gate's decision"))
 
     def decided(self, decision: Decision) -> None:
         if self._left:
@@ -262,12 +274,13 @@ class GateScreen(TerminalScreen):
         self.latencies.append(decision.ms)
         sign = self.query_one("#gate-sign", Vertical)
         sign.set_classes("open" if decision.opened else "closed")
-        self.query_one("#gate-word", Static).update(sign_text("OPEN" if decision.opened else "CLOSED"))
+        self.query_one("#gate-word", GateWord).word = "OPEN" if decision.opened else "CLOSED"
         self.show_where(decision)
-        self.query_one("#gate-message", Static).update(Text(decision.message))
+        self.query_one("#gate-message", Static).update(Text(self.for_rider(decision)))
         self.query_one("#gate-detail", Static).update(Text(decision.detail))
-        self.query_one("#gate-fare", Static).update(Text(decision.fare_text))
-        self.query_one("#gate-balance", Static).update(Text(decision.balance_text))
+        self.query_one("#gate-fare", Static).update(Text(_(decision.fare_text)))
+        self.query_one("#gate-balance", Static).update(Text(for_customer(decision.balance_text, self.pos.customer_language)
+                                                            if decision.balance_text else ""))
         table = self.query_one("#gate-log", DataTable)
         table.clear()
         for shown in reversed(self.decisions[-SHOWN:]):
@@ -278,17 +291,30 @@ class GateScreen(TerminalScreen):
         self.show_stats()
         self.query_one("#gate-entry", Input).focus()
 
+    def for_rider(self, decision: Decision) -> str:
+        """The decision's line for the rider, in the merchant's language and the rider's wallet's beneath:
+        welcome, goodbye and the fare, or why the gate stays shut (staff's own words, as the gate said them,
+        for a refusal that has no message of its own)."""
+        customer = self.pos.customer_language
+        if decision.opened and decision.direction is Direction.OUT and decision.fare is not None \
+                and decision.message == GOODBYE_FARE.format(fare=f"{decision.fare.major_str()} {decision.fare.currency.code}"):
+            return for_customer(GOODBYE_FARE, customer).format(
+                fare=f"{decision.fare.major_str()} {decision.fare.currency.code}")
+        return for_customer(decision.message, customer)
+
     def show_where(self, decision: Decision | None = None) -> None:
-        side = "entry" if self.direction is Direction.IN else "exit"
+        side = _("entry") if self.direction is Direction.IN else _("exit")
         when = f"   {decision.at.strftime('%H:%M:%S')}" if decision is not None else ""
-        self.query_one("#gate-where", Static).update(f"{self.station}  gate {self.gate_id}  {side}{when}")
-        self.query_one("#gate-id", Static).update(f"gate {self.gate_id}\n.../stations/{self.station}")
+        gate = _("gate {id}").format(id=self.gate_id)
+        self.query_one("#gate-where", Static).update(f"{self.station}  {gate}  {side}{when}")
+        self.query_one("#gate-id", Static).update(f"{gate}\n.../stations/{self.station}")
 
     def show_stats(self) -> None:
         now = datetime.now(UTC)
         recent = sum(1 for decision in self.decisions if now - decision.at <= RATE_WINDOW)
         opened = sum(decision.opened for decision in self.decisions)
-        line = f"Taps {len(self.decisions)} ({opened} open, {len(self.decisions) - opened} closed)  {recent} taps/min  decision "
+        line = _("Taps {count} ({opened} open, {closed} closed)  {recent} taps/min  decision ").format(
+            count=len(self.decisions), opened=opened, closed=len(self.decisions) - opened, recent=recent)
         if self.latencies:
             line += f"p50 {percentile(self.latencies, 0.5):.1f} ms  p95 {percentile(self.latencies, 0.95):.1f} ms"
         else:
@@ -303,7 +329,7 @@ class GateScreen(TerminalScreen):
 
         view = self.pos.wallet
         if view is None:
-            self.notify("No customer's wallet: the gateway is not the simulator", severity="warning")
+            self.notify(_("No customer's wallet: the gateway is not the simulator"), severity="warning")
             return
         wallet_id, damage, decoder = view.customer.wallet_id, self.pos.damage, self.pos.decoder
         shown = view.code.code if view.ride and view.code is not None and not self.pos.code_is_stale() else None
@@ -318,18 +344,18 @@ class GateScreen(TerminalScreen):
             if self._left:
                 return
             if text is None:
-                self.notify(f"The gate's scanner could not read the ride code ({damage}): show it again",
-                            severity="warning")
+                self.notify(_("The gate's scanner could not read the ride code ({damage}): show it again").format(
+                    damage=damage), severity="warning")
             else:
                 self.present(text)
             self.pos.refresh_wallet()  # the wallet app shows a new code once one is used
 
-        self.pos.on_simulator(show, scanned, "The wallet's ride code")
+        self.pos.on_simulator(show, scanned, N_("The wallet's ride code"))
 
     def action_sync(self) -> None:
-        self.query_one("#gate-sync", Static).update("Syncing with the backend...")
+        self.query_one("#gate-sync", Static).update(_("Syncing with the backend..."))
         self.pos.in_background(self._with_gate(self._syncing, lambda gate: gate.sync()),
-                               lambda report: self.synced(report, "sync key"), "The gate's sync")
+                               lambda report: self.synced(report, "sync key"), N_("The gate's sync"))
 
     def synced(self, report: SyncReport, when: str) -> None:
         if self._left:
@@ -367,8 +393,8 @@ class GateScreen(TerminalScreen):
 class GateTerminal(PosApp):
     """The terminal that goes to a station's gate once signed in (``pos-sim tui --gate M01``)."""
 
-    def __init__(self, connect: Callable, station: str) -> None:
-        super().__init__(connect)
+    def __init__(self, connect: Callable, lang: str = "en", *, station: str) -> None:
+        super().__init__(connect, lang)
         self.station = station
 
     def sign_in(self, operator: str, training: bool, done: Callable[[], None]) -> None:

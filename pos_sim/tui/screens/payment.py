@@ -24,6 +24,7 @@ from textual.worker import get_current_worker
 from pos_sim.domain import codes
 from pos_sim.domain.money import Money
 from pos_sim.domain.receipt import Tender
+from pos_sim.language import N_, _, for_customer
 from pos_sim.scan import frames
 from pos_sim.scan.scanner import decoder_named, read_images
 from pos_sim.terminal.journal import State
@@ -37,44 +38,45 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm"})
 PREVIEW_COLUMNS = 48
 
 STATUS = {
-    State.SENT: "Sending the payment to the wallet provider...",
-    State.RESOLVING: "Checking... the answer is not in yet; asking the wallet provider",
-    State.CANCELLING: "Cancelling the payment...",
+    State.SENT: N_("Sending the payment to the wallet provider..."),
+    State.RESOLVING: N_("Checking... the answer is not in yet; asking the wallet provider"),
+    State.CANCELLING: N_("Cancelling the payment..."),
 }
 
 PLAIN_WORDS = {
-    "USER_BALANCE_NOT_ENOUGH": "The customer's wallet does not hold enough money.",
-    "RISK_REJECT": "The wallet provider turned the payment down (risk control).",
-    "INVALID_CODE": "The code is not valid: it was used already or never issued. Ask for a fresh code.",
-    "EXPIRED_CODE": "The code has expired. Ask the customer to refresh the wallet's code.",
-    "CURRENCY_NOT_SUPPORT": "The wallet cannot pay in this currency.",
-    "ORDER_IS_CLOSED": "The order code expired before the customer paid.",
-    "USER_NOT_EXIST": "The wallet provider does not know this customer.",
-    "PROCESS_FAIL": "The wallet provider could not process the payment.",
-    "ORDER_NOT_EXIST": "The wallet provider holds no such payment: nothing was taken.",
+    "USER_BALANCE_NOT_ENOUGH": N_("The customer's wallet does not hold enough money."),
+    "RISK_REJECT": N_("The wallet provider turned the payment down (risk control)."),
+    "INVALID_CODE": N_("The code is not valid: it was used already or never issued. Ask for a fresh code."),
+    "EXPIRED_CODE": N_("The code has expired. Ask the customer to refresh the wallet's code."),
+    "CURRENCY_NOT_SUPPORT": N_("The wallet cannot pay in this currency."),
+    "ORDER_IS_CLOSED": N_("The order code expired before the customer paid."),
+    "USER_NOT_EXIST": N_("The wallet provider does not know this customer."),
+    "PROCESS_FAIL": N_("The wallet provider could not process the payment."),
+    "ORDER_NOT_EXIST": N_("The wallet provider holds no such payment: nothing was taken."),
 }
 
 RESULT = {
-    State.APPROVED: ("APPROVED", "approved"),
-    State.DECLINED: ("DECLINED", "declined"),
-    State.CANCELLED: ("CANCELLED", "cancelled"),
-    State.REVERSED: ("CANCELLED - REVERSED", "cancelled"),
-    State.NOT_PROCESSED: ("NOT PROCESSED", "cancelled"),
+    State.APPROVED: (N_("APPROVED"), "approved"),
+    State.DECLINED: (N_("DECLINED"), "declined"),
+    State.CANCELLED: (N_("CANCELLED"), "cancelled"),
+    State.REVERSED: (N_("CANCELLED - REVERSED"), "cancelled"),
+    State.NOT_PROCESSED: (N_("NOT PROCESSED"), "cancelled"),
 }
 
 
 def plain_words(sale: Sale) -> str:
-    """Why a sale ended as it did, as a cashier would say it to the customer."""
+    """Why a sale ended as it did, as a cashier would say it to the customer (a message to translate,
+    or the provider's own words when it gave a result code not known here)."""
     if sale.state is State.APPROVED:
-        return "Paid. Hand the customer the receipt."
+        return N_("Paid. Hand the customer the receipt.")
     if sale.state in (State.CANCELLED, State.REVERSED):
-        return "Cancelled: no money was taken from the customer."
+        return N_("Cancelled: no money was taken from the customer.")
     if sale.state is State.NOT_PROCESSED:
-        return "The payment never reached the wallet provider: nothing was taken. Try again."
+        return N_("The payment never reached the wallet provider: nothing was taken. Try again.")
     if not sale.state.final:
-        return ("The outcome is not known yet: the terminal keeps checking and settles it when the "
-                "gateway answers. Do not take the payment again.")
-    return PLAIN_WORDS.get(sale.result_code or "", sale.result_message or "The payment was declined.")
+        return N_("The outcome is not known yet: the terminal keeps checking and settles it when the "
+                  "gateway answers. Do not take the payment again.")
+    return PLAIN_WORDS.get(sale.result_code or "", sale.result_message or N_("The payment was declined."))
 
 
 def preview(image: np.ndarray, columns: int = PREVIEW_COLUMNS) -> Text:
@@ -100,8 +102,8 @@ class ScanScreen(TerminalScreen):
     folder, a camera or video, the wallet pane's virtual scan, or a phone's tap."""
 
     BINDINGS = [
-        Binding("escape", "back", "Back"),
-        Binding("f9", "camera", "Camera"),
+        Binding("escape", "back", N_("Back")),
+        Binding("f9", "camera", N_("Camera")),
     ]
 
     def __init__(self, tender: Tender) -> None:
@@ -113,13 +115,13 @@ class ScanScreen(TerminalScreen):
         amount = self.pos.money(register.cart.total) if register else ""
         tap = self.tender is Tender.WALLET_TAP
         with Vertical(id="scan"):
-            yield Static(f"{amount}\n" + ("Tap the phone on the reader" if tap else "Scan the customer's payment code"),
+            yield Static(f"{amount}\n" + (_("Tap the phone on the reader") if tap else _("Scan the customer's payment code")),
                          id="scan-title")
-            yield Static("The scanner is listening. Or type or paste the code and press Enter."
-                         + ("\nCustomer: ctrl+t taps the phone." if tap else "\nCustomer: ctrl+y shows the wallet's code."),
+            yield Static(_("The scanner is listening. Or type or paste the code and press Enter.") + "\n"
+                         + (_("Customer: ctrl+t taps the phone.") if tap else _("Customer: ctrl+y shows the wallet's code.")),
                          id="scan-help")
-            yield Input(placeholder="customer's code", id="code")
-            yield Input(placeholder="or an image file, a folder of images, or a video file, Enter", id="image")
+            yield Input(placeholder=_("customer's code"), id="code")
+            yield Input(placeholder=_("or an image file, a folder of images, or a video file, Enter"), id="image")
             yield Static("", id="preview")
 
     def on_mount(self) -> None:
@@ -139,8 +141,10 @@ class ScanScreen(TerminalScreen):
         """A code read from any source: a customer's code pays; anything else is refused, saying what it is."""
         kind = codes.classify(text).kind
         if kind not in CUSTOMER_CODES:
-            said = {"gs1": "a product barcode", "emv-mpm": "a merchant's QR", "url": "a link"}.get(kind, "not a payment code")
-            self.notify(f"{text[:32]!r} is {said}, not the customer's code", title="Scan", severity="warning")
+            said = {"gs1": _("a product barcode"), "emv-mpm": _("a merchant's QR"), "url": _("a link")}.get(
+                kind, _("not a payment code"))
+            self.notify(_("{code} is {what}, not the customer's code").format(code=repr(text[:32]), what=said),
+                        title=_("Scan"), severity="warning")
             return
         self.stop_live()
         tender = Tender.WALLET_TAP if kind == "emv-cpm" else self.tender
@@ -162,18 +166,18 @@ class ScanScreen(TerminalScreen):
 
         def found(text: str | None) -> None:
             if text is None:
-                self.notify(f"No customer's code in {path}", title="Scan", severity="warning")
+                self.notify(_("No customer's code in {path}").format(path=path), title=_("Scan"), severity="warning")
             else:
                 self.scanned(text)
 
-        self.pos.in_background(first, found, f"Reading {path.name}")
+        self.pos.in_background(first, found, _("Reading {name}").format(name=path.name))
 
     def action_camera(self) -> None:
         camera = self.pos.camera
-        self.live(lambda: frames.camera(camera, fps_limit=15), f"camera {camera}")
+        self.live(lambda: frames.camera(camera, fps_limit=15), _("camera {index}").format(index=camera))
 
     def live(self, source: Callable[[], Iterator[frames.Frame]], origin: str) -> None:
-        self.query_one("#preview", Static).update(f"Opening {origin}...")
+        self.query_one("#preview", Static).update(_("Opening {source}...").format(source=origin))
         self._live(source, origin)
 
     @work(thread=True, exclusive=True, group="scanner", exit_on_error=False)
@@ -196,7 +200,8 @@ class ScanScreen(TerminalScreen):
         except frames.SourceError as exc:
             self.app.call_from_thread(self.query_one("#preview", Static).update, f"{exc}")
             return
-        self.app.call_from_thread(self.query_one("#preview", Static).update, f"{origin}: ended, no customer's code seen")
+        self.app.call_from_thread(self.query_one("#preview", Static).update,
+                                  _("{source}: ended, no customer's code seen").format(source=origin))
 
     def stop_live(self) -> None:
         for worker in self.workers:
@@ -210,7 +215,7 @@ class ScanScreen(TerminalScreen):
 class AuthorisingScreen(TerminalScreen):
     """The payment is with the wallet provider: its progress, the time it has taken, and cancel."""
 
-    BINDINGS = [Binding("escape", "give_up", "Cancel payment")]
+    BINDINGS = [Binding("escape", "give_up", N_("Cancel payment"))]
 
     def __init__(self, tender: Tender, amount: Money) -> None:
         super().__init__()
@@ -220,7 +225,7 @@ class AuthorisingScreen(TerminalScreen):
 
     def compose_face(self) -> ComposeResult:
         with Vertical(id="authorising"):
-            yield Static(f"{self.pos.money(self.amount)}\n{self.tender.value}", id="authorising-amount")
+            yield Static(f"{self.pos.money(self.amount)}\n{_(self.tender.value)}", id="authorising-amount")
             yield LoadingIndicator()
             yield Static("", id="authorising-status")
             yield Static("", id="elapsed")
@@ -232,7 +237,7 @@ class AuthorisingScreen(TerminalScreen):
 
     def show_state(self, state: State | None) -> None:
         if state is not None:
-            self.query_one("#authorising-status", Static).update(STATUS.get(state, state.value))
+            self.query_one("#authorising-status", Static).update(_(STATUS.get(state, state.value)))
 
     def tick(self) -> None:
         self.query_one("#elapsed", Static).update(f"{int(time.monotonic() - self.started)} s")
@@ -244,7 +249,7 @@ class AuthorisingScreen(TerminalScreen):
 class OrderCodeScreen(TerminalScreen):
     """The merchant's code for the customer to scan, large, with its countdown and the payment's status."""
 
-    BINDINGS = [Binding("escape", "give_up", "Cancel payment")]
+    BINDINGS = [Binding("escape", "give_up", N_("Cancel payment"))]
 
     def __init__(self, shown: ShownCode, amount: Money) -> None:
         super().__init__()
@@ -253,13 +258,14 @@ class OrderCodeScreen(TerminalScreen):
 
     def compose_face(self) -> ComposeResult:
         order = self.shown.code.value is not None
-        hint = "scan to pay with your wallet app" if order else "scan the store's code and key in the amount"
+        hint = N_("Scan to pay with your wallet app") if order else N_("Scan the store's code and key in the amount")
         with Vertical(id="order-code"):
-            yield Static(f"{self.pos.money(self.amount)}  {hint}", id="order-amount")
+            yield Static(f"{self.pos.money(self.amount)}\n{for_customer(hint, self.pos.customer_language)}",
+                         id="order-amount")
             with Center(id="qr-side"):
                 yield QrCode(self.shown.value or "", id="merchant-qr")
             if self.shown.value is None:
-                yield Static("(the store's printed entry code: the simulator did not say what it holds)")
+                yield Static(_("(the store's printed entry code: the simulator did not say what it holds)"))
             with Horizontal(id="order-status-line"):
                 yield Static("", id="countdown")
                 yield Static("", id="order-status")
@@ -271,15 +277,15 @@ class OrderCodeScreen(TerminalScreen):
 
     def show_state(self, state: State | None) -> None:
         if state is not None:
-            self.query_one("#order-status", Static).update("Waiting for the customer's wallet..."
-                                                           if state is State.RESOLVING else STATUS.get(state, state.value))
+            self.query_one("#order-status", Static).update(_("Waiting for the customer's wallet...")
+                                                           if state is State.RESOLVING else _(STATUS.get(state, state.value)))
 
     def tick(self) -> None:
         expires = self.shown.code.expires_at
         if expires is None:
             return
         left = max(0, int((expires - datetime.now(timezone.utc)).total_seconds()))
-        self.query_one("#countdown", Static).update(f"Code valid {left // 60}:{left % 60:02d}   ")
+        self.query_one("#countdown", Static).update(_("Code valid {time}").format(time=f"{left // 60}:{left % 60:02d}") + "   ")
 
     def action_give_up(self) -> None:
         self.pos.give_up_payment()
@@ -289,9 +295,9 @@ class ResultScreen(TerminalScreen):
     """Approved, declined with the reason in plain words, cancelled, or still being checked."""
 
     BINDINGS = [
-        Binding("enter", "new_sale", "New sale"),
-        Binding("r", "receipt", "Receipt"),
-        Binding("v", "void", "Void"),
+        Binding("enter", "new_sale", N_("New sale")),
+        Binding("r", "receipt", N_("Receipt")),
+        Binding("v", "void", N_("Void")),
     ]
 
     def __init__(self, sale: Sale) -> None:
@@ -300,20 +306,22 @@ class ResultScreen(TerminalScreen):
 
     def compose_face(self) -> ComposeResult:
         sale = self.sale
-        title, style = RESULT.get(sale.state, ("CHECKING...", "checking"))
+        title, style = RESULT.get(sale.state, (N_("CHECKING..."), "checking"))
+        customer = self.pos.customer_language
         with Vertical(id="result", classes=style):
-            yield Static(title, id="result-title")
-            yield Static(f"{self.pos.money(sale.amount)}  {sale.tender}", id="result-amount")
-            yield Static(plain_words(sale), id="result-words")
-            details = [f"Receipt {sale.receipt_number}"]
+            yield Static(for_customer(title, customer), id="result-title")
+            yield Static(f"{self.pos.money(sale.amount)}  {_(sale.tender)}", id="result-amount")
+            yield Static(for_customer(plain_words(sale), customer), id="result-words")
+            details = [_("Receipt {number}").format(number=sale.receipt_number)]
             if sale.result_code:
-                details.append(f"Result {sale.result_code}")
+                details.append(_("Result {code}").format(code=sale.result_code))
             if sale.payment_id:
-                details.append(f"Payment {sale.payment_id}")
+                details.append(_("Payment {id}").format(id=sale.payment_id))
             if sale.wallet_amount is not None and sale.wallet_amount.currency != sale.amount.currency:
-                details.append(f"Customer paid {sale.wallet_amount.major_str()} {sale.wallet_amount.currency.code}")
+                paid = f"{sale.wallet_amount.major_str()} {sale.wallet_amount.currency.code}"
+                details.append(_("Customer paid {amount}").format(amount=paid))
             yield Static("\n".join(details), id="result-details")
-            yield Static("Enter: new sale   r: receipt   v: void", id="result-keys")
+            yield Static(_("Enter: new sale   r: receipt   v: void"), id="result-keys")
 
     def action_new_sale(self) -> None:
         self.app.pop_screen()
@@ -325,7 +333,8 @@ class ResultScreen(TerminalScreen):
 
     def action_void(self) -> None:
         def voided(reversal: Reversal) -> None:
-            self.notify(f"Void {reversal.state.value}: {reversal.result_message or ''}".strip(), title=self.sale.receipt_number)
+            said = _("Void {state}").format(state=_(reversal.state.value))
+            self.notify(f"{said}: {reversal.result_message or ''}".strip(" :"), title=self.sale.receipt_number)
 
         number = self.sale.receipt_number
         self.pos.on_register(lambda register: register.void(number), voided, "The void")

@@ -20,6 +20,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from pos_sim.domain.receipt import Copy, Receipt, Style, layout, rows
+from pos_sim.language import N_, _
 from pos_sim.tui.app import TerminalPart
 
 ROW_STYLE = {Style.TITLE: "bold", Style.BOLD: "bold", Style.STAMP: "bold reverse", Style.QR: "bold"}
@@ -67,10 +68,10 @@ class ReceiptScreen(TerminalPart, ModalScreen[None]):
     """The receipt ``receipt_number`` (a sale, a void or a refund), as printed."""
 
     BINDINGS = [
-        Binding("c", "other_copy", "Other copy"),
-        Binding("s", "save", "Save PNG"),
-        Binding("p", "print", "Print"),
-        Binding("escape", "dismiss(None)", "Close"),
+        Binding("c", "other_copy", N_("Other copy")),
+        Binding("s", "save", N_("Save PNG")),
+        Binding("p", "print", N_("Print")),
+        Binding("escape", "dismiss(None)", N_("Close")),
     ]
 
     def __init__(self, receipt_number: str, copy: Copy = Copy.CUSTOMER) -> None:
@@ -91,23 +92,23 @@ class ReceiptScreen(TerminalPart, ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="receipt-box"):
-            yield Static(f"Receipt {self.receipt_number}", id="receipt-title")
+            yield Static(_("Receipt {number}").format(number=self.receipt_number), id="receipt-title")
             with VerticalScroll(id="receipt-paper"):
-                yield Static("Reading the receipt...", id="receipt")
+                yield Static(_("Reading the receipt..."), id="receipt")
             yield Static("", id="receipt-saved")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#receipt-paper").styles.width = self.width + 4  # the paper: the printer's columns, a margin each side
-        number, copy = self.receipt_number, self.copy
+        self.query_one("#receipt-paper").styles.width = self.width + 5  # the paper: the printer's columns, a margin each side, a scroll bar
+        number, copy, customer = self.receipt_number, self.copy, self.pos.customer_language
 
         # no receipt to show (unknown, or not resolved yet): said on the paper
-        self.pos.on_register(lambda register: register.reprint(number, copy), self.show, "Reading the receipt",
+        self.pos.on_register(lambda register: register.reprint(number, copy, customer), self.show, N_("Reading the receipt"),
                              failed=self.missing)
 
     def missing(self, error: BaseException) -> None:
         paper = self.query_one("#receipt", Static)
-        paper.update(Text(f"No receipt to show:\n{error}", style="bold"))
+        paper.update(Text(_("No receipt to show:") + f"\n{error}", style="bold"))
         paper.add_class("missing")
 
     def show(self, receipt: Receipt) -> None:
@@ -115,8 +116,8 @@ class ReceiptScreen(TerminalPart, ModalScreen[None]):
         self.receipt = receipt
         self.copy = receipt.copy
         paper.update(receipt_text(receipt, self.width))
-        self.query_one("#receipt-title", Static).update(f"Receipt {receipt.receipt_number}  {receipt.kind.value}  "
-                                                       f"{receipt.copy.value.lower()}")
+        self.query_one("#receipt-title", Static).update(_("Receipt {number}").format(number=receipt.receipt_number)
+                                                       + f"  {_(receipt.kind.value)}  {_(receipt.copy.value)}")
 
     def action_other_copy(self) -> None:
         if self.receipt is None:
@@ -126,24 +127,26 @@ class ReceiptScreen(TerminalPart, ModalScreen[None]):
     def action_save(self) -> None:
         receipt, width, folder = self.receipt, self.width, self.folder
         if receipt is None:
-            self.notify("No receipt to save", severity="warning")
+            self.notify(_("No receipt to save"), severity="warning")
             return
 
         def saved(paths: tuple[Path, Path]) -> None:
             png, txt = paths
-            self.query_one("#receipt-saved", Static).update(Text(f"Saved {png}\n  and {txt.name}"))
-            self.notify(f"Saved {png}\nand {txt.name}", title="Receipt saved", timeout=6, markup=False)
+            said = _("Saved {png}\nand {txt}").format(png=png, txt=txt.name)
+            self.query_one("#receipt-saved", Static).update(Text(said))
+            self.notify(said, title=_("Receipt saved"), timeout=6, markup=False)
 
-        self.pos.in_background(lambda: save_receipt(receipt, width, folder), saved, "Saving the receipt")
+        self.pos.in_background(lambda: save_receipt(receipt, width, folder), saved, N_("Saving the receipt"))
 
     def action_print(self) -> None:
         receipt, width, folder = self.receipt, self.width, self.folder
         if receipt is None:
-            self.notify("No receipt to print", severity="warning")
+            self.notify(_("No receipt to print"), severity="warning")
             return
 
         def printed(path: Path) -> None:
-            self.query_one("#receipt-saved", Static).update(Text(f"Printed to {path}"))
-            self.notify(f"No printer attached: printed to {path} (ESC/POS bytes)", title="Receipt printed", timeout=6, markup=False)
+            self.query_one("#receipt-saved", Static).update(Text(_("Printed to {path}").format(path=path)))
+            self.notify(_("No printer attached: printed to {path} (ESC/POS bytes)").format(path=path),
+                        title=_("Receipt printed"), timeout=6, markup=False)
 
-        self.pos.in_background(lambda: print_receipt(receipt, width, folder), printed, "Printing the receipt")
+        self.pos.in_background(lambda: print_receipt(receipt, width, folder), printed, N_("Printing the receipt"))

@@ -21,11 +21,12 @@ from textual.widgets import Static
 from pos_sim.domain.receipt import TRAINING_STAMP
 from pos_sim.terminal import reports
 from pos_sim.terminal.register import Register
+from pos_sim.language import N_, _
 from pos_sim.tui.screens.terminal import TerminalScreen
 
-HELP = ("x  X report: the open batch's running totals; the batch stays open\n"
-        "z  Z report: the batch's totals, and the batch closed (a new one opens)\n"
-        "Both check every payment and refund of the batch with the gateway first.")
+HELP = N_("x  X report: the open batch's running totals; the batch stays open\n"
+          "z  Z report: the batch's totals, and the batch closed (a new one opens)\n"
+          "Both check every payment and refund of the batch with the gateway first.")
 
 
 def report_text(report: reports.Report, width: int) -> Text:
@@ -33,24 +34,25 @@ def report_text(report: reports.Report, width: int) -> Text:
     agree and its mismatches bold red."""
     text = Text(no_wrap=True, end="")
     lines = reports.layout(report, width)
+    title = next((line.strip() for line in lines if line.strip() and line.strip() != _(TRAINING_STAMP)), "")
     section = "head"
     for index, line in enumerate(lines):
         if index:
             text.append("\n")
         style = ""
-        if line.startswith("Unresolved"):
+        if line.startswith(reports.unresolved_label()):
             section = "unresolved"
             style = "bold yellow" if report.unresolved else ""
-        elif line.startswith("Gateway check"):
+        elif line.startswith(reports.gateway_check_label()):
             section = "check"
             style = "bold red" if report.mismatches else "bold green"
         elif line.startswith("-" * width):
             section = "body" if section != "check" else section
         elif section == "unresolved" and line.startswith("  "):
             style = "yellow"
-        elif section == "check" and report.mismatches and line.startswith("  ") and TRAINING_STAMP not in line:
+        elif section == "check" and report.mismatches and line.startswith("  ") and _(TRAINING_STAMP) not in line:
             style = "bold red"
-        elif "REPORT" in line and index < 4:
+        elif index < 4 and line.strip() and line.strip() == title:
             style = "bold"
         text.append(line, style=style)
     return text
@@ -60,9 +62,9 @@ class ReportsScreen(TerminalScreen):
     """X and Z reports, shown as printed."""
 
     BINDINGS = [
-        Binding("x", "report('X')", "X report"),
-        Binding("z", "report('Z')", "Z report (close batch)"),
-        Binding("escape", "back", "Back"),
+        Binding("x", "report('X')", N_("X report")),
+        Binding("z", "report('Z')", N_("Z report (close batch)")),
+        Binding("escape", "back", N_("Back")),
     ]
 
     def __init__(self) -> None:
@@ -72,7 +74,7 @@ class ReportsScreen(TerminalScreen):
 
     def compose_face(self) -> ComposeResult:
         with Vertical(id="reports"):
-            yield Static(HELP, id="report-help")
+            yield Static(_(HELP), id="report-help")
             yield Static("", id="report-status")
             with VerticalScroll(id="report-paper"):
                 yield Static("", id="report")
@@ -80,15 +82,15 @@ class ReportsScreen(TerminalScreen):
     def on_mount(self) -> None:
         register = self.pos.register
         width = (register.settings if register else self.pos.settings).receipt_width
-        self.query_one("#report-paper").styles.width = width + 4
+        self.query_one("#report-paper").styles.width = width + 5  # and a scroll bar
         self.query_one("#report-paper").display = False
 
     def action_report(self, kind: str) -> None:
         if self.busy:
-            self.notify("A report is under way: wait for it", severity="warning", timeout=3)
+            self.notify(_("A report is under way: wait for it"), severity="warning", timeout=3)
             return
         if self.pos.register is None:
-            self.notify("Sign in first", severity="warning")
+            self.notify(_("Sign in first"), severity="warning")
             return
         if kind == "Z":
             from pos_sim.tui.screens.journal import ConfirmScreen
@@ -97,17 +99,17 @@ class ReportsScreen(TerminalScreen):
                 if yes:
                     self.run_report("Z", Register.z_report)
 
-            self.app.push_screen(ConfirmScreen("Close the batch with a Z report?",
-                                               "Its totals become final, and the next sales go in a new batch."), confirmed)
+            self.app.push_screen(ConfirmScreen(_("Close the batch with a Z report?"),
+                                               _("Its totals become final, and the next sales go in a new batch.")), confirmed)
             return
         self.run_report("X", Register.x_report)
 
     def run_report(self, kind: str, make: Callable[[Register], reports.Report]) -> None:
         self.busy = True
-        self.status(f"Reconciling with the gateway... ({kind} report)", "busy")
+        self.status(_("Reconciling with the gateway... ({kind} report)").format(kind=kind), "busy")
 
         # refused (a batch that cannot close yet) or the gateway unreachable: said here
-        self.pos.on_register(make, self.show, f"The {kind} report", failed=partial(self.not_done, kind))
+        self.pos.on_register(make, self.show, N_("The report"), failed=partial(self.not_done, kind))
 
     def show(self, report: reports.Report) -> None:
         self.busy = False
@@ -118,20 +120,21 @@ class ReportsScreen(TerminalScreen):
         paper.display = True
         self.query_one("#report", Static).update(report_text(report, width))
         paper.scroll_home(animate=False)
-        head = f"Batch {report.batch} closed: a new batch is open. " if report.closed else f"X report of batch {report.batch}: "
+        head = (_("Batch {batch} closed: a new batch is open.") if report.closed else _("X report of batch {batch}:")).format(
+            batch=report.batch) + " "
         count = len(report.mismatches)
         if count:
-            self.status(f"{head}{count} mismatch{'es' if count > 1 else ''} with the gateway (in red below): "
-                        f"a person should look into {'them' if count > 1 else 'it'}", "mismatch")
+            self.status(head + _("mismatches with the gateway: {count} (in red below): a person should look into them")
+                        .format(count=count), "mismatch")
         elif report.checked:
-            self.status(f"{head}{report.checked} checked with the gateway, all agree", "agree")
+            self.status(head + _("{count} checked with the gateway, all agree").format(count=report.checked), "agree")
         else:
-            self.status(f"{head}no payments to check with the gateway", "agree")
+            self.status(head + _("no payments to check with the gateway"), "agree")
 
     def not_done(self, kind: str, error: BaseException) -> None:
         self.busy = False
-        self.pos.show_error(f"The {kind} report", error)
-        self.status(f"The {kind} report was not done: {error}", "mismatch")
+        self.pos.show_error(N_("The report"), error)
+        self.status(_("The {kind} report was not done: {error}").format(kind=kind, error=error), "mismatch")
 
     def status(self, text: str, kind: str) -> None:
         line = self.query_one("#report-status", Static)

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Input, Static
 from pos_sim.domain.errors import AmountError
 from pos_sim.domain.money import Money
 from pos_sim.domain.receipt import Tender
+from pos_sim.language import N_, _, for_customer
 from pos_sim.tui.screens.terminal import TerminalScreen
 
 AMOUNT = re.compile(r"\d{1,7}([.,]\d{0,3})?")
@@ -28,32 +29,32 @@ class SaleScreen(TerminalScreen):
     """The cart, its totals, and the entry line."""
 
     BINDINGS = [
-        Binding("f5", "pay", "Pay"),
-        Binding("f6", "remove_line", "Remove line"),
-        Binding("f7", "clear_cart", "Clear cart"),
-        Binding("f2", "journal", "Journal"),
-        Binding("f3", "reports", "Reports"),
-        Binding("f4", "settings", "Settings"),
-        Binding("f8", "training", "Training"),
-        Binding("f9", "gate", "Gate", tooltip="Transit: the terminal as a station's gate", show=False),
-        Binding("escape", "clear_entry", "Clear entry", show=False),
+        Binding("f5", "pay", N_("Pay")),
+        Binding("f6", "remove_line", N_("Remove line")),
+        Binding("f7", "clear_cart", N_("Clear cart")),
+        Binding("f2", "journal", N_("Journal")),
+        Binding("f3", "reports", N_("Reports")),
+        Binding("f4", "settings", N_("Settings")),
+        Binding("f8", "training", N_("Training")),
+        Binding("f9", "gate", N_("Gate"), tooltip=N_("Transit: the terminal as a station's gate"), show=False),
+        Binding("escape", "clear_entry", N_("Clear entry"), show=False),
     ]
 
     def compose_face(self) -> ComposeResult:
         with Horizontal(id="sale"):
             with Vertical(id="cart-side"):
-                yield DataTable(id="cart", cursor_type="row", zebra_stripes=True)
+                cart = DataTable(id="cart", cursor_type="row", zebra_stripes=True)
+                cart.add_column(_("Item"), key="item")
+                cart.add_column(_("Qty"), key="qty")
+                cart.add_column(_("Amount"), key="amount")
+                yield cart
                 yield Static("", id="totals")
             with Vertical(id="keypad"):
                 yield Static("", id="amount-due")
-                yield Input(placeholder="amount or barcode, Enter", id="entry")
-                yield Static("F5 to pay\n\nScan a product, key an amount,\nor scan the customer's code.", id="sale-help")
+                yield Input(placeholder=_("amount or barcode, Enter"), id="entry")
+                yield Static(_("F5 to pay\n\nScan a product, key an amount,\nor scan the customer's code."), id="sale-help")
 
     def on_mount(self) -> None:
-        table = self.query_one("#cart", DataTable)
-        table.add_column("Item", key="item")
-        table.add_column("Qty", key="qty")
-        table.add_column("Amount", key="amount")
         self.show_cart()
 
     def on_screen_resume(self) -> None:
@@ -74,11 +75,13 @@ class SaleScreen(TerminalScreen):
             table.move_cursor(row=len(cart.lines) - 1)
         money = self.pos.money
         scheme = cart.tax_scheme
-        taxes = "\n".join(f"{'incl. ' if scheme.included else ''}{scheme.name} {group.rate:g}%  {money(group.tax)}"
-                          for group in cart.taxes)
+        taxes = "\n".join((_("incl. {tax}") if scheme.included else "{tax}").format(tax=f"{scheme.name} {group.rate:g}%")
+                          + f"  {money(group.tax)}" for group in cart.taxes)
         self.query_one("#totals", Static).update(
-            f"Items {cart.pieces}   Subtotal {money(cart.subtotal)}\n{taxes}".rstrip())
-        self.query_one("#amount-due", Static).update(f"TOTAL\n{money(cart.total)}")
+            (_("Items {count}").format(count=cart.pieces) + "   " + _("Subtotal {amount}").format(amount=money(cart.subtotal))
+             + f"\n{taxes}").rstrip())
+        self.query_one("#amount-due", Static).update(
+            f"{for_customer(N_('TOTAL'), self.pos.customer_language)}\n{money(cart.total)}")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
@@ -92,9 +95,9 @@ class SaleScreen(TerminalScreen):
             try:
                 amount = Money.of_major(text.replace(",", "."), register.catalogue.currency.code)
             except AmountError as exc:
-                self.notify(str(exc), title="Amount", severity="error")
+                self.notify(str(exc), title=_("Amount"), severity="error")
                 return
-            self.pos.on_register(lambda r: r.key_amount(amount), lambda _cart: self.show_cart(), "Keying the amount")
+            self.pos.on_register(lambda r: r.key_amount(amount), lambda _cart: self.show_cart(), N_("Keying the amount"))
             return
         self.pos.scanned(text)
 
@@ -106,7 +109,7 @@ class SaleScreen(TerminalScreen):
 
         register = self.pos.register
         if register is None or register.cart.is_empty:
-            self.notify("The cart is empty: key an amount or scan an item first", severity="warning")
+            self.notify(_("The cart is empty: key an amount or scan an item first"), severity="warning")
             return
 
         def chosen(tender: Tender | None) -> None:
@@ -120,10 +123,10 @@ class SaleScreen(TerminalScreen):
         if register is None or register.cart.is_empty:
             return
         index = self.query_one("#cart", DataTable).cursor_row
-        self.pos.on_register(lambda r: r.remove_line(index), lambda _cart: self.show_cart(), "Removing the line")
+        self.pos.on_register(lambda r: r.remove_line(index), lambda _cart: self.show_cart(), N_("Removing the line"))
 
     def action_clear_cart(self) -> None:
-        self.pos.on_register(lambda r: r.clear_cart(), lambda _cart: self.show_cart(), "Clearing the cart")
+        self.pos.on_register(lambda r: r.clear_cart(), lambda _cart: self.show_cart(), N_("Clearing the cart"))
 
     def action_journal(self) -> None:
         from pos_sim.tui.screens.journal import JournalScreen

@@ -22,15 +22,16 @@ from pos_sim.scan import decoders
 from pos_sim.scan.damage import PROFILES
 from pos_sim.terminal.register import Register
 from pos_sim.terminal.settings import TerminalSettings
+from pos_sim.language import LANGUAGES, NAMES, N_, _
 from pos_sim.tui.screens.terminal import TerminalScreen
 
 CAMERAS = tuple(range(6))
 """The camera indexes offered (0 is the system's default camera)."""
 
-ELSEWHERE = ("These come from the config file, the environment (POS_SIM_...) and the command line flags: "
-             "`pos-sim settings` shows where each one came from. They are read when pos-sim starts: change them "
-             "there and start it again.")
-SCANNER = "The scanner, for this session (at once, until the terminal stops):"
+ELSEWHERE = N_("These come from the config file, the environment (POS_SIM_...) and the command line flags: "
+               "`pos-sim settings` shows where each one came from. They are read when pos-sim starts: change them "
+               "there and start it again.")
+SCANNER = N_("The terminal's language and scanner, for this session (at once, until the terminal stops):")
 
 Section = tuple[str, list[tuple[str, str]]]
 
@@ -49,43 +50,45 @@ def settings_sections(settings: TerminalSettings, register: Register | None) -> 
     def default(value: str | None, fallback: str | None, whose: str) -> str:
         if value is not None:
             return value
-        return f"{fallback} ({whose})" if fallback else f"{whose} (read at sign-in)"
+        return f"{fallback} ({_(whose)})" if fallback else _("{whose} (read at sign-in)").format(whose=_(whose))
 
-    keys = ([("Simulator data dir", f"{gateway.simulator_data_dir} (the demo merchant's keys)")]
+    keys = ([(_("Simulator data dir"), f"{gateway.simulator_data_dir} (the demo merchant's keys)")]
             if gateway.simulator_data_dir is not None else
-            [("Merchant key", str(gateway.merchant_key)), ("Gateway key", str(gateway.gateway_key))])
+            [(_("Merchant key"), str(gateway.merchant_key)), (_("Gateway key"), str(gateway.gateway_key))])
     polling = settings.polling
     zone = settings.time_zone or f"{settings.zone()} (this machine's)"
     sections: list[Section] = [
-        ("Gateway", [
-            ("URL", gateway.url),
-            ("Client id", default(client_id, None, "the simulator's demo merchant")),
+        (_("Gateway"), [
+            (_("URL"), gateway.url),
+            (_("Client id"), default(client_id, None, N_("the simulator's demo merchant"))),
             *keys,
-            ("Timeouts", f"connect {_seconds(gateway.timeouts.connect_s)}, read {_seconds(gateway.timeouts.read_s)}"),
+            (_("Timeouts"), f"connect {_seconds(gateway.timeouts.connect_s)}, read {_seconds(gateway.timeouts.read_s)}"),
         ]),
-        ("Merchant and terminal", [
-            ("Merchant name", default(settings.merchant_name, catalogue.name if catalogue else None, "the catalogue's")),
-            ("Merchant id", default(settings.merchant_id, client_id, "the client id")),
-            ("Terminal id", settings.terminal_id),
-            ("Store id", settings.store_id),
+        (_("Merchant and terminal"), [
+            (_("Merchant name"), default(settings.merchant_name, catalogue.name if catalogue else None, N_("the catalogue's"))),
+            (_("Merchant id"), default(settings.merchant_id, client_id, N_("the client id"))),
+            (_("Terminal id"), settings.terminal_id),
+            (_("Store id"), settings.store_id),
         ]),
-        ("Money and time", [
-            ("Currency", default(settings.currency, catalogue.currency.code if catalogue else None, "the catalogue's")),
-            ("Locale", default(settings.locale, catalogue.locale if catalogue else None, "the catalogue's")),
-            ("Time zone", zone),
+        (_("Money and time"), [
+            (_("Currency"), default(settings.currency, catalogue.currency.code if catalogue else None, N_("the catalogue's"))),
+            (_("Locale"), default(settings.locale, catalogue.locale if catalogue else None, N_("the catalogue's"))),
+            (_("Language"), f"{NAMES[settings.language]} ({settings.language})"),
+            (_("Customer's language on receipts"), _("yes") if settings.customer_language_on_receipt else _("no")),
+            (_("Time zone"), zone),
         ]),
-        ("Receipts and payments", [
-            ("Receipt width", f"{settings.receipt_width} columns"),
-            *([("Receipt footer", "\n".join(settings.receipt_footer))] if settings.receipt_footer else []),
-            ("Polling", f"every {_seconds(polling.interval_s)} for {_seconds(polling.deadline_s)}, "
+        (_("Receipts and payments"), [
+            (_("Receipt width"), f"{settings.receipt_width} columns"),
+            *([(_("Receipt footer"), "\n".join(settings.receipt_footer))] if settings.receipt_footer else []),
+            (_("Polling"), f"every {_seconds(polling.interval_s)} for {_seconds(polling.deadline_s)}, "
                         f"then up to {polling.cancel_attempts} cancels"),
-            ("Code lifetime", f"{_seconds(settings.code_lifetime_s)} to scan an order or entry code"),
-            ("Training", "yes: its own journal, receipts stamped TRAINING" if settings.training else "no"),
+            (_("Code lifetime"), f"{_seconds(settings.code_lifetime_s)} to scan an order or entry code"),
+            (_("Training"), _("yes: its own journal, receipts stamped TRAINING") if settings.training else _("no")),
         ]),
-        ("Journal and catalogue", [
-            ("Journal dir", f"{settings.journal_dir}\n(journal {settings.journal_path.name}, sales book "
+        (_("Journal and catalogue"), [
+            (_("Journal dir"), f"{settings.journal_dir}\n(journal {settings.journal_path.name}, sales book "
                             f"{settings.sales_path.name})"),
-            ("Catalogue", f"{settings.catalogue}"
+            (_("Catalogue"), f"{settings.catalogue}"
                           + (f"\n{catalogue.name}, {len(catalogue.items)} items" if catalogue is not None else "")),
         ]),
     ]
@@ -107,7 +110,7 @@ def settings_table(sections: list[Section]) -> Table:
 class SettingsScreen(TerminalScreen):
     """The settings in two columns; the scanner's decoder, damage and camera chosen for the session."""
 
-    BINDINGS = [Binding("escape", "back", "Back")]
+    BINDINGS = [Binding("escape", "back", N_("Back"))]
 
     def __init__(self) -> None:
         super().__init__()
@@ -119,29 +122,33 @@ class SettingsScreen(TerminalScreen):
         register = pos.register
         settings = register.settings if register is not None else pos.settings
         with Vertical(id="settings"):
-            yield Static(ELSEWHERE, id="settings-elsewhere")
+            yield Static(_(ELSEWHERE), id="settings-elsewhere")
             with VerticalScroll(id="settings-view", can_focus=True):
                 yield Static(settings_table(settings_sections(settings, register)), id="settings-table")
-            yield Static(SCANNER, id="scanner-title")
+            yield Static(_(SCANNER), id="scanner-title")
             with Horizontal(id="scanner-settings"):
                 with Vertical(classes="scanner-setting"):
-                    yield Label("Decoder")
-                    yield Select([(pos.decoder, pos.decoder)], value=pos.decoder,
+                    yield Label(_("Language"))
+                    yield Select([(NAMES[lang], lang) for lang in LANGUAGES], value=settings.language,
+                                 allow_blank=False, id="language")
+                with Vertical(classes="scanner-setting"):
+                    yield Label(_("Decoder"))
+                    yield Select([(name, name) for name in self.decoders or (pos.decoder,)], value=pos.decoder,
                                  allow_blank=False, id="decoder")
                 with Vertical(classes="scanner-setting"):
-                    yield Label("Virtual-scan damage")
+                    yield Label(_("Virtual-scan damage"))
                     yield Select([(profile, profile) for profile in PROFILES], value=pos.damage, allow_blank=False,
                                  id="damage")
                 with Vertical(classes="scanner-setting"):
-                    yield Label("Camera")
-                    yield Select([(f"camera {index}", index) for index in sorted({*CAMERAS, pos.camera})],
+                    yield Label(_("Camera"))
+                    yield Select([(_("camera {index}").format(index=index), index) for index in sorted({*CAMERAS, pos.camera})],
                                  value=pos.camera, allow_blank=False, id="camera")
             yield Static("", id="scanner-note")
 
     def on_mount(self) -> None:
         self.watch(self.app, "damage", self._damage_changed)
         self.watch(self.app, "decoder", lambda _name: self._show_note())
-        self.pos.in_background(decoders.available, self._show_decoders, "Checking the decoders")
+        self.pos.in_background(decoders.available, self._show_decoders, N_("Checking the decoders"))
         self.query_one("#settings-view").focus()
 
     def _show_decoders(self, found: dict[str, str | None]) -> None:
@@ -167,9 +174,11 @@ class SettingsScreen(TerminalScreen):
 
     def _show_note(self) -> None:
         pos = self.pos
-        decoder = "auto (the cascade)" if pos.decoder == "auto" else pos.decoder
-        said = [f"Scanning with decoder {decoder}, virtual-scan damage {pos.damage}, camera {pos.camera}."]
-        said += [f"Decoder {name} is not available here: {why}" for name, why in self._missing.items()]
+        decoder = _("auto (the cascade)") if pos.decoder == "auto" else pos.decoder
+        said = [_("Scanning with decoder {decoder}, virtual-scan damage {damage}, camera {camera}.").format(
+            decoder=decoder, damage=pos.damage, camera=pos.camera)]
+        said += [_("Decoder {name} is not available here: {why}").format(name=name, why=why)
+                 for name, why in self._missing.items()]
         self.query_one("#scanner-note", Static).update(Text("\n".join(said)))  # why a library fails is no markup
 
     def on_select_changed(self, event: Select.Changed) -> None:
@@ -177,16 +186,25 @@ class SettingsScreen(TerminalScreen):
         if value is Select.NULL:
             return
         pos = self.pos
+        if event.select.id == "language" and value != self.language:
+            pos.speak(str(value))
+            self.notify(_("Language: {name}").format(name=NAMES[str(value)]), timeout=3)
+            return
         if event.select.id == "decoder" and value != pos.decoder:
             pos.decoder = str(value)
-            self.notify(f"Scanning with decoder {value}", timeout=3)
+            self.notify(_("Scanning with decoder {name}").format(name=value), timeout=3)
         elif event.select.id == "damage" and value != pos.damage:
             pos.damage = str(value)
-            self.notify(f"The next virtual scan: {value}", timeout=3)
+            self.notify(_("The next virtual scan: {damage}").format(damage=value), timeout=3)
         elif event.select.id == "camera" and value != pos.camera:
             pos.camera = int(value)
-            self.notify(f"Scanning from camera {value}", timeout=3)
+            self.notify(_("Scanning from camera {index}").format(index=value), timeout=3)
         self._show_note()
+
+    @property
+    def language(self) -> str:
+        register = self.pos.register
+        return (register.settings if register is not None else self.pos.settings).language
 
     def action_back(self) -> None:
         self.app.pop_screen()

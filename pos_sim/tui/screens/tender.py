@@ -11,20 +11,21 @@ from textual.widgets.option_list import Option
 
 from pos_sim.domain.money import Money
 from pos_sim.domain.receipt import Tender
+from pos_sim.language import N_, _
 from pos_sim.tui.app import TerminalPart
 
 CHOICES = (
-    (Tender.CUSTOMER_CODE, "1", "Customer code", "scan the code in the customer's wallet app"),
-    (Tender.ORDER_CODE, "2", "Order code", "show a QR for this sale; the customer scans it"),
-    (Tender.ENTRY_CODE, "3", "Entry code", "the customer scans the store's printed QR and keys the amount"),
-    (Tender.WALLET_TAP, "4", "Phone tap", "the customer taps a phone wallet on the reader"),
+    (Tender.CUSTOMER_CODE, "1", N_("Customer code"), N_("scan the code in the customer's wallet app")),
+    (Tender.ORDER_CODE, "2", N_("Order code"), N_("show a QR for this sale; the customer scans it")),
+    (Tender.ENTRY_CODE, "3", N_("Entry code"), N_("the customer scans the store's printed QR and keys the amount")),
+    (Tender.WALLET_TAP, "4", N_("Phone tap"), N_("the customer taps a phone wallet on the reader")),
 )
 
 
 class TenderScreen(TerminalPart, ModalScreen[Tender | None]):
     """Choose the tender for ``amount``; dismissed with it, or None on Escape."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Back"),
+    BINDINGS = [Binding("escape", "dismiss(None)", N_("Back")),
                 *(Binding(key, f"choose('{tender.name}')", title, show=False) for tender, key, title, _ in CHOICES)]
 
     def __init__(self, amount: Money) -> None:
@@ -33,8 +34,9 @@ class TenderScreen(TerminalPart, ModalScreen[Tender | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="tender-box"):
-            yield Static(f"Pay {self.pos.money(self.amount)} by", id="tender-title")
-            yield OptionList(*(Option(f"{key}  {title}  [dim]{hint}[/]", id=tender.name) for tender, key, title, hint in CHOICES),
+            yield Static(_("Pay {amount} by").format(amount=self.pos.money(self.amount)), id="tender-title")
+            yield OptionList(*(Option(f"{key}  {_(title)}  [dim]{_(hint)}[/]", id=tender.name)
+                               for tender, key, title, hint in CHOICES),
                              id="tenders")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

@@ -9,6 +9,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker
 
+from pos_sim.language import _
 from pos_sim.tui.app import TerminalPart
 from pos_sim.tui.widgets.wallet import WalletPane
 
@@ -19,7 +20,7 @@ class TerminalScreen(TerminalPart, Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(self.title_line(), id="title-line")
         if self.pos.training:
-            yield Static("TRAINING MODE - no real money moves", id="training-banner")
+            yield Static(_("TRAINING MODE - no real money moves"), id="training-banner")
         with Horizontal(id="body"):
             with Vertical(id="face"):
                 yield from self.compose_face()
@@ -39,5 +40,6 @@ class TerminalScreen(TerminalPart, Screen[None]):
         register = pos.register
         settings = register.settings if register else pos.settings
         merchant = settings.merchant_name or (register.catalogue.name if register else "")
-        operator = f"  operator {pos.operator}" if pos.operator else ""
-        return f"{merchant}  terminal {settings.terminal_id}  store {settings.store_id}{operator}"
+        operator = "  " + _("operator {id}").format(id=pos.operator) if pos.operator else ""
+        return (f"{merchant}  " + _("terminal {id}").format(id=settings.terminal_id) + "  "
+                + _("store {id}").format(id=settings.store_id) + operator)

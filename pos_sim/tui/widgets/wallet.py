@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Label, Static
 
+from pos_sim.language import NAMES, N_, _, for_customer
 from pos_sim.tui.app import TerminalPart, WalletView
 from pos_sim.tui.widgets.qr import QrCode
 
@@ -48,22 +49,24 @@ class WalletPane(TerminalPart, Vertical):
     def keys(self) -> str:
         """The customer's keys, then the presenter's (the app's own bindings, shown here, not in the footer)."""
         bindings = [binding for binding in self.pos.BINDINGS if isinstance(binding, Binding)]
-        return "\n".join(f"{binding.key:<7}{binding.description}" for binding in bindings)
+        return "\n".join(f"{binding.key:<7}{_(binding.description)}" for binding in bindings)
 
     def on_mount(self) -> None:
-        self.border_title = "Customer's wallet"
+        self.border_title = _("Customer's wallet")
         self.watch(self.app, "wallet", self.show)
         self.watch(self.app, "damage", self.show_damage)
         self.set_interval(REFRESH_EVERY_S, self.tick)
 
     def show(self, view: WalletView | None) -> None:
         if view is None:
-            self.query_one("#wallet-name", Label).update("No demo wallet")
+            self.query_one("#wallet-name", Label).update(_("No demo wallet"))
             return
         self._asked_at = None
-        self.query_one("#wallet-name", Label).update(view.customer.name)
+        customer = view.customer.language
+        self.query_one("#wallet-name", Label).update(f"{view.customer.name}  ({NAMES[customer]})")
         balance = "..." if view.balance is None else self.pos.money(view.balance)
-        self.query_one("#wallet-balance", Label).update(f"Balance {balance}")
+        self.query_one("#wallet-balance", Label).update(for_customer(N_("Balance {amount}"), customer)
+                                                        .format(amount=balance))
         code = view.code
         self.query_one("#wallet-qr", QrCode).payload = code.code if code else ""
         self.set_class(view.ride, "ride")  # a ride code's QR (version 6) is wider than a payment code's
@@ -73,7 +76,7 @@ class WalletPane(TerminalPart, Vertical):
         self.tick()
 
     def show_damage(self, damage: str) -> None:
-        self.query_one("#wallet-damage", Static).update(f"Scan damage: {damage}")
+        self.query_one("#wallet-damage", Static).update(_("Scan damage: {damage}").format(damage=damage))
 
     def tick(self) -> None:
         """The code's countdown; a fresh code asked for when it is about to expire."""
@@ -82,8 +85,10 @@ class WalletPane(TerminalPart, Vertical):
             return
         now = datetime.now(timezone.utc)
         left = int((view.code.expires_at - now).total_seconds())
-        what = "ride code" if view.ride else "code"
-        self.query_one("#wallet-expiry", Label).update(f"{what} valid {max(left, 0)} s" if left > 0 else f"{what} expired")
+        said = ((N_("Ride code valid {seconds} s") if view.ride else N_("Code valid {seconds} s")) if left > 0
+                else N_("Ride code expired") if view.ride else N_("Code expired"))
+        self.query_one("#wallet-expiry", Label).update(
+            for_customer(said, view.customer.language).format(seconds=max(left, 0)))
         clock = now.timestamp()
         if self.pos.code_is_stale(now) and (self._asked_at is None or clock - self._asked_at > ASK_AGAIN_S):
             self._asked_at = clock

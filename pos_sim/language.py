@@ -1,0 +1,100 @@
+"""The languages pos-sim speaks: the merchant's (every screen, report and receipt label) and the customer's.
+
+Messages are written in English in the code and marked for translation: ``_("Pay")`` translates now,
+into the merchant's language (the one ``use`` set: the terminal's ``language`` setting); ``N_("Pay")``
+only marks a message kept in a table, translated where it is shown. ``in_language(lang, message)``
+translates into another language: what the customer reads, in their wallet's language.
+
+The catalogues are gettext's, made with Babel's tools (``scripts/translations``: ``pybabel extract``
+into ``locale/pos_sim.pot``, ``update`` into each ``locale/<lang>/LC_MESSAGES/pos_sim.po``,
+``compile`` into the ``.mo`` files read here; both ship in the wheel). A message a catalogue lacks,
+or has no translation of yet, is shown in English (its msgid is the English text): never a key, never
+an empty string.
+
+The catalogues are data of the package, like Babel's CLDR tables the money formats read: this module
+sits below ``domain`` (it imports nothing of pos-sim), so receipts can be laid out in a language.
+"""
+
+from __future__ import annotations
+
+import gettext
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+
+LANGUAGES = ("en", "th", "ja", "zh_Hans", "zh_Hant", "ms")
+"""The languages shipped, English (the messages as written) first."""
+
+NAMES = {"en": "English", "th": "ไทย", "ja": "日本語", "zh_Hans": "简体中文", "zh_Hant": "繁體中文", "ms": "Bahasa Melayu"}
+"""Each language as its speakers name it (what the language choice shows)."""
+
+LOCALES = {"en": "en", "th": "th_TH", "ja": "ja_JP", "zh_Hans": "zh_Hans_CN", "zh_Hant": "zh_Hant_TW", "ms": "ms_MY"}
+"""The CLDR locale a language writes dates in, where the merchant's own locale speaks another language."""
+
+LOCALE_DIR = Path(str(files(__package__ or "pos_sim") / "locale"))
+DOMAIN = "pos_sim"
+_ALIASES = {"zh": "zh_Hans", "zh_cn": "zh_Hans", "zh_sg": "zh_Hans", "zh_tw": "zh_Hant", "zh_hk": "zh_Hant",
+            "zh_mo": "zh_Hant"}
+
+
+class LanguageError(ValueError):
+    """A language pos-sim does not speak."""
+
+
+def language(text: str) -> str:
+    """``text`` as one of ``LANGUAGES``: any case, ``-`` or ``_`` (``zh-hans``, ``TH``), or a Chinese
+    region (``zh_TW`` is zh_Hant); otherwise a LanguageError naming the languages there are."""
+    key = str(text).strip().replace("-", "_").lower()
+    for known in LANGUAGES:
+        if key == known.lower():
+            return known
+    if key in _ALIASES:
+        return _ALIASES[key]
+    raise LanguageError(f"{text!r}: not a language pos-sim speaks ({', '.join(LANGUAGES)})")
+
+
+@cache
+def translation(lang: str) -> gettext.NullTranslations:
+    """The catalogue of ``lang`` (English: the messages as written, when its catalogue is missing)."""
+    return gettext.translation(DOMAIN, LOCALE_DIR, [language(lang)], fallback=True)
+
+
+_merchant: gettext.NullTranslations = translation("en")
+_merchant_language = "en"
+
+
+def use(lang: str) -> None:
+    """Speak ``lang`` from now on: what ``_`` translates into (the terminal's language, set at start
+    and when the merchant changes it)."""
+    global _merchant, _merchant_language
+    _merchant, _merchant_language = translation(lang), language(lang)
+
+
+def current() -> str:
+    """The merchant's language: what ``_`` translates into."""
+    return _merchant_language
+
+
+def _(message: str) -> str:
+    """``message`` in the merchant's language."""
+    return _merchant.gettext(message)
+
+
+def N_(message: str) -> str:
+    """``message`` marked for the catalogue and left as written: translated where it is shown."""
+    return message
+
+
+def in_language(lang: str, message: str) -> str:
+    """``message`` in ``lang`` (what the customer reads, in their wallet's language)."""
+    return translation(lang).gettext(message)
+
+
+def for_customer(message: str, customer: str | None) -> str:
+    """``message`` as the customer reads it: in the merchant's language, with the customer's beneath
+    when it is another language (as terminals abroad show it)."""
+    mine = _(message)
+    if customer is None or language(customer) == _merchant_language:
+        return mine
+    theirs = in_language(customer, message)
+    return mine if theirs == mine else f"{mine}\n{theirs}"
