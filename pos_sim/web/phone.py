@@ -12,12 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pos_sim.domain import codes
 from pos_sim.domain.money import Money, format_money
 from pos_sim.render import qr
 from pos_sim.scan.cascade import Cascade
 from pos_sim.scan.frames import image_bytes
 from pos_sim.scenarios.simulator import Simulator, SimulatorError
 from pos_sim.tui.app import Customer
+
+CUSTOMER_CODES = ("wallet-paycode", "emv-cpm")
+"""What a wallet shows, not scans: the customer's own codes (on the terminal's wallet pane, say) are passed over."""
 
 MOST_IMAGE_BYTES = 8 * 1024 * 1024
 """The largest frame or photo a phone may send (a 12-megapixel JPEG is about 4 MiB)."""
@@ -57,19 +61,22 @@ class Phone:
                 "qr": qr.make(code.code).png_data_uri(scale=8, border=qr.QUIET_ZONE)}
 
     def scan(self, wallet_id: str, image: bytes) -> dict[str, Any]:
-        """The phone's camera frame (or photo) read; a code found is the wallet's scan, which pays the
-        payment waiting on it. ``read`` None: no code in the frame. SourceError: not an image."""
+        """The phone's camera frame (or photo) read; a merchant's code found is the wallet's scan, which
+        pays the payment waiting on it. ``read`` None: no such code in the frame. SourceError: not an image."""
         wallet = self.wallet(wallet_id)
-        reads = Cascade().decode(image_bytes(image, "the phone's frame").image)
+        reads = [read for read in Cascade().decode(image_bytes(image, "the phone's frame").image)
+                 if codes.classify(read.text).kind not in CUSTOMER_CODES]
         if not reads:
             return {"read": None}
         text = reads[0].text
         try:
-            return {"read": text, "answer": self.simulator.scan_merchant_code(wallet.wallet_id, text)}
+            answer = self.simulator.scan_merchant_code(wallet.wallet_id, text)
         except SimulatorError as exc:
             if exc.status is None or exc.status >= 500:
                 raise
             return {"read": text, "refused": str(exc)}  # not a code this wallet can pay, or no payment waits on it
+        amount = answer["paymentAmount"]
+        return {"read": text, "answer": answer, "amount": self._money(Money.of_minor(int(amount["value"]), amount["currency"]))}
 
     def _money(self, amount: Money) -> str:
         return format_money(amount, self.locale)
