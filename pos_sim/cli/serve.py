@@ -52,8 +52,8 @@ def run_serve(args: argparse.Namespace) -> int:
         raise UsageError(f"--port {args.port}: a port from 0 to 65535")
     data_dir: Path = args.data_dir.expanduser()
     with ExitStack() as stack:
-        stack.enter_context(class_lock(data_dir))
         listening = stack.enter_context(listen(args.host, args.port))
+        stack.enter_context(class_lock(data_dir))
         backend = stack.enter_context(backend_process(data_dir / "backend"))
         url = backend.url()
         simulator = stack.enter_context(Simulator(url))

@@ -179,6 +179,17 @@ def build_app(classroom: Classroom, phone: Phone, token: str | None) -> ASGIApp:
     return TokenGuard(app, token)
 
 
+class Session(AppService):
+    """textual-serve's ``AppService``, which also closes the page's WebSocket when the app's process
+    ends however it ends (killed, say, when it has no word to say so)."""
+
+    async def run(self) -> None:
+        try:
+            await super().run()
+        finally:
+            await self.remote_close()
+
+
 async def run_session(websocket: WebSocket, command: str, downloads: DownloadManager) -> None:
     """One browser session: ``command`` in textual-serve's ``AppService``, fed the page's keys and
     sizes, until the page goes (or the app ends); then the app is told to quit and waited for."""
@@ -194,7 +205,7 @@ async def run_session(websocket: WebSocket, command: str, downloads: DownloadMan
     async def close() -> None:
         await tolerant(lambda _: websocket.close())(None)
 
-    service = AppService(command, write_bytes=tolerant(websocket.send_bytes), write_str=tolerant(websocket.send_text),
+    service = Session(command, write_bytes=tolerant(websocket.send_bytes), write_str=tolerant(websocket.send_text),
                          close=close, download_manager=downloads)
     query = websocket.query_params
     await service.start(_int(query.get("width"), 80), _int(query.get("height"), 24))

@@ -117,6 +117,14 @@ def keys(driver, *pressed: str, pause_s: float = 0.15) -> None:
         time.sleep(pause_s)
 
 
+def control(driver, key: str) -> None:
+    """ctrl+``key`` pressed in the page's terminal."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    ActionChains(driver).key_down(Keys.CONTROL).send_keys(key).key_up(Keys.CONTROL).perform()
+
+
 def open_terminal(driver, served: Served, terminal_id: str, operator: str) -> dict:
     """The terminal page opened in ``driver``'s current tab, ``operator`` signed in on ``terminal_id``."""
     from selenium.webdriver.common.by import By

@@ -13,9 +13,10 @@ import zxingcpp
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from conftest import keys, open_terminal
+from conftest import control, keys, open_terminal
 
 from pos_sim.terminal.journal import Journal, State
+from pos_sim.terminal.sales import SalesBook
 
 
 def issued_order_code(served, terminal_id: str) -> tuple[str, str]:
@@ -74,3 +75,45 @@ def test_an_order_code_paid_by_the_phone_page_scanning_the_served_terminal(serve
     with Journal.open(served.data_dir / "terminals" / "T01" / "journal.db") as journal:
         assert [entry.state for entry in journal.entries()] == [State.APPROVED]
     assert (before, text_of(phone, "balance", lambda text: text != before)) == ("$200.00", "$187.70")
+
+
+def test_three_sessions_are_three_terminals_with_journals_of_their_own(served, browser):
+    driver = browser()
+    for number, operator in enumerate(("ana", "ben", "cy"), start=1):
+        if number > 1:
+            driver.switch_to.new_window("tab")
+        open_terminal(driver, served, f"T0{number}", operator)
+    keys(driver, *"3.40", Keys.ENTER)  # on T03: an amount; the customer shows the wallet's code to the scanner
+    control(driver, "y")
+    paid = served.wait("T03", lambda t: t["payment"] == State.APPROVED.value)
+
+    trainer = browser()
+    trainer.get(served.page("/trainer"))
+    rows = text_of(trainer, "terminals", lambda text: "cy" in text).splitlines()
+    assert [row.split()[:3] for row in rows] == [["T01", "live", "ana"], ["T02", "live", "ben"], ["T03", "live", "cy"]]
+    assert paid["operator"] == "cy"
+    journals = {}
+    for terminal_id in ("T01", "T02", "T03"):  # the sales books are the live registers' (locked), the journals readable
+        with Journal.open(served.data_dir / "terminals" / terminal_id / "journal.db") as journal:
+            journals[terminal_id] = [(entry.order_reference, entry.state) for entry in journal.entries()]
+    assert journals == {"T01": [], "T02": [], "T03": [("T03-000001", State.APPROVED)]}
+
+
+def test_a_tab_closed_mid_payment_leaves_the_payment_resolved_and_the_terminal_free(served, browser):
+    driver = browser()
+    open_terminal(driver, served, "T01", "ana")
+    keys(driver, *"8.20", Keys.ENTER, Keys.F5, "2")  # an order code, waiting for the customer
+    served.wait("T01", lambda t: t["payment"] in (State.SENT.value, State.RESOLVING.value))
+    terminal_tab = driver.current_window_handle
+    driver.switch_to.new_window("tab")
+    driver.switch_to.window(terminal_tab)
+    driver.close()  # the terminal's tab closed mid-payment
+    driver.switch_to.window(driver.window_handles[0])
+    ended = served.wait("T01", lambda t: t["session"] == "ended")
+    with Journal.open(served.data_dir / "terminals" / "T01" / "journal.db") as journal:
+        assert journal.pending() == []
+        assert [entry.state for entry in journal.entries()] == [State.CANCELLED]
+    with SalesBook.open(served.data_dir / "terminals" / "T01" / "sales.db", "T01-") as book:
+        assert [(sale.receipt_number, sale.state) for sale in book.sales()] == [("T01-000001", State.CANCELLED)]
+    assert ended["operator"] == "ana"
+    open_terminal(driver, served, "T01", "ben")  # the next session is given the terminal freed
