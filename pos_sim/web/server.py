@@ -109,6 +109,7 @@ def build_app(classroom: Classroom, phone: Phone, token: str | None) -> ASGIApp:
             "socket": str(socket), "font_size": _int(request.query_params.get("fontsize"), 16)})
 
     async def terminal_socket(websocket: WebSocket) -> None:
+        await websocket.accept()  # first, so that a refusal reaches the page with its reason
         if not sessions.use(websocket.path_params["key"]):
             await websocket.close(4404, "an unknown or used session: open the terminal page again")
             return
@@ -118,7 +119,6 @@ def build_app(classroom: Classroom, phone: Phone, token: str | None) -> ASGIApp:
             await websocket.close(4409, str(exc))
             return
         try:
-            await websocket.accept()
             await run_session(websocket, classroom.command(terminal_id), downloads)
         finally:
             recovered = await run_in_threadpool(classroom.leave, terminal_id)
