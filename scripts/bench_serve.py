@@ -35,7 +35,6 @@ import requests
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
-from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
@@ -209,7 +208,7 @@ def main() -> int:
     try:
         driver.get(url + "/")
         wait_live(url, "T01")
-        driver.find_element(By.ID, "terminal").click()
+        driver.execute_script("document.querySelector('.xterm-helper-textarea').focus()")  # keys to the terminal, no click
         deadline = time.monotonic() + 60
         while not driver.execute_script("return window.__frames.some((f) => f.text.includes('simulator)'))"):
             if time.monotonic() > deadline:

@@ -21,7 +21,22 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--window-size=1400,900")
 
-pytestmark = pytest.mark.xdist_group("web")  # one process: each test runs a server, its terminals and a browser
+ARRIVED = """
+if (!window.__updates) {
+  window.__updates = [];
+  const Native = window.WebSocket;
+  window.WebSocket = function (url, protocols) {
+    const socket = new Native(url, protocols);
+    const decoder = new TextDecoder();
+    socket.addEventListener("message", (event) => {
+      window.__updates.push(typeof event.data === "string" ? event.data : decoder.decode(event.data));
+    });
+    return socket;
+  };
+  window.WebSocket.prototype = Native.prototype;
+}
+"""
+"""Put in a tab's pages before their own scripts: the terminal's screen updates as they arrive (``shown``)."""
 
 
 @dataclass
@@ -29,6 +44,7 @@ class Served:
     """A running ``pos-sim serve``: its URL (and token), its class folder, its process."""
 
     url: str
+    backend_url: str
     data_dir: Path
     process: subprocess.Popen
     token: str | None = None
@@ -60,7 +76,7 @@ def start_serve(data_dir: Path, *args: str) -> Served:
         process.kill()
         raise AssertionError(f"serve did not start: {line}{process.stderr.read()}")
     token = args[args.index("--token") + 1] if "--token" in args else None
-    return Served(line.split()[3], data_dir, process, token)
+    return Served(line.split()[3], line.split()[-1].rstrip(")"), data_dir, process, token)
 
 
 def stop_serve(served: Served) -> str:
@@ -125,25 +141,46 @@ def control(driver, key: str) -> None:
     ActionChains(driver).key_down(Keys.CONTROL).send_keys(key).key_up(Keys.CONTROL).perform()
 
 
+def shown(driver, text: str, within_s: float = 30.0) -> None:
+    """Wait until a screen update the page received holds ``text``."""
+    deadline = time.monotonic() + within_s
+    while not driver.execute_script("return window.__updates.some((u) => u.includes(arguments[0]))", text):
+        assert time.monotonic() < deadline, f"the terminal never showed {text!r}"
+        time.sleep(0.1)
+
+
+def sign_in(served: Served, terminal_id: str, operator: str, enter: Callable[[], None]) -> dict:
+    """Enter pressed until ``operator`` is signed in on ``terminal_id`` (a busy machine may start the
+    app's input late)."""
+    deadline = time.monotonic() + 60
+    while True:
+        enter()
+        try:
+            return served.wait(terminal_id, lambda t: t.get("operator") == operator, within_s=4)
+        except AssertionError:
+            assert time.monotonic() < deadline, f"{operator} never signed in on {terminal_id}"
+
+
 def open_terminal(driver, served: Served, terminal_id: str, operator: str) -> dict:
-    """The terminal page opened in ``driver``'s current tab, ``operator`` signed in on ``terminal_id``."""
-    from selenium.webdriver.common.by import By
+    """The terminal page opened in ``driver``'s current tab, ``operator`` signed in on ``terminal_id``,
+    its sale screen up."""
     from selenium.webdriver.common.keys import Keys
 
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": ARRIVED})  # in this tab
     driver.get(served.page("/"))
-    served.wait(terminal_id, lambda t: t.get("session") == "live")
-    driver.find_element(By.ID, "terminal").click()
-    deadline = time.monotonic() + 30
-    typed = False
-    while time.monotonic() < deadline:  # the sign-in screen takes Enter once the gateway is reached
-        if not typed:
-            keys(driver, Keys.BACKSPACE, Keys.BACKSPACE, *operator)
-            typed = True
-        keys(driver, Keys.ENTER)
-        try:
-            signed_in = served.wait(terminal_id, lambda t: t.get("operator") == operator, within_s=2)
-        except AssertionError:
-            continue
-        time.sleep(1.0)  # the sale screen up, its entry field focused
-        return signed_in
-    raise AssertionError(f"{operator} could not sign in on {terminal_id}: {served.terminal(terminal_id)}")
+    shown(driver, served.backend_url)  # the sign-in screen says the gateway it reached
+    driver.execute_script("document.querySelector('.xterm-helper-textarea').focus()")  # keys to the terminal, no click
+    keys(driver, Keys.BACKSPACE, *operator)  # the field's "01" is selected on focus
+    signed_in = sign_in(served, terminal_id, operator, lambda: keys(driver, Keys.ENTER))
+    shown(driver, "S001")  # the sale screen's title line: the store
+    time.sleep(0.5)
+    return signed_in
+
+
+def order_code(driver, amount: str) -> None:
+    """On the sale screen: ``amount`` keyed, F5, the order code."""
+    from selenium.webdriver.common.keys import Keys
+
+    keys(driver, *amount, Keys.ENTER, Keys.F5)
+    shown(driver, "Order code")  # the tender screen
+    keys(driver, "2")

@@ -8,15 +8,19 @@ import sqlite3
 import time
 
 import cv2
+import pytest
 import numpy as np
 import zxingcpp
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from conftest import control, keys, open_terminal
+from conftest import control, keys, open_terminal, order_code
 
 from pos_sim.terminal.journal import Journal, State
 from pos_sim.terminal.sales import SalesBook
+
+
+pytestmark = pytest.mark.xdist_group("web")  # one process: each test runs a server, its terminals (and a browser)
 
 
 def issued_order_code(served, terminal_id: str) -> tuple[str, str]:
@@ -53,14 +57,14 @@ def y4m(image: np.ndarray, path, frames: int = 2) -> None:
 def test_an_order_code_paid_by_the_phone_page_scanning_the_served_terminal(served, browser, tmp_path):
     terminal = browser()
     open_terminal(terminal, served, "T01", "ana")
-    keys(terminal, *"12.30", Keys.ENTER, Keys.F5, "2")  # an amount, pay, the order code
+    order_code(terminal, "12.30")
     served.wait("T01", lambda t: t["payment"] in (State.SENT.value, State.RESOLVING.value))  # waiting on the customer
     time.sleep(1.5)  # the order code screen drawn
     shot = tmp_path / "terminal.png"
     terminal.save_screenshot(str(shot))
     screen = cv2.imread(str(shot))
-    _request_id, order_code = issued_order_code(served, "T01")
-    assert order_code in [read.text for read in zxingcpp.read_barcodes(screen)]
+    _request_id, issued = issued_order_code(served, "T01")
+    assert issued in [read.text for read in zxingcpp.read_barcodes(screen)]
 
     video = tmp_path / "terminal.y4m"
     y4m(screen, video)
@@ -102,7 +106,7 @@ def test_three_sessions_are_three_terminals_with_journals_of_their_own(served, b
 def test_a_tab_closed_mid_payment_leaves_the_payment_resolved_and_the_terminal_free(served, browser):
     driver = browser()
     open_terminal(driver, served, "T01", "ana")
-    keys(driver, *"8.20", Keys.ENTER, Keys.F5, "2")  # an order code, waiting for the customer
+    order_code(driver, "8.20")  # the customer is waited for
     served.wait("T01", lambda t: t["payment"] in (State.SENT.value, State.RESOLVING.value))
     terminal_tab = driver.current_window_handle
     driver.switch_to.new_window("tab")

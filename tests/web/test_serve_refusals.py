@@ -12,13 +12,18 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 import requests
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from conftest import start_serve, stop_serve
+from conftest import sign_in, start_serve, stop_serve
 
 from pos_sim.terminal.journal import Journal, State
+
+
+pytestmark = pytest.mark.xdist_group("web")  # one process: each test runs a server, its terminals (and a browser)
 
 
 def serve(*args: str) -> subprocess.CompletedProcess:
@@ -102,18 +107,27 @@ def tui_process(status_file: Path) -> int:
     raise AssertionError(f"no pos-sim tui for {status_file}")
 
 
+def until(socket, text: str, within_s: float = 30.0) -> None:
+    """Read the terminal's screen updates until one holds ``text``."""
+    deadline = time.monotonic() + within_s
+    while text.encode() not in (update := socket.recv(timeout=max(0.1, deadline - time.monotonic()))):
+        pass
+
+
 def test_a_killed_terminal_ends_its_session_and_its_payment_is_resolved(served):
     folder = served.data_dir / "terminals" / "T01"
-    with connect(socket_url(served), open_timeout=10) as socket:
-        served.wait("T01", lambda t: t["session"] == "live")
-        deadline = time.monotonic() + 30
-        while not served.terminal("T01")["operator"] and time.monotonic() < deadline:
-            socket.send(json.dumps(["stdin", "\r"]))  # sign in as 01 once the gateway is reached
-            time.sleep(1)
-        time.sleep(1)
-        for key in ("7", ".", "1", "0", "\r", "\x1b[15~", "2"):  # 7.10, pay, the order code
+
+    def press(*keys: str) -> None:
+        for key in keys:
             socket.send(json.dumps(["stdin", key]))
-            time.sleep(0.2)
+
+    with connect(socket_url(served), open_timeout=10) as socket:
+        until(socket, served.backend_url)  # the sign-in screen, the gateway reached
+        sign_in(served, "T01", "01", lambda: press("\r"))
+        until(socket, "S001")  # the sale screen
+        press("7", ".", "1", "0", "\r", "\x1b[15~")  # 7.10, pay
+        until(socket, "Order code")
+        press("2")
         served.wait("T01", lambda t: t["payment"] in (State.SENT.value, State.RESOLVING.value))
         os.kill(tui_process(folder / "status.json"), signal.SIGKILL)
         try:
