@@ -170,7 +170,8 @@ def open_terminal(driver, served: Served, terminal_id: str, operator: str) -> di
     driver.get(served.page("/"))
     shown(driver, served.backend_url)  # the sign-in screen says the gateway it reached
     driver.execute_script("document.querySelector('.xterm-helper-textarea').focus()")  # keys to the terminal, no click
-    keys(driver, Keys.BACKSPACE, *operator)  # the field's "01" is selected on focus
+    time.sleep(0.5)  # the app told of the focus: its field selects its text
+    keys(driver, *[Keys.BACKSPACE] * 3, *operator)
     signed_in = sign_in(served, terminal_id, operator, lambda: keys(driver, Keys.ENTER))
     shown(driver, "S001")  # the sale screen's title line: the store
     time.sleep(0.5)
@@ -181,6 +182,8 @@ def order_code(driver, amount: str) -> None:
     """On the sale screen: ``amount`` keyed, F5, the order code."""
     from selenium.webdriver.common.keys import Keys
 
-    keys(driver, *amount, Keys.ENTER, Keys.F5)
+    keys(driver, *amount, Keys.ENTER)
+    shown(driver, f"${amount}")  # in the cart
+    keys(driver, Keys.F5)
     shown(driver, "Order code")  # the tender screen
     keys(driver, "2")

@@ -125,7 +125,10 @@ def test_a_killed_terminal_ends_its_session_and_its_payment_is_resolved(served):
         until(socket, served.backend_url)  # the sign-in screen, the gateway reached
         sign_in(served, "T01", "01", lambda: press("\r"))
         until(socket, "S001")  # the sale screen
-        press("7", ".", "1", "0", "\r", "\x1b[15~")  # 7.10, pay
+        time.sleep(0.5)  # its entry field focused
+        press("7", ".", "1", "0", "\r")
+        until(socket, "$7.10")  # in the cart
+        press("\x1b[15~")  # F5, pay
         until(socket, "Order code")
         press("2")
         served.wait("T01", lambda t: t["payment"] in (State.SENT.value, State.RESOLVING.value))
