@@ -209,6 +209,7 @@ def main() -> int:
         driver.get(url + "/")
         wait_live(url, "T01")
         driver.execute_script("document.querySelector('.xterm-helper-textarea').focus()")  # keys to the terminal, no click
+        time.sleep(0.5)  # the app told of the focus (its field selects its text)
         deadline = time.monotonic() + 60
         while not driver.execute_script("return window.__frames.some((f) => f.text.includes('simulator)'))"):
             if time.monotonic() > deadline:
