@@ -39,7 +39,7 @@ from textual_serve.download_manager import DownloadManager
 
 from pos_sim.scan.frames import SourceError
 from pos_sim.scenarios.simulator import SimulatorError
-from pos_sim.web.classroom import ClassFull, Classroom, UnknownTerminal
+from pos_sim.web.classroom import ClassFull, Classroom, Terminal, UnknownTerminal
 from pos_sim.web.phone import MOST_IMAGE_BYTES, Phone, UnknownWallet
 
 log = logging.getLogger(__name__)
@@ -245,7 +245,7 @@ async def _answer(call: Callable[..., dict[str, Any]], *args: Any) -> Response:
         return _error(502, "SIMULATOR", str(exc))
 
 
-def _shown(terminal: Any) -> dict[str, Any]:
+def _shown(terminal: Terminal) -> dict[str, Any]:
     return asdict(terminal.status) | {"session": terminal.session, "recovered": list(terminal.recovered)}
 
 
