@@ -16,6 +16,7 @@ from pos_sim.cli.gate import add_gate_command
 from pos_sim.cli.register import add_register_commands
 from pos_sim.cli.scan import add_scan_command
 from pos_sim.cli.scenario import add_scenario_commands
+from pos_sim.cli.serve import add_serve_command
 from pos_sim.cli.settings import add_settings_command
 from pos_sim.cli.tui import add_tui_command
 from pos_sim.domain.errors import DomainError
@@ -62,4 +63,5 @@ def build_parser() -> argparse.ArgumentParser:
     add_backend_command(commands)
     add_scenario_commands(commands)
     add_gate_command(commands)
+    add_serve_command(commands)
     return parser

@@ -13,7 +13,8 @@ from pos_sim.cli.errors import EXIT_OK, ServiceError, UsageError
 from pos_sim.cli.settings import terminal_options, terminal_values
 
 if TYPE_CHECKING:
-    from pos_sim.tui.app import Connection
+    from pos_sim.scenarios.simulator import Simulator
+    from pos_sim.tui.app import Connection, Customer
 
 
 def add_tui_command(commands: argparse._SubParsersAction) -> None:
@@ -23,6 +24,9 @@ def add_tui_command(commands: argparse._SubParsersAction) -> None:
                                           "embedded simulator with funded demo wallets; against a simulator elsewhere it "
                                           "opens demo wallets there; against another gateway it is the terminal alone.")
     tui.add_argument("--gate", metavar="STATION", help="after sign-in, be the transit gate of STATION (a metro stop, e.g. M01)")
+    tui.add_argument("--status-file", type=Path, metavar="FILE",
+                     help="tell FILE (JSON) who is signed in, the payment and the training score, as they change "
+                          "(pos-sim serve's trainer page reads it)")
     tui.set_defaults(run=run_tui)
 
 
@@ -46,6 +50,10 @@ def run_tui(args: argparse.Namespace) -> int:
         if args.gate not in (stops := metro_stops()):
             raise UsageError(f"--gate {args.gate!r}: not a stop of the metro network ({', '.join(stops)})")
         app_of = partial(GateTerminal, station=args.gate)
+    elif args.status_file is not None:
+        from pos_sim.web.seat import SeatedTerminal
+
+        app_of = partial(SeatedTerminal, status_file=args.status_file)
     from pos_sim.language import LanguageError, language
     from pos_sim.terminal.settings import setting
 
@@ -65,12 +73,11 @@ def run_tui(args: argparse.Namespace) -> int:
 def connect_terminal(values: dict[str, Any], origins: dict[str, str], backend: BackendProcess | None) -> Connection:
     """The UI's connection: the settings (with the embedded simulator's URL once it is up), and, when
     the gateway is the simulator, its admin API and funded demo wallets."""
-    from pos_sim.domain.money import Money
-    from pos_sim.scenarios.simulator import Simulator, SimulatorError
+    from pos_sim.scenarios.simulator import Simulator
     from pos_sim.terminal.errors import SettingsError
     from pos_sim.terminal.settings import TerminalSettings, read_catalogue_file
     from pos_sim.terminal.training import require_simulator
-    from pos_sim.tui.app import Connection, Customer
+    from pos_sim.tui.app import Connection
 
     if backend is not None:
         values = values | {"gateway.url": backend.url()}
@@ -81,10 +88,17 @@ def connect_terminal(values: dict[str, Any], origins: dict[str, str], backend: B
     except SettingsError:
         return Connection(settings)  # another gateway: the terminal alone, no wallets or faults to drive
     simulator = Simulator(gateway.url, admin_token=gateway.simulator_token)
-    currency = read_catalogue_file(settings.catalogue).currency.code
+    return Connection(settings, simulator, open_demo_customers(simulator, read_catalogue_file(settings.catalogue).currency.code))
+
+
+def open_demo_customers(simulator: Simulator, currency: str) -> tuple[Customer, ...]:
+    """The demo customers (``DEMO_CUSTOMERS``), each with a funded wallet opened at ``simulator``."""
+    from pos_sim.domain.money import Money
+    from pos_sim.scenarios.simulator import SimulatorError
+    from pos_sim.tui.app import Customer
+
     try:
-        customers = tuple(Customer(name, simulator.open_wallet(Money.of_major(balance, code or currency), name), language)
-                          for name, balance, code, language in DEMO_CUSTOMERS)
+        return tuple(Customer(name, simulator.open_wallet(Money.of_major(balance, code or currency), name), language)
+                     for name, balance, code, language in DEMO_CUSTOMERS)
     except SimulatorError as exc:
-        raise ServiceError(f"the simulator at {gateway.url} did not open the demo wallets: {exc}") from None
-    return Connection(settings, simulator, customers)
+        raise ServiceError(f"the simulator at {simulator.url} did not open the demo wallets: {exc}") from None

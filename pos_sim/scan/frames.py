@@ -44,6 +44,11 @@ def image_file(path: Path | str) -> Frame:
         data = Path(path).read_bytes()
     except OSError as error:
         raise SourceError(str(path), f"cannot read ({error.strerror or error})") from None
+    return image_bytes(data, str(path))
+
+
+def image_bytes(data: bytes, origin: str) -> Frame:
+    """The image encoded in ``data`` (PNG, JPEG...), as ``image_file`` reads a file's."""
     try:
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
     except cv2.error:  # OpenCV refuses some images outright (over its pixel limit, say)
@@ -51,8 +56,8 @@ def image_file(path: Path | str) -> Frame:
     if image is None:
         image = _pillow_image(data)
     if image is None:
-        raise SourceError(str(path), "not an image (neither OpenCV nor Pillow could read it)")
-    return Frame(str(path), image)
+        raise SourceError(origin, "not an image (neither OpenCV nor Pillow could read it)")
+    return Frame(origin, image)
 
 
 def _pillow_image(data: bytes) -> np.ndarray | None:

@@ -80,8 +80,12 @@ class Simulator:
         return said["walletId"]
 
     def balance(self, wallet_id: str) -> Money:
-        said = self._call("GET", f"/sim/wallets/{quote(wallet_id, safe='')}")
+        said = self.wallet(wallet_id)
         return Money.of_minor(said["balance"], said["currency"])
+
+    def wallet(self, wallet_id: str) -> dict[str, Any]:
+        """The wallet as the simulator shows it: name, currency, balance (minor units) and history, newest first."""
+        return self._call("GET", f"/sim/wallets/{quote(wallet_id, safe='')}")
 
     def payment_code(self, wallet_id: str) -> WalletCode:
         """A fresh one-time payment code of the wallet, as its app shows it, and when it goes stale."""

@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-OVER_HTTP_ONLY = ("terminal", "scenarios", "tui")
+OVER_HTTP_ONLY = ("terminal", "scenarios", "tui", "web")
 """The packages that reach the backend over HTTP only, never by import."""
 
 

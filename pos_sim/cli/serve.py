@@ -1,0 +1,107 @@
+"""``pos-sim serve``: the terminal in a browser, for a room: a terminal of its own for each browser
+session (T01, T02, ...) against one embedded simulator with its demo wallets, a trainer's page
+listing them live, and the customer's phone as a page. On loopback by default; beyond it only with
+``--token``, which the URLs it prints carry (the rule of the backend's admin API)."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import fcntl
+import os
+import secrets
+import socket
+from contextlib import ExitStack
+from pathlib import Path
+from typing import IO
+
+from pos_sim.cli.backend import backend_process, default_data_dir
+from pos_sim.cli.errors import EXIT_OK, ServiceError, UsageError
+from pos_sim.cli.tui import open_demo_customers
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def add_serve_command(commands: argparse._SubParsersAction) -> None:
+    serve = commands.add_parser("serve", help="the terminal in a browser: a terminal per session, a trainer's page, the customer's phone",
+                                description="Serve the terminal UI to browsers: every browser session is a terminal of its "
+                                            "own (T01, T02, ...) against one embedded simulator; /trainer lists them live, "
+                                            "/phone is a demo customer's phone. Stop it with ctrl+c.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    serve.add_argument("--port", type=int, default=8370, help="default %(default)s; 0 takes a free port")
+    serve.add_argument("--token", help="the token every page and call needs; required beyond loopback "
+                                       "(--token new makes one); the URLs printed carry it")
+    serve.add_argument("--data-dir", type=Path, default=default_data_dir() / "class",
+                       help="the class: the simulator's keys and ledger, each terminal's journal (default: %(default)s)")
+    serve.set_defaults(run=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from pos_sim.scenarios.simulator import Simulator
+    from pos_sim.terminal.settings import DEFAULT_CATALOGUE, read_catalogue_file
+    from pos_sim.web.classroom import Classroom
+    from pos_sim.web.phone import Phone
+    from pos_sim.web.server import build_app
+
+    token = secrets.token_urlsafe(16) if args.token == "new" else args.token
+    if args.host not in LOOPBACK and not token:
+        raise UsageError(f"--host {args.host} serves beyond this machine: give --token TOKEN (or --token new) to guard it")
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port}: a port from 0 to 65535")
+    data_dir: Path = args.data_dir.expanduser()
+    with ExitStack() as stack:
+        listening = stack.enter_context(listen(args.host, args.port))
+        stack.enter_context(class_lock(data_dir))
+        backend = stack.enter_context(backend_process(data_dir / "backend"))
+        url = backend.url()
+        simulator = stack.enter_context(Simulator(url))
+        catalogue = read_catalogue_file(DEFAULT_CATALOGUE)
+        phone = Phone(simulator, open_demo_customers(simulator, catalogue.currency.code), catalogue.locale)
+        app = build_app(Classroom(data_dir, url, backend.data_dir), phone, token)
+        served = page_url(args.host, listening.getsockname()[1])
+        query = f"?token={token}" if token else ""
+        print(f"pos-sim serve on {served} (the class in {data_dir}; its simulator on {url})\n"
+              f"  terminals  {served}/{query}\n  trainer    {served}/trainer{query}\n  phones     {served}/phone{query}",
+              flush=True)
+        uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="websockets-sansio")).run(sockets=[listening])
+    return EXIT_OK
+
+
+def page_url(host: str, port: int) -> str:
+    """The address a browser uses: this machine's name when serving on every address."""
+    shown = socket.gethostname() if host in ("0.0.0.0", "::", "") else host
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host``:``port`` (taken before anything starts, so a busy port stops nothing)."""
+    try:
+        return socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise ServiceError(f"port {port} on {host} is taken (another pos-sim serve?): "
+                               "stop it, or give --port (0 takes a free one)") from None
+        raise ServiceError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def class_lock(data_dir: Path) -> IO[str]:
+    """The class's folder, locked for this process: a second serve of the same folder is refused."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        lock = open(data_dir / "serve.lock", "a+", encoding="utf-8")
+    except OSError as exc:
+        raise ServiceError(f"--data-dir {data_dir}: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip()
+        lock.close()
+        raise ServiceError(f"--data-dir {data_dir} is served by another pos-sim serve{f' (pid {holder})' if holder else ''}: "
+                           "stop it, or give another --data-dir") from None
+    lock.truncate(0)
+    lock.write(str(os.getpid()))
+    lock.flush()
+    return lock
