@@ -447,8 +447,9 @@ def test_the_language_is_switched_live_in_the_settings(make_app, simulator):
             await until(pilot, lambda: isinstance(app.screen, SettingsScreen) and app.screen.query("#language"),
                         what="the settings")
             app.screen.query_one("#language", Select).value = "ja"
-            await until(pilot, lambda: "端末 T01" in text_of(app.screen, "#title-line"), what="the settings in Japanese")
-            assert "言語" in screen_text(app)
+            # the screen is composed again in the new language: wait until it is all there
+            await until(pilot, lambda: app.screen.query("#title-line") and "端末 T01" in text_of(app.screen, "#title-line")
+                        and "言語" in screen_text(app), what="the settings in Japanese")
             await pilot.press("escape")
             await until(pilot, lambda: isinstance(app.screen, SaleScreen), what="the sale screen")
             await pilot.pause()
