@@ -22,6 +22,7 @@ from pos_sim.scenarios.simulator import Simulator
 from pos_sim.terminal.journal import State
 from pos_sim.terminal.settings import TerminalSettings
 from pos_sim.tui.app import Connection, Customer, PosApp
+from pos_sim.tui.screens.journal import ConfirmScreen, JournalScreen, RefundScreen
 from pos_sim.tui.screens.payment import AuthorisingScreen, OrderCodeScreen, ResultScreen, ScanScreen
 from pos_sim.tui.screens.sale import SaleScreen
 
@@ -365,7 +366,7 @@ def test_the_customer_code_read_from_a_file_folder_or_video_pays(make_app, simul
 # --- in the merchant's language (Thai), the customer's (Chinese) beneath -----------------------------
 
 ASCII_WORD = re.compile(r"[A-Za-z]{3,}")
-NOT_ENGLISH_UI = {"pos", "sim", "http", "ctrl", "Enter", "esc", "Alipay", "App", "SGD", "GST", "PNG", "ESC",
+NOT_ENGLISH_UI = {"pos", "sim", "http", "ctrl", "Enter", "esc", "Escape", "Tab", "Alipay", "App", "SGD", "GST", "PNG", "ESC",
                   "POS", "Alice", "Bob", "Tan", "SUCCESS", "Ah", "Huat", "Kopitiam", "Minimart", "Open", "item", "SIM",
                   "DEMO", "TRAINING", "simwallet", "test", *PROFILES}
 """What may stay in Latin letters on a Thai screen: names, codes, amounts' currency, keys, the catalogue's own
@@ -396,7 +397,8 @@ def english_left(app) -> set[str]:
 
 def test_a_sale_in_thai_for_a_chinese_speaking_customer(make_app, simulator):
     """A trainer in Bangkok: the whole payment in Thai, what the customer reads in Thai with Chinese beneath,
-    the receipt's labels in Thai with its Buddhist-era date, and no English word of the UI left on any screen."""
+    the receipt's labels in Thai with its Buddhist-era date, the journal, its void and refund dialogs, and no
+    English word of the UI left on any screen."""
     app = make_app(language="th")
 
     async def scenario():
@@ -427,6 +429,22 @@ def test_a_sale_in_thai_for_a_chinese_speaking_customer(make_app, simulator):
             year = app.screen.receipt.time.year + 543
             assert "ยอดรวม" in paper and "อนุมัติ" in paper and "สำเนาลูกค้า" in paper and f" {year} " in paper, paper
             assert not english_left(app), english_left(app)
+            await pilot.press("escape")
+            await until(pilot, lambda: isinstance(app.screen, ResultScreen), what="the result")
+            await pilot.press("enter")  # a new sale
+            await until(pilot, lambda: isinstance(app.screen, SaleScreen), what="the sale screen")
+            await pilot.press("f2")  # the journal: the sale, its tender and state in Thai
+            await until(pilot, lambda: isinstance(app.screen, JournalScreen) and app.screen.loaded, what="the journal")
+            await pilot.pause(0.2)
+            assert "1 รายการขาย" in screen_text(app) and "อนุมัติ" in screen_text(app), screen_text(app)
+            assert not english_left(app), english_left(app)
+            await pilot.press("enter", "v")  # to the list; void the sale: the question in Thai
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the void's question")
+            assert "ยกเลิกรายการ" in screen_text(app) and not english_left(app), english_left(app)
+            await pilot.press("n", "r")  # not voided; the refund dialog instead
+            await until(pilot, lambda: isinstance(app.screen, RefundScreen), what="the refund dialog")
+            await pilot.pause(0.2)
+            assert "คืนได้อีก $12.50" in screen_text(app) and not english_left(app), english_left(app)
 
     run(scenario)
 

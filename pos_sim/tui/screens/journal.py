@@ -25,26 +25,36 @@ from textual.widgets import DataTable, Footer, Input, Label, Static
 from pos_sim.domain.errors import AmountError
 from pos_sim.domain.money import Money
 from pos_sim.domain.receipt import Kind, Tender
+from pos_sim.language import N_, _
 from pos_sim.terminal.sales import Reversal, ReversalState, Sale
 from pos_sim.tui.app import TerminalPart
 from pos_sim.tui.screens.terminal import TerminalScreen
 
-TENDER_SHORT = {Tender.CUSTOMER_CODE.value: "Cust. code", Tender.ORDER_CODE.value: "Order code",
-                Tender.ENTRY_CODE.value: "Entry code", Tender.WALLET_TAP.value: "Phone tap"}
-STATE_STYLE = {"APPROVED": "green", "DECLINED": "red", "VOIDED": "yellow", "REFUNDED": "yellow",
-               "PART REFUND": "yellow", "CANCELLED": "yellow", "REVERSED": "yellow", "NOT PROCESSED": "dim",
-               "DONE": "green", "REFUSED": "red", "PENDING": "bold magenta"}
-COLUMNS = (("Receipt", "receipt"), ("Time", "time"), ("Tender", "tender"), ("Amount", "amount"), ("State", "state"),
-           ("Result", "result"), ("Reversed", "reversed"))
+TENDER_SHORT = {Tender.CUSTOMER_CODE.value: N_("Cust. code"), Tender.ORDER_CODE.value: N_("Order code"),
+                Tender.ENTRY_CODE.value: N_("Entry code"), Tender.WALLET_TAP.value: N_("Phone tap")}
+STATE_STYLE = {N_("APPROVED"): "green", N_("DECLINED"): "red", N_("VOIDED"): "yellow", N_("REFUNDED"): "yellow",
+               N_("PART REFUND"): "yellow", N_("CANCELLED"): "yellow", N_("REVERSED"): "yellow",
+               N_("NOT PROCESSED"): "dim", N_("DONE"): "green", N_("REFUSED"): "red", N_("PENDING"): "bold magenta"}
+"""Each state the journal shows (in English: translated where shown), and its colour."""
+KIND_WORD = {Kind.VOID: N_("Void"), Kind.REFUND: N_("Refund")}
+COLUMNS = ((N_("Receipt"), "receipt"), (N_("Time"), "time"), (N_("Tender"), "tender"), (N_("Amount"), "amount"),
+           (N_("State"), "state"), (N_("Result"), "result"), (N_("Reversed"), "reversed"))
 
 
 def sale_state(sale: Sale) -> str:
-    """What became of a sale, as the journal shows it: the payment's state, or VOIDED / (PART) REFUNDED."""
+    """What became of a sale, as the journal shows it (in English: ``state_word`` translates it): the
+    payment's state, or VOIDED / (PART) REFUNDED."""
     if sale.voided:
         return "VOIDED"
     if sale.approved and not sale.refunded.is_zero:
         return "REFUNDED" if sale.refunded == sale.amount else "PART REFUND"
     return sale.state.value.replace("_", " ") if sale.state.final else f"{sale.state.value} (not resolved)"
+
+
+def state_word(state: str) -> str:
+    """``state`` (what ``sale_state`` says, or a void's or refund's state) in the merchant's language."""
+    pending = state.removesuffix(" (not resolved)")
+    return _(state) if pending == state else _("{state} (not resolved)").format(state=_(pending))
 
 
 @dataclass(frozen=True)
@@ -62,15 +72,15 @@ class JournalRow:
 class JournalTable(DataTable[Text]):
     """The journal's list: Enter shows the highlighted row's receipt."""
 
-    BINDINGS = [Binding("enter", "select_cursor", "Receipt")]
+    BINDINGS = [Binding("enter", "select_cursor", N_("Receipt"))]
 
 
 class FilterInput(Input):
     """The journal's filter line: what is typed filters; Enter or the down arrow goes to the list."""
 
     BINDINGS = [
-        Binding("enter", "submit", "To the list"),
-        Binding("down", "screen.to_list", "To the list", show=False),
+        Binding("enter", "submit", N_("To the list")),
+        Binding("down", "screen.to_list", N_("To the list"), show=False),
     ]
 
 
@@ -78,8 +88,8 @@ class ConfirmScreen(TerminalPart, ModalScreen[bool]):
     """A yes-or-no question: dismissed with True (y, Enter) or False (n, Escape)."""
 
     BINDINGS = [
-        Binding("y,enter", "dismiss(True)", "Yes"),
-        Binding("n,escape", "dismiss(False)", "No"),
+        Binding("y,enter", "dismiss(True)", N_("Yes")),
+        Binding("n,escape", "dismiss(False)", N_("No")),
     ]
 
     def __init__(self, question: str, detail: str = "") -> None:
@@ -92,7 +102,7 @@ class ConfirmScreen(TerminalPart, ModalScreen[bool]):
             yield Static(self.question, id="confirm-question")
             if self.detail:
                 yield Static(self.detail, id="confirm-detail")
-            yield Static("y or Enter: yes      n or Escape: no", id="confirm-keys")
+            yield Static(_("y or Enter: yes      n or Escape: no"), id="confirm-keys")
         yield Footer()
 
 
@@ -107,7 +117,7 @@ class RefundAsked:
 class RefundScreen(TerminalPart, ModalScreen[RefundAsked | None]):
     """How much of ``sale`` to refund (all that is left, unless told less) and why; None on Escape."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS = [Binding("escape", "dismiss(None)", N_("Cancel"))]
 
     def __init__(self, sale: Sale) -> None:
         super().__init__()
@@ -116,15 +126,15 @@ class RefundScreen(TerminalPart, ModalScreen[RefundAsked | None]):
     def compose(self) -> ComposeResult:
         sale, money = self.sale, self.pos.money
         with Vertical(id="refund-box"):
-            yield Static(f"Refund of {sale.receipt_number}", id="refund-title")
-            yield Static(f"Paid {money(sale.amount)}, refunded {money(sale.refunded)}: "
-                         f"{money(sale.refundable)} left to refund", id="refund-detail")
-            yield Label(f"Amount ({sale.amount.currency.code})")
+            yield Static(_("Refund of {receipt}").format(receipt=sale.receipt_number), id="refund-title")
+            yield Static(_("Paid {paid}, refunded {refunded}: {left} left to refund").format(
+                paid=money(sale.amount), refunded=money(sale.refunded), left=money(sale.refundable)), id="refund-detail")
+            yield Label(_("Amount ({currency})").format(currency=sale.amount.currency.code))
             yield Input(value=sale.refundable.major_str(), id="refund-amount", max_length=16)
-            yield Label("Reason (optional)")
-            yield Input(placeholder="e.g. item returned", id="refund-reason", max_length=256)
+            yield Label(_("Reason (optional)"))
+            yield Input(placeholder=_("e.g. item returned"), id="refund-reason", max_length=256)
             yield Static("", id="refund-error")
-            yield Static("Enter: refund      Tab: next field      Escape: cancel", id="refund-keys")
+            yield Static(_("Enter: refund      Tab: next field      Escape: cancel"), id="refund-keys")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -141,16 +151,18 @@ class RefundScreen(TerminalPart, ModalScreen[RefundAsked | None]):
         except AmountError:
             places = sale.amount.currency.minor_units
             example = "5" + ("." + "0" * places if places else "")
-            self.fail(f"{text!r} is not an amount in {sale.amount.currency.code}: key it like {example}"
-                      + (f", at most {places} decimals" if places else ", no decimals"))
+            how = _("key it like {example}, at most {places} decimals") if places else _("key it like {example}, no decimals")
+            self.fail(_("{text} is not an amount in {currency}").format(text=repr(text), currency=sale.amount.currency.code)
+                      + ": " + how.format(example=example, places=places))
             return
         if amount.minor <= 0:
-            self.fail("A refund gives back more than 0")
+            self.fail(_("A refund gives back more than 0"))
             return
         if amount > sale.refundable:
             money = self.pos.money
-            self.fail(f"Too much: {money(amount)} is more than the {money(sale.refundable)} left to refund "
-                      f"(paid {money(sale.amount)}, refunded {money(sale.refunded)})")
+            self.fail(_("Too much: {amount} is more than the {left} left to refund (paid {paid}, refunded {refunded})")
+                      .format(amount=money(amount), left=money(sale.refundable), paid=money(sale.amount),
+                              refunded=money(sale.refunded)))
             return
         reason = self.query_one("#refund-reason", Input).value.strip() or None
         self.dismiss(RefundAsked(amount, reason))
@@ -167,10 +179,10 @@ class JournalScreen(TerminalScreen):
     """The sales book: filter, receipt, void, refund."""
 
     BINDINGS = [
-        Binding("v", "void", "Void"),
-        Binding("r", "refund", "Refund"),
-        Binding("slash", "filter", "Filter"),
-        Binding("escape", "back", "Back"),
+        Binding("v", "void", N_("Void")),
+        Binding("r", "refund", N_("Refund")),
+        Binding("slash", "filter", N_("Filter")),
+        Binding("escape", "back", N_("Back")),
     ]
 
     def __init__(self) -> None:
@@ -181,14 +193,14 @@ class JournalScreen(TerminalScreen):
 
     def compose_face(self) -> ComposeResult:
         with Vertical(id="journal"):
-            yield FilterInput(placeholder="filter: receipt number, amount, state, result code", id="journal-filter")
+            yield FilterInput(placeholder=_("filter: receipt number, amount, state, result code"), id="journal-filter")
             yield JournalTable(id="journal-table", cursor_type="row", zebra_stripes=True)
-            yield Static("Reading the sales book...", id="journal-count")
+            yield Static(_("Reading the sales book..."), id="journal-count")
 
     def on_mount(self) -> None:
         table = self.query_one(JournalTable)
         for label, key in COLUMNS:
-            table.add_column(label, key=key)
+            table.add_column(_(label), key=key)
         self.query_one("#journal-filter", Input).focus()
         self.load()
 
@@ -205,7 +217,7 @@ class JournalScreen(TerminalScreen):
             self.loaded = True
             self.show(then_select)
 
-        self.pos.on_register(lambda register: register.book.sales(), loaded, "Reading the sales book")
+        self.pos.on_register(lambda register: register.book.sales(), loaded, N_("Reading the sales book"))
 
     def show(self, select: str | None = None) -> None:
         table = self.query_one(JournalTable)
@@ -221,22 +233,24 @@ class JournalScreen(TerminalScreen):
                 self.add_row(table, JournalRow(sale, reversal))
         if keep in self.shown:
             table.move_cursor(row=table.get_row_index(keep))
-        said = f"{len(matching)} of {len(self.sales)} sales" if words else f"{len(self.sales)} sales"
+        said = (_("{shown} of {count} sales").format(shown=len(matching), count=len(self.sales)) if words
+                else _("{count} sales").format(count=len(self.sales)))
         self.query_one("#journal-count", Static).update(
-            f"{said}, newest first.  Type to filter, Enter: to the list;\n"
-            "in the list: Enter receipt, v void, r refund, / back to the filter")
+            _("{sales}, newest first.  Type to filter, Enter: to the list;\n"
+              "in the list: Enter receipt, v void, r refund, / back to the filter").format(sales=said))
 
     def add_row(self, table: JournalTable, row: JournalRow) -> None:
         money, sale, reversal = self.pos.money, row.sale, row.reversal
         if reversal is None:
             state = sale_state(sale)
-            cells = (sale.receipt_number, self.when(sale.created_at), TENDER_SHORT.get(sale.tender, sale.tender),
-                     money(sale.amount), Text(state, style=STATE_STYLE.get(state, "")), sale.result_code or "",
+            cells = (sale.receipt_number, self.when(sale.created_at), _(TENDER_SHORT.get(sale.tender, sale.tender)),
+                     money(sale.amount), Text(state_word(state), style=STATE_STYLE.get(state, "")), sale.result_code or "",
                      self.reversed_summary(sale))
         else:
             state = reversal.state.value
             cells = (Text(f"└ {reversal.receipt_number}", style="dim"), self.when(reversal.created_at),
-                     reversal.kind.value.title(), money(-reversal.amount), Text(state, style=STATE_STYLE.get(state, "")),
+                     _(KIND_WORD[reversal.kind]), money(-reversal.amount),
+                     Text(state_word(state), style=STATE_STYLE.get(state, "")),
                      reversal.result_code or "", reversal.reason or "")
         table.add_row(*(cell if isinstance(cell, Text) else Text(cell) for cell in cells), key=row.receipt_number)  # no markup
         self.shown[row.receipt_number] = row
@@ -250,21 +264,26 @@ class JournalScreen(TerminalScreen):
         """What was voided or refunded of ``sale``, and what still waits for the gateway."""
         money, said = self.pos.money, []
         if sale.voided:
-            said.append("voided")
+            said.append(_("voided"))
         if not sale.refunded.is_zero:
-            said.append(f"refunded {money(sale.refunded)}")
+            said.append(_("refunded {amount}").format(amount=money(sale.refunded)))
         pending = sale.pending_reversal
         if pending is not None:
-            said.append(f"{pending.kind.value.lower()} {money(pending.amount)} pending")
+            said.append((_("void {amount} pending") if pending.kind is Kind.VOID else _("refund {amount} pending"))
+                        .format(amount=money(pending.amount)))
         return ", ".join(said)
 
     def haystack(self, sale: Sale) -> str:
-        """Everything the filter looks in for ``sale``: its numbers, amounts, states, codes, and its reversals'."""
+        """Everything the filter looks in for ``sale``: its numbers, amounts, states, codes, and its reversals'
+        (the words as shown, and in English)."""
         money = self.pos.money
-        parts = [sale.receipt_number, sale.tender, TENDER_SHORT.get(sale.tender, ""), money(sale.amount), sale.amount.major_str(),
-                 sale.state.value, sale_state(sale), sale.result_code or "", self.reversed_summary(sale)]
+        tender = TENDER_SHORT.get(sale.tender, sale.tender)
+        parts = [sale.receipt_number, sale.tender, tender, _(tender), money(sale.amount), sale.amount.major_str(),
+                 sale.state.value, sale_state(sale), state_word(sale_state(sale)), sale.result_code or "",
+                 self.reversed_summary(sale)]
         for reversal in sale.reversals:
-            parts += [reversal.receipt_number, reversal.kind.value, reversal.state.value, money(reversal.amount),
+            parts += [reversal.receipt_number, reversal.kind.value, _(KIND_WORD[reversal.kind]), reversal.state.value,
+                      state_word(reversal.state.value), money(reversal.amount),
                       reversal.amount.major_str(), reversal.result_code or "", reversal.reason or ""]
         return " ".join(parts).lower()
 
@@ -309,65 +328,73 @@ class JournalScreen(TerminalScreen):
         if row is not None:
             self.app.push_screen(ReceiptScreen(row.receipt_number))
 
-    def reversible(self, verb: str) -> Sale | None:
-        """The highlighted sale (a void's or refund's row stands for its sale) if it can be ``verb``-ed, as far as
-        the journal knows; else None, said why. The register checks again (batch, day) before it sends anything."""
+    def reversible(self, kind: Kind) -> Sale | None:
+        """The highlighted sale (a void's or refund's row stands for its sale) if it can be voided or refunded
+        (``kind``), as far as the journal knows; else None, said why. The register checks again (batch, day)
+        before it sends anything."""
+        title = _(KIND_WORD[kind])
         row = self.selected()
         if row is None:
-            self.notify(f"No sale to {verb}", severity="warning")
+            self.notify(_("No sale chosen"), title=title, severity="warning")
             return None
         sale = row.sale
         if not sale.approved:
-            self.notify(f"{sale.receipt_number} is {sale_state(sale)}: no payment was taken to {verb}",
-                        title=verb.title(), severity="warning")
+            self.notify(_("{receipt} is {state}: no payment was taken").format(
+                receipt=sale.receipt_number, state=state_word(sale_state(sale))), title=title, severity="warning")
             return None
         if sale.voided:
-            self.notify(f"{sale.receipt_number} is voided already", title=verb.title(), severity="warning")
+            self.notify(_("{receipt} is voided already").format(receipt=sale.receipt_number), title=title,
+                        severity="warning")
             return None
         return sale
 
     def action_void(self) -> None:
-        sale = self.reversible("void")
+        sale = self.reversible(Kind.VOID)
         if sale is None:
             return
         number, amount = sale.receipt_number, self.pos.money(sale.amount)
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.pos.on_register(lambda register: register.void(number), self.reversed, "The void")
+                self.pos.on_register(lambda register: register.void(number), self.reversed, N_("The void"))
 
-        self.app.push_screen(ConfirmScreen(f"Void {number} {amount}?",
-                                           f"The payment is cancelled and the customer gets {amount} back."), confirmed)
+        self.app.push_screen(ConfirmScreen(_("Void {receipt} {amount}?").format(receipt=number, amount=amount),
+                                           _("The payment is cancelled and the customer gets {amount} back.")
+                                           .format(amount=amount)), confirmed)
 
     def action_refund(self) -> None:
-        sale = self.reversible("refund")
+        sale = self.reversible(Kind.REFUND)
         if sale is None:
             return
         if sale.refundable.minor <= 0:
-            self.notify(f"{sale.receipt_number} is refunded in full already", title="Refund", severity="warning")
+            self.notify(_("{receipt} is refunded in full already").format(receipt=sale.receipt_number),
+                        title=_("Refund"), severity="warning")
             return
         number = sale.receipt_number
 
         def asked(refund: RefundAsked | None) -> None:
             if refund is not None:
                 self.pos.on_register(lambda register: register.refund(number, refund.amount, refund.reason),
-                                     self.reversed, "The refund")
+                                     self.reversed, N_("The refund"))
 
         self.app.push_screen(RefundScreen(sale), asked)
 
     def reversed(self, reversal: Reversal) -> None:
         """A void's or refund's outcome, said; the list and the customer's wallet read again."""
-        what, money = "Void" if reversal.kind is Kind.VOID else "Refund", self.pos.money(reversal.amount)
-        title = f"{what} of {reversal.sale_receipt}"
+        void, money = reversal.kind is Kind.VOID, self.pos.money(reversal.amount)
+        title = (_("Void of {receipt}") if void else _("Refund of {receipt}")).format(receipt=reversal.sale_receipt)
         if reversal.state is ReversalState.DONE:
-            self.notify(f"{'Voided' if reversal.kind is Kind.VOID else 'Refunded'} {money}: back to the customer. "
-                        f"Receipt {reversal.receipt_number}", title=title, timeout=8)
+            self.notify((_("Voided {amount}: back to the customer. Receipt {receipt}") if void else
+                         _("Refunded {amount}: back to the customer. Receipt {receipt}"))
+                        .format(amount=money, receipt=reversal.receipt_number), title=title, timeout=8)
         elif reversal.state is ReversalState.REFUSED:
-            self.notify(f"Refused by the wallet provider: {reversal.result_code or ''} {reversal.result_message or ''}".rstrip()
-                        + ". Nothing moved.", title=title, severity="error", timeout=10, markup=False)
+            why = f"{reversal.result_code or ''} {reversal.result_message or ''}".strip()
+            self.notify(_("Refused by the wallet provider: {why}. Nothing moved.").format(why=why),
+                        title=title, severity="error", timeout=10, markup=False)
         else:
-            self.notify(f"The gateway has not answered: {reversal.receipt_number} is sent again when the register opens. "
-                        "Do not give the money back by other means meanwhile.", title=title, severity="warning", timeout=10)
+            self.notify(_("The gateway has not answered: {receipt} is sent again when the register opens. "
+                          "Do not give the money back by other means meanwhile.").format(receipt=reversal.receipt_number),
+                        title=title, severity="warning", timeout=10)
         self.load(then_select=reversal.sale_receipt)
         self.pos.refresh_wallet()
 

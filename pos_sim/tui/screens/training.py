@@ -33,6 +33,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from pos_sim.assets import SCENARIOS
 from pos_sim.domain.money import Money
+from pos_sim.language import N_, _
 from pos_sim.scenarios.model import Scenario, ScenarioError, Step
 from pos_sim.scenarios.parse import parse_file
 from pos_sim.scenarios.results import ERROR, FAILED, PASSED, SKIPPED, ScenarioResult, StepResult
@@ -48,10 +49,10 @@ PASS_MARK = 0.8
 GATE_POLL_S = 0.1
 """How often a run waiting for the trainee's key looks whether it was cancelled (the screen gone)."""
 
-NEEDS_SIMULATOR = ("Training exercises need the simulator: the gateway at {url} is not a pos-sim simulator, so there "
+NEEDS_SIMULATOR = N_("Training exercises need the simulator: the gateway at {url} is not a pos-sim simulator, so there "
                    "are no wallets to pay with. Start the terminal on its embedded simulator, or point it at one "
                    "(--backend) with its data dir (--backend-data-dir).")
-NEEDS_DATA_DIR = ("Training exercises pay as the simulator's demo merchant: give the terminal the simulator's data "
+NEEDS_DATA_DIR = N_("Training exercises pay as the simulator's demo merchant: give the terminal the simulator's data "
                   "dir (gateway.simulator_data_dir, --backend-data-dir) for its keys.")
 
 
@@ -77,12 +78,12 @@ def read_exercises(folder: Path = TRAINING_DIR) -> Library:
     problems: list[str] = []
     paths = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
     if not paths:
-        problems.append(f"no exercises (*.yaml) in {folder}")
+        problems.append(_("no exercises (*.yaml) in {folder}").format(folder=folder))
     for path in paths:
         try:
             exercises += [Exercise(scenario, path) for scenario in parse_file(path).scenarios]
         except ScenarioError as exc:
-            problems.append(f"{path.name}: cannot be read: {exc.message}")
+            problems.append(_("{file}: cannot be read: {why}").format(file=path.name, why=exc.message))
     return Library(tuple(exercises), tuple(problems))
 
 
@@ -92,7 +93,11 @@ def pass_mark(max_score: int) -> int:
 
 
 def _points(n: int) -> str:
-    return f"{n} point" + ("" if n == 1 else "s")
+    return (_("{n} point") if n == 1 else _("{n} points")).format(n=n)
+
+
+STATUS_WORD = {PASSED: N_("passed"), FAILED: N_("failed"), ERROR: N_("error"), SKIPPED: N_("skipped")}
+"""A step's status as the trainee reads it (translated where shown)."""
 
 
 def _value(value: Any) -> str:
@@ -156,23 +161,24 @@ class StepView(Static):
     def show(self) -> None:
         step, result = self.step, self.result
         text = Text()
-        text.append(f"Step {step.number}  ", style="bold")
+        text.append(_("Step {number}").format(number=step.number) + "  ", style="bold")
         text.append(describe(step))
         if step.score:
             text.append(f"   [{_points(step.score)}]", style="bold")
         if step.note:
             text.append(f"\n  {step.note}", style="italic")
         if self.state == "next":
-            text.append("\n  Enter: do this step", style="bold")
+            text.append("\n  " + _("Enter: do this step"), style="bold")
         elif self.state == "running":
-            text.append("\n  running...", style="bold")
+            text.append("\n  " + _("running..."), style="bold")
         if result is not None:
             mark, colour = MARKS[result.status]
             if result.status == SKIPPED:
-                text.append(f"\n  {mark} skipped: not run", style=colour)
+                text.append(f"\n  {mark} " + _("skipped: not run"), style=colour)
             else:
-                won = f"+{_points(result.points)}" if result.passed else f"0 of {_points(step.score)}"
-                text.append(f"\n  {mark} {result.status}", style=f"bold {colour}")
+                won = (f"+{_points(result.points)}" if result.passed
+                       else _("0 of {points}").format(points=_points(step.score)))
+                text.append(f"\n  {mark} {_(STATUS_WORD[result.status])}", style=f"bold {colour}")
                 text.append(f"   {won if step.score else ''}   {result.duration_s:.2f} s".rstrip(), style=colour)
             for line in result.happened:
                 text.append(f"\n    {line}")
@@ -188,9 +194,9 @@ class TrainingScreen(TerminalScreen):
     """The exercises; one chosen, its steps run one per Enter."""
 
     BINDINGS = [
-        Binding("escape", "back", "Back"),
-        Binding("enter", "next_step", "Next step"),
-        Binding("enter", "exercises", "Exercises"),
+        Binding("escape", "back", N_("Back")),
+        Binding("enter", "next_step", N_("Next step")),
+        Binding("enter", "exercises", N_("Exercises")),
     ]
 
     @dataclass
@@ -232,9 +238,9 @@ class TrainingScreen(TerminalScreen):
         """Why exercises cannot run here, or None."""
         settings = self.pos.settings
         if self.pos.simulator is None:
-            return NEEDS_SIMULATOR.format(url=settings.gateway.url)
+            return _(NEEDS_SIMULATOR).format(url=settings.gateway.url)
         if settings.gateway.simulator_data_dir is None:
-            return NEEDS_DATA_DIR
+            return _(NEEDS_DATA_DIR)
         return None
 
     # --- the face ---
@@ -242,10 +248,10 @@ class TrainingScreen(TerminalScreen):
     def compose_face(self) -> ComposeResult:
         with ContentSwitcher(initial="exercise-list", id="training"):
             with Vertical(id="exercise-list"):
-                yield Static("Training exercises", classes="training-title")
-                yield Static("Each exercise runs on a training register of its own (its own journal, receipts "
-                             "stamped TRAINING) against the simulator: your own till is not touched. Choose one "
-                             "with the arrows and Enter; then Enter does one step at a time.", id="exercises-help")
+                yield Static(_("Training exercises"), classes="training-title")
+                yield Static(_("Each exercise runs on a training register of its own (its own journal, receipts "
+                               "stamped TRAINING) against the simulator: your own till is not touched. Choose one "
+                               "with the arrows and Enter; then Enter does one step at a time."), id="exercises-help")
                 why = self.cannot_run()
                 if why is not None:
                     yield Static(why, id="training-unavailable", classes="training-warning")
@@ -258,7 +264,7 @@ class TrainingScreen(TerminalScreen):
 
     def on_mount(self) -> None:
         folder = self.folder
-        self.pos.in_background(lambda: read_exercises(folder), self.show_library, "Reading the training exercises")
+        self.pos.in_background(lambda: read_exercises(folder), self.show_library, N_("Reading the training exercises"))
         self.query_one("#exercises", OptionList).focus()
 
     def show_library(self, library: Library) -> None:
@@ -268,7 +274,8 @@ class TrainingScreen(TerminalScreen):
             scenario = exercise.scenario
             prompt = Text()
             prompt.append(scenario.name, style="bold")
-            prompt.append(f"   max {_points(scenario.max_score)}, {len(scenario.steps)} steps")
+            prompt.append("   " + _("max {points}, {steps} steps").format(points=_points(scenario.max_score),
+                                                                       steps=len(scenario.steps)))
             if scenario.description:
                 prompt.append(f"\n{scenario.description.strip()}", style="dim")
             if options:
@@ -295,7 +302,8 @@ class TrainingScreen(TerminalScreen):
         scenario = exercise.scenario
         self.exercise, self.outcome, self.waiting, self.running = exercise, None, None, False
         self.query_one("#exercise-title", Static).update(  # Text: a name or description is never markup
-            Text(f"{scenario.name}   (max {_points(scenario.max_score)}, pass mark {pass_mark(scenario.max_score)})"))
+            Text(f"{scenario.name}   " + _("(max {points}, pass mark {mark})").format(
+                points=_points(scenario.max_score), mark=pass_mark(scenario.max_score))))
         self.query_one("#exercise-description", Static).update(Text((scenario.description or "").strip()))
         steps = self.query_one("#exercise-steps", VerticalScroll)
         await steps.remove_children()
@@ -306,9 +314,9 @@ class TrainingScreen(TerminalScreen):
         steps.focus()
         why = self.cannot_run()
         if why is not None:
-            self.status(Text(f"Cannot run it here. {why}", style="bold red"))
+            self.status(Text(_("Cannot run it here.") + f" {why}", style="bold red"))
         else:
-            self.status("Setting up: opening the exercise's wallets and a training register...")
+            self.status(_("Setting up: opening the exercise's wallets and a training register..."))
             self.run_number += 1
             self._gate = queue.Queue()
             settings = self.pos.settings
@@ -345,8 +353,10 @@ class TrainingScreen(TerminalScreen):
         view = self.views[message.step.number]
         view.set_state("next")
         view.scroll_visible()
-        self.status(Text.assemble(f"Score {self.score()}   ", ("Enter", "bold"),
-                                  f": do step {message.step.number} of {len(self.views)}, {describe(message.step)}"))
+        self.status(Text.assemble(_("Score {score}").format(score=self.score()) + "   ", ("Enter", "bold"),
+                                  ": " + _("do step {number} of {steps}").format(number=message.step.number,
+                                                                                 steps=len(self.views))
+                                  + f", {describe(message.step)}"))
         self.refresh_bindings()
 
     def on_training_screen_step_done(self, message: StepDone) -> None:
@@ -357,7 +367,8 @@ class TrainingScreen(TerminalScreen):
         view.set_state(result.status, result)
         view.scroll_visible()
         self.running = False
-        self.status(f"Score {self.score()}   step {result.step.number} {result.status}")
+        self.status(_("Score {score}").format(score=self.score()) + "   "
+                    + _("step {number} {status}").format(number=result.step.number, status=_(STATUS_WORD[result.status])))
 
     def on_training_screen_exercise_done(self, message: ExerciseDone) -> None:
         if message.run != self.run_number:
@@ -376,7 +387,7 @@ class TrainingScreen(TerminalScreen):
         super().on_worker_state_changed(event)
         if event.worker.group == "training" and event.state is WorkerState.ERROR:
             self.waiting, self.running, self._gate = None, False, None
-            self.status(Text("The exercise stopped: something went wrong (see the notification).", style="bold red"))
+            self.status(Text(_("The exercise stopped: something went wrong (see the notification)."), style="bold red"))
             self.refresh_bindings()
 
     def score(self) -> str:
@@ -387,18 +398,18 @@ class TrainingScreen(TerminalScreen):
     def verdict(self, result: ScenarioResult) -> Text:
         """The end of an exercise: the score, and whether it reaches the pass mark."""
         if result.setup_error is not None:
-            return Text(f"The exercise could not be set up: {result.setup_error}", style="bold red")
+            return Text(_("The exercise could not be set up: {error}").format(error=result.setup_error), style="bold red")
         most, won = result.scenario.max_score, result.score
         mark = pass_mark(most)
         passed = won >= mark
         problem = result.first_problem
-        why = (f"Step {problem.step.number} did not pass, so the steps after it were not run. " if problem is not None
-               else "Stopped before the end. " if any(step.status == SKIPPED for step in result.steps) else
-               "Every step done. ")
-        text = Text(why)
-        text.append(f"Score {won}/{most}", style="bold")
-        text.append(f"   {'PASSED' if passed else 'NOT PASSED'}", style="bold green" if passed else "bold red")
-        text.append(f" (pass mark {mark})   Enter: back to the exercises")
+        why = (_("Step {number} did not pass, so the steps after it were not run.").format(number=problem.step.number)
+               if problem is not None else _("Stopped before the end.")
+               if any(step.status == SKIPPED for step in result.steps) else _("Every step done."))
+        text = Text(why + " ")
+        text.append(_("Score {score}").format(score=f"{won}/{most}"), style="bold")
+        text.append("   " + (_("PASSED") if passed else _("NOT PASSED")), style="bold green" if passed else "bold red")
+        text.append(" " + _("(pass mark {mark})").format(mark=mark) + "   " + _("Enter: back to the exercises"))
         return text
 
     def status(self, text: str | Text) -> None:
@@ -422,7 +433,7 @@ class TrainingScreen(TerminalScreen):
         view = self.views[self.waiting.number]
         self.waiting, self.running = None, True
         view.set_state("running")
-        self.status(Text(f"Step {view.step.number} running..."))
+        self.status(Text(_("Step {number}").format(number=view.step.number) + " " + _("running...")))
         self._gate.put(True)
         self.refresh_bindings()
 
