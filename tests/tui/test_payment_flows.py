@@ -477,3 +477,43 @@ def test_the_language_is_switched_live_in_the_settings(make_app, simulator):
             assert "トランジット：端末を駅の改札にする" in commands or "交通：端末を駅の改札にする" in commands, commands
 
     run(scenario)
+
+
+def test_the_training_exercises_in_thai(make_app, simulator):
+    """F8 in Thai: the exercises' list, an exercise's steps, its note labels and its score in Thai; only what the
+    exercise files say (names, descriptions, notes, the steps as the scenario language writes them) stays English."""
+    from pos_sim.tui.screens.training import TrainingScreen, describe
+
+    app = make_app(language="th")
+
+    def exercise_words(screen) -> set[str]:
+        said = []
+        for exercise in screen.library.exercises:
+            scenario = exercise.scenario
+            said += [scenario.name, scenario.description or ""]
+            said += [f"{describe(step)} {step.note or ''}" for step in scenario.steps]
+        return set(ASCII_WORD.findall(" ".join(said)))
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await sign_in(pilot)
+            await pilot.press("f8")
+            await until(pilot, lambda: isinstance(app.screen, TrainingScreen) and app.screen.library.exercises,
+                        what="the exercises")
+            await pilot.pause(0.2)
+            screen, allowed = app.screen, exercise_words(app.screen)
+            assert "แบบฝึกหัด" in screen_text(app) and "คะแนน" in screen_text(app), screen_text(app)
+            assert english_left(app) <= allowed, english_left(app) - allowed
+            await pilot.press("enter")  # the first exercise: it waits before step 1
+            await until(pilot, lambda: screen.waiting is not None, what="the first step")
+            await pilot.press("enter")  # step 1 runs
+            await until(pilot, lambda: screen.views[1].result is not None, what="step 1's result")
+            await pilot.pause(0.2)
+            text = screen_text(app)
+            assert "ขั้นตอน 1" in text and "ผ่าน" in text and "คะแนน" in text and "สูงสุด" in text, text
+            # what the runner says happened and checked is the scenario runner's report, in English as yet
+            result = screen.views[1].result
+            allowed |= set(ASCII_WORD.findall(" ".join([*result.happened, *(check.said() for check in result.checks)])))
+            assert english_left(app) <= allowed, english_left(app) - allowed
+
+    run(scenario)
