@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from pos_sim import language
 from pos_sim.assets import SCENARIOS
 from pos_sim.cli.backend import default_data_dir, reach_gateway
 from pos_sim.cli.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, UsageError
+from pos_sim.language import N_, in_language
 
 
 def add_scenario_commands(commands: argparse._SubParsersAction) -> None:
@@ -35,6 +38,12 @@ def add_scenario_commands(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--backend-data-dir", type=Path, metavar="DIR",
                      help="the simulator's data dir, its demo merchant's keys: an embedded simulator runs on it, or, with "
                           "--backend, the running one's (default: the pos-sim backend's own)")
+    run.add_argument("--language", metavar="LANG",
+                     help="the language of the report printed (not of --json or --junit): the merchant's, from "
+                          "$POS_SIM_LANGUAGE or the settings file's language (default en)")
+    run.add_argument("--config", type=Path, metavar="FILE",
+                     help="the settings file whose language the report is printed in (default: $POS_SIM_CONFIG, "
+                          "else the default file if there is one)")
     run.set_defaults(run=run_scenarios)
     listed = actions.add_parser("list", help="name the bundled scenarios (the library's demos, QA suites, training)",
                                 description="Name the scenario files shipped with pos-sim, each with what it holds; "
@@ -43,7 +52,23 @@ def add_scenario_commands(commands: argparse._SubParsersAction) -> None:
     listed.set_defaults(run=list_scenarios)
 
 
-SCENARIO_MARKS = {"passed": "pass", "failed": "FAIL", "error": "ERROR"}
+SCENARIO_MARKS = {"passed": N_("pass"), "failed": N_("FAIL"), "error": N_("ERROR")}
+
+
+def report_language(args: argparse.Namespace) -> str:
+    """The merchant's language the report is printed in: ``--language``, else ``POS_SIM_LANGUAGE``, else the
+    settings file's ``language``, else English; an unknown one is a UsageError naming the known ones."""
+    from pos_sim.cli.settings import config_file
+    from pos_sim.terminal.settings import from_environment, read_config
+
+    path, _named_by = config_file(args)
+    values = (read_config(path) if path is not None else {}) | from_environment(os.environ)
+    if args.language is not None:
+        values["language"] = args.language
+    try:
+        return language.language(values.get("language") or "en")
+    except language.LanguageError as exc:
+        raise UsageError(f"language {exc}") from None
 
 
 def bundled(name: Path) -> Path | None:
@@ -78,10 +103,17 @@ def scenario_files(paths: list[Path]) -> list[Path]:
 def run_scenarios(args: argparse.Namespace) -> int:
     import tempfile
 
+    from rich.cells import cell_len
+
     from pos_sim.scenarios import ScenarioError, parse_file
     from pos_sim.scenarios.results import PASSED, json_report, junit_xml
     from pos_sim.scenarios.runner import Runner
     from pos_sim.terminal.settings import GatewaySettings
+
+    lang = report_language(args)  # the printed report's; what the runner records (JSON, JUnit) stays English
+
+    def _(message: str) -> str:
+        return in_language(lang, message)
 
     files, malformed = [], 0
     for path in scenario_files(args.files):
@@ -111,14 +143,19 @@ def run_scenarios(args: argparse.Namespace) -> int:
             if not shown or shown[-1] != file.path:
                 shown.append(file.path)
                 print(file.path, flush=True)
-            score = f"  score {result.score}/{result.scenario.max_score}" if result.scenario.scored else ""
-            print(f"  {SCENARIO_MARKS[result.status]:<5} {result.scenario.name}  "
+            score = ("  " + _(N_("score {score}")).format(score=f"{result.score}/{result.scenario.max_score}")
+                     if result.scenario.scored else "")
+            mark = _(SCENARIO_MARKS[result.status])
+            mark += " " * (5 - cell_len(mark))  # as wide as the widest English mark, in the terminal's cells
+            print(f"  {mark} {result.scenario.name}  "
                   f"{result.duration_s:.1f} s{score}", flush=True)
             step = result.first_problem
             if result.setup_error is not None:
-                print(f"        setting up: {result.setup_error}", flush=True)
+                print("        " + _(N_("setting up: {error}")).format(error=result.setup_error), flush=True)
             elif step is not None:
-                print(f"        {step.title()}:", flush=True)
+                title = _(N_("step {number} {keyword} (line {line})")).format(
+                    number=step.step.number, keyword=step.step.keyword, line=step.step.where.line)
+                print(f"        {title}:", flush=True)
                 for line in step.problems():
                     print(f"          {line}", flush=True)
                 for line in step.happened:
@@ -136,7 +173,9 @@ def run_scenarios(args: argparse.Namespace) -> int:
         print(json.dumps(json_report(results), ensure_ascii=False, indent=2))
     else:
         took = sum(s.duration_s for s in scenarios)
-        print(f"{len(scenarios)} scenarios in {len(results)} files: {passed} passed, {len(scenarios) - passed} not  ({took:.1f} s)")
+        print(_(N_("{scenarios} scenarios in {files} files: {passed} passed, {failed} not")).format(
+            scenarios=len(scenarios), files=len(results), passed=passed, failed=len(scenarios) - passed)
+            + f"  ({took:.1f} s)")
     return EXIT_OK if passed == len(scenarios) else EXIT_FAILED
 
 

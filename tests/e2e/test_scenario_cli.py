@@ -3,6 +3,7 @@ one with --backend; exit 0 all passed, 1 any failed, 2 a malformed file or bad i
 --junit writes valid JUnit XML with the right counts, --json one JSON document."""
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -224,3 +225,24 @@ def test_a_name_that_is_neither_a_file_nor_bundled_exits_2_saying_where_to_look(
         assert run.returncode == 2
         assert run.stderr.strip() == f"error: {name}: no such scenario file or folder, nor a bundled scenario " \
                                      "(pos-sim scenario list names them)"
+
+
+def test_the_printed_report_is_in_the_merchants_language_and_the_junit_and_json_stay_english(tmp_path, monkeypatch):
+    wrong = write(tmp_path, "wrong.yaml", WRONG)
+    junit = tmp_path / "results.xml"
+    run = pos_sim("scenario", "run", str(wrong), "--junit", str(junit), "--language", "th")
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert re.search(r"ผ่าน +Right", run.stdout) and re.search(r"ไม่ผ่าน +Wrong", run.stdout), run.stdout
+    assert "ขั้นตอน 2 pay (บรรทัด 10):" in run.stdout
+    assert "2 สถานการณ์ใน 1 ไฟล์: ผ่าน 1 ไม่ผ่าน 1" in run.stdout and "scenarios in" not in run.stdout
+    failed = ET.fromstring(junit.read_bytes()).find("testsuite").findall("testcase")[1].find("failure")
+    assert failed.get("message").startswith("step 2 pay (line 10): state (line 11): expected APPROVED, got DECLINED")
+
+    monkeypatch.setenv("POS_SIM_LANGUAGE", "ja")
+    run = pos_sim("scenario", "run", str(wrong), "--json")
+    assert run.returncode == 1 and json.loads(run.stdout)["files"][0]["scenarios"][1]["status"] == "failed"
+    run = pos_sim("scenario", "run", str(wrong))
+    assert re.search(r"合格 +Right", run.stdout) and re.search(r"不合格 +Wrong", run.stdout), run.stdout
+
+    run = pos_sim("scenario", "run", str(wrong), "--language", "fr")
+    assert run.returncode == 2 and "not a language pos-sim speaks (en, th, ja, zh_Hans, zh_Hant, ms)" in run.stderr
