@@ -129,6 +129,15 @@ def utc(milliseconds: int) -> datetime:
 # --- fares, priced fast enough for clearing -------------------------------------------------------
 
 
+class MinorCharge(NamedTuple):
+    """A journey's ``Charge`` for one rider as clearing keeps it: minor units of the network's currency."""
+
+    fare: int
+    charged: int
+    penalty: int
+    capped_by: Cap | None
+
+
 class ClearingFares(Fares):
     """``Fares`` with shortcuts that change no price, for pricing a million taps.
 
@@ -139,8 +148,9 @@ class ClearingFares(Fares):
     network without transfer rules) instead of the rider's whole history at once. ``price`` is
     ``Fares.price`` step for step, counting in minor units rather than ``Money`` (a third of a
     clearing's time went to Money arithmetic); tests/unit/test_transit_fares.py holds the two equal.
-    ``price`` also takes the running totals of a rider's caps (``spent``: minor units by cap id and
-    period) and adds to them, so that journeys priced in runs are capped as if priced at once.
+    ``charges`` is ``price`` for clearing: minor units only, no ``Charge``, ``Money`` or legs' fares made per
+    journey. Both take the running totals of a rider's caps (``spent``: minor units by cap id and period)
+    and add to them, so that journeys priced in runs are capped as if priced at once.
     """
 
     def __init__(self, network: FareNetwork, fare_media_id: str | None = None) -> None:
@@ -206,29 +216,38 @@ class ClearingFares(Fares):
         """The longest a leg may start after the one before and join its journey (0: no transfers; inf: no limit)."""
         return 0 if self._gap_s is None else self._gap_s * 1000
 
-    def price(self, journeys: Iterable[Journey | Sequence[Leg]],
-              spent: dict[tuple[str, date], int] | None = None) -> list[Charge]:
-        journeys = [journey if isinstance(journey, Journey) else Journey(journey) for journey in journeys]
+    def _capped(self, journeys: list[Journey], spent: dict[tuple[str, date], int]) -> list[tuple[JourneyFare, int, Cap | None]]:
+        """Each journey's remembered fare, what it is charged before penalties (minor units) and the cap that
+        limited that, in the order given, worked out in time order on the running totals ``spent``."""
         if len({journey.start.tzinfo is None for journey in journeys}) > 1:
             raise FareError("a rider's journeys are all local times, or all zoned")
-        if spent is None:
-            spent = {}
-        charges: dict[int, Charge] = {}
+        capped: dict[int, tuple[JourneyFare, int, Cap | None]] = {}
         for index in sorted(range(len(journeys)), key=lambda i: journeys[i].start):
             journey = journeys[index]
             known, caps = self._remembered(journey)
-            periods = [(cap.cap_id, cap_period(cap, journey.start)) for cap in caps]
             charged, capped_by = known.amount.minor, None
-            for cap, period in zip(caps, periods):
-                left = max(cap.amount.minor - spent.get(period, 0), 0)
-                if left < charged:
-                    charged, capped_by = left, cap
-            for period in periods:
-                spent[period] = spent.get(period, 0) + charged
-            penalty = known.penalty.minor
-            charges[index] = Charge(journey, self._money(known.amount.minor + penalty), self._money(charged + penalty),
-                                    capped_by, known.penalty, self._of(known, journey.legs))
-        return [charges[index] for index in range(len(journeys))]
+            if caps:
+                periods = [(cap.cap_id, cap_period(cap, journey.start)) for cap in caps]
+                for cap, period in zip(caps, periods):
+                    left = max(cap.amount.minor - spent.get(period, 0), 0)
+                    if left < charged:
+                        charged, capped_by = left, cap
+                for period in periods:
+                    spent[period] = spent.get(period, 0) + charged
+            capped[index] = (known, charged, capped_by)
+        return [capped[index] for index in range(len(journeys))]
+
+    def charges(self, journeys: list[Journey], spent: dict[tuple[str, date], int]) -> list[MinorCharge]:
+        """``price`` in minor units, without a ``Charge``, ``Money`` or legs' fares: what clearing keeps of a charge."""
+        return [MinorCharge(known.amount.minor + known.penalty.minor, charged + known.penalty.minor, known.penalty.minor,
+                            capped_by) for known, charged, capped_by in self._capped(journeys, spent)]
+
+    def price(self, journeys: Iterable[Journey | Sequence[Leg]],
+              spent: dict[tuple[str, date], int] | None = None) -> list[Charge]:
+        journeys = [journey if isinstance(journey, Journey) else Journey(journey) for journey in journeys]
+        return [Charge(journey, self._money(known.amount.minor + known.penalty.minor),
+                       self._money(charged + known.penalty.minor), capped_by, known.penalty, self._of(known, journey.legs))
+                for journey, (known, charged, capped_by) in zip(journeys, self._capped(journeys, {} if spent is None else spent))]
 
     def journeys(self, legs: Iterable[Leg]) -> list[Journey]:
         ordered = sorted(legs, key=lambda leg: leg.start)
@@ -659,13 +678,13 @@ class _Batch:
 
         # capped rider by rider: the final journeys first (their totals are kept), then the rest
         riders = max((item[5] for item in found), default=1)
-        charges: dict[tuple[int, str], Charge] = {}
+        charges: dict[tuple[int, str], MinorCharge] = {}
         kept = {key: value for key, value in totals.items() if key[0] >= riders}
         for rider in range(riders):
             spent = {(cap_id, period): value for (who, cap_id, period), value in totals.items() if who == rider}
             for part, keep in ((found[:final], True), (found[final:], False)):
                 mine = [item for item in part if item[3] is not None and item[5] > rider]
-                for item, charge in zip(mine, self.fares.price([item[3] for item in mine], spent)):
+                for item, charge in zip(mine, self.fares.charges([item[3] for item in mine], spent)):
                     charges[(rider, item[2])] = charge
                 if keep:
                     kept |= {(rider, cap_id, period): value for (cap_id, period), value in spent.items()}
@@ -689,9 +708,9 @@ class _Batch:
             mine = [charges[(rider, key)] for rider in range(count)]
             capped_by = next((charge.capped_by.cap_id for charge in mine if charge.capped_by is not None), None)
             priced[key] = self._journey(account, key, wallet_id, first, len(journey.legs), count,
-                                        mine[0].fare.minor * count, sum(charge.charged.minor for charge in mine),
-                                        mine[0].penalty.minor * count, capped_by,
-                                        _summary(journey, count, mine[0].penalty.minor > 0))
+                                        mine[0].fare * count, sum(charge.charged for charge in mine),
+                                        mine[0].penalty * count, capped_by,
+                                        _summary(journey, count, mine[0].penalty > 0))
         return _Priced(priced, before_ms, kept, replays, waiting)
 
     def _journey(self, account: str, key: str, wallet_id: str, first: _Tap, legs: int, riders: int, fare: int,

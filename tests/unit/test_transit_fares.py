@@ -48,6 +48,8 @@ def same(fares: Fares, fast: ClearingFares, legs: list[Leg]) -> None:
     got = fast.price(journeys)
     assert [(c.fare, c.charged, c.capped_by, c.penalty, c.detail.legs, c.detail.transfers) for c in got] == [
         (c.fare, c.charged, c.capped_by, c.penalty, c.detail.legs, c.detail.transfers) for c in expected]
+    assert [tuple(charge) for charge in fast.charges(journeys, {})] == [
+        (c.fare.minor, c.charged.minor, c.penalty.minor, c.capped_by) for c in expected]
 
 
 @settings(max_examples=300, deadline=None)
