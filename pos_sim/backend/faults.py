@@ -51,6 +51,8 @@ STATUS = {"decline": "F", "unknown": "U", "late-success": "U", "timeout": "F"}
 """The result status of the code each action answers with (a timeout's code is optional)."""
 
 DELAY_MS = {"late-success": 3_000, "timeout": 15_000}
+MAX_COUNT = 1_000_000
+"""The most calls one fault answers (the count is kept in a 32-bit column); -1 answers until cleared."""
 
 
 @dataclass
@@ -105,7 +107,8 @@ class FaultSpec(BaseModel):
         description="decline: an F code (default PROCESS_FAIL); unknown, late-success: a U code "
                     "(default PAYMENT_IN_PROCESS, UNKNOWN_EXCEPTION off pay); timeout: an F code to decline with, optional",
     )
-    count: int = Field(1, examples=[1], description="how many matching calls it answers, 1 or more; -1 until cleared")
+    count: int = Field(1, examples=[1], le=MAX_COUNT,
+                       description=f"how many matching calls it answers, 1 to {MAX_COUNT:,}; -1 until cleared")
     delay_ms: int | None = Field(
         None, alias="delayMs", ge=0, le=600_000,
         description="timeout: how long the answer is held (default 15000); late-success: when the payment completes (default 3000)",
@@ -139,7 +142,7 @@ class FaultSpec(BaseModel):
     @classmethod
     def _count(cls, count: int) -> int:
         if count != -1 and count < 1:
-            raise ValueError("count must be 1 or more, or -1 (until cleared)")
+            raise ValueError(f"count must be 1 to {MAX_COUNT:,}, or -1 (until cleared)")
         return count
 
     @field_validator("delay_ms")
