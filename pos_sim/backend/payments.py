@@ -125,7 +125,8 @@ class Payments:
         """Answer the AMS call ``name`` for merchant ``client_id``: the response body, ``result`` included.
 
         A ``fault`` with a result code answers a pay as described above, and any other call in its
-        place, nothing done.
+        place, nothing done; but a refund already made answers as it did (a retry whose first attempt
+        was made never hears of a fault that attempt did not meet).
         """
         handler = {
             "pay": self.pay,
@@ -139,8 +140,15 @@ class Payments:
         if name == "pay":
             return self.pay(client_id, body, fault)
         if fault is not None and fault.result_code is not None:
+            if name == "refund" and (made := self._refund_made(client_id, body)) is not None:
+                return made
             return {"result": result(fault.result_code)}
         return handler(client_id, body)
+
+    def _refund_made(self, client_id: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """The answer a refund request already made was given, or None if it was never made."""
+        with self.store.begin() as tx:
+            return self._idempotent(tx, client_id, "refund", field(body, "refundRequestId", most=64), _hash(body))
 
     def _once(self, client_id: str, call: str, key: str, body: dict[str, Any], work: Callable[[Tx], dict[str, Any]]) -> dict[str, Any]:
         """Answer ``call`` ``key`` by ``work`` once; the same key again gets the remembered answer."""

@@ -71,6 +71,10 @@ ROOT = Path(__file__).resolve().parents[2]
 CLIENT_ID = "SIM_DEMO"
 TRIGGER_ENDINGS = ("51", "52", "53", "54", "55", "59")
 """Amount endings (minor units) the simulator answers with a fault of its own (backend/faults.py)."""
+DECLINE_ENDINGS = ("51", "52")
+DECLINE_EVERY = 6
+"""Every sixth payment of a run (the 3rd, the 9th, ...) ends in a decline ending, whichever terminal takes
+it: a run declines some payments however its outages fall (they fall by payment number, see ``progress``)."""
 
 FAULT_PLAN: tuple[tuple[str, str], ...] = (
     ("pay", "decline"), ("pay", "unknown"), ("pay", "timeout"), ("pay", "error"), ("pay", "late-success"),
@@ -104,7 +108,7 @@ class ChaosConfig:
     """Chance that a payment's terminal crashes during it (before the pay, after it, or while chasing)."""
     refund_rate: float = 0.1
     trigger_rate: float = 0.2
-    """Chance that an amount ends in one of the simulator's trigger endings."""
+    """Chance that an amount ends in one of the simulator's trigger endings (besides the planned declines)."""
     pause_s: float = 0.02
     """Mean pause of a terminal between two payments."""
     polling: Polling = Polling(interval_s=0.1, deadline_s=1.5, cancel_attempts=3)
@@ -614,10 +618,10 @@ class Terminal(threading.Thread):
                 taken = run.desk.take(run.stopping)
                 if taken is None:
                     break
-                run.started()
+                number = run.started()
                 wallet, code = taken
                 try:
-                    self._pay(wallet, code)
+                    self._pay(wallet, code, number)
                 except Crash:
                     self.crashes += 1
                     self._close()  # the process is gone: nothing of it survives but the journal file
@@ -631,22 +635,27 @@ class Terminal(threading.Thread):
         finally:
             self._close()
 
-    def _amount(self, wallet: Wallet) -> Money:
+    def _amount(self, wallet: Wallet, number: int) -> Money:
+        """The amount of the run's payment ``number``: its ending is planned by that number (seeded), the
+        whole units by this terminal."""
         cfg = self.run_.config
         if wallet.currency == "JPY":
             minor = self.rng.randint(2, 40) * 100
         else:
             minor = self.rng.randint(100, 3000)
         minor = minor // 100 * 100  # whole units, then the ending
-        if self.rng.random() < cfg.trigger_rate:
-            ending = int(self.rng.choice(TRIGGER_ENDINGS))
+        plan = random.Random(f"{cfg.seed}/payment/{number}")
+        if number % DECLINE_EVERY == DECLINE_EVERY // 2:
+            ending = int(DECLINE_ENDINGS[number // DECLINE_EVERY % len(DECLINE_ENDINGS)])
+        elif plan.random() < cfg.trigger_rate:
+            ending = int(plan.choice(TRIGGER_ENDINGS))
         else:
-            ending = self.rng.choice([n for n in range(100) if f"{n:02d}" not in TRIGGER_ENDINGS])
+            ending = plan.choice([n for n in range(100) if f"{n:02d}" not in TRIGGER_ENDINGS])
         return Money.of_minor(minor + ending, wallet.currency)
 
-    def _pay(self, wallet: Wallet, code: str) -> None:
+    def _pay(self, wallet: Wallet, code: str, number: int) -> None:
         run, cfg = self.run_, self.run_.config
-        amount = self._amount(wallet)
+        amount = self._amount(wallet, number)
         request_id = new_request_id()
         run.record(Sent(request_id, self.terminal_id, wallet, amount))
         crash_at, crash_after = None, 0
@@ -813,9 +822,11 @@ class ChaosRun:
         with self._lock:
             self.refunds.append(refund)
 
-    def started(self) -> None:
+    def started(self) -> int:
+        """Count a payment begun; its number in the run (from 0)."""
         with self._lock:
             self.count += 1
+            return self.count - 1
 
     def progress(self) -> float:
         cfg = self.config

@@ -224,6 +224,27 @@ def test_faults_on_cancel_and_refund_answer_in_their_place_and_do_nothing(sdk, b
     assert json.loads(sdk.execute(refund))["result"]["resultStatus"] == "S" and balance(backend, wallet_id) == 9_000
 
 
+def test_a_refund_retried_after_its_answer_was_lost_answers_as_made_whatever_fault_is_armed(sdk, backend, wallet, monkeypatch):
+    """Found by the chaos suite: the first attempt made the refund and its answer was held past the client's
+    timeout; the retry met a decline armed meanwhile, and the terminal recorded as refused a refund the wallet had."""
+    wallet_id = wallet("SGD", 10_000)
+    paid = pay(sdk, backend, wallet_id)
+    refund = AlipayRefundRequest()
+    refund.refund_request_id = uuid.uuid4().hex
+    refund.payment_id = paid["paymentId"]
+    refund.refund_amount = Amount("SGD", "250")
+    arm(backend, call="refund", action="timeout", delayMs=2000)
+    monkeypatch.setattr(default_alipay_client, "do_post", http(backend, 0.5))
+    with pytest.raises(requests.ReadTimeout):
+        sdk.execute(refund)
+    monkeypatch.setattr(default_alipay_client, "do_post", http(backend, 10))
+    arm(backend, call="refund", action="decline", resultCode="REFUND_WINDOW_EXCEED")
+    again = json.loads(sdk.execute(refund))
+    assert again["result"]["resultStatus"] == "S" and again["refundAmount"] == {"currency": "SGD", "value": "250"}
+    assert balance(backend, wallet_id) == 9_000
+    assert armed(backend) == []  # the decline was met (and spent) by the retry, which it could not undo
+
+
 def test_ordinary_prices_pay_as_usual(sdk, backend, wallet):
     wallet_id = wallet("SGD", 10_000)
     prices = ["1200", "1250", "1290", "1299", "1295", "50", "99"]
