@@ -29,6 +29,7 @@ from typing import Any, TypeVar, cast
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import ActiveBinding, Binding
+from textual.command import CommandPalette
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
@@ -60,9 +61,14 @@ SIMULATOR_ACTIONS = frozenset({"customer_shows_code", "customer_scans", "custome
 """What needs the simulator: the customer's side and the presenter's faults."""
 
 
-TEXTUAL_MESSAGES = (N_("Quit"), N_("palette"), N_("Keys"), N_("Screenshot"), N_("Theme"))
+TEXTUAL_MESSAGES = (N_("Quit"), N_("palette"), N_("Keys"), N_("Screenshot"), N_("Theme"), N_("Maximize"), N_("Minimize"),
+                    N_("Change the current theme"), N_("Quit the application as soon as possible"),
+                    N_("Show help for the focused widget and a summary of available keys"),
+                    N_("Hide the keys and widget help panel"), N_("Minimize the widget and restore to normal size"),
+                    N_("Maximize the focused widget"), N_("Save an SVG 'screenshot' of the current screen"))
 """Textual's own words the terminal shows (the footer's quit and palette keys, the palette's system
-commands), in the catalogue so that they are shown in the merchant's language too."""
+commands and their help), in the catalogue so that they are shown in the merchant's language too."""
+PALETTE_PLACEHOLDER = N_("Search for commands…")
 
 
 class TerminalPart:
@@ -253,11 +259,15 @@ class PosApp(App[None]):
     def training(self) -> bool:
         return self.register is not None and self.register.settings.training
 
+    @property
+    def locale(self) -> str:
+        """The merchant's locale: the setting, else the catalogue's."""
+        register = self.register
+        return (register.settings.locale or register.catalogue.locale) if register else "en_SG"
+
     def money(self, amount: Money) -> str:
         """``amount`` as the merchant's locale writes it."""
-        register = self.register
-        locale = (register.settings.locale or register.catalogue.locale) if register else "en_SG"
-        return format_money(amount, locale)
+        return format_money(amount, self.locale)
 
     # --- register work, one call at a time, off the UI thread -----------------------------------
 
@@ -535,12 +545,20 @@ class PosApp(App[None]):
     # --- the command palette: every action a key runs -------------------------------------------
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        """Textual's commands (theme, quit, keys, screenshot) and every key of the terminal's own, in the
+        merchant's language; the editing keys of Textual's widgets (an input's cursor moves) are no commands."""
+        for command in super().get_system_commands(screen):
+            yield command._replace(title=_(command.title), help=_(command.help))
         seen = set()
         for active in screen.active_bindings.values():
             binding = active.binding
-            if not binding.description or binding.action in seen:
+            if not binding.description or binding.action in seen or type(active.node).__module__.startswith("textual."):
                 continue
             seen.add(binding.action)
-            yield SystemCommand(binding.tooltip or binding.description, f"key {binding.key}",
+            yield SystemCommand(binding.tooltip or binding.description, _("key {key}").format(key=binding.key),
                                 partial(self.run_action, binding.action, active.node))
+
+    def action_command_palette(self) -> None:
+        """The palette, its search line in the merchant's language."""
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(CommandPalette(id="--command-palette", placeholder=_(PALETTE_PLACEHOLDER)))

@@ -37,7 +37,7 @@ Section = tuple[str, list[tuple[str, str]]]
 
 
 def _seconds(value: float) -> str:
-    return f"{value:g} s"
+    return _("{seconds} s").format(seconds=f"{value:g}")
 
 
 def settings_sections(settings: TerminalSettings, register: Register | None) -> list[Section]:
@@ -52,17 +52,18 @@ def settings_sections(settings: TerminalSettings, register: Register | None) -> 
             return value
         return f"{fallback} ({_(whose)})" if fallback else _("{whose} (read at sign-in)").format(whose=_(whose))
 
-    keys = ([(_("Simulator data dir"), f"{gateway.simulator_data_dir} (the demo merchant's keys)")]
+    keys = ([(_("Simulator data dir"), _("{folder} (the demo merchant's keys)").format(folder=gateway.simulator_data_dir))]
             if gateway.simulator_data_dir is not None else
             [(_("Merchant key"), str(gateway.merchant_key)), (_("Gateway key"), str(gateway.gateway_key))])
     polling = settings.polling
-    zone = settings.time_zone or f"{settings.zone()} (this machine's)"
+    zone = settings.time_zone or _("{zone} (this machine's)").format(zone=settings.zone())
     sections: list[Section] = [
         (_("Gateway"), [
             (_("URL"), gateway.url),
             (_("Client id"), default(client_id, None, N_("the simulator's demo merchant"))),
             *keys,
-            (_("Timeouts"), f"connect {_seconds(gateway.timeouts.connect_s)}, read {_seconds(gateway.timeouts.read_s)}"),
+            (_("Timeouts"), _("connect {connect}, read {read}").format(connect=_seconds(gateway.timeouts.connect_s),
+                                                                          read=_seconds(gateway.timeouts.read_s))),
         ]),
         (_("Merchant and terminal"), [
             (_("Merchant name"), default(settings.merchant_name, catalogue.name if catalogue else None, N_("the catalogue's"))),
@@ -78,18 +79,18 @@ def settings_sections(settings: TerminalSettings, register: Register | None) -> 
             (_("Time zone"), zone),
         ]),
         (_("Receipts and payments"), [
-            (_("Receipt width"), f"{settings.receipt_width} columns"),
+            (_("Receipt width"), _("{count} columns").format(count=settings.receipt_width)),
             *([(_("Receipt footer"), "\n".join(settings.receipt_footer))] if settings.receipt_footer else []),
-            (_("Polling"), f"every {_seconds(polling.interval_s)} for {_seconds(polling.deadline_s)}, "
-                        f"then up to {polling.cancel_attempts} cancels"),
-            (_("Code lifetime"), f"{_seconds(settings.code_lifetime_s)} to scan an order or entry code"),
+            (_("Polling"), _("every {interval} for {deadline}, then up to {count} cancels").format(
+                interval=_seconds(polling.interval_s), deadline=_seconds(polling.deadline_s), count=polling.cancel_attempts)),
+            (_("Code lifetime"), _("{seconds} to scan an order or entry code").format(seconds=_seconds(settings.code_lifetime_s))),
             (_("Training"), _("yes: its own journal, receipts stamped TRAINING") if settings.training else _("no")),
         ]),
         (_("Journal and catalogue"), [
-            (_("Journal dir"), f"{settings.journal_dir}\n(journal {settings.journal_path.name}, sales book "
-                            f"{settings.sales_path.name})"),
-            (_("Catalogue"), f"{settings.catalogue}"
-                          + (f"\n{catalogue.name}, {len(catalogue.items)} items" if catalogue is not None else "")),
+            (_("Journal dir"), _("{folder}\n(journal {journal}, sales book {book})").format(
+                folder=settings.journal_dir, journal=settings.journal_path.name, book=settings.sales_path.name)),
+            (_("Catalogue"), f"{settings.catalogue}" + ("\n" + _("{name}, {count} items").format(
+                name=catalogue.name, count=len(catalogue.items)) if catalogue is not None else "")),
         ]),
     ]
     return sections
