@@ -101,6 +101,8 @@ class Phrase(str):
 
 
 def _said(catalogue: gettext.NullTranslations, message: str) -> str:
+    if not message:
+        return message  # gettext's "" is the catalogue's header, never a message
     return message.said(catalogue) if isinstance(message, Phrase) else catalogue.gettext(message)
 
 

@@ -85,6 +85,7 @@ def test_a_language_is_read_in_any_case_and_chinese_by_region(text, meant):
 
 def test_a_missing_translation_is_english_never_empty_or_a_key():
     assert in_language("th", "A message no catalogue holds") == "A message no catalogue holds"
+    assert in_language("th", "") == ""  # not the catalogue's header, which is what gettext answers for ""
     for lang in LANGUAGES:
         assert all(message.string.strip() for message in catalogue(lang) if message.id)
 

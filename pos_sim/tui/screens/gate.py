@@ -40,7 +40,7 @@ from pos_sim.domain.fares import FareNetwork, read_network
 from pos_sim.terminal.errors import TerminalError
 from pos_sim.language import N_, _, for_customer
 from pos_sim.terminal.gate import (DEFAULT_NETWORK, DIRECTION_WORDS, GATE_TIMEOUTS, Decision, Direction, Gate, GateError,
-                                   SyncReport, TransitClient)
+                                   GateReason, SyncReport, TransitClient)
 from pos_sim.tui.app import PosApp
 from pos_sim.tui.screens.terminal import TerminalScreen
 
@@ -71,6 +71,15 @@ _GLYPHS = {  # 5 rows a letter, squared (it reads from afar), each row drawn twi
 }
 OPEN, CLOSED, READY = N_("OPEN"), N_("CLOSED"), N_("READY")
 """The sign's words (translated where shown)."""
+REASON_WORDS = {
+    GateReason.OK: N_("ok"), GateReason.UNREADABLE: N_("unreadable"), GateReason.UNKNOWN_KEY: N_("unknown-key"),
+    GateReason.REVOKED_KEY: N_("revoked-key"), GateReason.BAD_SIGNATURE: N_("bad-signature"),
+    GateReason.KEY_NOT_VALID: N_("key-not-valid"), GateReason.NOT_YET_VALID: N_("not-yet-valid"),
+    GateReason.EXPIRED: N_("expired"), GateReason.TOO_MANY_COMPANIONS: N_("too-many-companions"),
+    GateReason.DENIED_ACCOUNT: N_("denied-account"), GateReason.REPLAYED: N_("replayed"),
+    GateReason.PASSBACK: N_("passback"), GateReason.NO_ENTRY: N_("no-entry"),
+}
+"""Each reason as the log shows it: its code in English (as journalled and uploaded), a short word in the others."""
 
 
 def big(word: str, scale: int = 2) -> str:
@@ -303,7 +312,7 @@ class GateScreen(TerminalScreen):
         for shown in reversed(self.decisions[-SHOWN:]):
             table.add_row(shown.at.strftime("%H:%M:%S"), shown.station_id, _(DIRECTION_WORDS[shown.direction]),
                           Text(_(OPEN), style="bold green") if shown.opened else Text(_(CLOSED), style="bold red"),
-                          shown.reason.value, f"{shown.fare.major_str()} {shown.fare.currency.code}" if shown.fare else "",
+                          _(REASON_WORDS[shown.reason]), f"{shown.fare.major_str()} {shown.fare.currency.code}" if shown.fare else "",
                           f"{shown.ms:.1f}")
         self.show_stats()
         self.query_one("#gate-entry", Input).focus()
