@@ -151,7 +151,7 @@ def options_mpm(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bill", help="additional data 01: bill number")
     p.add_argument("--reference", help="additional data 05: reference label")
     p.add_argument("--terminal-label", help="additional data 07: terminal label")
-    p.add_argument("--language", help="ISO 639 language of the alternate name, e.g. ZH")
+    p.add_argument("--language", dest="alt_language", help="ISO 639 language of the alternate name, e.g. ZH")
     p.add_argument("--alt-name", help="merchant name in that language")
     p.add_argument("--alt-city", help="merchant city in that language")
 
@@ -161,8 +161,8 @@ def build_mpm(args: argparse.Namespace) -> str:
         raise UsageError(f"--account-id {args.account_id!r} is not a template ID 26-51")
     amount = amount_in(args, args.currency)
     extra = {"01": args.bill, "05": args.reference, "07": args.terminal_label}
-    language = {"00": args.language, "01": args.alt_name, "02": args.alt_city}
-    if bool(args.language) != bool(args.alt_name):
+    language = {"00": args.alt_language, "01": args.alt_name, "02": args.alt_city}
+    if bool(args.alt_language) != bool(args.alt_name):
         raise UsageError("--language and --alt-name go together")
     return emv_mpm.build(
         {

@@ -608,7 +608,7 @@ class Gate:
         ring = self.station.keyring()
         if ring is None:
             return _Outcome("deny", GateReason.UNKNOWN_KEY, MESSAGES[GateReason.UNKNOWN_KEY],
-                            Phrase(N_("this gate has no issuer key ring yet: it must sync with the backend once")))
+                            N_("this gate has no issuer key ring yet: it must sync with the backend once"))
         verdict = ride.verify(signed, ring.keys, now, skew_s=self.skew_s, max_companions=self.max_companions)
         if verdict.ok:
             verdict = ring.deny.check(signed)
@@ -648,8 +648,8 @@ class Gate:
             return _Outcome("open", GateReason.OK, WELCOME, detail, None, FARE_AT_EXIT)
         if not inside:
             return _Outcome("open", GateReason.NO_ENTRY, MESSAGES[GateReason.NO_ENTRY],
-                            Phrase(N_("no entry of this account known at this station or its network folder")), None,
-                            Phrase(N_("Fare charged later (no entry recorded here)")))
+                            N_("no entry of this account known at this station or its network folder"), None,
+                            N_("Fare charged later (no entry recorded here)"))
         assert last is not None
         fare, fare_text = self._exit_fare(last, now, riders)
         return _Outcome("open", GateReason.OK, Phrase(GOODBYE_FARE, fare=_money(fare)) if fare is not None else GOODBYE_LATER,

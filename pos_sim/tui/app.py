@@ -69,6 +69,16 @@ TEXTUAL_MESSAGES = (N_("Quit"), N_("palette"), N_("Keys"), N_("Screenshot"), N_(
 """Textual's own words the terminal shows (the footer's quit and palette keys, the palette's system
 commands and their help), in the catalogue so that they are shown in the merchant's language too."""
 PALETTE_PLACEHOLDER = N_("Search for commands…")
+DAMAGE_WORDS = {"none": N_("none"), "blur": N_("blur"), "noise": N_("noise"), "glare": N_("glare"),
+                "low-contrast": N_("low-contrast"), "rotation": N_("rotation"), "perspective": N_("perspective"),
+                "small": N_("small"), "jpeg": N_("jpeg"), "inverted": N_("inverted"), "screen-photo": N_("screen-photo")}
+"""The virtual scan's damage profiles (pos_sim.scan.damage), as the merchant's language names them (English: as the
+command line takes them)."""
+
+
+def damage_word(profile: str) -> str:
+    """A damage profile's name in the merchant's language."""
+    return _(DAMAGE_WORDS.get(profile, profile))
 
 
 class TerminalPart:
@@ -443,7 +453,7 @@ class PosApp(App[None]):
         from pos_sim.scan.damage import PROFILES
 
         self.damage = PROFILES[(PROFILES.index(self.damage) + 1) % len(PROFILES)]
-        self.notify(_("The next virtual scan: {damage}").format(damage=self.damage), timeout=3)
+        self.notify(_("The next virtual scan: {damage}").format(damage=damage_word(self.damage)), timeout=3)
 
     def action_customer_shows_code(self) -> None:
         """The customer holds the wallet's code to the scanner: rendered, damaged, decoded (a virtual scan)."""
@@ -463,7 +473,7 @@ class PosApp(App[None]):
 
         def scanned(result: str | None) -> None:
             if result is None:
-                self.notify(_("The scanner could not read the code ({damage}): try again").format(damage=damage),
+                self.notify(_("The scanner could not read the code ({damage}): try again").format(damage=damage_word(damage)),
                             severity="warning")
                 return
             screen = self.screen

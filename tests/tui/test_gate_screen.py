@@ -200,8 +200,8 @@ def test_the_gate_in_thai_says_everything_in_thai_with_the_riders_chinese_beneat
                                        "language": "th"})
     app = PosApp(lambda: Connection(settings, simulator, customers), "th")
     names = {"Alice", "Zone", "Ah", "Huat", "Kopitiam", "Minimart", "SGD", "App", "http", "ctrl", "esc", "Enter",
-             "stations", "none", "pos", "sim"}  # people, places, the currency, keys, the station folder, the damage
-    # profile's name, the simulator's; and below, words with digits in them: codes (the ride code, M01, p50)
+             "stations", "pos", "sim"}  # people, places, the currency, keys, the station folder, the simulator's;
+    # and below, words with digits in them: codes (the ride code, M01, p50)
 
     def english(screen) -> set[str]:
         words = [word for word in screen_text(app).split() if not any(char.isdigit() for char in word)]

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import DataTable, Input, Select, Static
 
@@ -41,7 +41,7 @@ from pos_sim.terminal.errors import TerminalError
 from pos_sim.language import N_, _, for_customer
 from pos_sim.terminal.gate import (DEFAULT_NETWORK, DIRECTION_WORDS, GATE_TIMEOUTS, Decision, Direction, Gate, GateError,
                                    GateReason, SyncReport, TransitClient)
-from pos_sim.tui.app import PosApp
+from pos_sim.tui.app import PosApp, damage_word
 from pos_sim.tui.screens.terminal import TerminalScreen
 
 T = TypeVar("T")
@@ -166,7 +166,7 @@ class GateScreen(TerminalScreen):
     # --- layout ---
 
     def compose_face(self) -> ComposeResult:
-        with Vertical(id="gate"):
+        with VerticalScroll(id="gate"):  # at 80x24 the operator's log and sync line are scrolled to
             with Horizontal(id="gate-setup"):
                 yield Select([(self.stop_label(stop), stop) for stop in self.stops], value=self.station,
                              allow_blank=False, id="gate-station")
@@ -360,7 +360,7 @@ class GateScreen(TerminalScreen):
                 return
             if text is None:
                 self.notify(_("The gate's scanner could not read the ride code ({damage}): show it again").format(
-                    damage=damage), severity="warning")
+                    damage=damage_word(damage)), severity="warning")
             else:
                 self.present(text)
             self.pos.refresh_wallet()  # the wallet app shows a new code once one is used

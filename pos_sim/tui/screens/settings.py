@@ -23,6 +23,7 @@ from pos_sim.scan.damage import PROFILES
 from pos_sim.terminal.register import Register
 from pos_sim.terminal.settings import TerminalSettings
 from pos_sim.language import LANGUAGES, NAMES, N_, _
+from pos_sim.tui.app import damage_word
 from pos_sim.tui.screens.terminal import TerminalScreen
 
 CAMERAS = tuple(range(6))
@@ -138,7 +139,7 @@ class SettingsScreen(TerminalScreen):
                                  allow_blank=False, id="decoder")
                 with Vertical(classes="scanner-setting"):
                     yield Label(_("Virtual-scan damage"))
-                    yield Select([(profile, profile) for profile in PROFILES], value=pos.damage, allow_blank=False,
+                    yield Select([(damage_word(profile), profile) for profile in PROFILES], value=pos.damage, allow_blank=False,
                                  id="damage")
                 with Vertical(classes="scanner-setting"):
                     yield Label(_("Camera"))
@@ -177,7 +178,7 @@ class SettingsScreen(TerminalScreen):
         pos = self.pos
         decoder = _("auto (the cascade)") if pos.decoder == "auto" else pos.decoder
         said = [_("Scanning with decoder {decoder}, virtual-scan damage {damage}, camera {camera}.").format(
-            decoder=decoder, damage=pos.damage, camera=pos.camera)]
+            decoder=decoder, damage=damage_word(pos.damage), camera=pos.camera)]
         said += [_("Decoder {name} is not available here: {why}").format(name=name, why=why)
                  for name, why in self._missing.items()]
         self.query_one("#scanner-note", Static).update(Text("\n".join(said)))  # why a library fails is no markup
@@ -196,7 +197,7 @@ class SettingsScreen(TerminalScreen):
             self.notify(_("Scanning with decoder {name}").format(name=value), timeout=3)
         elif event.select.id == "damage" and value != pos.damage:
             pos.damage = str(value)
-            self.notify(_("The next virtual scan: {damage}").format(damage=value), timeout=3)
+            self.notify(_("The next virtual scan: {damage}").format(damage=damage_word(str(value))), timeout=3)
         elif event.select.id == "camera" and value != pos.camera:
             pos.camera = int(value)
             self.notify(_("Scanning from camera {index}").format(index=value), timeout=3)
