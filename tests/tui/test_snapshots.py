@@ -8,6 +8,7 @@ payment ids and codes are random), and the customer's wallet shows a fixed code.
 these screens are tested against the real simulator in the other tests of this folder.
 """
 
+import asyncio
 import shutil
 import tempfile
 import time
@@ -98,11 +99,11 @@ async def with_cart(pilot) -> None:
     await until(pilot, lambda: len(pilot.app.register.cart.lines) == 3)
 
 
-def book(register, state: State, result_code: str | None, amount: str):
+def book(register, state: State, result_code: str | None, amount: str, at: datetime = NOW):
     """A sale of a keyed amount written to the register's book as a payment would leave it, with fixed ids."""
     cart = Cart.for_catalogue(register.catalogue).add_keyed_amount(Money.of_major(amount, "SGD"))
     sale = register.book.open_sale(f"POS{len(register.book.sales()):032d}", Tender.CUSTOMER_CODE.value, cart.total,
-                                   receipt_lines(cart), cart.subtotal, tax_lines(cart), "2510 **** **** 2345", NOW)
+                                   receipt_lines(cart), cart.subtotal, tax_lines(cart), "2510 **** **** 2345", at)
     paid = state is State.APPROVED
     return register.book.settle_sale(sale.receipt_number, state, result_code=result_code,
                                       result_message="paid" if paid else "declined",
@@ -207,6 +208,26 @@ def test_journal(snap_compare, settings, frozen):
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
+@pytest.mark.parametrize(("lang", "written"), [("en", "20 Nov"), ("th", "20 พ.ย."), ("ja", "11月20日"), ("zh_Hant", "11月20日")])
+def test_the_journal_dates_an_earlier_days_sale_as_the_merchants_language_writes_it(settings, frozen, lang, written):
+    """Today's sales by their time, an earlier day's with its day and month in the merchant's language (the shop's
+    locale, en_SG, for English: "20 Nov", not "Nov 20")."""
+    app, _customer = speaking(settings, lang)
+
+    async def scenario():
+        async with app.run_test(size=(120, 40)) as pilot:
+            await signed_in(pilot)
+            book(app.register, State.APPROVED, "SUCCESS", "3.20", NOW - timedelta(days=1))
+            book(app.register, State.APPROVED, "SUCCESS", "12.50")
+            await pilot.press("f2")
+            await until(pilot, lambda: app.screen.query("DataTable") and app.screen.query_one("DataTable").row_count == 2)
+            table = app.screen.query_one("DataTable")
+            times = [str(table.get_cell_at((row, 1))) for row in range(2)]  # newest first
+            assert times == ["10:30", f"{written} 10:30"], times  # the sales' own clock (NOW, in UTC)
+
+    asyncio.run(scenario())
+
+
 def test_reports(snap_compare, settings, frozen):
     assert snap_compare(app_of(settings), terminal_size=SIZE, run_before=signed_in, press=["f3"])
 
@@ -269,7 +290,7 @@ def test_gate(snap_compare, settings, frozen):
 # --- the terminal in the merchant's language, the customer's beneath, at the two sizes it must fit ----------
 
 LANGUAGE_SIZES = [(80, 24), (120, 40)]
-CUSTOMER_OF = {"th": "zh_Hans", "ja": "zh_Hans", "zh_Hans": "en", "en": "zh_Hans", "ms": "zh_Hans"}
+CUSTOMER_OF = {"th": "zh_Hans", "ja": "zh_Hans", "zh_Hans": "en", "zh_Hant": "en", "en": "zh_Hans", "ms": "zh_Hans"}
 """Whose wallet is beside the terminal: a Chinese-speaking traveller in Bangkok and Osaka, an English-speaking
 one in Shanghai; what the customer reads is shown in both languages."""
 
