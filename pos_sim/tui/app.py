@@ -65,7 +65,9 @@ TEXTUAL_MESSAGES = (N_("Quit"), N_("palette"), N_("Keys"), N_("Screenshot"), N_(
                     N_("Change the current theme"), N_("Quit the application as soon as possible"),
                     N_("Show help for the focused widget and a summary of available keys"),
                     N_("Hide the keys and widget help panel"), N_("Minimize the widget and restore to normal size"),
-                    N_("Maximize the focused widget"), N_("Save an SVG 'screenshot' of the current screen"))
+                    N_("Maximize the focused widget"), N_("Save an SVG 'screenshot' of the current screen"),
+                    N_("Focus Next"), N_("Focus Previous"), N_("Open the command palette"),
+                    N_("Quit the app and return to the command prompt."))
 """Textual's own words the terminal shows (the footer's quit and palette keys, the palette's system
 commands and their help), in the catalogue so that they are shown in the merchant's language too."""
 PALETTE_PLACEHOLDER = N_("Search for commands…")

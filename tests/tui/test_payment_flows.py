@@ -407,6 +407,9 @@ def test_a_sale_in_thai_for_a_chinese_speaking_customer(make_app, simulator):
             await sign_in(pilot)
             await key(pilot, "12.50")
             assert not english_left(app), english_left(app)
+            commands = list(app.get_system_commands(app.screen))  # the palette's: titles and help, Textual's own too
+            said = {word for command in commands for word in ASCII_WORD.findall(f"{command.title} {command.help}")}
+            assert len(commands) > 10 and said <= {"ctrl", "shift", "tab", "escape", "SVG"}, said
             await pilot.press("f5")
             await until(pilot, lambda: app.screen.query("#tenders"), what="the tenders")
             assert "ชำระ $12.50 ด้วย" in screen_text(app) and not english_left(app), english_left(app)

@@ -41,6 +41,11 @@ def _seconds(value: float) -> str:
     return _("{seconds} s").format(seconds=f"{value:g}")
 
 
+def decoder_word(name: str) -> str:
+    """A decoder as the choice names it: the library's own name, the cascade of them "auto" in the merchant's language."""
+    return _("auto") if name == "auto" else name
+
+
 def settings_sections(settings: TerminalSettings, register: Register | None) -> list[Section]:
     """What the terminal runs with, by section: ``settings`` (the register's, when one is open),
     defaults resolved as ``register`` resolves them; before sign-in, said as defaults."""
@@ -135,7 +140,7 @@ class SettingsScreen(TerminalScreen):
                                  allow_blank=False, id="language")
                 with Vertical(classes="scanner-setting"):
                     yield Label(_("Decoder"))
-                    yield Select([(name, name) for name in self.decoders or (pos.decoder,)], value=pos.decoder,
+                    yield Select([(decoder_word(name), name) for name in self.decoders or (pos.decoder,)], value=pos.decoder,
                                  allow_blank=False, id="decoder")
                 with Vertical(classes="scanner-setting"):
                     yield Label(_("Virtual-scan damage"))
@@ -161,7 +166,7 @@ class SettingsScreen(TerminalScreen):
             names.append(current)
         select = self.query_one("#decoder", Select)
         with self.prevent(Select.Changed):
-            select.set_options([(name, name) for name in names])
+            select.set_options([(decoder_word(name), name) for name in names])
             select.value = current
         self.decoders = tuple(names)
         self._missing = {name: why for name, why in found.items() if why is not None}
