@@ -135,7 +135,7 @@ def run_scenarios(args: argparse.Namespace) -> int:
                     number=step.step.number, keyword=step.step.keyword, line=step.step.where.line)
                 print(f"        {title}:", flush=True)
                 for line in step.problems():
-                    print(f"          {line}", flush=True)
+                    print(f"          {_(line)}", flush=True)
                 for line in step.happened:
                     print(f"          ({line})", flush=True)
 
