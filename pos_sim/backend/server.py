@@ -22,8 +22,8 @@ from pathlib import Path
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from pos_sim.backend import keys
-from pos_sim.backend.app import Gateway, create_app
+from pos_sim.backend.store import keys
+from pos_sim.backend.edge.app import Gateway, create_app
 from pos_sim.backend.store import Store
 
 DEMO_CLIENT_ID = "SIM_DEMO"

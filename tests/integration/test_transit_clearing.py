@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, insert, select
 
-from pos_sim.backend.clock import SimClock
+from pos_sim.backend.store.clock import SimClock
 from pos_sim.backend.store import Store, entries, postings
-from pos_sim.backend.transit import Transit
-from pos_sim.backend.transit_store import transit_debts, transit_deny, transit_journeys, transit_riders
+from pos_sim.backend.services.transit import Transit
+from pos_sim.backend.store.transit import transit_debts, transit_deny, transit_journeys, transit_riders
 from pos_sim.domain.codes import ride
 from tests.integration.conftest import PG_URL, empty_database
 

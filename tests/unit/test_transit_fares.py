@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pos_sim.assets import ASSETS
-from pos_sim.backend.clearing import ClearingFares
+from pos_sim.backend.services.clearing import ClearingFares
 from pos_sim.domain.fares import Fares, Leg, read_network
 
 TRANSIT = ASSETS / "transit"

@@ -61,7 +61,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 
-from pos_sim.backend.clock import SimClock, check_advance
+from pos_sim.backend.store.clock import SimClock, check_advance
 from pos_sim.domain.fx import RateTable
 from pos_sim.domain.money import currency as _currency
 
@@ -1124,7 +1124,7 @@ class Store:
         ``clock`` (a new ``SimClock`` by default) gives every time the backend records and compares;
         ``key_dir`` is the data dir's key folder, where migrations move keys an older ledger held.
         """
-        from pos_sim.backend import migrations  # here: its Alembic env imports this module
+        from pos_sim.backend.store import migrations  # here: its Alembic env imports this module
 
         engine = _engine(url)
         try:

@@ -13,8 +13,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pos_sim.backend import keys
-from pos_sim.backend.payments import entry_code
+from pos_sim.backend.store import keys
+from pos_sim.backend.services.payments import entry_code
 from pos_sim.backend.protocol import Refused, timestamp
 from pos_sim.backend.store import Duplicate, Merchant, Store
 from pos_sim.domain.ams_signature import SignatureError, load_public_key

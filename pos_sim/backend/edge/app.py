@@ -50,15 +50,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pos_sim.backend.clock import MAX_ADVANCE_S
-from pos_sim.backend.faults import Faults, FaultSpec, trigger_amounts
-from pos_sim.backend.notifications import Backoff, Notifier
-from pos_sim.backend.merchants import MerchantExists, Merchants
-from pos_sim.backend.payments import Payments
+from pos_sim.backend.store.clock import MAX_ADVANCE_S
+from pos_sim.backend.services.faults import Faults, FaultSpec, trigger_amounts
+from pos_sim.backend.services.notifications import Backoff, Notifier
+from pos_sim.backend.services.merchants import MerchantExists, Merchants
+from pos_sim.backend.services.payments import Payments
 from pos_sim.backend.protocol import RESULTS, Refused, check_fresh, json_object, now, result, timestamp
 from pos_sim.backend.store import Store
-from pos_sim.backend.transit import MAX_BODY_BYTES as TRANSIT_MAX_BODY, Transit, routes as transit_routes
-from pos_sim.backend.wallets import Wallets
+from pos_sim.backend.services.transit import MAX_BODY_BYTES as TRANSIT_MAX_BODY, Transit, routes as transit_routes
+from pos_sim.backend.services.wallets import Wallets
 from pos_sim.domain import ams_signature
 from pos_sim.domain.errors import AmountError, DomainError
 from pos_sim.domain.fx import RateTable

@@ -61,7 +61,7 @@ from sqlalchemy.engine import Connection
 from pos_sim.assets import METRO
 from pos_sim.backend.protocol import Refused, amount_json
 from pos_sim.backend.store import Store, Tx, accounts, entries, postings
-from pos_sim.backend.transit_store import (
+from pos_sim.backend.store.transit import (
     db_value,
     insert_many,
     transit_cap_totals,

@@ -44,11 +44,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from pos_sim.backend import keys as key_files
-from pos_sim.backend.clearing import Clearing, ms, queue, utc
+from pos_sim.backend.store import keys as key_files
+from pos_sim.backend.services.clearing import Clearing, ms, queue, utc
 from pos_sim.backend.protocol import Refused, amount_json, json_object, now, result, timestamp
 from pos_sim.backend.store import Store, StoreError, Tx
-from pos_sim.backend.transit_store import (
+from pos_sim.backend.store.transit import (
     db_value,
     insert_many,
     transit_debts,
@@ -65,7 +65,7 @@ from pos_sim.domain.errors import DomainError
 from pos_sim.domain.money import Money
 
 if TYPE_CHECKING:
-    from pos_sim.backend.app import Gateway
+    from pos_sim.backend.edge.app import Gateway
 
 KEY_LIFETIME = timedelta(days=365)
 CODE_VALID_S = 60
