@@ -1,4 +1,4 @@
-"""Clearing's fares (pos_sim/backend/clearing.py ``ClearingFares``) price exactly as ``Fares`` does: the same
+"""Clearing's fares (pos_sim/backend/services/clearing.py ``ClearingFares``) price exactly as ``Fares`` does: the same
 journeys, charges, caps and max fares for any rider's history, on both example networks."""
 
 from datetime import datetime, timedelta

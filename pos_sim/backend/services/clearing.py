@@ -60,7 +60,8 @@ from sqlalchemy.engine import Connection
 
 from pos_sim.assets import METRO
 from pos_sim.backend.protocol import Refused, amount_json
-from pos_sim.backend.store import Store, Tx, accounts, entries, postings
+from pos_sim.backend.store.database import Store, Tx
+from pos_sim.backend.store.tables import accounts, entries, postings
 from pos_sim.backend.store.transit import (
     db_value,
     insert_many,

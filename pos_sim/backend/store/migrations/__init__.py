@@ -5,7 +5,7 @@
 pos-sim made, naming both revisions, without writing to it. It runs in the caller's transaction, and
 on PostgreSQL under an advisory lock, so workers that start together migrate once.
 
-A new revision, after changing the tables in ``store.py`` or ``transit_store.py``:
+A new revision, after changing the tables in ``store/tables.py`` or ``store/transit.py``:
 
     .venv/bin/python -m pos_sim.backend.store.migrations "what changed"
 
