@@ -217,7 +217,7 @@ class Ledger:
             rows = []
             for account_id, amount in ordered:
                 if facts[account_id][0] in POOLED_KINDS:
-                    self._move_pooled(account_id, amount)
+                    self.move_pooled(account_id, amount)
                     after = None
                 else:
                     after = self._conn.execute(_MOVE, {"account_id": account_id, "amount": amount}).scalar_one_or_none()
@@ -232,7 +232,7 @@ class Ledger:
             self._conn.execute(_INSERTS[entries], rows)
         return posting_id
 
-    def _move_pooled(self, account_id: str, amount: int) -> None:
+    def move_pooled(self, account_id: str, amount: int) -> None:
         """Add ``amount`` to a pooled account (``POOLED_KINDS``): to a shard no other transaction holds, where
         writers run concurrently, so that no pay waits for another's commit; else to its row."""
         if not self._shards:
