@@ -6,11 +6,12 @@ from __future__ import annotations
 from sqlalchemy import bindparam, select
 
 from pos_sim.backend.store.ledger import Ledger
+from pos_sim.backend.store.statements import Statement
 from pos_sim.backend.store.tables import requests
 
-_REMEMBERED = select(requests.c.request_hash, requests.c.response_json).where(
+_REMEMBERED = Statement(select(requests.c.request_hash, requests.c.response_json).where(
     requests.c.client_id == bindparam("client_id"), requests.c.call == bindparam("call"), requests.c.key == bindparam("key")
-)
+))
 
 
 class Idempotency(Ledger):
@@ -18,8 +19,8 @@ class Idempotency(Ledger):
 
     def remembered(self, client_id: str, call: str, key: str) -> tuple[str, str] | None:
         """The (request hash, response JSON) recorded for this call and idempotency key, or None."""
-        row = self._conn.execute(_REMEMBERED, {"client_id": client_id, "call": call, "key": key}).first()
-        return None if row is None else (row.request_hash, row.response_json)
+        row = _REMEMBERED.first(self._conn, {"client_id": client_id, "call": call, "key": key})
+        return None if row is None else (row[0], row[1])
 
     def remember(self, client_id: str, call: str, key: str, request_hash: str, response_json: str) -> None:
         """Record the answer to a call under its idempotency key; Duplicate if one is recorded already."""

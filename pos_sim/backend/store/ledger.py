@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from pos_sim.backend.store.errors import Duplicate, InsufficientFunds, LedgerError, StoreError
 from pos_sim.backend.store.records import Account, HistoryEntry
+from pos_sim.backend.store.statements import Statement
 from pos_sim.backend.store.tables import (
     MAX_AMOUNT,
     POOLED_KINDS,
@@ -30,7 +31,7 @@ from pos_sim.backend.store.tables import (
 from pos_sim.domain.money import currency as _currency
 
 _move_amount = bindparam("amount", type_=BigInteger())
-_MOVE = (
+_MOVE = Statement(
     update(accounts)
     .where(accounts.c.id == bindparam("account_id"), or_(accounts.c.kind != "wallet", accounts.c.balance + _move_amount >= 0))
     .values(balance=accounts.c.balance + _move_amount)
@@ -40,7 +41,7 @@ _MOVE = (
 
 _free_shard = (select(balance_shards.c.shard).where(balance_shards.c.account_id == bindparam("pooled"))
                .limit(1).with_for_update(skip_locked=True).scalar_subquery())
-_SHARD_MOVE = (
+_SHARD_MOVE = Statement(
     update(balance_shards)
     .where(balance_shards.c.account_id == bindparam("pooled"), balance_shards.c.shard == _free_shard)
     .values(balance=balance_shards.c.balance + _move_amount)
@@ -49,10 +50,10 @@ _SHARD_MOVE = (
 """Add ``amount`` to a shard of the account that no other transaction holds: its number, or no row when all are held."""
 
 _new_shard = pg_insert(balance_shards)
-_NEW_SHARD = _new_shard.on_conflict_do_update(
+_NEW_SHARD = Statement(_new_shard.on_conflict_do_update(
     index_elements=[balance_shards.c.account_id, balance_shards.c.shard],
     set_={"balance": balance_shards.c.balance + _new_shard.excluded.balance},
-)
+))
 """A new shard holding ``balance``, its number random; should the number be taken, added to (the one wait left)."""
 
 _sharded = select(cast(func.coalesce(func.sum(balance_shards.c.balance), 0), BigInteger)).where(
@@ -65,7 +66,7 @@ _ACCOUNT_FACTS = select(accounts.c.id, accounts.c.kind, accounts.c.currency).whe
     accounts.c.id.in_(bindparam("ids", expanding=True))
 )
 
-_INSERTS = {table: insert(table) for table in metadata.tables.values()}
+_INSERTS = {table: Statement(insert(table)) for table in metadata.tables.values()}
 
 
 def new_id(prefix: str) -> str:
@@ -131,7 +132,7 @@ class Ledger:
         ``going_on`` after a Duplicate may."""
         try:
             with self._undone_alone() if going_on or not self._failure_ends_it else nullcontext():
-                self._conn.execute(_INSERTS[table], values)
+                _INSERTS[table].run(self._conn, values)
         except IntegrityError as exc:
             if is_duplicate(exc):
                 raise Duplicate(f"{what} exists already") from None
@@ -220,26 +221,27 @@ class Ledger:
                     self.move_pooled(account_id, amount)
                     after = None
                 else:
-                    after = self._conn.execute(_MOVE, {"account_id": account_id, "amount": amount}).scalar_one_or_none()
-                    if after is None:
+                    moved = _MOVE.first(self._conn, {"account_id": account_id, "amount": amount})
+                    if moved is None:
                         raise InsufficientFunds(account_id, amount)
+                    after = moved[0]
                 rows.append(
                     {"posting_id": posting_id, "account_id": account_id, "amount": amount,
                      "currency": facts[account_id][1], "balance_after": after, "created_at": at}
                 )
             # written after the balances, so a posting refused on its first leg wrote nothing (no fsync at commit)
-            self._conn.execute(_INSERTS[postings], {"id": posting_id, "kind": kind, "ref": ref, "memo": memo, "created_at": at})
-            self._conn.execute(_INSERTS[entries], rows)
+            _INSERTS[postings].run(self._conn, {"id": posting_id, "kind": kind, "ref": ref, "memo": memo, "created_at": at})
+            _INSERTS[entries].run_many(self._conn, rows)
         return posting_id
 
     def move_pooled(self, account_id: str, amount: int) -> None:
         """Add ``amount`` to a pooled account (``POOLED_KINDS``): to a shard no other transaction holds, where
         writers run concurrently, so that no pay waits for another's commit; else to its row."""
         if not self._shards:
-            self._conn.execute(_MOVE, {"account_id": account_id, "amount": amount})
-        elif self._conn.execute(_SHARD_MOVE, {"pooled": account_id, "amount": amount}).first() is None:
+            _MOVE.run(self._conn, {"account_id": account_id, "amount": amount})
+        elif _SHARD_MOVE.first(self._conn, {"pooled": account_id, "amount": amount}) is None:
             shard = secrets.randbits(62)
-            self._conn.execute(_NEW_SHARD, {"account_id": account_id, "shard": shard, "balance": amount})
+            _NEW_SHARD.run(self._conn, {"account_id": account_id, "shard": shard, "balance": amount})
 
     def history(self, account_id: str, limit: int | None = None) -> list[HistoryEntry]:
         """The account's entries, newest first, each with the balance after it: a pooled account's (which its

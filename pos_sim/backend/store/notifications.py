@@ -11,9 +11,10 @@ from sqlalchemy import func, insert, select, update
 from pos_sim.backend.store.errors import StoreError
 from pos_sim.backend.store.ledger import Ledger
 from pos_sim.backend.store.records import Notification
+from pos_sim.backend.store.statements import Statement
 from pos_sim.backend.store.tables import UtcDateTime, aware, notifications, utc
 
-_ADD_NOTIFICATION = insert(notifications).returning(notifications.c.id)
+_ADD_NOTIFICATION = Statement(insert(notifications).returning(notifications.c.id))
 
 
 class Outbox(Ledger):
@@ -24,7 +25,7 @@ class Outbox(Ledger):
         at = self._now()
         row = {"client_id": client_id, "payment_id": payment_id, "url": url, "body": body, "attempts": 0,
                "next_at": at, "created_at": at}
-        return int(self._conn.execute(_ADD_NOTIFICATION, row).scalar_one())
+        return int(_ADD_NOTIFICATION.rows(self._conn, row)[0][0])
 
     def claim_notifications(self, now: datetime, until: datetime, limit: int = 50) -> list[Notification]:
         """Undelivered notifications due at ``now``, oldest first, claimed: due again only at ``until``

@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, func, select, update
 from pos_sim.backend.store.errors import StoreError
 from pos_sim.backend.store.ledger import Ledger, check_amount, currency_code
 from pos_sim.backend.store.records import CodeStatus, CodeUse, DeviceToken, Merchant, Payment, Refund, Refunded
+from pos_sim.backend.store.statements import Statement
 from pos_sim.backend.store.tables import (
     PAYMENT_STATUSES,
     REFUND_STATUSES,
@@ -25,7 +26,7 @@ from pos_sim.backend.store.tables import (
 )
 
 _code_at = bindparam("at", type_=UtcDateTime())
-_TAKE_CODE = (
+_TAKE_CODE = Statement(
     update(payment_codes)
     .where(payment_codes.c.code == bindparam("the_code"), payment_codes.c.used_at.is_(None), payment_codes.c.expires_at > _code_at)
     .values(used_at=_code_at)
@@ -33,7 +34,7 @@ _TAKE_CODE = (
 )
 """Use a code: its wallet if it was known, unused and not expired at ``at``, else no row."""
 
-_CODE = select(payment_codes.c.wallet_id, payment_codes.c.used_at).where(payment_codes.c.code == bindparam("code"))
+_CODE = Statement(select(payment_codes.c.wallet_id, payment_codes.c.used_at).where(payment_codes.c.code == bindparam("code")))
 
 
 class PaymentRecords(Ledger):
@@ -234,13 +235,14 @@ class PaymentRecords(Ledger):
 
     def take_code(self, code: str, now: datetime) -> CodeUse:
         """Use a payment code once: OK (now marked used) only for a known, unused code not expired at ``now``."""
-        taken = self._conn.execute(_TAKE_CODE, {"the_code": code, "at": aware(now)}).first()
+        taken = _TAKE_CODE.first(self._conn, {"the_code": code, "at": aware(now)})
         if taken is not None:
-            return CodeUse(CodeStatus.OK, taken.wallet_id)
-        row = self._conn.execute(_CODE, {"code": code}).first()  # why not: unknown, used or expired
+            return CodeUse(CodeStatus.OK, taken[0])
+        row = _CODE.first(self._conn, {"code": code})  # why not: unknown, used or expired
         if row is None:
             return CodeUse(CodeStatus.UNKNOWN)
-        return CodeUse(CodeStatus.USED if row.used_at is not None else CodeStatus.EXPIRED, row.wallet_id)
+        wallet_id, used_at = row
+        return CodeUse(CodeStatus.USED if used_at is not None else CodeStatus.EXPIRED, wallet_id)
 
     # phone wallet device tokens
 
