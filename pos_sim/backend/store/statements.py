@@ -10,7 +10,7 @@ taken key...), so the callers catch what they caught before.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Dialect
@@ -42,14 +42,15 @@ class _Compiled:
         self.dialect = dialect
 
     def arguments(self, params: Mapping[str, Any]) -> Any:
+        """The driver's arguments for ``params``: each converted by its type, in the statement's order."""
         values = self.defaults | params if self.defaults else dict(params)
         for name, process in self.binds:
             values[name] = process(values[name])
         return values if self.order is None else [values[name] for name in self.order]
 
     def row(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
-        if self.results is None:
-            return row
+        """A row of the driver's, each value converted by its column's type."""
+        assert self.results is not None
         return tuple(value if process is None else process(value) for process, value in zip(self.results, row))
 
 
@@ -66,18 +67,24 @@ class Statement:
             compiled = self._compiled[(conn.dialect.name, names)] = _Compiled(self.construct, conn.dialect, names)
         return compiled
 
-    def _run(self, compiled: _Compiled, run: Callable[[Any], Any], arguments: Any) -> Any:
+    def _run(self, conn: Connection, params: Any, many: bool = False) -> tuple[_Compiled, Any]:
+        """Run it on the driver's cursor, once, or once a row of ``params`` (``many``); with its cursor."""
+        compiled = self._as(conn, tuple(params[0] if many else params))
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            return run(arguments)
+            if many:
+                cursor.executemany(compiled.sql, [compiled.arguments(row) for row in params])
+            else:
+                cursor.execute(compiled.sql, compiled.arguments(params))
         except compiled.error as exc:
-            raise DBAPIError.instance(compiled.sql, arguments, exc, compiled.error, dialect=compiled.dialect) from exc
+            raise DBAPIError.instance(compiled.sql, params, exc, compiled.error, dialect=compiled.dialect) from exc
+        return compiled, cursor
 
     def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run it; the rows it answers (a SELECT's, or RETURNING's), each a tuple."""
-        compiled = self._as(conn, tuple(params))
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        self._run(compiled, lambda arguments: cursor.execute(compiled.sql, arguments), compiled.arguments(params))
-        return [compiled.row(row) for row in cursor.fetchall()]
+        compiled, cursor = self._run(conn, params)
+        rows = cursor.fetchall()
+        return rows if compiled.results is None else [compiled.row(row) for row in rows]
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """Run it; its first row, or None."""
@@ -86,17 +93,9 @@ class Statement:
 
     def run(self, conn: Connection, params: Mapping[str, Any]) -> int:
         """Run it; how many rows it changed."""
-        compiled = self._as(conn, tuple(params))
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        self._run(compiled, lambda arguments: cursor.execute(compiled.sql, arguments), compiled.arguments(params))
-        return cursor.rowcount
+        return self._run(conn, params)[1].rowcount
 
-    def run_many(self, conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
+    def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run it once a row of parameters (every row with the same names), in one call to the driver."""
-        rows = list(rows)
-        if not rows:
-            return
-        compiled = self._as(conn, tuple(rows[0]))
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        self._run(compiled, lambda arguments: cursor.executemany(compiled.sql, arguments),
-                  [compiled.arguments(row) for row in rows])
+        if rows:
+            self._run(conn, rows, many=True)
