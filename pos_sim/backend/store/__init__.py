@@ -6,11 +6,12 @@ one database transaction: committed (durably, before the caller answers) on norm
 on an exception. A failed posting or a duplicate insert is undone alone, so the caller may catch
 ``InsufficientFunds`` or ``Duplicate`` and go on in the same transaction.
 
-Speed. A pay runs about ten statements, and what costs is Python, not SQL: the statements of the
-hot paths are built once with named parameters (``_REMEMBERED``, ``_TAKE_CODE``, ``_MOVE``...), as
-building a Core construct costs several times what running it does; savepoints are taken only
-where something must be undone alone (SQLite undoes a failed statement by itself); and the kind
-and currency of accounts, fixed once an account is made, are remembered by the store.
+Speed. A pay runs eight statements, and what costs is Python, not SQL: the statements of the hot
+paths are built once with named parameters (``_REMEMBERED``, ``_TAKE_CODE``, ``_MOVE``...) and run on
+the driver's cursor (``statements.Statement``), as building a Core construct, or even running one
+through SQLAlchemy, costs several times what SQLite takes to run it; savepoints are taken only where
+something must be undone alone (SQLite undoes a failed statement by itself); and the kind and currency
+of accounts, fixed once an account is made, are remembered by the store.
 
 No hot row. Every pay of a merchant credits its account, and every cross-border or funding posting
 moves a system account; on PostgreSQL, where transactions run at once, a posting to such a pooled
@@ -25,6 +26,7 @@ The package, a module a job (none imports a service or the edge: pyproject.toml'
 - ``idempotency.py``: the answer recorded under each call's idempotency key;
 - ``notifications.py``: the outbox of payment result notifications;
 - ``tables.py``, ``records.py``, ``errors.py``: the tables, the rows as values, what the store raises;
+- ``statements.py``: the hot paths' statements, compiled once and run on the driver;
 - ``transit.py``: the transit tables; ``keys.py``: key pairs in the data dir; ``clock.py``: the simulator's
   clock; ``migrations/``: the schema's Alembic revisions.
 """
