@@ -20,18 +20,18 @@ from pos_sim.backend.store.errors import StoreError
 from pos_sim.backend.store.idempotency import Idempotency
 from pos_sim.backend.store.notifications import Outbox
 from pos_sim.backend.store.payments import PaymentRecords
+from pos_sim.backend.store.statements import Statement
 from pos_sim.backend.store.tables import CLOCK_OFFSET, FX_RATES, controls
 from pos_sim.domain.fx import RateTable
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 """How long a SQLite writer waits for another writer's transaction before giving up."""
 
-
 MAX_KNOWN_ACCOUNTS = 100_000
 """How many accounts' kind and currency a store keeps in memory before it starts over."""
 
 
-_CONTROLS = select(controls.c.name, controls.c.value)
+_CONTROLS = Statement(select(controls.c.name, controls.c.value))
 
 
 class Tx(PaymentRecords, Idempotency, Outbox):
@@ -173,7 +173,7 @@ class Store:
         """Take the controls as the database holds them. Where this process is the one writer (SQLite),
         what it wrote is what there is, so they are read once; on PostgreSQL other worker processes may
         move them, so they are read at the start of every transaction (one small query)."""
-        for name, value in conn.execute(_CONTROLS):
+        for name, value in _CONTROLS.rows(conn, {}):
             if name == CLOCK_OFFSET:
                 self.clock.follow(int(value))
             elif name == FX_RATES and value != self._rates_json:
