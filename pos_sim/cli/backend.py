@@ -36,7 +36,7 @@ def default_data_dir() -> Path:
 def run_backend(args: argparse.Namespace) -> int:
     from pos_sim.backend import server  # here, not at the top: the other commands start without the web stack
 
-    from pos_sim.backend.store import StoreError
+    from pos_sim.backend.store.errors import StoreError
 
     if args.host not in ("127.0.0.1", "::1", "localhost") and not args.admin_token:
         raise UsageError(_("--host {host} serves beyond this machine: give --admin-token to guard the /sim admin API").format(
@@ -86,7 +86,7 @@ def embedded_gateway(values: dict[str, Any], origins: dict[str, str]) -> bool:
 def embedded_backend(data_dir: Path) -> Iterator[str]:
     """A simulator of ``data_dir`` on a free loopback port for the length of the command; its URL."""
     from pos_sim.backend import server
-    from pos_sim.backend.store import StoreError
+    from pos_sim.backend.store.errors import StoreError
 
     try:
         running = server.start(server.open_gateway(data_dir))

@@ -20,7 +20,7 @@ import time_machine
 from textual import events
 from textual.widgets import Input
 
-from pos_sim.backend import keys
+from pos_sim.backend.store import keys
 from pos_sim.backend.server import DEMO_CLIENT_ID
 from pos_sim.domain.money import Money
 from pos_sim.domain.cart import Cart

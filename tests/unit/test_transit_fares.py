@@ -1,4 +1,4 @@
-"""Clearing's fares (pos_sim/backend/clearing.py ``ClearingFares``) price exactly as ``Fares`` does: the same
+"""Clearing's fares (pos_sim/backend/services/clearing.py ``ClearingFares``) price exactly as ``Fares`` does: the same
 journeys, charges, caps and max fares for any rider's history, on both example networks."""
 
 from datetime import datetime, timedelta
@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pos_sim.assets import ASSETS
-from pos_sim.backend.clearing import ClearingFares
+from pos_sim.backend.services.clearing import ClearingFares
 from pos_sim.domain.fares import Fares, Leg, read_network
 
 TRANSIT = ASSETS / "transit"

@@ -37,7 +37,8 @@ batch (bulk reads and writes, no statement per tap or per journey): the batch's 
 queue (DELETE ... RETURNING; an upload meanwhile puts them back), their rider rows and wallets locked,
 their taps from the checkpoint, their journeys from the checkpoint and those still owed, their cap totals
 and debts read; then written back in bulk: each wallet's new balance (never below zero), the operator's
-account moved once by the batch's total, the ledger's postings and entries as ``Tx.post`` writes them (a
+account moved once by the batch's total (into a balance shard where writers run at once, as ``Tx.post``
+moves it), the ledger's postings and entries as ``Tx.post`` writes them (a
 posting a journey, its two legs with their balances after) in a few bulk inserts, the journeys,
 checkpoints, cap totals, debts and deny list.
 
@@ -60,8 +61,9 @@ from sqlalchemy.engine import Connection
 
 from pos_sim.assets import METRO
 from pos_sim.backend.protocol import Refused, amount_json
-from pos_sim.backend.store import Store, Tx, accounts, entries, postings
-from pos_sim.backend.transit_store import (
+from pos_sim.backend.store.database import Store, Tx
+from pos_sim.backend.store.tables import accounts, entries, postings
+from pos_sim.backend.store.transit import (
     db_value,
     insert_many,
     transit_cap_totals,
@@ -395,8 +397,6 @@ _DEBTS = select(transit_debts.c.account, transit_debts.c.owed, transit_debts.c.s
 _WALLETS = (select(accounts.c.id, accounts.c.kind, accounts.c.currency, accounts.c.balance)
             .where(accounts.c.id.in_(bindparam("wallets", expanding=True))).order_by(accounts.c.id).with_for_update())
 _SET_BALANCE = update(accounts).where(accounts.c.id == bindparam("wallet")).values(balance=bindparam("new_balance"))
-_ADD_BALANCE = (update(accounts).where(accounts.c.id == bindparam("account"))
-                .values(balance=accounts.c.balance + bindparam("delta")).returning(accounts.c.balance))
 _UPDATE_JOURNEY = (update(transit_journeys)
                    .where(transit_journeys.c.account == bindparam("the_account"),
                           transit_journeys.c.journey_key == bindparam("the_key"))
@@ -491,7 +491,7 @@ class _Batch:
         self.now_ms = ms(self.at)
         self.at_db = db_value(self.conn, entries.c.created_at, self.at)
         self.postings: list[tuple[Any, ...]] = []  # POSTING_COLUMNS
-        self.entries: list[list[Any]] = []  # ENTRY_COLUMNS; a merchant's balance_after is filled in by _write
+        self.entries: list[list[Any]] = []  # ENTRY_COLUMNS; a merchant's balance_after is None, as Tx.post writes it
         self.merchant_entries: dict[str, list[list[Any]]] = defaultdict(list)
         self.merchant_accounts: dict[str, str] = {}
         self.balances: dict[str, int] = {}
@@ -758,12 +758,8 @@ class _Batch:
     def _write(self, chunk: list[str], inserts: list[_Journey], updates: list[_Journey],
                owed: dict[str, tuple[str, int]], debts: dict[str, Any]) -> None:
         conn, dialect = self.conn, self.store.dialect
-        for merchant, merchant_entries in sorted(self.merchant_entries.items()):
-            total = sum(entry[2] for entry in merchant_entries)
-            balance = conn.execute(_ADD_BALANCE, {"account": merchant, "delta": total}).scalar_one() - total
-            for entry in merchant_entries:
-                balance += entry[2]
-                entry[4] = balance
+        for merchant, merchant_entries in sorted(self.merchant_entries.items()):  # no hot row: into a shard on PostgreSQL
+            self.tx.move_pooled(merchant, sum(entry[2] for entry in merchant_entries))
         if self.changed_wallets:
             conn.execute(_SET_BALANCE, [{"wallet": wallet_id, "new_balance": self.balances[wallet_id]}
                                         for wallet_id in sorted(self.changed_wallets)])
