@@ -8,19 +8,25 @@ machine):
 2. candidate regions (where strong gradients are dense), each cut out, upscaled when small and
    turned so a 1-D code's bars stand upright (the angle comes from the region's gradients); the
    regions no read of pass 1 explains are read even after it found a code (several codes a frame);
-3. zxing-cpp on the frame with its own retries (90-degree turns, downscaling, inversion);
-4. the frame inverted, for 1-D codes in dark mode (zxing-cpp's 1-D readers ignore inversion);
-5. each region sharpened (blur), binarised after smoothing (noise), and contrast-equalised;
-6. libzbar on each region, a different reader that gets some codes zxing-cpp misses.
+3. zxing-cpp on the frame with its own retries (90-degree turns, downscaling, inversion): the same
+   reading as zxing-cpp alone, and always paid for, whatever the budget (the passes before it leave
+   room for it), so the cascade reads what zxing-cpp alone reads;
+4. the 1-D codes OpenCV's barcode detector locates, each cut out along its turned rectangle with a
+   quiet zone, bars upright (it finds codes whose bars a tilt or clutter hide from pass 2);
+5. the frame inverted, for 1-D codes in dark mode (zxing-cpp's 1-D readers ignore inversion);
+6. each region sharpened (blur), binarised after smoothing (noise), and contrast-equalised;
+7. libzbar on each region, a different reader that gets some codes zxing-cpp misses.
 
 Every read is validated before it is returned (``valid``): EAN/UPC check digits, the CRC and
 structure of EMV payloads, the wallet code format when the caller expects a wallet code. A read
 that validates is kept when nothing disagrees with it (``Cascade._disputed``): a 1-D read's place
 is read a second time, and a different text there refuses it. Where the read is weak (a short
 1-D code, a read made only after the image was sharpened, binarised or equalised, which can make
-bars up, or libzbar's, whose Code 128 misreads can pass their check) the second reading must
-agree. A wrong read is worse than no read. UPC-E is not read: on cluttered frames its short
-symbols were the main source of false reads, and the terminals this simulates meet EAN-13/EAN-8.
+bars up, or libzbar's on a scan line or two, whose Code 128 misreads can pass their check) another
+reading must agree. A read whose place lies in a code of stronger checks read in the same pass is
+a misread of part of it (a UPC-A in a Code 128's bars) and is refused. A wrong read is worse than
+no read. UPC-E is not read: on cluttered frames its short symbols were the main source of false
+reads, and the terminals this simulates meet EAN-13/EAN-8.
 """
 
 from __future__ import annotations
@@ -114,7 +120,8 @@ class Cascade:
     def _passes(self, frame: np.ndarray, found: dict) -> Iterator[tuple[str, np.ndarray, list[Read], Transform]]:
         """(stage, the image the reads are in, the reads, the map of their corners to the frame),
         while the pixels read stay within the budget. Once something is ``found``, only the candidate
-        regions that hold no read yet are read (another code may be there), and then no more."""
+        regions that hold no read yet are read (another code may be there), and then no more. The
+        full pass is paid for from the start (``reserved``): no pass before it can spend its share."""
         spent = 0
         reserved = frame.size * FULL_COST  # zxing-cpp's own full pass is always paid for: what it reads, the cascade reads
 
@@ -132,7 +139,7 @@ class Cascade:
         if found:
             return
         reserved = 0
-        afford(frame, FULL_COST)
+        afford(frame, FULL_COST)  # its share, reserved so far, now spent
         yield "full", frame, self._read(frame, fast=False), _same
         if not found and afford(frame, LOCATE_COST):
             located = [_Region.located(frame, corners) for corners in self._locate(frame)]
@@ -167,9 +174,10 @@ class Cascade:
         zxing-cpp's other binariser, then with libzbar. A different text (and not the read's own)
         refuses the read. No text refuses only a weak read: an EAN-8, a Code 128 shorter than
         STRONG_CODE128, a read with ``rivals`` (another text in the same place, in the same pass),
-        or any 1-D read off a preprocessed image or by libzbar (which cannot confirm itself),
-        unless zxing-cpp reads the read's text, and no other, in another image of the place: the
-        place sharpened, binarised or equalised (not the image the read was made in).
+        any 1-D read off a preprocessed image, or libzbar's read on fewer than ZBAR_LINES of its
+        scan lines (libzbar's misreads were seen on one or two), unless zxing-cpp reads the read's
+        text, and no other, in another image of the place: the place sharpened, binarised or
+        equalised (not the image the read was made in).
         """
         if read.symbology not in LINEAR:
             return False
