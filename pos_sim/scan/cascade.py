@@ -48,7 +48,7 @@ SYMBOLOGIES = ("qr", "microqr", *LINEAR)  # what the cascade reads, whichever li
 DEFAULT_BUDGET_PX = 16 * 1280 * 720  # pixels read a frame: about 16 readings of a 1280x720 frame
 FULL_COST = 4  # zxing-cpp with its retries reads the frame about 4 times (turned, downscaled, inverted)
 ZBAR_COST = 2  # libzbar takes about twice zxing-cpp's time a pixel
-ZBAR_LINES = 6  # libzbar scan lines that read the same text, from which its 1-D read is its own second reading
+ZBAR_LINES = 8  # libzbar scan lines that read the same text, from which its 1-D read is its own second reading
 STRONG_CODE128 = 6  # Code 128 characters from which its mod-103 check character makes a lone read safe
 PREPROCESSED = ("sharpened", "binarised", "equalised")
 LOCATE_COST = 2  # OpenCV's 1-D detector takes about one to one and a half zxing-cpp readings' time
@@ -184,7 +184,7 @@ class Cascade:
         crop = _around(image, read.corners)
         texts = {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")}
         if not texts and self._zbar is not None and stage != "zbar":
-            texts = {r.text for r in self._zbar.decode(crop)}
+            texts = {r.text for r in self._zbar.decode(crop) if r.lines >= ZBAR_LINES}
         if texts:
             return read.text not in texts
         # libzbar's Code 128 misreads pass its check, but on a scan line or two: a text many lines read is its own second reading
