@@ -73,6 +73,8 @@ def valid(read: Read, expect: str | None = None) -> bool:
         except CodeError:
             return False
     kind = codes.classify(read.text).kind
+    if kind in ("emv-mpm", "emv-cpm") and read.symbology in LINEAR:
+        return expect is None  # EMV payloads come in QR codes only: a Code 128 of "00..." is some other text
     if kind in ("emv-mpm", "emv-cpm", "wallet-paycode"):
         try:
             codes.parse(read.text)

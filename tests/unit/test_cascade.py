@@ -56,6 +56,14 @@ def test_a_payload_that_fails_its_crc_is_never_returned():
     assert Cascade().decode(image) == []  # ...the cascade refuses it
 
 
+def test_a_code128_whose_text_starts_as_an_emv_payload_does_is_read():
+    """EMV payloads come in QR codes only: a shelf label's Code 128 "00..." is no broken EMV payload."""
+    image = in_frame(barcode_image("code128", "00FD-SHELF-42", module_px=2))
+    assert [r.text for r in decoders.load("zxing").decode(image)] == ["00FD-SHELF-42"]
+    assert [r.text for r in Cascade().decode(image)] == ["00FD-SHELF-42"]
+    assert Cascade(expect="emv-mpm").decode(image) == []
+
+
 def test_expecting_a_wallet_code_ignores_other_codes():
     paycode = wallet.make_alipay_plus_code("251001", "0123456789012345")
     frame = np.full((480, 900), 230, np.uint8)
