@@ -22,7 +22,7 @@ structure of EMV payloads, the wallet code format when the caller expects a wall
 that validates is kept when nothing disagrees with it (``Cascade._disputed``): a 1-D read's place
 is read a second time, and a different text there refuses it. Where the read is weak (a short
 1-D code, a read made only after the image was sharpened, binarised or equalised, which can make
-bars up, or libzbar's on a scan line or two, whose Code 128 misreads can pass their check) another
+bars up, or libzbar's on a few scan lines, whose Code 128 misreads can pass their check) another
 reading must agree. A read whose place lies in a code of stronger checks read in the same pass is
 a misread of part of it (a UPC-A in a Code 128's bars) and is refused. A wrong read is worse than
 no read. UPC-E is not read: on cluttered frames its short symbols were the main source of false
@@ -177,25 +177,29 @@ class Cascade:
         refuses the read. No text refuses only a weak read: an EAN-8, a Code 128 shorter than
         STRONG_CODE128, a read with ``rivals`` (another text in the same place, in the same pass),
         any 1-D read off a preprocessed image, or libzbar's read on fewer than ZBAR_LINES of its
-        scan lines (libzbar's misreads were seen on one or two), unless zxing-cpp reads the read's
+        scan lines (libzbar's misreads were seen on one to four), unless zxing-cpp reads the read's
         text, and no other, in another image of the place: the place sharpened, binarised or
-        equalised (not the image the read was made in).
+        equalised (not the image the read was made in). An EAN/UPC read that nothing confirmed is
+        looked at in those images too, and a different text there refuses it (faded print and noise
+        gave zxing-cpp EAN-13 misreads that these images read right). Looking there at every
+        EAN/UPC read, confirmed too, was tried: it refused true reads zxing-cpp alone keeps.
         """
         if read.symbology not in LINEAR:
             return False
         crop = _around(image, read.corners)
         texts = {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")}
         if not texts and self._zbar is not None and stage != "zbar":
-            texts = {r.text for r in self._zbar.decode(crop) if r.lines >= ZBAR_LINES}
+            texts = {r.text for r in self._zbar.decode(crop) if r.lines >= ZBAR_LINES}  # a misread on a few lines refuses nothing
         if texts:
             return read.text not in texts
-        # libzbar's Code 128 misreads pass its check, but on a scan line or two: a text many lines read is its own second reading
-        weak = rivals or stage in PREPROCESSED or (stage == "zbar" and read.lines < ZBAR_LINES)
-        if not weak and read.symbology != "ean8" and not (read.symbology == "code128" and len(read.text) < STRONG_CODE128):
-            return False
-        texts = {r.text for name, other in _variants(crop) if name != stage
-                 for r in self._zxing.read(other, formats=self._linear, fast=True)}
-        return texts != {read.text}
+        strength = _check_strength(read)
+        # libzbar's Code 128 misreads pass its check, but on a few scan lines: a text many lines read is its own second reading
+        weak = rivals or stage in PREPROCESSED or (stage == "zbar" and read.lines < ZBAR_LINES) or strength == 0
+        if not weak and strength == 2:
+            return False  # a long Code 128: its mod-103 check makes a lone read safe
+        others = {r.text for name, other in _variants(crop) if name != stage
+                  for r in self._zxing.read(other, formats=self._linear, fast=True)}
+        return others != {read.text} if weak else bool(others - {read.text})
 
     def _read(self, image: np.ndarray, *, fast: bool, linear_only: bool = False) -> list[Read]:
         return self._zxing.read(image, formats=self._linear if linear_only else self._formats, fast=fast)
@@ -337,6 +341,7 @@ class _Region:
     def back(self, corners: Corners) -> Corners:
         points = cv2.perspectiveTransform(np.array(corners, dtype=np.float32)[None], np.linalg.inv(self.matrix))[0]
         return tuple((round(float(px)), round(float(py))) for px, py in points)
+
 
 def _variants(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
     """``image`` sharpened (blur), binarised after smoothing (noise, low contrast), and contrast-equalised."""
