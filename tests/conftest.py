@@ -1,5 +1,7 @@
+import importlib.util
 import json
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,6 +12,15 @@ TESTS = Path(__file__).resolve().parent
 
 settings.register_profile("default", max_examples=150, deadline=None)
 settings.load_profile("default")
+
+
+@pytest.fixture(scope="session")
+def bench():
+    """scripts/bench_scan.py as a module: the seeded corpora of camera frames the scanner is measured on."""
+    spec = importlib.util.spec_from_file_location("bench_scan", TESTS.parent / "scripts" / "bench_scan.py")
+    module = sys.modules["bench_scan"] = importlib.util.module_from_spec(spec)  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")

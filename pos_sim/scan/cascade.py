@@ -8,19 +8,25 @@ machine):
 2. candidate regions (where strong gradients are dense), each cut out, upscaled when small and
    turned so a 1-D code's bars stand upright (the angle comes from the region's gradients); the
    regions no read of pass 1 explains are read even after it found a code (several codes a frame);
-3. zxing-cpp on the frame with its own retries (90-degree turns, downscaling, inversion);
-4. the frame inverted, for 1-D codes in dark mode (zxing-cpp's 1-D readers ignore inversion);
-5. each region sharpened (blur), binarised after smoothing (noise), and contrast-equalised;
-6. libzbar on each region, a different reader that gets some codes zxing-cpp misses.
+3. zxing-cpp on the frame with its own retries (90-degree turns, downscaling, inversion): the same
+   reading as zxing-cpp alone, and always paid for, whatever the budget (the passes before it leave
+   room for it), so the cascade reads what zxing-cpp alone reads;
+4. the 1-D codes OpenCV's barcode detector locates, each cut out along its turned rectangle with a
+   quiet zone, bars upright (it finds codes whose bars a tilt or clutter hide from pass 2);
+5. the frame inverted, for 1-D codes in dark mode (zxing-cpp's 1-D readers ignore inversion);
+6. each region sharpened (blur), binarised after smoothing (noise), and contrast-equalised;
+7. libzbar on each region, a different reader that gets some codes zxing-cpp misses.
 
 Every read is validated before it is returned (``valid``): EAN/UPC check digits, the CRC and
 structure of EMV payloads, the wallet code format when the caller expects a wallet code. A read
 that validates is kept when nothing disagrees with it (``Cascade._disputed``): a 1-D read's place
 is read a second time, and a different text there refuses it. Where the read is weak (a short
 1-D code, a read made only after the image was sharpened, binarised or equalised, which can make
-bars up, or libzbar's, whose Code 128 misreads can pass their check) the second reading must
-agree. A wrong read is worse than no read. UPC-E is not read: on cluttered frames its short
-symbols were the main source of false reads, and the terminals this simulates meet EAN-13/EAN-8.
+bars up, or libzbar's on a few scan lines, whose Code 128 misreads can pass their check) another
+reading must agree. A read whose place lies in a code of stronger checks read in the same pass is
+a misread of part of it (a UPC-A in a Code 128's bars) and is refused. A wrong read is worse than
+no read. UPC-E is not read: on cluttered frames its short symbols were the main source of false
+reads, and the terminals this simulates meet EAN-13/EAN-8.
 """
 
 from __future__ import annotations
@@ -39,11 +45,15 @@ from pos_sim.scan.decoders import Corners, Read, gray
 
 LINEAR = ("ean13", "ean8", "upca", "code128")
 SYMBOLOGIES = ("qr", "microqr", *LINEAR)  # what the cascade reads, whichever library reads it
-DEFAULT_BUDGET_PX = 12 * 1280 * 720  # pixels read a frame: about 12 readings of a 1280x720 frame
+DEFAULT_BUDGET_PX = 16 * 1280 * 720  # pixels read a frame: about 16 readings of a 1280x720 frame
 FULL_COST = 4  # zxing-cpp with its retries reads the frame about 4 times (turned, downscaled, inverted)
 ZBAR_COST = 2  # libzbar takes about twice zxing-cpp's time a pixel
+ZBAR_LINES = 8  # libzbar scan lines that read the same text, from which its 1-D read is its own second reading
 STRONG_CODE128 = 6  # Code 128 characters from which its mod-103 check character makes a lone read safe
 PREPROCESSED = ("sharpened", "binarised", "equalised")
+LOCATE_COST = 2  # OpenCV's 1-D detector takes about one to one and a half zxing-cpp readings' time
+MOST_LOCATED = 3  # the 1-D codes the detector found that are read, the largest first
+LOCATED_PX = 480  # the width a located code is brought to, at least: zxing-cpp's 1-D readers want 2+ pixels a module
 ANGLE_BINS = 60  # 3 degrees a bin
 BAR_SHARE = 0.25  # the share of gradient strength within 4.5 degrees of the peak that says "1-D code" (even: 0.05)
 
@@ -63,6 +73,8 @@ def valid(read: Read, expect: str | None = None) -> bool:
         except CodeError:
             return False
     kind = codes.classify(read.text).kind
+    if kind in ("emv-mpm", "emv-cpm") and read.symbology in LINEAR:
+        return expect is None  # EMV payloads come in QR codes only: a Code 128 of "00..." is some other text
     if kind in ("emv-mpm", "emv-cpm", "wallet-paycode"):
         try:
             codes.parse(read.text)
@@ -84,6 +96,7 @@ class Cascade:
         self._linear = zxingcpp.BarcodeFormats(linear)
         self._formats = zxingcpp.BarcodeFormats([zxingcpp.BarcodeFormat.QRCode, zxingcpp.BarcodeFormat.MicroQRCode, *linear])
         self._zbar = decoders.load("zbar")
+        self._locator = cv2.barcode.BarcodeDetector()
         self.expect = expect
         self.budget_px = budget_px
 
@@ -96,6 +109,9 @@ class Cascade:
                 key = (read.symbology, read.text)
                 if key in found or read.symbology not in SYMBOLOGIES or not valid(read, self.expect):
                     continue
+                if any(_check_strength(other) > _check_strength(read) and _about(_centre(read.corners), other.corners)
+                       and valid(other) for other in reads):
+                    continue  # a misread of part of a code whose checks are stronger (a UPC-A in a Code 128's bars)
                 rivals = any(other.text != read.text and _overlap(other.corners, read.corners) for other in reads)
                 if self._disputed(seen, read, stage, rivals):
                     continue
@@ -106,34 +122,50 @@ class Cascade:
     def _passes(self, frame: np.ndarray, found: dict) -> Iterator[tuple[str, np.ndarray, list[Read], Transform]]:
         """(stage, the image the reads are in, the reads, the map of their corners to the frame),
         while the pixels read stay within the budget. Once something is ``found``, only the candidate
-        regions that hold no read yet are read (another code may be there), and then no more."""
+        regions that hold no read yet are read (another code may be there), and then no more. The
+        full pass is paid for from the start (``reserved``): no pass before it can spend its share."""
         spent = 0
+        reserved = frame.size * FULL_COST  # zxing-cpp's own full pass is always paid for: what it reads, the cascade reads
 
         def afford(image: np.ndarray, cost: int = 1) -> bool:
             nonlocal spent
             spent += image.size * cost
-            return spent <= self.budget_px
+            return spent + reserved <= self.budget_px
 
         afford(frame)
         yield "fast", frame, self._read(frame, fast=True), _same
-        regions = [_Region(frame, box, angle) for box, angle in _candidates(frame)]
+        regions = [_Region.candidate(frame, box, angle) for box, angle in _candidates(frame)]
         for region in regions:
             if not any(region.holds(read.corners) for read in found.values()) and afford(region.image):
                 yield "region", region.image, self._read(region.image, fast=True), region.back
         if found:
             return
-        if afford(frame, FULL_COST):
-            yield "full", frame, self._read(frame, fast=False), _same
+        reserved = 0
+        afford(frame, FULL_COST)  # its share, reserved so far, now spent
+        yield "full", frame, self._read(frame, fast=False), _same
+        if not found and afford(frame, LOCATE_COST):
+            located = [_Region.located(frame, corners) for corners in self._locate(frame)]
+            for region in located:
+                if not found and afford(region.image):
+                    yield "located", region.image, self._read(region.image, fast=True, linear_only=True), region.back
+            regions += located
         inverted = 255 - frame
         if not found and afford(frame):
             yield "inverted", inverted, self._read(inverted, fast=True, linear_only=True), _same
         for region in regions:
-            for stage, image in region.variants():
+            for stage, image in _variants(region.image):
                 if not found and afford(image):
                     yield stage, region.image, self._read(image, fast=True), region.back
         for region in regions:
             if not found and self._zbar is not None and afford(region.image, ZBAR_COST):
                 yield "zbar", region.image, self._zbar.decode(region.image), region.back
+
+    def _locate(self, frame: np.ndarray) -> list[np.ndarray]:
+        """The corners of the 1-D codes OpenCV's detector finds in ``frame``, the largest first."""
+        ok, corners = self._locator.detect(frame)
+        if not ok or corners is None:
+            return []
+        return sorted(corners, key=lambda c: -cv2.contourArea(c.astype(np.float32)))[:MOST_LOCATED]
 
     def _disputed(self, image: np.ndarray, read: Read, stage: str, rivals: bool) -> bool:
         """Whether a second, independent reading of the place of a 1-D read disagrees with it, or
@@ -144,28 +176,60 @@ class Cascade:
         zxing-cpp's other binariser, then with libzbar. A different text (and not the read's own)
         refuses the read. No text refuses only a weak read: an EAN-8, a Code 128 shorter than
         STRONG_CODE128, a read with ``rivals`` (another text in the same place, in the same pass),
-        or any 1-D read off a preprocessed image or by libzbar (which cannot confirm itself).
+        any 1-D read off a preprocessed image, or libzbar's read on fewer than ZBAR_LINES of its
+        scan lines (libzbar's misreads were seen on one to four), unless zxing-cpp reads the read's
+        text, and no other, in another image of the place: the place sharpened, binarised or
+        equalised (not the image the read was made in). An EAN/UPC read that nothing confirmed is
+        looked at in those images too, and a different text there refuses it (faded print and noise
+        gave zxing-cpp EAN-13 misreads that these images read right). Looking there at every
+        EAN/UPC read, confirmed too, was tried: it refused true reads zxing-cpp alone keeps.
         """
         if read.symbology not in LINEAR:
             return False
         crop = _around(image, read.corners)
         texts = {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")}
         if not texts and self._zbar is not None and stage != "zbar":
-            texts = {r.text for r in self._zbar.decode(crop)}
+            texts = {r.text for r in self._zbar.decode(crop) if r.lines >= ZBAR_LINES}  # a misread on a few lines refuses nothing
         if texts:
             return read.text not in texts
-        if rivals or stage in PREPROCESSED or stage == "zbar":  # libzbar's Code 128 misreads pass its check
-            return True
-        return read.symbology == "ean8" or (read.symbology == "code128" and len(read.text) < STRONG_CODE128)
+        strength = _check_strength(read)
+        # libzbar's Code 128 misreads pass its check, but on a few scan lines: a text many lines read is its own second reading
+        weak = rivals or stage in PREPROCESSED or (stage == "zbar" and read.lines < ZBAR_LINES) or strength == 0
+        if not weak and strength == 2:
+            return False  # a long Code 128: its mod-103 check makes a lone read safe
+        others = {r.text for name, other in _variants(crop) if name != stage
+                  for r in self._zxing.read(other, formats=self._linear, fast=True)}
+        return others != {read.text} if weak else bool(others - {read.text})
 
     def _read(self, image: np.ndarray, *, fast: bool, linear_only: bool = False) -> list[Read]:
         return self._zxing.read(image, formats=self._linear if linear_only else self._formats, fast=fast)
+
+
+def _check_strength(read: Read) -> int:
+    """How unlikely a misread of ``read``'s symbology passes its checks: a 2-D code's Reed-Solomon
+    code, a long Code 128's mod-103 character, an EAN-13's (a UPC-A's) mod-10 digit, then EAN-8 and short Code 128."""
+    if read.symbology not in LINEAR:
+        return 3
+    if read.symbology == "code128":
+        return 2 if len(read.text) >= STRONG_CODE128 else 0
+    return 1 if read.symbology in ("ean13", "upca") else 0
 
 
 def _overlap(a: Corners, b: Corners) -> bool:
     """Whether the bounding boxes of two reads' corners meet."""
     (ax, ay), (bx, by) = zip(*a), zip(*b)
     return min(ax) <= max(bx) and min(bx) <= max(ax) and min(ay) <= max(by) and min(by) <= max(ay)
+
+
+def _about(point: tuple[float, float], corners: Corners) -> bool:
+    """Whether ``point`` is within the bounding box of ``corners`` grown by a quarter and 8 pixels each way."""
+    xs, ys = [p[0] for p in corners], [p[1] for p in corners]
+    grow_x, grow_y = (max(xs) - min(xs)) / 4 + 8, (max(ys) - min(ys)) / 4 + 8
+    return min(xs) - grow_x <= point[0] <= max(xs) + grow_x and min(ys) - grow_y <= point[1] <= max(ys) + grow_y
+
+
+def _centre(corners: Corners) -> tuple[float, float]:
+    return sum(x for x, _ in corners) / len(corners), sum(y for _, y in corners) / len(corners)
 
 
 def _around(frame: np.ndarray, corners: Corners, most_px: int = 500) -> np.ndarray:
@@ -219,50 +283,69 @@ def _bar_angle(gx: np.ndarray, gy: np.ndarray) -> float:
 
 
 class _Region:
-    """A candidate region cut from the frame, upright and upscaled when small, and the map of its
-    points back to the frame."""
+    """A part of the frame cut out as an image of its own (upright, upscaled when small), and the
+    map of its points back to the frame: ``matrix`` takes frame points to the image's."""
 
-    def __init__(self, frame: np.ndarray, box: tuple[int, int, int, int], angle: float) -> None:
+    def __init__(self, image: np.ndarray, matrix: np.ndarray, box: tuple[int, int, int, int]) -> None:
+        self.image, self.matrix, self.box = image, matrix, box
+
+    @classmethod
+    def candidate(cls, frame: np.ndarray, box: tuple[int, int, int, int], angle: float) -> _Region:
+        """The box (x, y, w, h), upscaled when small and turned by ``angle`` degrees on a canvas that
+        holds it all."""
         x, y, w, h = box
         crop = frame[y : y + h, x : x + w]
         factor = max(1.0, min(4.0, 400 / max(w, h)))
         if factor > 1.0:
             crop = cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
-        self.offset, self.factor, self.box = (x, y), factor, box
-        self.image, self.inverse = _rotate(crop, angle) if angle else (crop, None)
+        matrix = np.array([[factor, 0, -x * factor], [0, factor, -y * factor], [0, 0, 1]])
+        if not angle:
+            return cls(crop, matrix, box)
+        ch, cw = crop.shape
+        turn = cv2.getRotationMatrix2D((cw / 2, ch / 2), angle, 1.0)
+        cos, sin = abs(turn[0, 0]), abs(turn[0, 1])
+        size = (int(ch * sin + cw * cos), int(ch * cos + cw * sin))
+        turn[0, 2] += size[0] / 2 - cw / 2
+        turn[1, 2] += size[1] / 2 - ch / 2
+        turned = cv2.warpAffine(crop, turn, size, flags=cv2.INTER_LINEAR, borderValue=255)
+        return cls(turned, np.vstack([turn, [0, 0, 1]]) @ matrix, box)
+
+    @classmethod
+    def located(cls, frame: np.ndarray, corners: np.ndarray) -> _Region:
+        """A 1-D code that OpenCV's detector found at ``corners`` (a turned rectangle), with a quiet
+        zone's margin, its bars upright and at least LOCATED_PX pixels wide."""
+        points = corners.astype(np.float32)
+        if np.linalg.norm(points[2] - points[1]) > np.linalg.norm(points[1] - points[0]):
+            points = np.roll(points, -1, axis=0)  # the long side (across the bars) first
+        across, along = points[1] - points[0], points[3] - points[0]
+        length, height = float(np.linalg.norm(across)), float(np.linalg.norm(along))
+        u, v = across / max(length, 1.0), along / max(height, 1.0)
+        mx, my = length * 0.12 + 8, height * 0.1 + 4
+        source = np.array([points[0] - u * mx - v * my, points[1] + u * mx - v * my,
+                           points[2] + u * mx + v * my, points[3] - u * mx + v * my], np.float32)
+        factor = max(1.0, LOCATED_PX / (length + 2 * mx))
+        width, tall = round((length + 2 * mx) * factor), round((height + 2 * my) * factor)
+        target = np.array([(0, 0), (width, 0), (width, tall), (0, tall)], np.float32)
+        xs, ys = source[:, 0], source[:, 1]
+        box = (int(xs.min()), int(ys.min()), int(np.ptp(xs)), int(np.ptp(ys)))
+        matrix = cv2.getPerspectiveTransform(source, target)
+        return cls(cv2.warpPerspective(frame, matrix, (width, tall), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE),
+                   matrix, box)
 
     def holds(self, corners: Corners) -> bool:
         """Whether this region is about the code at ``corners`` (in the frame): its centre is within
         the code's bounding box grown by a quarter each way."""
         x, y, w, h = self.box
-        xs, ys = [p[0] for p in corners], [p[1] for p in corners]
-        grow_x, grow_y = (max(xs) - min(xs)) / 4 + 8, (max(ys) - min(ys)) / 4 + 8
-        cx, cy = x + w / 2, y + h / 2
-        return min(xs) - grow_x <= cx <= max(xs) + grow_x and min(ys) - grow_y <= cy <= max(ys) + grow_y
+        return _about((x + w / 2, y + h / 2), corners)
 
     def back(self, corners: Corners) -> Corners:
-        points = np.array(corners, dtype=np.float32)
-        if self.inverse is not None:
-            points = cv2.transform(points[None], self.inverse)[0]
-        (x, y), f = self.offset, self.factor
-        return tuple((round(x + px / f), round(y + py / f)) for px, py in points)
-
-    def variants(self) -> Iterator[tuple[str, np.ndarray]]:
-        """The region sharpened (blur), and binarised after smoothing (noise, low contrast)."""
-        image = self.image
-        yield "sharpened", cv2.addWeighted(image, 2.0, cv2.GaussianBlur(image, (0, 0), 2.0), -1.0, 0)
-        smooth = cv2.GaussianBlur(image, (0, 0), 1.5)
-        yield "binarised", cv2.adaptiveThreshold(smooth, 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY, 31, 3)
-        yield "equalised", cv2.createCLAHE(clipLimit=3.0, tileGridSize=(4, 4)).apply(smooth)
+        points = cv2.perspectiveTransform(np.array(corners, dtype=np.float32)[None], np.linalg.inv(self.matrix))[0]
+        return tuple((round(float(px)), round(float(py))) for px, py in points)
 
 
-def _rotate(image: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
-    """``image`` turned by ``angle`` degrees on a canvas that holds it all, and the inverse map."""
-    h, w = image.shape
-    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-    cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
-    size = (int(h * sin + w * cos), int(h * cos + w * sin))
-    matrix[0, 2] += size[0] / 2 - w / 2
-    matrix[1, 2] += size[1] / 2 - h / 2
-    rotated = cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderValue=255)
-    return rotated, cv2.invertAffineTransform(matrix)
+def _variants(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+    """``image`` sharpened (blur), binarised after smoothing (noise, low contrast), and contrast-equalised."""
+    yield "sharpened", cv2.addWeighted(image, 2.0, cv2.GaussianBlur(image, (0, 0), 2.0), -1.0, 0)
+    smooth = cv2.GaussianBlur(image, (0, 0), 1.5)
+    yield "binarised", cv2.adaptiveThreshold(smooth, 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY, 31, 3)
+    yield "equalised", cv2.createCLAHE(clipLimit=3.0, tileGridSize=(4, 4)).apply(smooth)

@@ -38,6 +38,7 @@ class Read:
     corners: Corners  # four (x, y) points, clockwise from the top left of the code
     decoder: str
     ms: float = 0.0
+    lines: int = 0  # the scan lines that read this same text (libzbar's count); 0 where the library does not count
 
 
 class Decoder(Protocol):
@@ -176,7 +177,7 @@ class ZbarDecoder:
             text = code.data.decode("utf-8", errors="replace")
             symbology, text = _retail(self._SYMBOLOGIES.get(code.type, code.type.lower()), text)
             corners = _points(code.polygon) if len(code.polygon) == 4 else _rect(code.rect)
-            reads.append(Read(symbology, text, bytes(code.data), corners, self.name, ms))
+            reads.append(Read(symbology, text, bytes(code.data), corners, self.name, ms, code.quality))
         return reads
 
 

@@ -1,19 +1,11 @@
 """scripts/bench_scan.py, smoke-tested: a tiny corpus, every decoder, the report's shape (no timings)."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench_scan.py"
-spec = importlib.util.spec_from_file_location("bench_scan", SCRIPT)
-bench = sys.modules["bench_scan"] = importlib.util.module_from_spec(spec)  # dataclasses look their module up
-spec.loader.exec_module(bench)
 
-
-def test_a_quick_run_reports_every_decoder_by_symbology_damage_and_size(tmp_path, capsys):
+def test_a_quick_run_reports_every_decoder_by_symbology_damage_and_size(bench, tmp_path, capsys):
     out = tmp_path / "scan.json"
     assert bench.main(["--quick", "--frames", "40", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
@@ -31,7 +23,7 @@ def test_a_quick_run_reports_every_decoder_by_symbology_damage_and_size(tmp_path
         assert heading in printed
 
 
-def test_zxing_reads_most_undamaged_qr_frames():
+def test_zxing_reads_most_undamaged_qr_frames(bench):
     zxing = bench.load_decoders(["zxing"])["zxing"]
     frames = [bench.make_frame(i, 5, "none", "qr", bench.SIZES[i % 2]) for i in range(8)]
     assert all(image.dtype == np.uint8 and image.shape[2] == 3 for _, image in frames)
@@ -39,14 +31,14 @@ def test_zxing_reads_most_undamaged_qr_frames():
     assert read >= 7
 
 
-def test_the_corpus_is_the_same_for_a_seed():
+def test_the_corpus_is_the_same_for_a_seed(bench):
     first, pixels = bench.make_frame(17, 3, "glare+perspective", "ean13", (640, 480))
     again, same = bench.make_frame(17, 3, "glare+perspective", "ean13", (640, 480))
     assert first == again and np.array_equal(pixels, same)
     assert pixels.shape == (480, 640, 3) and 0.2 <= first.strength <= 1.0
 
 
-def test_a_quick_run_of_the_photo_corpus_reports_every_photo_condition(tmp_path, capsys):
+def test_a_quick_run_of_the_photo_corpus_reports_every_photo_condition(bench, tmp_path, capsys):
     out = tmp_path / "photo.json"
     frames = len(bench.PHOTO_CATEGORIES)
     assert bench.main(["--corpus", "photo", "--frames", str(frames), "--decoders", "zxing,cascade", "--json", str(out)]) == 0
@@ -56,7 +48,7 @@ def test_a_quick_run_of_the_photo_corpus_reports_every_photo_condition(tmp_path,
     assert set(report["decoders"]["cascade"]["by_category"]) == set(bench.PHOTO_CATEGORIES)
 
 
-def test_a_photo_of_several_codes_names_the_others_and_reading_them_is_no_false_read():
+def test_a_photo_of_several_codes_names_the_others_and_reading_them_is_no_false_read(bench):
     frame, image = bench.make_photo(9, 4, "several", "qr", (1280, 720))
     again, same = bench.make_photo(9, 4, "several", "qr", (1280, 720))
     assert frame == again and np.array_equal(image, same) and 1 <= len(frame.others) <= 2
