@@ -20,7 +20,8 @@ Per account, the taps in time order (``TAP_OUT_LIMIT`` is the network's journey 
   before it (or after the limit) is an exit without an entry: a journey of its own. Both pay the network's
   maximum fare, never capped, and say so in the wallet's history; a tap-in younger than the limit with no
   tap-out yet waits (the account goes back on the queue);
-- legs -> journeys (``Fares.journeys``) -> charges with capping (``ClearingFares.price``). A code's
+- rides (a tap-in and its tap-out, as ``Ride`` values with integer times) -> journeys
+  (``ClearingFares.journeys``) -> charges with capping (``ClearingFares.charges``). A code's
   companions ride as riders of their own: rider 0 is the holder, rider k its k-th companion, each with
   its own cap totals, so a journey for three costs the three riders' charges, each capped;
 - a journey is keyed by its first tap's id, and holds ``amount`` (what it costs now) and ``paid`` (what
@@ -46,6 +47,7 @@ Measured by scripts/bench_transit_clearing.py (docs/benchmarks.md).
 
 from __future__ import annotations
 
+import gc
 import secrets
 import threading
 from collections import defaultdict
@@ -190,8 +192,8 @@ class ClearingFares(Fares):
         self.network_id = network_id
         self._fares: dict[tuple[Any, ...], _Remembered] = {}
         frames = [(group, frame) for group, each in network.timeframes.items() for frame in each]
-        cuts = sorted({0} | {cut for _group, frame in frames for cut in (frame.start, frame.end, frame.start - DAY, frame.end - DAY)
-                             if 0 < cut < DAY})
+        ends = {cut for _group, frame in frames for cut in (frame.start, frame.end, frame.start - DAY, frame.end - DAY)}
+        cuts = sorted({0} | {cut for cut in ends if 0 < cut < DAY})
         self._timeframes: list[frozenset[str]] = []  # by second of the day: the timeframe groups it is in
         for begin, end in zip(cuts, [*cuts[1:], DAY]):
             self._timeframes += [frozenset(group for group, frame in frames if frame.contains(begin))] * (end - begin)
@@ -447,6 +449,21 @@ def _sqlite_settings(store: Store, settings: dict[str, int]) -> Iterator[None]:
                 tx.connection.exec_driver_sql(f"PRAGMA {name} = {int(value)}")
 
 
+@contextmanager
+def _cycles_collected_after() -> Iterator[None]:
+    """Python's cycle collector off for the block, and on again after it (if it was on). A clearing makes
+    millions of tuples, dicts and lists that hold no cycles (reference counting frees them as each batch
+    ends), and the collector's passes over the ones alive cost a fifth of a clearing's CPU. Garbage in
+    cycles made meanwhile, in any thread, waits for the first collection after."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
 def queue(conn: Connection, dialect: str, queued: dict[str, tuple[int, int]]) -> None:
     """Put accounts on the clearing queue: {account: (taps, the earliest at_ms of them)}, added to what is there."""
     if not queued:
@@ -501,7 +518,7 @@ class Clearing:
                 todo |= set(conn.execute(select(transit_debts.c.account)).scalars())
             ordered = sorted(todo)
             run = _Run(fares.network.currency.code, accounts=len(ordered))
-            with _sqlite_settings(self.store, SQLITE_CLEARING):
+            with _sqlite_settings(self.store, SQLITE_CLEARING), _cycles_collected_after():
                 for start in range(0, len(ordered), CLEARING_BATCH):
                     with self.store.begin() as tx:
                         _Batch(self.store, tx, fares, network_id, run).clear(ordered[start:start + CLEARING_BATCH])
@@ -701,7 +718,8 @@ class _Batch:
 
         # what each journey is, and how late a tap could still change it (its reach)
         window = fares.transfer_window_ms
-        found: list[tuple[int, float, str, tuple[Ride, ...] | None, _Tap, int]] = []  # first ms, reach, key, journey, first tap, riders
+        # each journey's first ms, reach, key, rides, first tap and riders
+        found: list[tuple[int, float, str, tuple[Ride, ...] | None, _Tap, int]] = []
         for journey in fares.journeys(rides):
             reach: float = 0
             for each in journey:
@@ -759,7 +777,7 @@ class _Batch:
                 continue
             mine = charges[key]
             holder = mine[0]
-            cap = holder.capped_by if count == 1 else next((each.capped_by for each in mine if each.capped_by is not None), None)
+            cap = holder.capped_by if count == 1 else next((one.capped_by for one in mine if one.capped_by is not None), None)
             priced[key] = self._journey(account, key, wallet_id, first, len(journey), count, holder.fare * count,
                                         holder.charged if count == 1 else sum(charge.charged for charge in mine),
                                         holder.penalty * count, None if cap is None else cap.cap_id,
@@ -819,7 +837,8 @@ class _Batch:
                                         for wallet_id in sorted(self.changed_wallets)])
         if self.postings:
             insert_many(conn, postings, POSTING_COLUMNS, self.postings)
-            insert_many(conn, entries, ENTRY_COLUMNS, [entry if type(entry) is tuple else tuple(entry) for entry in self.entries])
+            insert_many(conn, entries, ENTRY_COLUMNS,
+                        [entry if type(entry) is tuple else tuple(entry) for entry in self.entries])
         if inserts:
             insert_many(conn, transit_journeys, JOURNEY_COLUMNS,
                          [(*journey.row(), self.at_db) for journey in inserts])
