@@ -94,7 +94,7 @@ CLEARING_BATCH = 1000
 SQLITE_CLEARING = {"cache_size": -64 * 1024, "mmap_size": 1 << 30}
 """SQLite's settings while clearing: a batch reads its taps from pages all over the file (gates upload them in
 no order of account) and inserts postings by journey key (a random id): with 64 MiB of page cache rather than
-2 and the file's first GiB memory-mapped, a million taps clear in about 2 s of CPU less (docs/benchmarks.md)."""
+2 and the file's first GiB memory-mapped, a million taps clear in about 1.5 s of CPU less (docs/benchmarks.md)."""
 MAX_LISTED = 100
 """The most accounts a clearing's answer lists by name under indebted, settled and errors."""
 FARE_MEDIUM = "wallet_qr"
