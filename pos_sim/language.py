@@ -3,7 +3,10 @@
 Messages are written in English in the code and marked for translation: ``_("Pay")`` translates now,
 into the merchant's language (the one ``use`` set: the terminal's ``language`` setting); ``N_("Pay")``
 only marks a message kept in a table, translated where it is shown. ``in_language(lang, message)``
-translates into another language: what the customer reads, in their wallet's language.
+translates into another language: what the customer reads, in their wallet's language. A message with
+values that is kept, journalled or sent as English and shown translated later is a ``Phrase``: a ``str``
+(the English, filled in) that remembers its message and values, so ``_`` and ``in_language`` translate
+the message and fill the values in again (a value that is a ``Phrase`` translated too).
 
 The catalogues are gettext's, made with Babel's tools (``scripts/translations``: ``pybabel extract``
 into ``locale/pos_sim.pot``, ``update`` into each ``locale/<lang>/LC_MESSAGES/pos_sim.po``,
@@ -21,6 +24,8 @@ import gettext
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
+
+from babel import Locale
 
 LANGUAGES = ("en", "th", "ja", "zh_Hans", "zh_Hant", "ms")
 """The languages shipped, English (the messages as written) first."""
@@ -75,9 +80,35 @@ def current() -> str:
     return _merchant_language
 
 
+class Phrase(str):
+    """``message.format(**values)``, in English, that ``_`` and ``in_language`` say in another language:
+    ``Phrase(N_("Fare {fare} from {station}"), fare="1.60 SGD", station="M01")`` is the string
+    "Fare 1.60 SGD from M01" wherever it is kept (a journal, JSON), and "ค่าโดยสาร 1.60 SGD จาก M01" in Thai."""
+
+    message: str
+    values: dict[str, object]
+
+    def __new__(cls, message: str, **values: object) -> Phrase:
+        said = super().__new__(cls, message.format(**values) if values else message)
+        said.message, said.values = message, values
+        return said
+
+    def said(self, catalogue: gettext.NullTranslations) -> str:
+        values = {name: value.said(catalogue) if isinstance(value, Phrase) else value
+                  for name, value in self.values.items()}
+        translated = catalogue.gettext(self.message)
+        return translated.format(**values) if values else translated
+
+
+def _said(catalogue: gettext.NullTranslations, message: str) -> str:
+    if not message:
+        return message  # gettext's "" is the catalogue's header, never a message
+    return message.said(catalogue) if isinstance(message, Phrase) else catalogue.gettext(message)
+
+
 def _(message: str) -> str:
     """``message`` in the merchant's language."""
-    return _merchant.gettext(message)
+    return _said(_merchant, message)
 
 
 def N_(message: str) -> str:
@@ -87,7 +118,7 @@ def N_(message: str) -> str:
 
 def in_language(lang: str, message: str) -> str:
     """``message`` in ``lang`` (what the customer reads, in their wallet's language)."""
-    return translation(lang).gettext(message)
+    return _said(translation(lang), message)
 
 
 def for_customer(message: str, customer: str | None) -> str:
@@ -98,3 +129,12 @@ def for_customer(message: str, customer: str | None) -> str:
         return mine
     theirs = in_language(customer, message)
     return mine if theirs == mine else f"{mine}\n{theirs}"
+
+
+def written_locale(lang: str, locale: str) -> str:
+    """The CLDR locale dates are written in for a merchant speaking ``lang`` in a shop of ``locale``:
+    the shop's own when it speaks that language (an English-speaking shop's always: en_SG writes
+    "21 Nov", not en's "Nov 21"), else the language's (a Thai-speaking terminal in Singapore writes Thai)."""
+    if lang == "en" or Locale.parse(locale).language == Locale.parse(LOCALES[lang]).language:
+        return locale
+    return LOCALES[lang]

@@ -41,11 +41,11 @@ from pathlib import Path
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import make_url
 
-from pos_sim.backend import clearing, transit as transit_module
-from pos_sim.backend.clock import SimClock
-from pos_sim.backend.store import Store
-from pos_sim.backend.transit import Transit
-from pos_sim.backend.transit_store import transit_checkpoints, transit_riders
+from pos_sim.backend.services import clearing, transit as transit_module
+from pos_sim.backend.store.clock import SimClock
+from pos_sim.backend.store.database import Store
+from pos_sim.backend.services.transit import Transit
+from pos_sim.backend.store.transit import transit_checkpoints, transit_riders
 from pos_sim.domain.codes import ride
 
 OPERATOR = "METRO_OPS"

@@ -15,7 +15,7 @@ Two kinds of user, four tills to a gate:
   inquiryPayment until SUCCESS), EntryCode sales (the same on the store's static code), refunds of an
   earlier sale (half or all of it), cancels (a void of an earlier sale, or an order code the customer
   walked away from) and declined pays (an amount ending in 51: F USER_BALANCE_NOT_ENOUGH, see
-  pos_sim/backend/faults.py). An outcome the terminal did not get (U, HTTP 500, a dropped connection) is
+  pos_sim/backend/services/faults.py). An outcome the terminal did not get (U, HTTP 500, a dropped connection) is
   chased with inquiryPayment and cancelled, as pos_sim/terminal/authorize.py does.
 - ``Gate``, the gates of two metro stations: each rider shows a fresh ride code
   (``POST /sim/wallets/{id}/ride-code``), the gate checks it offline against the issuer key ring it
@@ -82,7 +82,7 @@ CLIENT_ID = "SIM_DEMO"
 CURRENCY = "SGD"
 AMS = "/ams/api/v1/payments/"
 TRIGGER_ENDINGS = {51, 52, 53, 54, 55, 59}
-"""Amount endings (minor units) the simulator answers with a fault of its own (pos_sim/backend/faults.py)."""
+"""Amount endings (minor units) the simulator answers with a fault of its own (pos_sim/backend/services/faults.py)."""
 DECLINE_ENDING = 51  # F USER_BALANCE_NOT_ENOUGH
 STATIONS = [f"M{n:02d}" for n in range(1, 13)]  # pos_sim/assets/transit/metro, the backend's default network
 GATE_TIME = timezone(timedelta(hours=8))  # the gates' local time (Singapore): the fare's time of day is the tap's

@@ -10,7 +10,7 @@ again within the window is answered by idempotency (the same ``paymentRequestId`
 ``refundRequestId``: the same answer, the money moved once). Read as ISO 8601 with a UTC offset
 (``2026-11-21T16:04:05+08:00``: the terminal, and the official Python SDK's ``datetime.isoformat()``)
 or as milliseconds since 1970 (``1795277045000``: the provider's Java SDK). The time compared with is
-the real one, never the simulator's clock (clock.py): the peer checks it against its own clock.
+the real one, never the simulator's clock (store/clock.py): the peer checks it against its own clock.
 """
 
 from __future__ import annotations

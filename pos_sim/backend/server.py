@@ -22,9 +22,10 @@ from pathlib import Path
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from pos_sim.backend import keys
-from pos_sim.backend.app import Gateway, create_app
-from pos_sim.backend.store import Store
+from pos_sim.backend.edge.app import create_app
+from pos_sim.backend.services.gateway import Gateway
+from pos_sim.backend.store import keys
+from pos_sim.backend.store.database import Store
 
 DEMO_CLIENT_ID = "SIM_DEMO"
 

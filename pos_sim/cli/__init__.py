@@ -17,9 +17,11 @@ from pos_sim.cli.register import add_register_commands
 from pos_sim.cli.scan import add_scan_command
 from pos_sim.cli.scenario import add_scenario_commands
 from pos_sim.cli.serve import add_serve_command
-from pos_sim.cli.settings import add_settings_command
+from pos_sim.cli.settings import add_settings_command, merchant_language
 from pos_sim.cli.tui import add_tui_command
+from pos_sim import language
 from pos_sim.domain.errors import DomainError
+from pos_sim.language import _
 from pos_sim.scan.frames import SourceError
 from pos_sim.scan.scanner import ScannerError
 from pos_sim.terminal.errors import TerminalError
@@ -31,14 +33,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(with_command(sys.argv[1:] if argv is None else argv))
     try:
+        language.use(merchant_language(args))  # the command's messages, errors and reports in the merchant's language
         return args.run(args)
     except (DomainError, UsageError, ScannerError, SourceError, ServiceError, TerminalError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(_("error: {message}").format(message=exc), file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # the last line of defence: a fault, said in one line, never a traceback
-        print(f"error: internal fault {type(exc).__name__}: {exc} (please report it)", file=sys.stderr)
+        print(_("error: internal fault {kind}: {message} (please report it)").format(kind=type(exc).__name__, message=exc),
+              file=sys.stderr)
         return EXIT_INTERNAL
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import platformdirs
 
 from pos_sim.cli.errors import EXIT_OK, ServiceError, UsageError
+from pos_sim.language import _
 
 
 def add_backend_command(commands: argparse._SubParsersAction) -> None:
@@ -35,15 +36,17 @@ def default_data_dir() -> Path:
 def run_backend(args: argparse.Namespace) -> int:
     from pos_sim.backend import server  # here, not at the top: the other commands start without the web stack
 
-    from pos_sim.backend.store import StoreError
+    from pos_sim.backend.store.errors import StoreError
 
     if args.host not in ("127.0.0.1", "::1", "localhost") and not args.admin_token:
-        raise UsageError(f"--host {args.host} serves beyond this machine: give --admin-token to guard the /sim admin API")
+        raise UsageError(_("--host {host} serves beyond this machine: give --admin-token to guard the /sim admin API").format(
+            host=args.host))
 
     if args.workers < 1:
-        raise UsageError(f"--workers {args.workers}: give 1 or more")
+        raise UsageError(_("--workers {count}: give 1 or more").format(count=args.workers))
     if args.workers > 1 and not (args.db or "").startswith("postgresql"):
-        raise UsageError(f"--workers {args.workers}: SQLite takes one writer at a time; several workers need --db postgresql://...")
+        raise UsageError(_("--workers {count}: SQLite takes one writer at a time; several workers need --db "
+                           "postgresql://...").format(count=args.workers))
 
     def ready(url: str) -> None:
         workers = f", {args.workers} workers" if args.workers > 1 else ""
@@ -74,7 +77,7 @@ def embedded_gateway(values: dict[str, Any], origins: dict[str, str]) -> bool:
     keys = [origins.get(name, flag) for flag, name in (("--client-id", "gateway.client_id"), ("--merchant-key", "gateway.merchant_key"),
                                                        ("--gateway-key", "gateway.gateway_key")) if name in values]
     if keys:
-        raise UsageError(f"{', '.join(keys)}: the merchant's keys are for a gateway at --backend URL")
+        raise UsageError(_("{flags}: the merchant's keys are for a gateway at --backend URL").format(flags=", ".join(keys)))
     values.setdefault("gateway.simulator_data_dir", default_data_dir())
     return True
 
@@ -83,12 +86,12 @@ def embedded_gateway(values: dict[str, Any], origins: dict[str, str]) -> bool:
 def embedded_backend(data_dir: Path) -> Iterator[str]:
     """A simulator of ``data_dir`` on a free loopback port for the length of the command; its URL."""
     from pos_sim.backend import server
-    from pos_sim.backend.store import StoreError
+    from pos_sim.backend.store.errors import StoreError
 
     try:
         running = server.start(server.open_gateway(data_dir))
     except (server.BackendError, StoreError) as exc:
-        raise ServiceError(f"the embedded backend did not start: {exc}") from None
+        raise ServiceError(_("the embedded backend did not start: {why}").format(why=exc)) from None
     try:
         yield running.url
     finally:
@@ -122,8 +125,9 @@ class BackendProcess:
         if not line.startswith("pos-sim backend on "):
             self.stop()
             said = self._process.stderr.read().strip().splitlines()
-            raise ServiceError(f"the embedded backend in {self.data_dir} did not start"
-                               + (f": {said[-1]}" if said else f" within {self.START_S:g} s"))
+            raise ServiceError(_("the embedded backend in {folder} did not start: {why}").format(folder=self.data_dir, why=said[-1])
+                               if said else _("the embedded backend in {folder} did not start within {seconds} s").format(
+                                   folder=self.data_dir, seconds=f"{self.START_S:g}"))
         self._url = line.split()[3]
         return self._url
 

@@ -15,6 +15,7 @@ from pos_sim.domain import codes
 from pos_sim.domain.codes import emv_cpm, emv_mpm, ride, schemes, wallet
 from pos_sim.domain.errors import CodeError
 from pos_sim.domain.money import Money, currency, parse_money
+from pos_sim.language import _
 from pos_sim.render import qr
 
 
@@ -110,7 +111,7 @@ def run_make(args: argparse.Namespace) -> int:
         try:
             qr.write_png(payload, args.png)
         except OSError as exc:
-            raise UsageError(f"cannot write {args.png}: {exc.strerror or exc}") from None
+            raise UsageError(_("cannot write {path}: {why}").format(path=args.png, why=exc.strerror or exc)) from None
     print(payload)
     if args.terminal:
         lines = qr.half_blocks(qr.matrix(payload))
@@ -151,19 +152,19 @@ def options_mpm(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bill", help="additional data 01: bill number")
     p.add_argument("--reference", help="additional data 05: reference label")
     p.add_argument("--terminal-label", help="additional data 07: terminal label")
-    p.add_argument("--language", help="ISO 639 language of the alternate name, e.g. ZH")
+    p.add_argument("--language", dest="alt_language", help="ISO 639 language of the alternate name, e.g. ZH")
     p.add_argument("--alt-name", help="merchant name in that language")
     p.add_argument("--alt-city", help="merchant city in that language")
 
 
 def build_mpm(args: argparse.Namespace) -> str:
     if not ("26" <= args.account_id <= "51" and len(args.account_id) == 2):
-        raise UsageError(f"--account-id {args.account_id!r} is not a template ID 26-51")
+        raise UsageError(_("--account-id {id} is not a template ID 26-51").format(id=repr(args.account_id)))
     amount = amount_in(args, args.currency)
     extra = {"01": args.bill, "05": args.reference, "07": args.terminal_label}
-    language = {"00": args.language, "01": args.alt_name, "02": args.alt_city}
-    if bool(args.language) != bool(args.alt_name):
-        raise UsageError("--language and --alt-name go together")
+    language = {"00": args.alt_language, "01": args.alt_name, "02": args.alt_city}
+    if bool(args.alt_language) != bool(args.alt_name):
+        raise UsageError(_("--language and --alt-name go together"))
     return emv_mpm.build(
         {
             "point_of_initiation": "11" if args.static or amount is None else "12",

@@ -11,6 +11,7 @@ from pathlib import Path
 from pos_sim.cli.backend import default_data_dir, reach_gateway
 from pos_sim.cli.errors import EXIT_DECLINED, EXIT_OK, UsageError
 from pos_sim.cli.settings import FLAG_SETTINGS, terminal_values
+from pos_sim.language import N_, _
 
 
 GATE_BACKEND = ("backend", "backend_data_dir", "client_id", "merchant_key", "gateway_key")
@@ -57,16 +58,17 @@ def run_gate(args: argparse.Namespace) -> int:
     from pos_sim.terminal.settings import GatewaySettings
 
     if args.offline and any(getattr(args, dest) is not None for dest in GATE_BACKEND):
-        raise UsageError("--offline: no backend, so no --backend, --backend-data-dir or keys")
+        raise UsageError(_("--offline: no backend, so no --backend, --backend-data-dir or keys"))
     if args.frames is not None and args.camera is None:
-        raise UsageError("--frames is for --camera")
+        raise UsageError(_("--frames is for --camera"))
     if args.scan and (missing := [path for path in args.scan if not path.exists()]):
-        raise UsageError(f"--scan {missing[0]}: no such file or folder")
+        raise UsageError(_("--scan {path}: no such file or folder").format(path=missing[0]))
     values, origins = terminal_values(args)
     try:
         zone = ZoneInfo(values["time_zone"]) if values.get("time_zone") else None
     except (ZoneInfoNotFoundError, ValueError):
-        raise UsageError(f"--time-zone {values['time_zone']!r}: not an IANA time zone (like Asia/Singapore)") from None
+        raise UsageError(_("--time-zone {zone}: not an IANA time zone (like Asia/Singapore)").format(
+            zone=repr(values["time_zone"]))) from None
     with ExitStack() as stack:
         client = None
         if not args.offline:
@@ -77,11 +79,12 @@ def run_gate(args: argparse.Namespace) -> int:
         station_dir = args.station_dir or Path(values.get("gateway.simulator_data_dir") or default_data_dir()) / "stations" / args.station
         gate = stack.enter_context(Gate.open(station_dir, args.station, args.gate, args.direction, client=client, zone=zone,
                                              network=args.network or DEFAULT_NETWORK))
-        gate_synced(gate, "start")
+        gate_synced(gate, N_("start"))
         if gate.keyring is None:
-            why = "the gate is --offline" if args.offline else "the backend gave none"
-            raise UsageError(f"no issuer key ring for station {args.station}: {gate.station.keyring_path} is not there and "
-                             f"{why}; run the gate once with its backend reachable")
+            why = _("the gate is --offline") if args.offline else _("the backend gave none")
+            raise UsageError(_("no issuer key ring for station {station}: {path} is not there and {why}; run the gate once "
+                               "with its backend reachable").format(station=args.station, path=gate.station.keyring_path,
+                                                                    why=why))
         denied = unread = taps = 0
         try:
             for origin, text, error in scanned_texts(args.text, args.camera, args.scan, args.frames):
@@ -95,13 +98,13 @@ def run_gate(args: argparse.Namespace) -> int:
                 if args.json:
                     print(json.dumps(decision.to_json() | {"origin": origin}, ensure_ascii=False), flush=True)
                 else:
-                    fare = f" | {decision.fare_text}" if decision.fare_text else ""
-                    print(f"{decision.decision.upper():<4} {args.station}/{args.gate} {args.direction}: {decision.message}"
+                    fare = f" | {_(decision.fare_text)}" if decision.fare_text else ""
+                    print(f"{decision.decision.upper():<4} {args.station}/{args.gate} {args.direction}: {_(decision.message)}"
                           f"{fare}  ({decision.reason}, {decision.ms:.1f} ms)", flush=True)
         finally:
-            gate_synced(gate, "end")
+            gate_synced(gate, N_("end"))
     if args.scan and taps == 0:
-        raise UsageError(f"--scan: no code read in {', '.join(map(str, args.scan))}")
+        raise UsageError(_("--scan: no code read in {paths}").format(paths=", ".join(map(str, args.scan))))
     return EXIT_OK if denied == 0 and unread == 0 else EXIT_DECLINED
 
 
@@ -109,4 +112,4 @@ def gate_synced(gate, when: str) -> None:
     """Sync the gate, and say on stderr what came of it."""
     report = gate.sync()
     if gate.client is not None and (not report.ok or report.uploaded or report.keyring_updated or when == "end"):
-        print(f"gate: {report.summary(gate.client.credentials.url, when)}", file=sys.stderr, flush=True)
+        print(f"gate: {_(report.summary(gate.client.credentials.url, when))}", file=sys.stderr, flush=True)

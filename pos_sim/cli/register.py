@@ -20,6 +20,7 @@ from pos_sim.domain import codes
 from pos_sim.domain.errors import DomainError
 from pos_sim.domain.money import Money, parse_money
 from pos_sim.domain.receipt import Copy, Receipt, Tender
+from pos_sim.language import _
 from pos_sim.render import qr
 from pos_sim.scan import scanner
 
@@ -89,9 +90,11 @@ def opened_register(args: argparse.Namespace) -> Iterator[Register]:
         language.use(settings.language)  # reports and messages in the merchant's language (receipts carry theirs)
         register = stack.enter_context(Register.open(settings))
         for sale in register.recovered.sales:
-            print(f"recovered: sale {sale.receipt_number} {sale.state.value} (left unsettled by an earlier run)", file=sys.stderr)
+            print(_("recovered: sale {receipt} {state} (left unsettled by an earlier run)").format(
+                receipt=sale.receipt_number, state=sale.state.value), file=sys.stderr)
         for reversal in register.recovered.reversals:
-            print(f"recovered: {reversal.kind.lower()} {reversal.receipt_number} {reversal.state.value}", file=sys.stderr)
+            print(_("recovered: {kind} {receipt} {state}").format(kind=reversal.kind.lower(), receipt=reversal.receipt_number,
+                                                                 state=reversal.state.value), file=sys.stderr)
         yield register
 
 
@@ -105,14 +108,14 @@ def keyed_money(text: str, register: Register, flag: str = "--amount") -> Money:
 def scanned_code(path: Path) -> str:
     """The one customer code an image holds (a wallet code or a phone's CPM payload)."""
     if not path.is_file():
-        raise UsageError(f"--scan {path}: no such image file")
+        raise UsageError(_("--scan {path}: no such image file").format(path=path))
     texts = list(dict.fromkeys(read.text for result in scanner.read_images([path], scanner.decoder_named("auto"))
                                for read in result.reads))
     if not texts:
-        raise UsageError(f"--scan {path}: no code read in the image")
+        raise UsageError(_("--scan {path}: no code read in the image").format(path=path))
     payable = [text for text in texts if codes.classify(text).kind in ("wallet-paycode", "emv-cpm")] or texts
     if len(payable) > 1:
-        raise UsageError(f"--scan {path}: {len(payable)} different codes in the image; show one")
+        raise UsageError(_("--scan {path}: {count} different codes in the image; show one").format(path=path, count=len(payable)))
     return payable[0]
 
 
@@ -127,26 +130,27 @@ def demo_customer_code(register: Register) -> str:
             wallet = simulator.open_wallet(Money.of_minor(2 * total.minor, total.currency), "Demo customer")
             return simulator.payment_code(wallet).code
     except SimulatorError as exc:
-        raise UsageError(f"--customer: the demo wallets are the pos-sim simulator's, and {gateway.url} gave none ({exc})") from None
+        raise UsageError(_("--customer: the demo wallets are the pos-sim simulator's, and {url} gave none ({why})").format(
+            url=gateway.url, why=exc)) from None
 
 
 def show_merchant_code(code: MerchantCode) -> None:
     """Tell the cashier (on stderr) what the customer is to scan: the order code, with its QR on a terminal."""
     left = (code.expires_at - datetime.now(timezone.utc)).total_seconds() if code.expires_at else None
-    until = f" (the code expires in {max(0, round(left))} s)" if left is not None else ""
+    until = " " + _("(the code expires in {seconds} s)").format(seconds=max(0, round(left))) if left is not None else ""
     if code.value is None:
-        print(f"Entry code: ask the customer to scan the entry code of store {code.store_id}; waiting{until}",
-              file=sys.stderr, flush=True)
+        print(_("Entry code: ask the customer to scan the entry code of store {store}; waiting").format(store=code.store_id)
+              + until, file=sys.stderr, flush=True)
         return
-    print(f"Order code: {code.value}", file=sys.stderr, flush=True)
+    print(_("Order code: {code}").format(code=code.value), file=sys.stderr, flush=True)
     if sys.stdout.isatty():
         print(qr.ansi_dark_on_light(qr.half_blocks(qr.matrix(code.value))), file=sys.stderr)
-    print(f"waiting for the customer's wallet{until}", file=sys.stderr, flush=True)
+    print(_("waiting for the customer's wallet") + until, file=sys.stderr, flush=True)
 
 
 def run_sale(args: argparse.Namespace) -> int:
     if args.amount is None and not args.item:
-        raise UsageError("give --amount AMOUNT or --item BARCODE (one or more), the sale to charge")
+        raise UsageError(_("give --amount AMOUNT or --item BARCODE (one or more), the sale to charge"))
     code = scanned_code(args.scan) if args.scan else args.code
     tender = Tender.ORDER_CODE if args.order_code else Tender.ENTRY_CODE if args.entry_code else Tender.CUSTOMER_CODE
     with opened_register(args) as register:
@@ -233,7 +237,7 @@ def print_outcome(args: argparse.Namespace, said: dict[str, Any], receipt: Recei
             if args.receipt_escpos:
                 args.receipt_escpos.write_bytes(receipt_escpos(receipt, width))
         except (OSError, ValueError) as exc:
-            raise UsageError(f"cannot write the receipt: {getattr(exc, 'strerror', None) or exc}") from None
+            raise UsageError(_("cannot write the receipt: {why}").format(why=getattr(exc, "strerror", None) or exc)) from None
     if args.json:
         print(json.dumps(said | {"receipt": text}, ensure_ascii=False))
         return
@@ -243,7 +247,7 @@ def print_outcome(args: argparse.Namespace, said: dict[str, Any], receipt: Recei
             f"receipt {said['receiptNumber']}", said.get("paymentId") and f"payment {said['paymentId']}"]
     print("  ".join(filter(None, head)))
     if said.get("resolved") is False:
-        print("the outcome is not known yet: it is resolved when the terminal next opens (any register command)")
+        print(_("the outcome is not known yet: it is resolved when the terminal next opens (any register command)"))
     if said.get("resultMessage") and said["status"] not in ("APPROVED", "DONE"):
         print(said["resultMessage"])
     if text is not None:

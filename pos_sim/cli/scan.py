@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pos_sim.cli.errors import EXIT_OK, EXIT_UNREAD, UsageError
 from pos_sim.domain import codes
+from pos_sim.language import _
 from pos_sim.scan import damage, frames, scanner
 
 
@@ -38,9 +39,9 @@ def add_scan_command(commands: argparse._SubParsersAction) -> None:
 def run_scan(args: argparse.Namespace) -> int:
     modes = [bool(args.paths), args.camera is not None, args.damage is not None]
     if sum(modes) != 1:
-        raise UsageError("give image PATHs, or --camera SOURCE, or --damage PROFILE --text TEXT (one of them)")
+        raise UsageError(_("give image PATHs, or --camera SOURCE, or --damage PROFILE --text TEXT (one of them)"))
     if args.damage is not None and not args.text:
-        raise UsageError("--damage needs --text, the payload to render")
+        raise UsageError(_("--damage needs --text, the payload to render"))
     decoder = scanner.decoder_named(args.decoder, args.expect)
     if args.camera is not None:
         if Path(args.camera).is_file():
@@ -60,7 +61,7 @@ def run_scan(args: argparse.Namespace) -> int:
     else:
         missing = [p for p in args.paths if not Path(p).exists()]
         if missing:
-            raise UsageError(f"{missing[0]}: no such file or folder")
+            raise UsageError(_("{path}: no such file or folder").format(path=missing[0]))
         results = scanner.read_images(args.paths, decoder)
     unread = 0
     for result in results:
@@ -91,4 +92,4 @@ def save_image(image, path: Path) -> None:
     import cv2
 
     if not cv2.imwrite(str(path), image):
-        raise UsageError(f"cannot write {path}: unknown image format or unwritable folder")
+        raise UsageError(_("cannot write {path}: unknown image format or unwritable folder").format(path=path))

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from pos_sim import language
 from pos_sim.assets import SCENARIOS
 from pos_sim.cli.backend import default_data_dir, reach_gateway
 from pos_sim.cli.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, UsageError
-from pos_sim.language import N_, in_language
+from pos_sim.language import N_, _
 
 
 def add_scenario_commands(commands: argparse._SubParsersAction) -> None:
@@ -55,22 +53,6 @@ def add_scenario_commands(commands: argparse._SubParsersAction) -> None:
 SCENARIO_MARKS = {"passed": N_("pass"), "failed": N_("FAIL"), "error": N_("ERROR")}
 
 
-def report_language(args: argparse.Namespace) -> str:
-    """The merchant's language the report is printed in: ``--language``, else ``POS_SIM_LANGUAGE``, else the
-    settings file's ``language``, else English; an unknown one is a UsageError naming the known ones."""
-    from pos_sim.cli.settings import config_file
-    from pos_sim.terminal.settings import from_environment, read_config
-
-    path, _named_by = config_file(args)
-    values = (read_config(path) if path is not None else {}) | from_environment(os.environ)
-    if args.language is not None:
-        values["language"] = args.language
-    try:
-        return language.language(values.get("language") or "en")
-    except language.LanguageError as exc:
-        raise UsageError(f"language {exc}") from None
-
-
 def bundled(name: Path) -> Path | None:
     """The bundled scenario file or folder ``name`` names (``demo/order-code``, ``qa``), if any."""
     if name.is_absolute() or ".." in name.parts:
@@ -89,11 +71,12 @@ def scenario_files(paths: list[Path]) -> list[Path]:
         if not path.exists() and (library := bundled(path)) is not None:
             path = library
         if not path.exists():
-            raise UsageError(f"{path}: no such scenario file or folder, nor a bundled scenario (pos-sim scenario list names them)")
+            raise UsageError(_("{path}: no such scenario file or folder, nor a bundled scenario (pos-sim scenario list names "
+                               "them)").format(path=path))
         if path.is_dir():
             inside = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
             if not inside:
-                raise UsageError(f"{path}: no scenario files (*.yaml) in this folder")
+                raise UsageError(_("{path}: no scenario files (*.yaml) in this folder").format(path=path))
             found += inside
         else:
             found.append(path)
@@ -110,22 +93,17 @@ def run_scenarios(args: argparse.Namespace) -> int:
     from pos_sim.scenarios.runner import Runner
     from pos_sim.terminal.settings import GatewaySettings
 
-    lang = report_language(args)  # the printed report's; what the runner records (JSON, JUnit) stays English
-
-    def _(message: str) -> str:
-        return in_language(lang, message)
-
     files, malformed = [], 0
     for path in scenario_files(args.files):
         try:
             files.append(parse_file(path))
         except ScenarioError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(_("error: {message}").format(message=exc), file=sys.stderr)
             malformed += 1
     if malformed:
         return EXIT_INVALID
     if args.junit is not None and not args.junit.parent.is_dir():
-        raise UsageError(f"--junit {args.junit}: no folder {args.junit.parent} to write it in")
+        raise UsageError(_("--junit {path}: no folder {folder} to write it in").format(path=args.junit, folder=args.junit.parent))
     values: dict[str, Any] = {name: value for name, value in (("gateway.url", args.backend),
                               ("gateway.simulator_data_dir", args.backend_data_dir)) if value is not None}
     with ExitStack() as stack:
@@ -143,7 +121,7 @@ def run_scenarios(args: argparse.Namespace) -> int:
             if not shown or shown[-1] != file.path:
                 shown.append(file.path)
                 print(file.path, flush=True)
-            score = ("  " + _(N_("score {score}")).format(score=f"{result.score}/{result.scenario.max_score}")
+            score = ("  " + _("score {score}").format(score=f"{result.score}/{result.scenario.max_score}")
                      if result.scenario.scored else "")
             mark = _(SCENARIO_MARKS[result.status])
             mark += " " * (5 - cell_len(mark))  # as wide as the widest English mark, in the terminal's cells
@@ -151,13 +129,13 @@ def run_scenarios(args: argparse.Namespace) -> int:
                   f"{result.duration_s:.1f} s{score}", flush=True)
             step = result.first_problem
             if result.setup_error is not None:
-                print("        " + _(N_("setting up: {error}")).format(error=result.setup_error), flush=True)
+                print("        " + _("setting up: {error}").format(error=result.setup_error), flush=True)
             elif step is not None:
-                title = _(N_("step {number} {keyword} (line {line})")).format(
+                title = _("step {number} {keyword} (line {line})").format(
                     number=step.step.number, keyword=step.step.keyword, line=step.step.where.line)
                 print(f"        {title}:", flush=True)
                 for line in step.problems():
-                    print(f"          {line}", flush=True)
+                    print(f"          {_(line)}", flush=True)
                 for line in step.happened:
                     print(f"          ({line})", flush=True)
 
@@ -168,12 +146,12 @@ def run_scenarios(args: argparse.Namespace) -> int:
         try:
             args.junit.write_bytes(junit_xml(results))
         except OSError as exc:
-            raise UsageError(f"--junit {args.junit}: cannot write it ({exc.strerror or exc})") from None
+            raise UsageError(_("--junit {path}: cannot write it ({why})").format(path=args.junit, why=exc.strerror or exc)) from None
     if args.json:
         print(json.dumps(json_report(results), ensure_ascii=False, indent=2))
     else:
         took = sum(s.duration_s for s in scenarios)
-        print(_(N_("{scenarios} scenarios in {files} files: {passed} passed, {failed} not")).format(
+        print(_("{scenarios} scenarios in {files} files: {passed} passed, {failed} not").format(
             scenarios=len(scenarios), files=len(results), passed=passed, failed=len(scenarios) - passed)
             + f"  ({took:.1f} s)")
     return EXIT_OK if passed == len(scenarios) else EXIT_FAILED

@@ -18,6 +18,7 @@ from typing import IO
 from pos_sim.cli.backend import backend_process, default_data_dir
 from pos_sim.cli.errors import EXIT_OK, ServiceError, UsageError
 from pos_sim.cli.tui import open_demo_customers
+from pos_sim.language import _
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -47,9 +48,10 @@ def run_serve(args: argparse.Namespace) -> int:
 
     token = secrets.token_urlsafe(16) if args.token == "new" else args.token
     if args.host not in LOOPBACK and not token:
-        raise UsageError(f"--host {args.host} serves beyond this machine: give --token TOKEN (or --token new) to guard it")
+        raise UsageError(_("--host {host} serves beyond this machine: give --token TOKEN (or --token new) to guard it").format(
+            host=args.host))
     if not 0 <= args.port <= 65535:
-        raise UsageError(f"--port {args.port}: a port from 0 to 65535")
+        raise UsageError(_("--port {port}: a port from 0 to 65535").format(port=args.port))
     data_dir: Path = args.data_dir.expanduser()
     with ExitStack() as stack:
         listening = stack.enter_context(listen(args.host, args.port))
@@ -81,9 +83,9 @@ def listen(host: str, port: int) -> socket.socket:
         return socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            raise ServiceError(f"port {port} on {host} is taken (another pos-sim serve?): "
-                               "stop it, or give --port (0 takes a free one)") from None
-        raise ServiceError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+            raise ServiceError(_("port {port} on {host} is taken (another pos-sim serve?): stop it, or give --port (0 takes a "
+                                 "free one)").format(port=port, host=host)) from None
+        raise ServiceError(_("cannot listen on {host}:{port}: {why}").format(host=host, port=port, why=exc.strerror or exc)) from None
 
 
 def class_lock(data_dir: Path) -> IO[str]:
@@ -92,15 +94,17 @@ def class_lock(data_dir: Path) -> IO[str]:
         data_dir.mkdir(parents=True, exist_ok=True)
         lock = open(data_dir / "serve.lock", "a+", encoding="utf-8")
     except OSError as exc:
-        raise ServiceError(f"--data-dir {data_dir}: {exc.strerror or exc}") from None
+        raise ServiceError(f"--data-dir {data_dir}: {exc.strerror or exc}") from None  # the system's own words
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         lock.seek(0)
         holder = lock.read().strip()
         lock.close()
-        raise ServiceError(f"--data-dir {data_dir} is served by another pos-sim serve{f' (pid {holder})' if holder else ''}: "
-                           "stop it, or give another --data-dir") from None
+        raise ServiceError(_("--data-dir {folder} is served by another pos-sim serve (pid {pid}): stop it, or give another "
+                             "--data-dir").format(folder=data_dir, pid=holder) if holder else
+                           _("--data-dir {folder} is served by another pos-sim serve: stop it, or give another --data-dir").format(
+                               folder=data_dir)) from None
     lock.truncate(0)
     lock.write(str(os.getpid()))
     lock.flush()

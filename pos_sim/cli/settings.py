@@ -20,8 +20,9 @@ from typing import Any
 import platformdirs
 
 from pos_sim.cli.backend import default_data_dir, embedded_gateway
-from pos_sim.cli.errors import EXIT_OK
-from pos_sim.language import LANGUAGES
+from pos_sim.cli.errors import EXIT_OK, UsageError
+from pos_sim.language import LANGUAGES, LanguageError
+from pos_sim.language import language as language_named
 
 
 FLAG_SETTINGS = {
@@ -106,12 +107,34 @@ def config_file(args: argparse.Namespace) -> tuple[Path | None, str]:
     default file if there is one (None, "default" when there is not)."""
     from pos_sim.terminal.settings import CONFIG_VARIABLE
 
-    if args.config is not None:
+    if getattr(args, "config", None) is not None:
         return args.config.expanduser(), "--config"
     if os.environ.get(CONFIG_VARIABLE, "").strip():
         return Path(os.environ[CONFIG_VARIABLE].strip()).expanduser(), CONFIG_VARIABLE
     default = default_config_file()
     return (default if default.exists() else None), "default"
+
+
+def merchant_language(args: argparse.Namespace) -> str:
+    """The merchant's language a command speaks (its messages, errors and printed reports; JSON stays
+    English): ``--language`` where the command has it, else ``POS_SIM_LANGUAGE``, else the settings
+    file's ``language``, else English; an unknown one is a UsageError naming the known ones. A settings
+    file that cannot be read is left to the commands that read it to report (one that reads no settings
+    is not stopped by it)."""
+    from pos_sim.terminal.errors import SettingsError
+    from pos_sim.terminal.settings import env_variable, read_config, setting
+
+    text = getattr(args, "language", None) or os.environ.get(env_variable("language"), "").strip()
+    path, _named_by = config_file(args)
+    if not text and path is not None:
+        try:
+            text = read_config(path).get("language")
+        except SettingsError:
+            text = None
+    try:
+        return language_named(text or "en")
+    except LanguageError as exc:
+        raise UsageError(f"{setting('language')} {exc}") from None
 
 
 def terminal_values(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, str]]:

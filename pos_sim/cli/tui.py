@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from pos_sim.cli.backend import BackendProcess, backend_process, embedded_gateway
 from pos_sim.cli.errors import EXIT_OK, ServiceError, UsageError
 from pos_sim.cli.settings import terminal_options, terminal_values
+from pos_sim.language import _, current
 
 if TYPE_CHECKING:
     from pos_sim.scenarios.simulator import Simulator
@@ -48,20 +49,15 @@ def run_tui(args: argparse.Namespace) -> int:
         from pos_sim.tui.screens.gate import GateTerminal, metro_stops
 
         if args.gate not in (stops := metro_stops()):
-            raise UsageError(f"--gate {args.gate!r}: not a stop of the metro network ({', '.join(stops)})")
+            raise UsageError(_("--gate {station}: not a stop of the metro network ({stops})").format(
+                station=repr(args.gate), stops=", ".join(stops)))
         app_of = partial(GateTerminal, station=args.gate)
     elif args.status_file is not None:
         from pos_sim.web.seat import SeatedTerminal
 
         app_of = partial(SeatedTerminal, status_file=args.status_file)
-    from pos_sim.language import LanguageError, language
-    from pos_sim.terminal.settings import setting
-
     values, origins = terminal_values(args)
-    try:
-        lang = language(values.get("language") or "en")
-    except LanguageError as exc:
-        raise UsageError(f"{setting('language')} {exc}") from None
+    lang = current()  # the merchant's, which the command line set (checked: an unknown one is refused naming the known ones)
     with ExitStack() as stack:
         backend = None
         if embedded_gateway(values, origins):
@@ -101,4 +97,4 @@ def open_demo_customers(simulator: Simulator, currency: str) -> tuple[Customer, 
         return tuple(Customer(name, simulator.open_wallet(Money.of_major(balance, code or currency), name), language)
                      for name, balance, code, language in DEMO_CUSTOMERS)
     except SimulatorError as exc:
-        raise ServiceError(f"the simulator at {simulator.url} did not open the demo wallets: {exc}") from None
+        raise ServiceError(_("the simulator at {url} did not open the demo wallets: {why}").format(url=simulator.url, why=exc)) from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from urllib.parse import quote_plus, unquote
+from urllib.parse import unquote
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -125,7 +125,10 @@ def sign(private_key: rsa.RSAPrivateKey, method: str, path: str, client_id: str,
     if not isinstance(private_key, rsa.RSAPrivateKey):
         raise SignatureError(f"signing needs an RSA private key, not {type(private_key).__name__}")
     raw = private_key.sign(signed_text(method, path, client_id, time, body), padding.PKCS1v15(), hashes.SHA256())
-    return quote_plus(base64.b64encode(raw).decode("ascii"))
+    encoded = base64.b64encode(raw).decode("ascii")
+    # quote_plus's answer for base64 text, whose only characters that are not URL-safe are these (quote_plus
+    # itself takes 17 µs, going character by character)
+    return encoded.replace("+", "%2B").replace("/", "%2F").replace("=", "%3D")
 
 
 def verify(public_key: rsa.RSAPublicKey, method: str, path: str, client_id: str, time: str, body: bytes, signature: str) -> bool:

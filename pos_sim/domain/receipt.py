@@ -32,7 +32,7 @@ from babel.numbers import format_decimal
 
 from pos_sim.domain.errors import DomainError
 from pos_sim.domain.money import Money, format_money
-from pos_sim.language import LOCALES, N_, LanguageError, language, translation
+from pos_sim.language import N_, LanguageError, language, translation, written_locale
 
 WIDTHS = (32, 42, 48)
 """Columns of the printers laid out for: 32 on 58 mm paper, 42 and 48 on 80 mm."""
@@ -532,8 +532,7 @@ class _Printer:
         speaks another (an English-speaking shop's locale is kept); Thai receipts count years in the
         Buddhist era (2026 is 2569)."""
         r, when = self.receipt, self.receipt.time
-        spoken = Locale.parse(LOCALES[r.language]).language
-        locale = r.locale if r.language == "en" or Locale.parse(r.locale).language == spoken else LOCALES[r.language]
+        locale = written_locale(r.language, r.locale)
         pattern = get_datetime_format("medium", locale).format(get_time_format("medium", locale).pattern,
                                                                get_date_format("medium", locale).pattern)
         if r.language == "th":

@@ -5,7 +5,7 @@ Both take the lines of ``pos_sim.domain.receipt.rows`` and add a QR code of the 
 
 PNG: a 203 dpi printer's font A, 12 x 24 dots a character on a 30-dot line, drawn character by
 character on the column grid of the layout, so wide (CJK) characters take two cells and Thai marks
-sit on their letter whatever the font's own advances. Fonts, by file name from the system's font
+sit on their letter whatever the font's own advances (each mark drawn over its letter's cell). Fonts, by file name from the system's font
 folders, first one that has the glyph: DejaVu Sans Mono (Debian ``fonts-dejavu-core``), Tlwg Mono
 for Thai (``fonts-tlwg-mono``), Droid Sans Fallback for CJK (``fonts-droid-fallback``), Noto Sans
 CJK (``fonts-noto-cjk``); Pillow's own default font when none is installed, which lacks Thai and
@@ -68,7 +68,7 @@ def _fonts(bold: bool, size: int) -> tuple[ImageFont.FreeTypeFont | ImageFont.Im
     found: list[ImageFont.FreeTypeFont | ImageFont.ImageFont] = []
     for name in FONT_FILES[bold]:
         try:
-            found.append(ImageFont.truetype(name, round(size * FONT_SCALE.get(name, 1))))
+            found.append(ImageFont.truetype(name, round(size * FONT_SCALE.get(name, 1)), layout_engine=ImageFont.Layout.BASIC))
         except OSError:
             continue
     return (*found, ImageFont.load_default(size))
@@ -76,11 +76,9 @@ def _fonts(bold: bool, size: int) -> tuple[ImageFont.FreeTypeFont | ImageFont.Im
 
 @functools.cache
 def _has_glyph(font: ImageFont.FreeTypeFont | ImageFont.ImageFont, char: str) -> bool:
-    """Whether ``font`` draws ``char``: and the characters it is shaped from (Thai SARA AM is drawn as NIKHAHIT
-    and SARA AA, two missing boxes in a font without Thai)."""
-    missing = font.getmask(_MISSING)
-    return all((mask.size, bytes(mask)) != (missing.size, bytes(missing))
-               for mask in map(font.getmask, unicodedata.normalize("NFKD", char)))
+    """Whether ``font`` draws ``char`` (its own glyph: a fullwidth bracket is not its ASCII one)."""
+    missing, mask = font.getmask(_MISSING), font.getmask(char)
+    return (mask.size, bytes(mask)) != (missing.size, bytes(missing))
 
 
 def _font_for(cluster: str, bold: bool, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
@@ -91,7 +89,10 @@ def _font_for(cluster: str, bold: bool, size: int) -> ImageFont.FreeTypeFont | I
 def _draw_text(
     draw: ImageDraw.ImageDraw, text: str, x: int, y: int, cell: int, line: int, *, bold: bool, fill: int
 ) -> None:
-    """``text`` on the column grid from (x, y): each cluster centred in its one or two cells."""
+    """``text`` on the column grid from (x, y): each cluster centred in its one or two cells, its marks drawn
+    over its letter one by one, as a terminal lays them (Tlwg Mono, the Thai font, draws a mark a cell wide
+    for a terminal to lay over the cell before it: shaped with the letter it would land a cell to the right,
+    and shaped alone it gets a dotted circle; so the fonts use Pillow's basic layout, a glyph a character)."""
     baseline = y + line * 4 // 5
     size = FONT_PX * cell // CELL_PX
     column = 0
@@ -99,8 +100,9 @@ def _draw_text(
         cells = display_width(cluster)
         if cluster.strip():
             font = _font_for(cluster, bold, size)
-            left = x + column * cell + (cells * cell - font.getlength(cluster[0])) / 2 if cells else x + column * cell
-            draw.text((left, baseline), cluster, font=font, fill=fill, anchor="ls")
+            for char in cluster:
+                left = x + column * cell + (max(cells, 1) * cell - font.getlength(char)) / 2
+                draw.text((left, baseline), char, font=font, fill=fill, anchor="ls")
         column += cells
 
 

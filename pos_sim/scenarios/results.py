@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pos_sim.language import N_, Phrase
 from pos_sim.scenarios.model import Scenario, Step, Where
 
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
@@ -32,9 +33,14 @@ class Check:
     passed: bool
     where: Where | None = None
 
-    def said(self) -> str:
-        line = f" (line {self.where.line})" if self.where else ""
-        return f"{self.name}{line}: expected {self.expected}, got {self.actual}"
+    def said(self) -> Phrase:
+        """The check in one line: English as the JSON and JUnit reports keep it, a ``Phrase`` the printed report
+        and the training screen show in the merchant's language."""
+        if self.where is None:
+            return Phrase(N_("{name}: expected {expected}, got {actual}"), name=self.name, expected=self.expected,
+                          actual=self.actual)
+        return Phrase(N_("{name} (line {line}): expected {expected}, got {actual}"), name=self.name, line=self.where.line,
+                      expected=self.expected, actual=self.actual)
 
 
 @dataclass

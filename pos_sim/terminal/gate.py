@@ -65,7 +65,7 @@ from pos_sim.domain.codes import ride
 from pos_sim.domain.errors import DomainError
 from pos_sim.domain.fares import FareError, FareNetwork, Fares, Journey, Leg, read_network
 from pos_sim.domain.money import Money
-from pos_sim.language import N_
+from pos_sim.language import N_, Phrase
 from pos_sim.terminal import local_file
 from pos_sim.terminal.errors import TerminalError
 from pos_sim.terminal.gateway import (
@@ -145,6 +145,8 @@ GOODBYE_LATER = N_("Goodbye: fare charged later")
 BALANCE_LATER = N_("Balance shown in your wallet app after sync")
 FARE_LATER = N_("Fare charged later")
 FARE_AT_EXIT = N_("Fare shown at exit")
+DIRECTION_WORDS = {Direction.IN: N_("in"), Direction.OUT: N_("out")}
+"""A gate's direction as the operator reads it (the value journalled is the Direction's)."""
 
 
 @dataclass(frozen=True)
@@ -202,16 +204,20 @@ class SyncReport:
     def ok(self) -> bool:
         return self.reachable and not self.problems
 
-    def summary(self, url: str, when: str = "start") -> str:
-        """One line for the gate's operator."""
+    def summary(self, url: str, when: str = N_("start")) -> str:
+        """One line for the gate's operator (a ``Phrase``: ``when`` a message too, "start", "close", "sync key")."""
         if not self.reachable:
-            return (f"backend unreachable at {url} ({'; '.join(self.problems)}): deciding offline, {self.waiting} taps"
-                    " wait for upload")
-        ring = f", key ring of {self.keyring_published_at:%Y-%m-%d %H:%M:%S}Z" if self.keyring_published_at else ""
-        said = (f"{self.uploaded} taps uploaded ({self.duplicates} duplicates), {self.waiting} waiting{ring}")
+            return Phrase(N_("backend unreachable at {url} ({problems}): deciding offline, {waiting} taps wait for upload"),
+                          url=url, problems="; ".join(self.problems), waiting=self.waiting)
+        counts = {"uploaded": self.uploaded, "duplicates": self.duplicates, "waiting": self.waiting}
+        said = (Phrase(N_("{uploaded} taps uploaded ({duplicates} duplicates), {waiting} waiting, key ring of {published}Z"),
+                       **counts, published=f"{self.keyring_published_at:%Y-%m-%d %H:%M:%S}")
+                if self.keyring_published_at else
+                Phrase(N_("{uploaded} taps uploaded ({duplicates} duplicates), {waiting} waiting"), **counts))
         if self.problems:
-            return f"sync with {url} at the {when} incomplete ({'; '.join(self.problems)}): {said}"
-        return f"synced with {url} at the {when}: {said}"
+            return Phrase(N_("sync with {url} at the {when} incomplete ({problems}): {said}"), url=url, when=Phrase(when),
+                          problems="; ".join(self.problems), said=said)
+        return Phrase(N_("synced with {url} at the {when}: {said}"), url=url, when=Phrase(when), said=said)
 
 
 # --- the transit calls -----------------------------------------------------------------------
@@ -602,7 +608,7 @@ class Gate:
         ring = self.station.keyring()
         if ring is None:
             return _Outcome("deny", GateReason.UNKNOWN_KEY, MESSAGES[GateReason.UNKNOWN_KEY],
-                            "this gate has no issuer key ring yet: it must sync with the backend once")
+                            N_("this gate has no issuer key ring yet: it must sync with the backend once"))
         verdict = ride.verify(signed, ring.keys, now, skew_s=self.skew_s, max_companions=self.max_companions)
         if verdict.ok:
             verdict = ring.deny.check(signed)
@@ -611,7 +617,8 @@ class Gate:
         reason = GateReason(verdict.reason.value)
         message = MESSAGES[reason]
         if reason is GateReason.TOO_MANY_COMPANIONS:
-            message = f"Too many riders on one code: this gate lets {1 + self.max_companions} through"  # staff read it
+            message = Phrase(N_("Too many riders on one code: this gate lets {riders} through"),  # staff read it
+                             riders=1 + self.max_companions)
         return _Outcome("deny", reason, message, verdict.message)
 
     def _check_movements(self, account: str, digest: str, direction: Direction, now: datetime, riders: int) -> _Outcome:
@@ -619,8 +626,10 @@ class Gate:
         spent = self.station.spent(digest)
         if spent is not None:
             return _Outcome("deny", GateReason.REPLAYED, MESSAGES[GateReason.REPLAYED],
-                            f"this code opened gate {spent.gate_id} of {spent.station_id} ({spent.direction}) at"
-                            f" {_clock_time(spent.at, self.zone)}; a ride code is good for one tap")
+                            Phrase(N_("this code opened gate {gate} of {station} ({direction}) at {time}; a ride code is "
+                                      "good for one tap"), gate=spent.gate_id, station=spent.station_id,
+                                   direction=Phrase(DIRECTION_WORDS[Direction(spent.direction)]),
+                                   time=_clock_time(spent.at, self.zone)))
         if self.tap_on_only:
             fare, fare_text = self._tap_on_fare(account, now, riders)
             return _Outcome("open", GateReason.OK, WELCOME, "", fare, fare_text)
@@ -630,21 +639,22 @@ class Gate:
             if inside:
                 assert last is not None
                 return _Outcome("deny", GateReason.PASSBACK, MESSAGES[GateReason.PASSBACK],
-                                f"tapped in at {last.station_id} (gate {last.gate_id}) at {_clock_time(last.at, self.zone)}"
-                                " and not out since")
+                                Phrase(N_("tapped in at {station} (gate {gate}) at {time} and not out since"),
+                                       station=last.station_id, gate=last.gate_id, time=_clock_time(last.at, self.zone)))
             detail = ""
             if last is not None and last.direction == Direction.IN:
-                detail = (f"the trip from {last.station_id} at {_clock_time(last.at, self.zone)} had no tap-out: it is"
-                          " charged the maximum fare")
+                detail = Phrase(N_("the trip from {station} at {time} had no tap-out: it is charged the maximum fare"),
+                                station=last.station_id, time=_clock_time(last.at, self.zone))
             return _Outcome("open", GateReason.OK, WELCOME, detail, None, FARE_AT_EXIT)
         if not inside:
             return _Outcome("open", GateReason.NO_ENTRY, MESSAGES[GateReason.NO_ENTRY],
-                            "no entry of this account known at this station or its network folder", None,
-                            f"{FARE_LATER} (no entry recorded here)")
+                            N_("no entry of this account known at this station or its network folder"), None,
+                            N_("Fare charged later (no entry recorded here)"))
         assert last is not None
         fare, fare_text = self._exit_fare(last, now, riders)
-        return _Outcome("open", GateReason.OK, GOODBYE_FARE.format(fare=_money(fare)) if fare is not None else GOODBYE_LATER,
-                        f"tapped in at {last.station_id} at {_clock_time(last.at, self.zone)}", fare, fare_text)
+        return _Outcome("open", GateReason.OK, Phrase(GOODBYE_FARE, fare=_money(fare)) if fare is not None else GOODBYE_LATER,
+                        Phrase(N_("tapped in at {station} at {time}"), station=last.station_id,
+                               time=_clock_time(last.at, self.zone)), fare, fare_text)
 
     def _exit_fare(self, entry: Movement, now: datetime, riders: int) -> tuple[Money | None, str]:
         try:
@@ -652,9 +662,11 @@ class Gate:
             fare = self.fares.journey_fare(Journey.of(leg)).total * riders
         except FareError:
             return None, FARE_LATER
-        who = f", {riders} riders" if riders > 1 else ""
-        caps = " (before any daily or weekly cap)" if self.network.caps else ""
-        return fare, f"Fare {_money(fare)} from {entry.station_id}{who}{caps}"
+        message = ((N_("Fare {fare} from {station}, {riders} riders (before any daily or weekly cap)") if self.network.caps
+                    else N_("Fare {fare} from {station}, {riders} riders")) if riders > 1 else
+                   (N_("Fare {fare} from {station} (before any daily or weekly cap)") if self.network.caps
+                    else N_("Fare {fare} from {station}")))
+        return fare, Phrase(message, fare=_money(fare), station=entry.station_id, riders=riders)
 
     def _tap_on_fare(self, account: str, now: datetime, riders: int) -> tuple[Money | None, str]:
         """The fare of this tap-on after the rider's earlier tap-ons the station knows (a transfer may be free)."""
@@ -670,8 +682,7 @@ class Gate:
             fare = fare * riders
         except FareError:
             return None, FARE_LATER
-        kind = "Transfer" if len(journey) > 1 else "Fare"
-        return fare, f"{kind} {_money(fare)}"
+        return fare, Phrase(N_("Transfer {fare}") if len(journey) > 1 else N_("Fare {fare}"), fare=_money(fare))
 
     # --- syncing ---
 

@@ -47,6 +47,7 @@ from pos_sim.domain.codes import emv_cpm
 from pos_sim.domain.errors import AmountError
 from pos_sim.domain.money import Money
 from pos_sim.domain.receipt import Copy, Kind, Outcome as ReceiptOutcome, Receipt, ReceiptLine, TaxLine, Tender, Weight, mask_code
+from pos_sim.language import _
 from pos_sim.terminal import reports
 from pos_sim.terminal.authorize import MerchantCode, Outcome, Recovery, authorize, check_code, new_request_id, recover
 from pos_sim.terminal.errors import JournalError, PaymentRequestError, RegisterError
@@ -141,11 +142,12 @@ class Register:
         self.cart = self.cart.add_scan(self.catalogue.lookup(text.strip()))
         return self.cart
 
-    def key_amount(self, amount: Money, description: str = "Open item") -> Cart:
-        """Add an amount keyed by hand, in the tax scheme's default category."""
+    def key_amount(self, amount: Money, description: str | None = None) -> Cart:
+        """Add an amount keyed by hand, in the tax scheme's default category; its line says "Open item" in
+        the merchant's language unless ``description`` says otherwise (what the receipt prints)."""
         if not isinstance(amount, Money) or amount.minor <= 0:
             raise RegisterError(f"keyed amount {amount!r}: must be Money above 0")
-        self.cart = self.cart.add_keyed_amount(amount, description)
+        self.cart = self.cart.add_keyed_amount(amount, _("Open item") if description is None else description)
         return self.cart
 
     def change_quantity(self, index: int, quantity: int) -> Cart:

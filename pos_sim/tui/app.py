@@ -29,6 +29,7 @@ from typing import Any, TypeVar, cast
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import ActiveBinding, Binding
+from textual.command import CommandPalette
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
@@ -60,9 +61,26 @@ SIMULATOR_ACTIONS = frozenset({"customer_shows_code", "customer_scans", "custome
 """What needs the simulator: the customer's side and the presenter's faults."""
 
 
-TEXTUAL_MESSAGES = (N_("Quit"), N_("palette"), N_("Keys"), N_("Screenshot"), N_("Theme"))
+TEXTUAL_MESSAGES = (N_("Quit"), N_("palette"), N_("Keys"), N_("Screenshot"), N_("Theme"), N_("Maximize"), N_("Minimize"),
+                    N_("Change the current theme"), N_("Quit the application as soon as possible"),
+                    N_("Show help for the focused widget and a summary of available keys"),
+                    N_("Hide the keys and widget help panel"), N_("Minimize the widget and restore to normal size"),
+                    N_("Maximize the focused widget"), N_("Save an SVG 'screenshot' of the current screen"),
+                    N_("Focus Next"), N_("Focus Previous"), N_("Open the command palette"),
+                    N_("Quit the app and return to the command prompt."))
 """Textual's own words the terminal shows (the footer's quit and palette keys, the palette's system
-commands), in the catalogue so that they are shown in the merchant's language too."""
+commands and their help), in the catalogue so that they are shown in the merchant's language too."""
+PALETTE_PLACEHOLDER = N_("Search for commands…")
+DAMAGE_WORDS = {"none": N_("none"), "blur": N_("blur"), "noise": N_("noise"), "glare": N_("glare"),
+                "low-contrast": N_("low-contrast"), "rotation": N_("rotation"), "perspective": N_("perspective"),
+                "small": N_("small"), "jpeg": N_("jpeg"), "inverted": N_("inverted"), "screen-photo": N_("screen-photo")}
+"""The virtual scan's damage profiles (pos_sim.scan.damage), as the merchant's language names them (English: as the
+command line takes them)."""
+
+
+def damage_word(profile: str) -> str:
+    """A damage profile's name in the merchant's language."""
+    return _(DAMAGE_WORDS.get(profile, profile))
 
 
 class TerminalPart:
@@ -253,11 +271,15 @@ class PosApp(App[None]):
     def training(self) -> bool:
         return self.register is not None and self.register.settings.training
 
+    @property
+    def locale(self) -> str:
+        """The merchant's locale: the setting, else the catalogue's."""
+        register = self.register
+        return (register.settings.locale or register.catalogue.locale) if register else "en_SG"
+
     def money(self, amount: Money) -> str:
         """``amount`` as the merchant's locale writes it."""
-        register = self.register
-        locale = (register.settings.locale or register.catalogue.locale) if register else "en_SG"
-        return format_money(amount, locale)
+        return format_money(amount, self.locale)
 
     # --- register work, one call at a time, off the UI thread -----------------------------------
 
@@ -433,7 +455,7 @@ class PosApp(App[None]):
         from pos_sim.scan.damage import PROFILES
 
         self.damage = PROFILES[(PROFILES.index(self.damage) + 1) % len(PROFILES)]
-        self.notify(_("The next virtual scan: {damage}").format(damage=self.damage), timeout=3)
+        self.notify(_("The next virtual scan: {damage}").format(damage=damage_word(self.damage)), timeout=3)
 
     def action_customer_shows_code(self) -> None:
         """The customer holds the wallet's code to the scanner: rendered, damaged, decoded (a virtual scan)."""
@@ -453,7 +475,7 @@ class PosApp(App[None]):
 
         def scanned(result: str | None) -> None:
             if result is None:
-                self.notify(_("The scanner could not read the code ({damage}): try again").format(damage=damage),
+                self.notify(_("The scanner could not read the code ({damage}): try again").format(damage=damage_word(damage)),
                             severity="warning")
                 return
             screen = self.screen
@@ -535,12 +557,20 @@ class PosApp(App[None]):
     # --- the command palette: every action a key runs -------------------------------------------
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        """Textual's commands (theme, quit, keys, screenshot) and every key of the terminal's own, in the
+        merchant's language; the editing keys of Textual's widgets (an input's cursor moves) are no commands."""
+        for command in super().get_system_commands(screen):
+            yield command._replace(title=_(command.title), help=_(command.help))
         seen = set()
         for active in screen.active_bindings.values():
             binding = active.binding
-            if not binding.description or binding.action in seen:
+            if not binding.description or binding.action in seen or type(active.node).__module__.startswith("textual."):
                 continue
             seen.add(binding.action)
-            yield SystemCommand(binding.tooltip or binding.description, f"key {binding.key}",
+            yield SystemCommand(binding.tooltip or binding.description, _("key {key}").format(key=binding.key),
                                 partial(self.run_action, binding.action, active.node))
+
+    def action_command_palette(self) -> None:
+        """The palette, its search line in the merchant's language."""
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(CommandPalette(id="--command-palette", placeholder=_(PALETTE_PLACEHOLDER)))

@@ -14,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 import requests
 
-from pos_sim.backend import keys, server
-from pos_sim.backend.app import create_app
+from pos_sim.backend import server
+from pos_sim.backend.store import keys
+from pos_sim.backend.edge.app import create_app
 from pos_sim.domain import ams_signature
 
 

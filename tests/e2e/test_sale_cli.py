@@ -117,6 +117,34 @@ def test_bad_input_exits_2_with_one_clear_line_never_a_traceback(backend, tmp_pa
         assert run.returncode == 2 and said in run.stderr and "Traceback" not in run.stderr
 
 
+def test_errors_are_said_in_the_merchants_language_from_the_flag_the_environment_or_the_settings_file(backend, tmp_path):
+    """A trainer's terminal set to Thai (or Japanese) says a command's errors in it; an unknown language is refused
+    naming the known ones, by every command (one that reads no settings too)."""
+    import os
+
+    def run(*args: str, **env: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pos_sim", *args], capture_output=True, text=True, timeout=60, cwd=ROOT,
+                              env={**os.environ, **env})
+
+    code = code_of(backend.url, open_wallet(backend.url))
+    said = run("sale", *terminal(backend, tmp_path), "--code", code, "--language", "th")
+    assert (said.returncode, said.stderr) == (2, "ข้อผิดพลาด: ระบุ --amount จำนวนเงิน หรือ --item บาร์โค้ด (หนึ่งรายการขึ้นไป) "
+                                                 "สำหรับรายการขาย\n")
+    said = run("sale", *terminal(backend, tmp_path), "--amount", "5", "--scan", str(tmp_path / "nope.png"), POS_SIM_LANGUAGE="th")
+    assert (said.returncode, said.stderr) == (2, f"ข้อผิดพลาด: --scan {tmp_path / 'nope.png'}: ไม่มีไฟล์ภาพนี้\n")
+    config = tmp_path / "ja.toml"
+    config.write_text('language = "ja"\n')
+    said = run("sale", *terminal(backend, tmp_path), "--code", code, "--config", str(config))
+    assert said.returncode == 2 and said.stderr.startswith("エラー：--amount 金額 または --item バーコード"), said.stderr
+    for args, env in [(("sale", *terminal(backend, tmp_path), "--code", code, "--language", "xx"), {}),
+                      (("code", "parse", "--", "hello"), {"POS_SIM_LANGUAGE": "klingon"})]:
+        said = run(*args, **env)
+        assert said.returncode == 2 and "Traceback" not in said.stderr, said.stderr
+        assert said.stderr.startswith("error: language (--language) ") and said.stderr.rstrip().endswith(
+            "not a language pos-sim speaks (en, th, ja, zh_Hans, zh_Hant, ms)"), said.stderr
+    assert balance(backend.url, open_wallet(backend.url)) == 10_000
+
+
 def test_settings_from_a_toml_file_with_flags_over_them(backend, tmp_path):
     customer = open_wallet(backend.url)
     config = tmp_path / "terminal.toml"

@@ -234,6 +234,7 @@ def test_the_printed_report_is_in_the_merchants_language_and_the_junit_and_json_
     assert run.returncode == 1, run.stdout + run.stderr
     assert re.search(r"ผ่าน +Right", run.stdout) and re.search(r"ไม่ผ่าน +Wrong", run.stdout), run.stdout
     assert "ขั้นตอน 2 pay (บรรทัด 10):" in run.stdout
+    assert "state (บรรทัด 11): ควรเป็น APPROVED ได้ DECLINED" in run.stdout and "expected" not in run.stdout, run.stdout
     assert "2 สถานการณ์ใน 1 ไฟล์: ผ่าน 1 ไม่ผ่าน 1" in run.stdout and "scenarios in" not in run.stdout
     failed = ET.fromstring(junit.read_bytes()).find("testsuite").findall("testcase")[1].find("failure")
     assert failed.get("message").startswith("step 2 pay (line 10): state (line 11): expected APPROVED, got DECLINED")

@@ -27,11 +27,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from pos_sim.backend import keys
-from pos_sim.backend.app import ADMIN_MAX_BODY, AMS_MAX_BODY
+from pos_sim.backend.store import keys
+from pos_sim.backend.edge.app import ADMIN_MAX_BODY, AMS_MAX_BODY
 from pos_sim.backend.protocol import MAX_JSON_DEPTH, REQUEST_TIME_WINDOW_S, RESULTS
-from pos_sim.backend.store import metadata
-from pos_sim.backend.transit import MAX_BODY_BYTES as TRANSIT_MAX_BODY, MAX_TAPS
+from pos_sim.backend.store.tables import metadata
+from pos_sim.backend.services.transit import MAX_BODY_BYTES as TRANSIT_MAX_BODY, MAX_TAPS
 from pos_sim.domain import ams_signature
 from tests.integration.conftest import balance, payment_code
 

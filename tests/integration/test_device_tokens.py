@@ -14,7 +14,7 @@ import requests
 
 from com.alipay.ams.api.request.pay.alipay_pay_query_request import AlipayPayQueryRequest
 from pos_sim.backend.protocol import Refused
-from pos_sim.backend.tokens import TOKEN_AID, TOKEN_BIN
+from pos_sim.backend.services.tokens import TOKEN_AID, TOKEN_BIN
 from pos_sim.domain import device_token
 from pos_sim.domain.codes import classify, emv_cpm
 from pos_sim.domain.codes.emv_cpm import TokenPresentation, read_token_presentation, token_presentation

@@ -10,7 +10,7 @@ from com.alipay.ams.api.tools import signature_tool as sdk
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pos_sim.backend.keys import KeyFileError, ensure_key_pair, generate_key_pair, read_private_key, read_public_key
+from pos_sim.backend.store.keys import KeyFileError, ensure_key_pair, generate_key_pair, read_private_key, read_public_key
 from pos_sim.domain.ams_signature import sign, verify
 
 PATH = "/ams/api/v1/payments/pay"

@@ -20,8 +20,11 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from pos_sim.backend import faults, migrations, server, transit_store  # noqa: F401  (every table on the metadata)
-from pos_sim.backend.store import Store, StoreError, metadata
+from pos_sim.backend import server
+from pos_sim.backend.store import migrations, transit  # noqa: F401  (every table on the metadata)
+from pos_sim.backend.store.database import Store
+from pos_sim.backend.store.errors import StoreError
+from pos_sim.backend.store.tables import metadata
 from pos_sim.domain.receipt import layout
 from pos_sim.terminal import local_file
 from pos_sim.terminal.errors import TerminalError

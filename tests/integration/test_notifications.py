@@ -20,9 +20,12 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from pos_sim.backend import keys, notifications, server
-from pos_sim.backend.notifications import Backoff, Notifier
-from pos_sim.backend.store import Notification, Payment, Store
+from pos_sim.backend import server
+from pos_sim.backend.services import notifications
+from pos_sim.backend.store import keys
+from pos_sim.backend.services.notifications import Backoff, Notifier
+from pos_sim.backend.store.database import Store
+from pos_sim.backend.store.records import Notification, Payment
 from pos_sim.domain import ams_signature
 
 CLIENT_ID = "NOTIFY_SHOP"

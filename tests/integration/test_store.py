@@ -14,15 +14,9 @@ from typing import TypeVar
 
 import pytest
 
-from pos_sim.backend.store import (
-    CodeStatus,
-    Duplicate,
-    InsufficientFunds,
-    LedgerError,
-    Store,
-    StoreError,
-    Tx,
-)
+from pos_sim.backend.store.database import Store, Tx
+from pos_sim.backend.store.errors import Duplicate, InsufficientFunds, LedgerError, StoreError
+from pos_sim.backend.store.records import CodeStatus
 from pos_sim.domain.errors import AmountError
 
 PEM = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n"

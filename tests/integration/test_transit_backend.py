@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from pos_sim.backend import keys
+from pos_sim.backend.store import keys
 from pos_sim.backend.server import DEMO_CLIENT_ID
 from pos_sim.domain import ams_signature
 from pos_sim.domain.codes import ride

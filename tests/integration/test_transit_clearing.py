@@ -1,4 +1,4 @@
-"""Incremental clearing (pos_sim/backend/clearing.py) charges what one clearing of everything charges.
+"""Incremental clearing (pos_sim/backend/services/clearing.py) charges what one clearing of everything charges.
 
 A tap stream of a few riders (metro taps in and out, no tap-outs, exits with no tap-in, denied taps, codes
 shown twice, companions, wallets too poor to pay it all), cut into runs at any points: each run uploads
@@ -20,10 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, insert, select
 
-from pos_sim.backend.clock import SimClock
-from pos_sim.backend.store import Store, entries, postings
-from pos_sim.backend.transit import Transit
-from pos_sim.backend.transit_store import transit_debts, transit_deny, transit_journeys, transit_riders
+from pos_sim.backend.store.clock import SimClock
+from pos_sim.backend.store.database import Store
+from pos_sim.backend.store.tables import entries, postings
+from pos_sim.backend.services.transit import Transit
+from pos_sim.backend.store.transit import transit_debts, transit_deny, transit_journeys, transit_riders
 from pos_sim.domain.codes import ride
 from tests.integration.conftest import PG_URL, empty_database
 

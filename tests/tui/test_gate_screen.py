@@ -187,3 +187,46 @@ def test_at_the_gate_the_wallet_pane_shows_its_ride_code_and_f5_presents_it(make
             assert app.wallet.code.code.isdigit()
 
     run(scenario)
+
+
+def test_the_gate_in_thai_says_everything_in_thai_with_the_riders_chinese_beneath(simulator, tmp_path):  # noqa: F811
+    """A gate at a Bangkok station, a Chinese-speaking rider: the sign, the rider's line, the fare and where the
+    entry was, the log and the sync line in Thai; no word of English on the screen but names, codes and units."""
+    from tests.tui.test_payment_flows import ASCII_WORD, screen_text
+
+    customers = (Customer("Alice", simulator.open_wallet(sgd("50.00"), "Alice")),)
+    settings = TerminalSettings.build({"gateway.url": simulator.url, "gateway.simulator_data_dir": tmp_path / "backend",
+                                       "journal_dir": tmp_path / "terminal", "time_zone": "Asia/Singapore",
+                                       "language": "th"})
+    app = PosApp(lambda: Connection(settings, simulator, customers), "th")
+    names = {"Alice", "Zone", "Ah", "Huat", "Kopitiam", "Minimart", "SGD", "App", "http", "ctrl", "esc", "Enter",
+             "stations", "pos", "sim"}  # people, places, the currency, keys, the station folder, the simulator's;
+    # and below, words with digits in them: codes (the ride code, M01, p50)
+
+    def english(screen) -> set[str]:
+        words = [word for word in screen_text(app).split() if not any(char.isdigit() for char in word)]
+        return set(ASCII_WORD.findall(" ".join(words))) - names
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await at_the_gate(pilot)
+            assert text_of(screen, "#gate-word").strip() == "พร้อม" and not english(screen), english(screen)
+            entry = await tap(pilot, screen, "f5")
+            assert entry.opened and text_of(screen, "#gate-word").strip() == "ผ่านได้"
+            assert text_of(screen, "#gate-message") == "ยินดีต้อนรับ: เดินทางโดยสวัสดิภาพ\n欢迎乘车，祝您旅途愉快"
+            assert not english(screen), english(screen)
+            again = await tap(pilot, screen, *typed(entry.code))
+            assert again.reason is GateReason.REPLAYED and text_of(screen, "#gate-word").strip() == "ห้ามผ่าน"
+            assert f"รหัสนี้เปิดประตู {screen.gate_id} ของ M01 (เข้า)" in text_of(screen, "#gate-detail")
+            assert not english(screen), english(screen)
+            await move(pilot, screen, "M12", "out")
+            left = await tap(pilot, screen, "f5")
+            shown = f"{left.fare.major_str()} SGD"
+            assert text_of(screen, "#gate-message").splitlines() == [f"ขอบคุณ: ค่าโดยสาร {shown}", f"再见，车费 {shown}"]
+            assert text_of(screen, "#gate-fare").startswith(f"ค่าโดยสาร {shown} จาก M01")
+            assert text_of(screen, "#gate-detail").startswith("แตะเข้าที่ M01 เวลา ")
+            assert text_of(screen, "#gate-sync").startswith(f"ซิงก์กับ {simulator.url} ตอนเริ่ม: ")
+            assert left.fare_text.startswith(f"Fare {shown} from M01")  # what the journal keeps and uploads: English
+            assert not english(screen), english(screen)
+
+    run(scenario)

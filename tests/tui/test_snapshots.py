@@ -8,6 +8,7 @@ payment ids and codes are random), and the customer's wallet shows a fixed code.
 these screens are tested against the real simulator in the other tests of this folder.
 """
 
+import asyncio
 import shutil
 import tempfile
 import time
@@ -19,11 +20,12 @@ import time_machine
 from textual import events
 from textual.widgets import Input
 
-from pos_sim.backend import keys
+from pos_sim.backend.store import keys
 from pos_sim.backend.server import DEMO_CLIENT_ID
 from pos_sim.domain.money import Money
 from pos_sim.domain.cart import Cart
 from pos_sim.domain.receipt import Tender
+from pos_sim.language import Phrase
 from pos_sim.scenarios.simulator import WalletCode
 from pos_sim.terminal.authorize import MerchantCode
 from pos_sim.terminal.journal import State
@@ -97,11 +99,11 @@ async def with_cart(pilot) -> None:
     await until(pilot, lambda: len(pilot.app.register.cart.lines) == 3)
 
 
-def book(register, state: State, result_code: str | None, amount: str):
+def book(register, state: State, result_code: str | None, amount: str, at: datetime = NOW):
     """A sale of a keyed amount written to the register's book as a payment would leave it, with fixed ids."""
     cart = Cart.for_catalogue(register.catalogue).add_keyed_amount(Money.of_major(amount, "SGD"))
     sale = register.book.open_sale(f"POS{len(register.book.sales()):032d}", Tender.CUSTOMER_CODE.value, cart.total,
-                                   receipt_lines(cart), cart.subtotal, tax_lines(cart), "2510 **** **** 2345", NOW)
+                                   receipt_lines(cart), cart.subtotal, tax_lines(cart), "2510 **** **** 2345", at)
     paid = state is State.APPROVED
     return register.book.settle_sale(sale.receipt_number, state, result_code=result_code,
                                       result_message="paid" if paid else "declined",
@@ -206,6 +208,26 @@ def test_journal(snap_compare, settings, frozen):
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
+@pytest.mark.parametrize(("lang", "written"), [("en", "20 Nov"), ("th", "20 พ.ย."), ("ja", "11月20日"), ("zh_Hant", "11月20日")])
+def test_the_journal_dates_an_earlier_days_sale_as_the_merchants_language_writes_it(settings, frozen, lang, written):
+    """Today's sales by their time, an earlier day's with its day and month in the merchant's language (the shop's
+    locale, en_SG, for English: "20 Nov", not "Nov 20")."""
+    app, _customer = speaking(settings, lang)
+
+    async def scenario():
+        async with app.run_test(size=(120, 40)) as pilot:
+            await signed_in(pilot)
+            book(app.register, State.APPROVED, "SUCCESS", "3.20", NOW - timedelta(days=1))
+            book(app.register, State.APPROVED, "SUCCESS", "12.50")
+            await pilot.press("f2")
+            await until(pilot, lambda: app.screen.query("DataTable") and app.screen.query_one("DataTable").row_count == 2)
+            table = app.screen.query_one("DataTable")
+            times = [str(table.get_cell_at((row, 1))) for row in range(2)]  # newest first
+            assert times == ["10:30", f"{written} 10:30"], times  # the sales' own clock (NOW, in UTC)
+
+    asyncio.run(scenario())
+
+
 def test_reports(snap_compare, settings, frozen):
     assert snap_compare(app_of(settings), terminal_size=SIZE, run_before=signed_in, press=["f3"])
 
@@ -219,15 +241,24 @@ def test_training_exercises(snap_compare, settings, frozen):
 
 
 def gate_decision(at: str, decision: str, reason: str, message: str, ms: float, fare: str | None = None, detail: str = ""):
-    """A decision of the exit gate at M12 as ``Gate.decide`` makes one, with fixed ids and times."""
+    """A decision of the exit gate at M12 as ``Gate.decide`` makes one (its words ``Phrase``s, shown in the
+    merchant's language), with fixed ids and times."""
     from pos_sim.terminal.gate import BALANCE_LATER, Decision, Direction, GateReason
 
     when = datetime.fromisoformat(f"2026-11-21T{at}+08:00")
     money = Money.of_major(fare, "SGD") if fare else None
+    fare_text = Phrase("Fare {fare} from {station} (before any daily or weekly cap)", fare=f"{fare} SGD", station="M01")
     return Decision(f"00000000-0000-4000-8000-{at.replace(':', ''):0>12}", "M12", "T01", Direction.OUT, when,
                     "RC1:SNAPSHOT", "ab" * 16, decision, GateReason(reason), message, detail, 1, money,
-                    f"Fare {fare} SGD from M01 (before any daily or weekly cap)" if fare else "", None,
-                    BALANCE_LATER if decision == "open" else "", ms)
+                    fare_text if fare else "", None, BALANCE_LATER if decision == "open" else "", ms)
+
+
+def goodbye(fare: str) -> Phrase:
+    return Phrase("Goodbye: fare {fare}", fare=f"{fare} SGD")
+
+
+def tapped_in(station: str, time: str) -> Phrase:
+    return Phrase("tapped in at {station} at {time}", station=station, time=time)
 
 
 def test_gate(snap_compare, settings, frozen):
@@ -243,11 +274,12 @@ def test_gate(snap_compare, settings, frozen):
         app.push_screen(GateScreen("M12", "out"))
         await until(pilot, lambda: isinstance(app.screen, GateScreen) and app.screen.last_sync is not None)
         screen = app.screen
-        for decision in (gate_decision("18:28:10", "open", "ok", "Goodbye: fare 1.60 SGD", 2.1, "1.60"),
+        replayed = Phrase("this code opened gate {gate} of {station} ({direction}) at {time}; a ride code is good for one tap",
+                          gate="T01", station="M12", direction=Phrase("out"), time="18:28:10")
+        for decision in (gate_decision("18:28:10", "open", "ok", goodbye("1.60"), 2.1, "1.60"),
                          gate_decision("18:29:02", "deny", "replayed", "Code already used: refresh the code in your wallet app",
-                                       1.4, detail="this code opened gate T01 of M12 (out) at 18:28:10; a ride code is good for one tap"),
-                         gate_decision("18:30:00", "open", "ok", "Goodbye: fare 2.30 SGD", 3.2, "2.30",
-                                       "tapped in at M01 at 17:52:13")):
+                                       1.4, detail=replayed),
+                         gate_decision("18:30:00", "open", "ok", goodbye("2.30"), 3.2, "2.30", tapped_in("M01", "17:52:13"))):
             screen.decided(decision)
         screen.synced(SyncReport(True, 2, 0, 1, True, NOW), "start")  # as a reachable backend answers (this one is not)
         await pilot.pause()
@@ -258,7 +290,7 @@ def test_gate(snap_compare, settings, frozen):
 # --- the terminal in the merchant's language, the customer's beneath, at the two sizes it must fit ----------
 
 LANGUAGE_SIZES = [(80, 24), (120, 40)]
-CUSTOMER_OF = {"th": "zh_Hans", "ja": "zh_Hans", "zh_Hans": "en"}
+CUSTOMER_OF = {"th": "zh_Hans", "ja": "zh_Hans", "zh_Hans": "en", "zh_Hant": "en", "en": "zh_Hans", "ms": "zh_Hans"}
 """Whose wallet is beside the terminal: a Chinese-speaking traveller in Bangkok and Osaka, an English-speaking
 one in Shanghai; what the customer reads is shown in both languages."""
 
@@ -277,10 +309,8 @@ def show_wallet(app, customer) -> None:
 
 
 SCREENS = ("sign-in", "sale", "order-code", "result", "receipt", "reports", "gate")
-PICTURES = [(lang, size) for lang, sizes in (("th", LANGUAGE_SIZES), ("ja", [(80, 24)]), ("zh_Hans", [(120, 40)]))
-            for size in sizes]
-"""Thai (combining marks) at both sizes; Japanese at 80x24, where wide characters are tightest; Chinese at
-120x40: 28 pictures, a minute and a half of the suite (every screen in all three at both sizes took three)."""
+PICTURES = [(lang, size) for lang in ("th", "ja", "zh_Hans") for size in LANGUAGE_SIZES]
+"""Thai (combining marks), Japanese and Chinese (wide characters) at both sizes: 42 pictures."""
 
 
 @pytest.mark.parametrize(("lang", "size"), PICTURES, ids=lambda value: f"{value[0]}x{value[1]}" if isinstance(value, tuple) else value)
@@ -313,8 +343,24 @@ def test_in_the_merchants_language(snap_compare, settings, frozen, shown, lang, 
         elif shown == "gate":
             app.push_screen(GateScreen("M12", "out"))
             await until(pilot, lambda: isinstance(app.screen, GateScreen) and app.screen.last_sync is not None)
-            app.screen.decided(gate_decision("18:30:00", "open", "ok", "Goodbye: fare 2.30 SGD", 3.2, "2.30",
-                                             "tapped in at M01 at 17:52:13"))
+            app.screen.decided(gate_decision("18:30:00", "open", "ok", goodbye("2.30"), 3.2, "2.30", tapped_in("M01", "17:52:13")))
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("lang", ["en", "ms"])
+def test_the_sale_keys_fit_80_columns(snap_compare, settings, frozen, lang):
+    """The longest key labels (English, Malay) on an 80-column terminal: every key of the sale screen on the
+    screen, none past its edge (the palette's key gives way there: ctrl+p still opens it)."""
+    from textual.widgets._footer import FooterKey
+
+    app, _customer = speaking(settings, lang)
+
+    async def run_before(pilot):
+        await with_cart(pilot)
+        keys = [key for key in app.screen.query(FooterKey) if key.display]
+        assert [key.key for key in keys] == ["f5", "f6", "f7", "f2", "f3", "f4", "f8"]
+        assert all(key.region.right <= 80 for key in keys), [(key.key, key.region) for key in keys]
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

@@ -4,6 +4,7 @@ unknown language is refused naming the known ones; a missing translation is Engl
 
 import gettext
 import re
+from pathlib import Path
 
 import pytest
 from babel.messages.extract import extract_from_dir
@@ -85,6 +86,7 @@ def test_a_language_is_read_in_any_case_and_chinese_by_region(text, meant):
 
 def test_a_missing_translation_is_english_never_empty_or_a_key():
     assert in_language("th", "A message no catalogue holds") == "A message no catalogue holds"
+    assert in_language("th", "") == ""  # not the catalogue's header, which is what gettext answers for ""
     for lang in LANGUAGES:
         assert all(message.string.strip() for message in catalogue(lang) if message.id)
 
@@ -110,3 +112,33 @@ def test_the_language_setting_comes_from_the_file_the_environment_or_a_flag_and_
         TerminalSettings.build(base | {"language": "fr"}, {"language": "POS_SIM_LANGUAGE"})
     assert str(refused.value) == ("language (--language) 'fr': not a language pos-sim speaks "
                                   "(en, th, ja, zh_Hans, zh_Hant, ms) (set by POS_SIM_LANGUAGE)")
+
+
+def test_every_error_the_commands_raise_is_a_message_of_the_catalogue():
+    """pos_sim/cli's errors (UsageError, ServiceError) are said through _() (so in the merchant's language), or only
+    put flags and values around a lower layer's own words: no English of their own left out of the catalogue."""
+    import ast
+
+    from pos_sim import cli
+
+    def own_words(node: ast.expr) -> list[str]:
+        """The English a raised message writes itself: the literal text of a string or f-string, flags left out."""
+        texts = [node.value] if isinstance(node, ast.Constant) and isinstance(node.value, str) else [
+            part.value for part in getattr(node, "values", []) if isinstance(part, ast.Constant)]
+        return [word for text in texts for word in re.findall(r"(?<![-\w])[A-Za-z]{3,}", text)]
+
+    def translated(node: ast.expr) -> bool:  # _("...") or _("...").format(...)
+        call = node.func.value if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) else node
+        return isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "_"
+
+    unsaid = []
+    for path in sorted(Path(cli.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and isinstance(node.exc.func, ast.Name) \
+                    and node.exc.func.id in ("UsageError", "ServiceError") and node.exc.args:
+                message = node.exc.args[0]
+                if not translated(message) and not (isinstance(message, ast.IfExp)
+                                                    and translated(message.body) and translated(message.orelse)) \
+                        and own_words(message):
+                    unsaid.append(f"{path.name}:{node.lineno} {own_words(message)}")
+    assert not unsaid, unsaid

@@ -4,7 +4,7 @@ order with the QR code of the receipt number, and cut."""
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from pos_sim.domain.receipt import WIDTHS, Copy, Style, layout, rows
 from pos_sim.render.receipt import (
@@ -12,6 +12,7 @@ from pos_sim.render.receipt import (
     CUT,
     MARGIN_PX,
     RASTER_BAND,
+    _draw_text,
     encode_text,
     escpos_qr,
     png_width,
@@ -74,6 +75,32 @@ def test_wide_and_thai_text_renders(tmp_path):
     path = tmp_path / "wide.png"
     receipt_png(sale(lines=WIDE, training=True), 48, path)
     assert scanned(path) == ["T01-000123"]
+
+
+def printed(text: str, bold: bool = False) -> np.ndarray:
+    """``text`` as the PNG prints a line of it, from the left edge: True where there is ink."""
+    image = Image.new("L", (CELL_PX * (len(text) + 2) * 2, 30), 255)
+    _draw_text(ImageDraw.Draw(image), text, 0, 0, CELL_PX, 30, bold=bold, fill=0)
+    return np.asarray(image) < 128
+
+
+@pytest.mark.parametrize("bold", [False, True])
+def test_thai_marks_are_printed_over_their_letter_not_the_next_cell(bold):
+    """Tlwg Mono's marks (a vowel above, a tone mark) land on their letter's cell: the space after "ที่" stays
+    blank, and each word's ink stays within its own cells."""
+    ink = printed("ที่ ค้า", bold)
+    columns = ink.any(axis=0)
+    assert columns[:CELL_PX].any() and not columns[CELL_PX:2 * CELL_PX].any()  # ที่ then a blank cell
+    assert columns[2 * CELL_PX:4 * CELL_PX].any() and not columns[4 * CELL_PX:].any()  # ค้า: two cells, no more
+    assert ink[:, :CELL_PX].sum() > printed("ท", bold)[:, :CELL_PX].sum()  # the marks are there, over the letter
+
+
+def test_a_fullwidth_bracket_is_printed_not_a_missing_box():
+    def glyph(ink: np.ndarray) -> np.ndarray:
+        rows, columns = np.nonzero(ink)
+        return ink[rows.min():rows.max() + 1, columns.min():columns.max() + 1]
+
+    assert not np.array_equal(glyph(printed("（")), glyph(printed("\U0010fffd")))  # a private-use character: the box
 
 
 def test_bad_scale_is_refused():

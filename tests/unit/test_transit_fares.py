@@ -1,5 +1,5 @@
-"""Clearing's fares (pos_sim/backend/clearing.py ``ClearingFares``, on ``Ride`` values with integer times) price
-exactly as ``Fares`` does on ``Leg`` values: the same journeys, charges, caps and max fares for any rider's
+"""Clearing's fares (pos_sim/backend/services/clearing.py ``ClearingFares``, on ``Ride`` values with integer times)
+price exactly as ``Fares`` does on ``Leg`` values: the same journeys, charges, caps and max fares for any rider's
 history, on both example networks, whether the history is priced at once or in runs on running cap totals."""
 
 from datetime import datetime, timedelta
@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pos_sim.assets import ASSETS
-from pos_sim.backend.clearing import ClearingFares, Ride
+from pos_sim.backend.services.clearing import ClearingFares, Ride
 from pos_sim.domain.fares import Fares, Leg, read_network
 
 TRANSIT = ASSETS / "transit"

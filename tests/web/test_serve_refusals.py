@@ -139,6 +139,9 @@ def test_a_killed_terminal_ends_its_session_and_its_payment_is_resolved(served):
         except ConnectionClosed:
             pass  # the page is told the session ended
     ended = served.wait("T01", lambda t: t["session"] == "ended")
-    assert ended["recovered"] == ["T01-000001 CANCELLED"]
+    # CANCELLED when the order had reached the backend before the kill, NOT_PROCESSED when the kill came
+    # between the journal's SENT and the request (a loaded machine): one known outcome, nothing charged
     with Journal.open(folder / "journal.db") as journal:
-        assert [entry.state for entry in journal.entries()] == [State.CANCELLED]
+        states = [entry.state for entry in journal.entries()]
+    assert states in ([State.CANCELLED], [State.NOT_PROCESSED])
+    assert ended["recovered"] == [f"T01-000001 {states[0].value}"]

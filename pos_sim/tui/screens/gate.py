@@ -32,15 +32,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import DataTable, Input, Select, Static
 
 from pos_sim.domain.fares import FareNetwork, read_network
 from pos_sim.terminal.errors import TerminalError
 from pos_sim.language import N_, _, for_customer
-from pos_sim.terminal.gate import DEFAULT_NETWORK, GATE_TIMEOUTS, GOODBYE_FARE, Decision, Direction, Gate, GateError, SyncReport, TransitClient
-from pos_sim.tui.app import PosApp
+from pos_sim.terminal.gate import (DEFAULT_NETWORK, DIRECTION_WORDS, GATE_TIMEOUTS, Decision, Direction, Gate, GateError,
+                                   GateReason, SyncReport, TransitClient)
+from pos_sim.tui.app import PosApp, damage_word
 from pos_sim.tui.screens.terminal import TerminalScreen
 
 T = TypeVar("T")
@@ -62,23 +63,47 @@ _GLYPHS = {  # 5 rows a letter, squared (it reads from afar), each row drawn twi
     "R": ("#####", "#   #", "#####", "#  # ", "#   #"),
     "A": ("#####", "#   #", "#####", "#   #", "#   #"),
     "Y": ("#   #", "#   #", "#####", "  #  ", "  #  "),
+    "B": ("#### ", "#   #", "#### ", "#   #", "#### "),
+    "U": ("#   #", "#   #", "#   #", "#   #", "#####"),
+    "K": ("#   #", "#  # ", "###  ", "#  # ", "#   #"),
+    "T": ("#####", "  #  ", "  #  ", "  #  ", "  #  "),
+    "I": ("#####", "  #  ", "  #  ", "  #  ", "#####"),
 }
+OPEN, CLOSED, READY = N_("OPEN"), N_("CLOSED"), N_("READY")
+"""The sign's words (translated where shown)."""
+REASON_WORDS = {
+    GateReason.OK: N_("ok"), GateReason.UNREADABLE: N_("unreadable"), GateReason.UNKNOWN_KEY: N_("unknown-key"),
+    GateReason.REVOKED_KEY: N_("revoked-key"), GateReason.BAD_SIGNATURE: N_("bad-signature"),
+    GateReason.KEY_NOT_VALID: N_("key-not-valid"), GateReason.NOT_YET_VALID: N_("not-yet-valid"),
+    GateReason.EXPIRED: N_("expired"), GateReason.TOO_MANY_COMPANIONS: N_("too-many-companions"),
+    GateReason.DENIED_ACCOUNT: N_("denied-account"), GateReason.REPLAYED: N_("replayed"),
+    GateReason.PASSBACK: N_("passback"), GateReason.NO_ENTRY: N_("no-entry"),
+}
+"""Each reason as the log shows it: its code in English (as journalled and uploaded), a short word in the others."""
 
 
 def big(word: str, scale: int = 2) -> str:
-    """``word`` in block letters five lines high (the letters of OPEN, CLOSED and READY), each dot
-    ``scale`` cells wide."""
+    """``word`` in block letters five lines high (the letters of OPEN, CLOSED and READY, and of Malay's
+    BUKA, TUTUP and SEDIA), each dot ``scale`` cells wide."""
     rows = [" ".join(_GLYPHS[letter][row] for letter in word) for row in range(5)]
     return "\n".join(row.replace("#", "█" * scale).replace(" ", " " * scale) for row in rows)
 
 
 class GateWord(Static):
     """The sign's word, big: dots two cells wide where the face has the room, else one (an 80-column
-    terminal); cropped, never wrapped, on a face narrower than even that."""
+    terminal); cropped, never wrapped, on a face narrower than even that. A word in a script the block
+    letters do not draw (Thai, Chinese, Japanese) is written as it is, in the middle of the sign (whose
+    colour says it from afar)."""
 
-    word: reactive[str] = reactive("READY")
+    word: reactive[str] = reactive("")
+
+    def __init__(self, word: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.word = word
 
     def render(self) -> Text:
+        if not self.word or any(letter not in _GLYPHS for letter in self.word):
+            return Text(f"\n\n{self.word}\n\n", no_wrap=True, overflow="crop", end="")
         wide = big(self.word)
         fits = max(len(row) for row in wide.splitlines()) <= self.size.width
         return Text(wide if fits else big(self.word, 1), no_wrap=True, overflow="crop", end="")
@@ -141,7 +166,7 @@ class GateScreen(TerminalScreen):
     # --- layout ---
 
     def compose_face(self) -> ComposeResult:
-        with Vertical(id="gate"):
+        with VerticalScroll(id="gate"):  # at 80x24 the operator's log and sync line are scrolled to
             with Horizontal(id="gate-setup"):
                 yield Select([(self.stop_label(stop), stop) for stop in self.stops], value=self.station,
                              allow_blank=False, id="gate-station")
@@ -149,7 +174,7 @@ class GateScreen(TerminalScreen):
                              allow_blank=False, id="gate-direction")
                 yield Static("", id="gate-id")
             with Vertical(id="gate-sign", classes="ready"):
-                yield GateWord(id="gate-word")
+                yield GateWord(_(READY), id="gate-word")
                 yield Static("", id="gate-where")
             yield Static(for_customer(N_("Show your ride code to the scanner"), self.pos.customer_language),
                          id="gate-message")
@@ -239,9 +264,10 @@ class GateScreen(TerminalScreen):
                 return
             latest, report, left = result
             if left is not None and (left.uploaded or not left.ok):
-                self.notify(left.summary(settings.gateway.url, "close"), title=_("The gate left"), timeout=6, markup=False)
+                summary = left.summary(settings.gateway.url, N_("close"))
+                self.notify(_(summary), title=_("The gate left"), timeout=6, markup=False)
             if latest == self._opening:
-                self.synced(report, "start")
+                self.synced(report, N_("start"))
 
         self.pos.in_background(job, opened, N_("Opening the gate"))
 
@@ -274,33 +300,22 @@ class GateScreen(TerminalScreen):
         self.latencies.append(decision.ms)
         sign = self.query_one("#gate-sign", Vertical)
         sign.set_classes("open" if decision.opened else "closed")
-        self.query_one("#gate-word", GateWord).word = "OPEN" if decision.opened else "CLOSED"
+        self.query_one("#gate-word", GateWord).word = _(OPEN) if decision.opened else _(CLOSED)
         self.show_where(decision)
-        self.query_one("#gate-message", Static).update(Text(self.for_rider(decision)))
-        self.query_one("#gate-detail", Static).update(Text(decision.detail))
+        self.query_one("#gate-message", Static).update(Text(for_customer(decision.message, self.pos.customer_language)))
+        self.query_one("#gate-detail", Static).update(Text(_(decision.detail)))
         self.query_one("#gate-fare", Static).update(Text(_(decision.fare_text)))
         self.query_one("#gate-balance", Static).update(Text(for_customer(decision.balance_text, self.pos.customer_language)
                                                             if decision.balance_text else ""))
         table = self.query_one("#gate-log", DataTable)
         table.clear()
         for shown in reversed(self.decisions[-SHOWN:]):
-            table.add_row(shown.at.strftime("%H:%M:%S"), shown.station_id, shown.direction.value,
-                          Text("OPEN", style="bold green") if shown.opened else Text("CLOSED", style="bold red"),
-                          shown.reason.value, f"{shown.fare.major_str()} {shown.fare.currency.code}" if shown.fare else "",
+            table.add_row(shown.at.strftime("%H:%M:%S"), shown.station_id, _(DIRECTION_WORDS[shown.direction]),
+                          Text(_(OPEN), style="bold green") if shown.opened else Text(_(CLOSED), style="bold red"),
+                          _(REASON_WORDS[shown.reason]), f"{shown.fare.major_str()} {shown.fare.currency.code}" if shown.fare else "",
                           f"{shown.ms:.1f}")
         self.show_stats()
         self.query_one("#gate-entry", Input).focus()
-
-    def for_rider(self, decision: Decision) -> str:
-        """The decision's line for the rider, in the merchant's language and the rider's wallet's beneath:
-        welcome, goodbye and the fare, or why the gate stays shut (staff's own words, as the gate said them,
-        for a refusal that has no message of its own)."""
-        customer = self.pos.customer_language
-        if decision.opened and decision.direction is Direction.OUT and decision.fare is not None \
-                and decision.message == GOODBYE_FARE.format(fare=f"{decision.fare.major_str()} {decision.fare.currency.code}"):
-            return for_customer(GOODBYE_FARE, customer).format(
-                fare=f"{decision.fare.major_str()} {decision.fare.currency.code}")
-        return for_customer(decision.message, customer)
 
     def show_where(self, decision: Decision | None = None) -> None:
         side = _("entry") if self.direction is Direction.IN else _("exit")
@@ -345,7 +360,7 @@ class GateScreen(TerminalScreen):
                 return
             if text is None:
                 self.notify(_("The gate's scanner could not read the ride code ({damage}): show it again").format(
-                    damage=damage), severity="warning")
+                    damage=damage_word(damage)), severity="warning")
             else:
                 self.present(text)
             self.pos.refresh_wallet()  # the wallet app shows a new code once one is used
@@ -355,15 +370,15 @@ class GateScreen(TerminalScreen):
     def action_sync(self) -> None:
         self.query_one("#gate-sync", Static).update(_("Syncing with the backend..."))
         self.pos.in_background(self._with_gate(self._syncing, lambda gate: gate.sync()),
-                               lambda report: self.synced(report, "sync key"), N_("The gate's sync"))
+                               lambda report: self.synced(report, N_("sync key")), N_("The gate's sync"))
 
     def synced(self, report: SyncReport, when: str) -> None:
         if self._left:
             return
         self.last_sync = report
         url = self.pos.settings.gateway.url
-        line = report.summary(url, when) if self._gate is None or self._gate.client is not None else (
-            f"offline (no operator keys for {url}): {report.waiting} taps wait for upload")
+        line = _(report.summary(url, when)) if self._gate is None or self._gate.client is not None else (
+            _("offline (no operator keys for {url}): {waiting} taps wait for upload").format(url=url, waiting=report.waiting))
         status = self.query_one("#gate-sync", Static)
         status.update(Text(line))
         status.set_class(not report.ok, "problem")

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from babel.dates import format_skeleton
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -25,7 +26,7 @@ from textual.widgets import DataTable, Footer, Input, Label, Static
 from pos_sim.domain.errors import AmountError
 from pos_sim.domain.money import Money
 from pos_sim.domain.receipt import Kind, Tender
-from pos_sim.language import N_, _
+from pos_sim.language import N_, _, current, written_locale
 from pos_sim.terminal.sales import Reversal, ReversalState, Sale
 from pos_sim.tui.app import TerminalPart
 from pos_sim.tui.screens.terminal import TerminalScreen
@@ -256,9 +257,12 @@ class JournalScreen(TerminalScreen):
         self.shown[row.receipt_number] = row
 
     def when(self, moment: datetime) -> str:
-        """A time of today as "14:03"; of another day as "21 Nov 14:03" (the receipt has it to the second)."""
-        today = datetime.now(moment.tzinfo).date()
-        return moment.strftime("%H:%M" if moment.date() == today else "%d %b %H:%M")
+        """A time of today as "14:03"; of another day with its day and month as the merchant's language
+        writes them ("21 Nov 14:03", "21 พ.ย. 14:03", "11月21日 14:03"; the receipt has it to the second)."""
+        if moment.date() == datetime.now(moment.tzinfo).date():
+            return moment.strftime("%H:%M")
+        locale = written_locale(current(), self.pos.locale)
+        return f"{format_skeleton('MMMd', moment, locale=locale)} {moment.strftime('%H:%M')}"
 
     def reversed_summary(self, sale: Sale) -> str:
         """What was voided or refunded of ``sale``, and what still waits for the gateway."""

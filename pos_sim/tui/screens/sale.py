@@ -30,7 +30,7 @@ class SaleScreen(TerminalScreen):
 
     BINDINGS = [
         Binding("f5", "pay", N_("Pay")),
-        Binding("f6", "remove_line", N_("Remove line")),
+        Binding("f6", "remove_line", N_("Del line")),
         Binding("f7", "clear_cart", N_("Clear cart")),
         Binding("f2", "journal", N_("Journal")),
         Binding("f3", "reports", N_("Reports")),

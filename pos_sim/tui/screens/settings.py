@@ -23,6 +23,7 @@ from pos_sim.scan.damage import PROFILES
 from pos_sim.terminal.register import Register
 from pos_sim.terminal.settings import TerminalSettings
 from pos_sim.language import LANGUAGES, NAMES, N_, _
+from pos_sim.tui.app import damage_word
 from pos_sim.tui.screens.terminal import TerminalScreen
 
 CAMERAS = tuple(range(6))
@@ -37,7 +38,12 @@ Section = tuple[str, list[tuple[str, str]]]
 
 
 def _seconds(value: float) -> str:
-    return f"{value:g} s"
+    return _("{seconds} s").format(seconds=f"{value:g}")
+
+
+def decoder_word(name: str) -> str:
+    """A decoder as the choice names it: the library's own name, the cascade of them "auto" in the merchant's language."""
+    return _("auto") if name == "auto" else name
 
 
 def settings_sections(settings: TerminalSettings, register: Register | None) -> list[Section]:
@@ -52,17 +58,18 @@ def settings_sections(settings: TerminalSettings, register: Register | None) -> 
             return value
         return f"{fallback} ({_(whose)})" if fallback else _("{whose} (read at sign-in)").format(whose=_(whose))
 
-    keys = ([(_("Simulator data dir"), f"{gateway.simulator_data_dir} (the demo merchant's keys)")]
+    keys = ([(_("Simulator data dir"), _("{folder} (the demo merchant's keys)").format(folder=gateway.simulator_data_dir))]
             if gateway.simulator_data_dir is not None else
             [(_("Merchant key"), str(gateway.merchant_key)), (_("Gateway key"), str(gateway.gateway_key))])
     polling = settings.polling
-    zone = settings.time_zone or f"{settings.zone()} (this machine's)"
+    zone = settings.time_zone or _("{zone} (this machine's)").format(zone=settings.zone())
     sections: list[Section] = [
         (_("Gateway"), [
             (_("URL"), gateway.url),
             (_("Client id"), default(client_id, None, N_("the simulator's demo merchant"))),
             *keys,
-            (_("Timeouts"), f"connect {_seconds(gateway.timeouts.connect_s)}, read {_seconds(gateway.timeouts.read_s)}"),
+            (_("Timeouts"), _("connect {connect}, read {read}").format(connect=_seconds(gateway.timeouts.connect_s),
+                                                                          read=_seconds(gateway.timeouts.read_s))),
         ]),
         (_("Merchant and terminal"), [
             (_("Merchant name"), default(settings.merchant_name, catalogue.name if catalogue else None, N_("the catalogue's"))),
@@ -78,18 +85,18 @@ def settings_sections(settings: TerminalSettings, register: Register | None) -> 
             (_("Time zone"), zone),
         ]),
         (_("Receipts and payments"), [
-            (_("Receipt width"), f"{settings.receipt_width} columns"),
+            (_("Receipt width"), _("{count} columns").format(count=settings.receipt_width)),
             *([(_("Receipt footer"), "\n".join(settings.receipt_footer))] if settings.receipt_footer else []),
-            (_("Polling"), f"every {_seconds(polling.interval_s)} for {_seconds(polling.deadline_s)}, "
-                        f"then up to {polling.cancel_attempts} cancels"),
-            (_("Code lifetime"), f"{_seconds(settings.code_lifetime_s)} to scan an order or entry code"),
+            (_("Polling"), _("every {interval} for {deadline}, then up to {count} cancels").format(
+                interval=_seconds(polling.interval_s), deadline=_seconds(polling.deadline_s), count=polling.cancel_attempts)),
+            (_("Code lifetime"), _("{seconds} to scan an order or entry code").format(seconds=_seconds(settings.code_lifetime_s))),
             (_("Training"), _("yes: its own journal, receipts stamped TRAINING") if settings.training else _("no")),
         ]),
         (_("Journal and catalogue"), [
-            (_("Journal dir"), f"{settings.journal_dir}\n(journal {settings.journal_path.name}, sales book "
-                            f"{settings.sales_path.name})"),
-            (_("Catalogue"), f"{settings.catalogue}"
-                          + (f"\n{catalogue.name}, {len(catalogue.items)} items" if catalogue is not None else "")),
+            (_("Journal dir"), _("{folder}\n(journal {journal}, sales book {book})").format(
+                folder=settings.journal_dir, journal=settings.journal_path.name, book=settings.sales_path.name)),
+            (_("Catalogue"), f"{settings.catalogue}" + ("\n" + _("{name}, {count} items").format(
+                name=catalogue.name, count=len(catalogue.items)) if catalogue is not None else "")),
         ]),
     ]
     return sections
@@ -133,11 +140,11 @@ class SettingsScreen(TerminalScreen):
                                  allow_blank=False, id="language")
                 with Vertical(classes="scanner-setting"):
                     yield Label(_("Decoder"))
-                    yield Select([(name, name) for name in self.decoders or (pos.decoder,)], value=pos.decoder,
+                    yield Select([(decoder_word(name), name) for name in self.decoders or (pos.decoder,)], value=pos.decoder,
                                  allow_blank=False, id="decoder")
                 with Vertical(classes="scanner-setting"):
                     yield Label(_("Virtual-scan damage"))
-                    yield Select([(profile, profile) for profile in PROFILES], value=pos.damage, allow_blank=False,
+                    yield Select([(damage_word(profile), profile) for profile in PROFILES], value=pos.damage, allow_blank=False,
                                  id="damage")
                 with Vertical(classes="scanner-setting"):
                     yield Label(_("Camera"))
@@ -159,7 +166,7 @@ class SettingsScreen(TerminalScreen):
             names.append(current)
         select = self.query_one("#decoder", Select)
         with self.prevent(Select.Changed):
-            select.set_options([(name, name) for name in names])
+            select.set_options([(decoder_word(name), name) for name in names])
             select.value = current
         self.decoders = tuple(names)
         self._missing = {name: why for name, why in found.items() if why is not None}
@@ -176,7 +183,7 @@ class SettingsScreen(TerminalScreen):
         pos = self.pos
         decoder = _("auto (the cascade)") if pos.decoder == "auto" else pos.decoder
         said = [_("Scanning with decoder {decoder}, virtual-scan damage {damage}, camera {camera}.").format(
-            decoder=decoder, damage=pos.damage, camera=pos.camera)]
+            decoder=decoder, damage=damage_word(pos.damage), camera=pos.camera)]
         said += [_("Decoder {name} is not available here: {why}").format(name=name, why=why)
                  for name, why in self._missing.items()]
         self.query_one("#scanner-note", Static).update(Text("\n".join(said)))  # why a library fails is no markup
@@ -195,7 +202,7 @@ class SettingsScreen(TerminalScreen):
             self.notify(_("Scanning with decoder {name}").format(name=value), timeout=3)
         elif event.select.id == "damage" and value != pos.damage:
             pos.damage = str(value)
-            self.notify(_("The next virtual scan: {damage}").format(damage=value), timeout=3)
+            self.notify(_("The next virtual scan: {damage}").format(damage=damage_word(str(value))), timeout=3)
         elif event.select.id == "camera" and value != pos.camera:
             pos.camera = int(value)
             self.notify(_("Scanning from camera {index}").format(index=value), timeout=3)

@@ -184,7 +184,7 @@ class StepView(Static):
                 text.append(f"\n    {line}")
             for check in result.checks:
                 mark, colour = MARKS[PASSED if check.passed else FAILED]
-                text.append(f"\n    {mark} {check.said()}", style=colour)
+                text.append(f"\n    {mark} {_(check.said())}", style=colour)
             if result.message:
                 text.append(f"\n    ! {result.message}", style="red")
         self.update(text)

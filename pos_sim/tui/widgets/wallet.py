@@ -15,7 +15,7 @@ from textual.containers import Vertical
 from textual.widgets import Label, Static
 
 from pos_sim.language import NAMES, N_, _, for_customer
-from pos_sim.tui.app import TerminalPart, WalletView
+from pos_sim.tui.app import TerminalPart, WalletView, damage_word
 from pos_sim.tui.widgets.qr import QrCode
 
 REFRESH_EVERY_S = 1.0
@@ -76,7 +76,7 @@ class WalletPane(TerminalPart, Vertical):
         self.tick()
 
     def show_damage(self, damage: str) -> None:
-        self.query_one("#wallet-damage", Static).update(_("Scan damage: {damage}").format(damage=damage))
+        self.query_one("#wallet-damage", Static).update(_("Scan damage: {damage}").format(damage=damage_word(damage)))
 
     def tick(self) -> None:
         """The code's countdown; a fresh code asked for when it is about to expire."""

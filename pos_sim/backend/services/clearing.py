@@ -38,7 +38,8 @@ batch (bulk reads and writes, no statement per tap or per journey): the batch's 
 queue (DELETE ... RETURNING; an upload meanwhile puts them back), their rider rows and wallets locked,
 their taps from the checkpoint, their journeys from the checkpoint and those still owed, their cap totals
 and debts read; then written back in bulk: each wallet's new balance (never below zero), the operator's
-account moved once by the batch's total, the ledger's postings and entries as ``Tx.post`` writes them (a
+account moved once by the batch's total (into a balance shard where writers run at once, as ``Tx.post``
+moves it), the ledger's postings and entries as ``Tx.post`` writes them (a
 posting a journey, its two legs with their balances after) in a few bulk inserts, the journeys,
 checkpoints, cap totals, debts and deny list.
 
@@ -64,8 +65,9 @@ from sqlalchemy.engine import Connection
 
 from pos_sim.assets import METRO
 from pos_sim.backend.protocol import Refused, amount_json
-from pos_sim.backend.store import Store, Tx, accounts, entries, postings
-from pos_sim.backend.transit_store import (
+from pos_sim.backend.store.database import Store, Tx
+from pos_sim.backend.store.tables import accounts, entries, postings
+from pos_sim.backend.store.transit import (
     db_value,
     insert_many,
     transit_cap_totals,
@@ -417,8 +419,6 @@ _DEBTS = select(transit_debts.c.account, transit_debts.c.owed, transit_debts.c.s
 _WALLETS = (select(accounts.c.id, accounts.c.kind, accounts.c.currency, accounts.c.balance)
             .where(accounts.c.id.in_(bindparam("wallets", expanding=True))).order_by(accounts.c.id).with_for_update())
 _SET_BALANCE = update(accounts).where(accounts.c.id == bindparam("wallet")).values(balance=bindparam("new_balance"))
-_ADD_BALANCE = (update(accounts).where(accounts.c.id == bindparam("account"))
-                .values(balance=accounts.c.balance + bindparam("delta")).returning(accounts.c.balance))
 _UPDATE_JOURNEY = (update(transit_journeys)
                    .where(transit_journeys.c.account == bindparam("the_account"),
                           transit_journeys.c.journey_key == bindparam("the_key"))
@@ -549,8 +549,8 @@ class _Batch:
         self.now_ms = ms(self.at)
         self.at_db = db_value(self.conn, entries.c.created_at, self.at)
         self.postings: list[tuple[Any, ...]] = []  # POSTING_COLUMNS
-        self.entries: list[Sequence[Any]] = []  # ENTRY_COLUMNS; a merchant's balance_after is filled in by _write
-        self.merchant_entries: dict[str, list[list[Any]]] = defaultdict(list)
+        self.entries: list[tuple[Any, ...]] = []  # ENTRY_COLUMNS; a merchant's balance_after is None, as Tx.post writes it
+        self.merchant_moved: dict[str, int] = defaultdict(int)  # merchant account -> what the batch's postings moved
         self.merchant_accounts: dict[str, str] = {}
         self.balances: dict[str, int] = {}
         self.changed_wallets: set[str] = set()
@@ -819,26 +819,21 @@ class _Batch:
             self.postings.append((posting_id, "fare" if delta > 0 else "fare-refund", journey.journey_key, memo, self.at_db))
             merchant = self._merchant(journey.client_id)
             paid = (posting_id, wallet_id, -delta, self.currency, balance, self.at_db)
-            owner = [posting_id, merchant, delta, self.currency, None, self.at_db]  # its balance after: in _write
+            owner = (posting_id, merchant, delta, self.currency, None, self.at_db)
             self.entries += (paid, owner) if wallet_id < merchant else (owner, paid)  # one order for every posting
-            self.merchant_entries[merchant].append(owner)
+            self.merchant_moved[merchant] += delta
 
     def _write(self, chunk: list[str], inserts: list[_Journey], updates: list[_Journey],
                owed: dict[str, tuple[str, int]], debts: dict[str, Any]) -> None:
         conn, dialect = self.conn, self.store.dialect
-        for merchant, merchant_entries in sorted(self.merchant_entries.items()):
-            total = sum(entry[2] for entry in merchant_entries)
-            balance = conn.execute(_ADD_BALANCE, {"account": merchant, "delta": total}).scalar_one() - total
-            for entry in merchant_entries:
-                balance += entry[2]
-                entry[4] = balance
+        for merchant, moved in sorted(self.merchant_moved.items()):  # no hot row: into a shard on PostgreSQL
+            self.tx.move_pooled(merchant, moved)
         if self.changed_wallets:
             conn.execute(_SET_BALANCE, [{"wallet": wallet_id, "new_balance": self.balances[wallet_id]}
                                         for wallet_id in sorted(self.changed_wallets)])
         if self.postings:
             insert_many(conn, postings, POSTING_COLUMNS, self.postings)
-            insert_many(conn, entries, ENTRY_COLUMNS,
-                        [entry if type(entry) is tuple else tuple(entry) for entry in self.entries])
+            insert_many(conn, entries, ENTRY_COLUMNS, self.entries)
         if inserts:
             insert_many(conn, transit_journeys, JOURNEY_COLUMNS,
                          [(*journey.row(), self.at_db) for journey in inserts])

@@ -23,7 +23,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from pos_sim.backend.protocol import Refused
-from pos_sim.backend.store import Duplicate, Store, Tx
+from pos_sim.backend.store.database import Store, Tx
+from pos_sim.backend.store.errors import Duplicate
 from pos_sim.domain import device_token
 from pos_sim.domain.codes import emv_cpm
 from pos_sim.domain.codes.emv_cpm import TokenPresentation

@@ -35,7 +35,8 @@ from urllib.parse import urlsplit
 import requests
 
 from pos_sim.backend.protocol import RESULTS, Refused, now, payment_json, result, timestamp
-from pos_sim.backend.store import Notification, Payment, Store, Tx
+from pos_sim.backend.store.database import Store, Tx
+from pos_sim.backend.store.records import Notification, Payment
 from pos_sim.domain import ams_signature
 
 NOTIFIED_STATUSES = frozenset({"SUCCESS", "FAIL"})

@@ -41,11 +41,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
-from sqlalchemy import Column, Integer, Table, Text, bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from pos_sim.backend import protocol
 from pos_sim.backend.protocol import RESULTS
-from pos_sim.backend.store import Store, metadata
+from pos_sim.backend.store.database import Store
+from pos_sim.backend.store.tables import faults
 
 STATUS = {"decline": "F", "unknown": "U", "late-success": "U", "timeout": "F"}
 """The result status of the code each action answers with (a timeout's code is optional)."""
@@ -163,18 +164,6 @@ class FaultSpec(BaseModel):
                 raise ValueError(f"{path}: {value!r} is not text or a whole number")
         return match
 
-
-faults = Table(
-    "faults",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("call", Text, nullable=False),
-    Column("action", Text, nullable=False),
-    Column("result_code", Text),
-    Column("delay_ms", Integer),
-    Column("match", Text, nullable=False),  # JSON: dotted path -> text
-    Column("count", Integer, nullable=False),
-)
 
 _ARMED_FOR = select(faults).where(faults.c.call == bindparam("call")).order_by(faults.c.id).with_for_update()
 _SPEND = update(faults).where(faults.c.id == bindparam("fault_id")).values(count=faults.c.count - 1)

@@ -32,7 +32,7 @@ from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, T
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from pos_sim.backend.store import UtcDateTime, metadata
+from pos_sim.backend.store.tables import UtcDateTime, metadata
 
 transit_keys = Table(
     "transit_keys",

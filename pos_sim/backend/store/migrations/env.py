@@ -4,8 +4,8 @@ WITH TIME ZONE), not as the store's Python type, so a revision never imports the
 
 from alembic import context
 
-from pos_sim.backend import faults, transit_store  # noqa: F401  (their tables are on the store's metadata)
-from pos_sim.backend.store import UtcDateTime, metadata
+from pos_sim.backend.store import transit  # noqa: F401  (its tables are on the store's metadata)
+from pos_sim.backend.store.tables import UtcDateTime, metadata
 
 
 def render_item(kind: str, item: object, _autogen_context: object) -> str | bool:

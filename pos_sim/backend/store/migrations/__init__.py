@@ -5,9 +5,9 @@
 pos-sim made, naming both revisions, without writing to it. It runs in the caller's transaction, and
 on PostgreSQL under an advisory lock, so workers that start together migrate once.
 
-A new revision, after changing the tables in ``store.py`` or ``transit_store.py``:
+A new revision, after changing the tables in ``store/tables.py`` or ``store/transit.py``:
 
-    .venv/bin/python -m pos_sim.backend.migrations "what changed"
+    .venv/bin/python -m pos_sim.backend.store.migrations "what changed"
 
 writes ``versions/NNNN_what_changed.py`` from the difference between the tables and the newest
 revision (Alembic's autogenerate, on a scratch SQLite database): read it, mend it, then run the
@@ -39,7 +39,7 @@ def config(connection: Connection | None = None, key_dir: Path | None = None) ->
     """Alembic's configuration: the migrations run on ``connection``; ``key_dir`` is the data dir's key
     folder, for the migrations that move keys out of the ledger."""
     alembic = Config()
-    alembic.set_main_option("script_location", "pos_sim.backend:migrations")
+    alembic.set_main_option("script_location", "pos_sim.backend.store:migrations")
     alembic.attributes["connection"] = connection
     alembic.attributes["key_dir"] = key_dir
     return alembic

@@ -13,10 +13,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pos_sim.backend import keys
-from pos_sim.backend.payments import entry_code
+from pos_sim.backend.store import keys
+from pos_sim.backend.services.payments import entry_code
 from pos_sim.backend.protocol import Refused, timestamp
-from pos_sim.backend.store import Duplicate, Merchant, Store
+from pos_sim.backend.store.database import Store
+from pos_sim.backend.store.errors import Duplicate
+from pos_sim.backend.store.records import Merchant
 from pos_sim.domain.ams_signature import SignatureError, load_public_key
 from pos_sim.domain.errors import AmountError
 from pos_sim.domain.money import currency
@@ -44,7 +46,7 @@ class Merchants:
     def add(self, client_id: str, name: str, settlement_currency: str, public_key: str | None, *,
             answer_private_key: bool = False) -> dict[str, Any]:
         """A new merchant; without ``public_key``, with a key pair made in the data dir: its file named in the
-        answer, and the private key itself with ``answer_private_key`` (asked on loopback: app.py)."""
+        answer, and the private key itself with ``answer_private_key`` (asked on loopback: edge/app.py)."""
         if not CLIENT_ID.fullmatch(client_id):
             raise Refused("PARAM_ILLEGAL", "clientId: 1 to 64 letters, digits, '_' or '-'")
         try:

@@ -1,4 +1,4 @@
-"""Writes a new revision of the ledger's schema: ``python -m pos_sim.backend.migrations "what changed"``
+"""Writes a new revision of the ledger's schema: ``python -m pos_sim.backend.store.migrations "what changed"``
 (see the package's docstring)."""
 
 import sys
@@ -8,7 +8,7 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import create_engine
 
-from pos_sim.backend.migrations import config, head
+from pos_sim.backend.store.migrations import config, head
 
 
 def main(message: str) -> None:
@@ -25,5 +25,5 @@ def main(message: str) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or not sys.argv[1].strip():
-        sys.exit('usage: python -m pos_sim.backend.migrations "what changed"')
+        sys.exit('usage: python -m pos_sim.backend.store.migrations "what changed"')
     main(sys.argv[1])

@@ -38,12 +38,14 @@ from urllib.parse import quote
 
 import orjson
 
-from pos_sim.backend import notifications
-from pos_sim.backend.faults import Fault
-from pos_sim.backend.clock import SimClock
+from pos_sim.backend.services import notifications
+from pos_sim.backend.services.faults import Fault
+from pos_sim.backend.store.clock import SimClock
 from pos_sim.backend.protocol import RESULTS, Refused, amount, amount_json, field, paid_amounts, payment_json, result, timestamp
-from pos_sim.backend.store import Duplicate, InsufficientFunds, Payment, Store, StoreError, Tx
-from pos_sim.backend.tokens import DeviceTokens, is_presentation
+from pos_sim.backend.store.database import Store, Tx
+from pos_sim.backend.store.errors import Duplicate, InsufficientFunds, StoreError
+from pos_sim.backend.store.records import Payment
+from pos_sim.backend.services.tokens import DeviceTokens, is_presentation
 from pos_sim.domain.codes.emv_cpm import MAX_TEXT_CHARS
 from pos_sim.domain.errors import AmountError
 from pos_sim.domain.fx import Quote, share

@@ -22,7 +22,7 @@ from typing import Sequence, Union
 import sqlalchemy as sa
 from alembic import context, op
 
-from pos_sim.backend.migrations import SchemaError
+from pos_sim.backend.store.migrations import SchemaError
 
 # revision identifiers, used by Alembic.
 revision: str = '0002'

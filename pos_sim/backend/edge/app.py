@@ -2,7 +2,7 @@
 
 AMS calls are answered with HTTP 200 and a ``result`` whatever the outcome, as the provider does,
 and every answer is signed with the gateway's key (``client-id``, ``response-time`` and
-``signature`` headers), failures included; only an ``error`` fault (faults.py) answers HTTP 500.
+``signature`` headers), failures included; only an ``error`` fault (services/faults.py) answers HTTP 500.
 Bad input to the /sim admin API is answered HTTP 400 with an error saying what and where.
 
 Bad input, and what answers it (nothing is written for any of these):
@@ -12,7 +12,7 @@ Bad input, and what answers it (nothing is written for any of these):
   chunked body streams in: an AMS or /transit call is answered signed, HTTP 200, ``PARAM_ILLEGAL``
   saying the limit (a client takes any other status for a transport failure and chases an outcome
   it could know), anything else HTTP 413 ``{"error": {"code": "PARAM_ILLEGAL", "message"}}``.
-- A signed call (AMS, and transit.py's /transit calls) is checked by ``Gateway.verify_request``: the
+- A signed call (AMS, and the /transit calls of edge/transit.py) is checked by ``Gateway.verify_request``: the
   merchant, then the signature over the exact bytes received, then the ``Request-Time``: more than
   ``protocol.REQUEST_TIME_WINDOW_S`` (5 minutes) from the real time either way, or not a time, is
   ``INVALID_SIGNATURE`` saying how far off it is. The signature is checked first, so a forged request
@@ -22,7 +22,7 @@ Bad input, and what answers it (nothing is written for any of these):
   the header): not JSON (NaN included), not a JSON object, or nested deeper than
   ``protocol.MAX_JSON_DEPTH``, is ``PARAM_ILLEGAL``. Unknown members are ignored, as the provider
   ignores them (the official SDK sends members the simulator has no use for); /transit taps are
-  stricter (transit.py refuses an unknown member, so that a misspelt one is never lost).
+  stricter (services/transit.py refuses an unknown member, so that a misspelt one is never lost).
 - /sim bodies must be JSON sent as such: a body with another Content-Type (text/plain, a form) is
   HTTP 415 ``PARAM_ILLEGAL``; the admin API's models refuse a member they do not know (HTTP 400
   naming it and the members the body takes). FastAPI's own refusals (no such route: 404
@@ -36,180 +36,32 @@ import hmac
 import ipaddress
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, get_args
 
 import anyio
-import orjson
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pos_sim.backend.clock import MAX_ADVANCE_S
-from pos_sim.backend.faults import Faults, FaultSpec, trigger_amounts
-from pos_sim.backend.notifications import Backoff, Notifier
-from pos_sim.backend.merchants import MerchantExists, Merchants
-from pos_sim.backend.payments import Payments
-from pos_sim.backend.protocol import RESULTS, Refused, check_fresh, json_object, now, result, timestamp
-from pos_sim.backend.store import Store
-from pos_sim.backend.transit import MAX_BODY_BYTES as TRANSIT_MAX_BODY, Transit, routes as transit_routes
-from pos_sim.backend.wallets import Wallets
-from pos_sim.domain import ams_signature
-from pos_sim.domain.errors import AmountError, DomainError
+from pos_sim.backend.edge.bodies import ClockMove, NewMerchant, NewWallet, RateTableIn, Scan
+from pos_sim.backend.edge.transit import routes as transit_routes
+from pos_sim.backend.protocol import RESULTS, Refused, result, timestamp
+from pos_sim.backend.services.faults import FaultSpec, trigger_amounts
+from pos_sim.backend.services.gateway import AMS_PREFIXES, Answer, Gateway
+from pos_sim.backend.services.merchants import MerchantExists
+from pos_sim.backend.services.transit import MAX_BODY_BYTES as TRANSIT_MAX_BODY
+from pos_sim.domain.errors import AmountError
 from pos_sim.domain.fx import RateTable
 
-AMS_PREFIXES = ("/ams/api/v1/payments/", "/ams/sandbox/api/v1/payments/")
 AMS_MAX_BODY = 64 * 1024
 """The longest AMS request body taken: a pay is 1-2 KB (the official SDK's, indented); this leaves room for
 an order of a couple of hundred goods lines."""
 ADMIN_MAX_BODY = 64 * 1024
 """The longest /sim request body taken: the largest, a full rate table or an RSA-8192 public key, is a few KB."""
-
-
-@dataclass(frozen=True)
-class Answer:
-    """The answer to one AMS call, and how long to hold it before sending (a timeout fault)."""
-
-    body: bytes
-    headers: dict[str, str]
-    status: int = 200
-    hold_s: float = 0.0
-
-
-@dataclass
-class Gateway:
-    """What answers AMS calls: the store, the gateway's private key, and the services."""
-
-    store: Store
-    private_key: Any
-    admin_token: str | None = None
-    key_dir: Path | None = None  # where merchants added without a public key get their key pair
-    notify_backoff: Backoff = Backoff()  # when unacknowledged payment result notifications are sent again
-
-    def __post_init__(self) -> None:
-        self._keys: dict[str, Any] = {}
-        self.notifier = Notifier(self.store, self.private_key, self.notify_backoff)  # started by server.start()
-        self.payments = Payments(self.store, notify=self.notifier.wake)
-        self.transit = Transit.of(self.store, self.key_dir)
-        self.wallets = Wallets(self.store, self.transit)
-        self.merchants = Merchants(self.store, self.key_dir)
-        self.faults = Faults(self.store)
-
-    def answer(self, path: str, client_id: str | None, request_time: str | None, signature: str | None, body: bytes) -> Answer:
-        """The signed answer to one AMS call, or the one an armed fault or trigger amount makes of it."""
-        client = client_id or ""
-        fault = None
-        try:
-            call, parsed = self._request(path, client, request_time, signature, body)
-            fault = self.faults.take(call, parsed)
-            if fault is not None and fault.action == "error":
-                error = {"error": {"code": "SIMULATED_ERROR", "message": f"fault {fault.id}: the gateway failed, nothing was done"}}
-                return Answer(json.dumps(error).encode(), {}, status=500)
-            response = self.payments.call(client, call, parsed, fault)
-        except Refused as refused:
-            response = {"result": result(refused.code, refused.detail)}
-        data = orjson.dumps(response)
-        response_time = timestamp(now())
-        signed = ams_signature.sign(self.private_key, "POST", path, client, response_time, data)
-        headers = {
-            "client-id": client,
-            "response-time": response_time,
-            "signature": ams_signature.signature_header(signed),
-        }
-        hold_s = fault.delay_ms / 1000 if fault is not None and fault.action == "timeout" else 0.0
-        return Answer(data, headers, hold_s=hold_s)
-
-    def _merchant_key(self, client_id: str) -> Any:
-        """The public key a merchant's requests are verified with, read once a merchant."""
-        if client_id not in self._keys:
-            with self.store.begin() as tx:
-                merchant = tx.merchant(client_id)
-            if merchant is None:
-                raise Refused("INVALID_CLIENT", f"no merchant {client_id}")
-            if not merchant.public_key:
-                raise Refused("KEY_NOT_FOUND", f"no public key for {client_id}")
-            try:
-                self._keys[client_id] = ams_signature.load_public_key(merchant.public_key)
-            except DomainError as exc:
-                raise Refused("KEY_NOT_FOUND", f"the public key of {client_id} does not load: {exc}") from None
-        return self._keys[client_id]
-
-    def _request(self, path: str, client_id: str, request_time: str | None, signature: str | None, body: bytes) -> tuple[str, dict[str, Any]]:
-        """The call named by ``path`` and its body, once the merchant and its signature are verified."""
-        call = next((path[len(p):] for p in AMS_PREFIXES if path.startswith(p)), "")
-        self.verify_request("POST", path, client_id, request_time, signature, body)
-        return call, json_object(body)
-
-    def verify_request(self, method: str, path: str, client_id: str, request_time: str | None, signature: str | None,
-                       body: bytes) -> None:
-        """Refused unless the merchant ``client_id`` signed this request (AMS calls, and transit.py's signed calls)."""
-        if not client_id:
-            raise Refused("INVALID_CLIENT", "the client-id header is missing")
-        key = self._merchant_key(client_id)
-        if not request_time or not signature:
-            raise Refused("INVALID_SIGNATURE", "the request-time and signature headers are required")
-        try:
-            _algorithm, _version, value = ams_signature.parse_signature_header(signature)
-            good = ams_signature.verify(key, method, path, client_id, request_time, body, value)
-        except DomainError as exc:
-            raise Refused("INVALID_SIGNATURE", str(exc)) from None
-        if not good:
-            raise Refused("INVALID_SIGNATURE", "the signature does not match the request")
-        check_fresh(request_time, now())  # the real time, not the simulator's clock: the peer signs by its own
-
-    def refusal(self, method: str, path: str, client_id: str, code: str, detail: str) -> Answer:
-        """A signed answer refusing a call before it is read (a body over the limit), as AMS answers a refusal."""
-        data = json.dumps({"result": result(code, detail)}, ensure_ascii=False).encode("utf-8")
-        response_time = timestamp(now())
-        signed = ams_signature.sign(self.private_key, method, path, client_id, response_time, data)
-        return Answer(data, {"client-id": client_id, "response-time": response_time,
-                             "signature": ams_signature.signature_header(signed)})
-
-
-class NewWallet(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    currency: str = Field(examples=["SGD"], description="ISO 4217 code of the wallet's money")
-    balance: int = Field(ge=0, examples=[10000], description="opening balance in minor units")
-    name: str = Field(default="", max_length=64)
-
-
-class Scan(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    codeValue: str = Field(max_length=512, description="the merchant's order or entry code, as scanned")
-    confirmMs: int = Field(default=0, ge=0, le=600_000, description="how long the customer takes to confirm; "
-                           "the payment stays PROCESSING meanwhile")
-
-
-class NewMerchant(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    clientId: str = Field(examples=["SHOP_TH_01"], description="1 to 64 letters, digits, '_' or '-'")
-    name: str = Field(min_length=1, max_length=128)
-    settlementCurrency: str = Field(examples=["THB"], description="ISO 4217 code the merchant is settled in")
-    publicKey: str | None = Field(default=None, description="RSA public key (PEM or bare base64); "
-                                  "omitted: a key pair is made in the data dir, and the private key answered on loopback")
-
-
-class ClockMove(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    advanceSeconds: int = Field(ge=1, le=MAX_ADVANCE_S, examples=[120],
-                                description="how far to move the simulator's clock on; it never goes back")
-
-
-class RateTableIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    base: str = Field(examples=["USD"])
-    rates: dict[str, str | int] = Field(examples=[{"USD": "1", "SGD": "1.34", "THB": "35.80"}],
-                                        description="major units of each currency one base unit buys, as text")
 
 
 def _loopback(request: Request) -> bool:

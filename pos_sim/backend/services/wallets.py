@@ -7,8 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 from pos_sim.backend.protocol import Refused, timestamp
-from pos_sim.backend.store import Store
-from pos_sim.backend.transit import Transit
+from pos_sim.backend.store.database import Store
+from pos_sim.backend.services.transit import Transit
 from pos_sim.domain.codes.wallet import make_alipay_plus_code
 from pos_sim.domain.errors import AmountError
 from pos_sim.domain.money import currency

@@ -1,0 +1,62 @@
+"""Nothing cut: at 80x24 and 120x40, in English and in the languages of wide characters and combining marks,
+every text on the screens of a sale and of the gate has the lines it needs (Textual's Pilot, the real
+simulator on a loopback port). Found a total due whose amount fell under its box once the customer's
+language was written beneath "TOTAL"; the snapshots had recorded it without anyone seeing it."""
+
+import pytest
+from textual.widgets import Static
+
+from pos_sim.tui.screens.payment import OrderCodeScreen
+from tests.tui.test_gate_screen import at_the_gate, tap
+from tests.tui.test_payment_flows import key, make_app, result, run, simulator, until  # noqa: F401 - the fixtures
+
+SIZES = [(80, 24), (120, 40)]
+LANGUAGES = ["en", "th", "ja", "zh_Hans"]
+
+
+def cut_off(app) -> list[str]:
+    """The texts on the screen that need more lines than their widget has: what the user cannot read."""
+    cut = []
+    for widget in app.screen.query(Static):
+        region = widget.content_region
+        if not widget.display or not region.width or not region.height:
+            continue
+        needed = widget.get_content_height(region, app.size, region.width)
+        if needed > region.height:
+            cut.append(f"{type(app.screen).__name__} {type(widget).__name__}#{widget.id}: needs {needed} lines,"
+                       f" has {region.height}: {str(widget.render())!r}")
+    return cut
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_no_text_of_a_sale_is_cut(make_app, language, size):
+    app = make_app(language=language)
+
+    async def scenario():
+        async with app.run_test(size=size) as pilot:
+            await at_the_gate(pilot)
+            assert not cut_off(app), cut_off(app)
+            await tap(pilot, app.screen, "f5")  # the customer's ride code: welcome, in two languages
+            assert not cut_off(app), cut_off(app)
+            await pilot.press("escape")
+            await until(pilot, lambda: app.screen.query("#amount-due"), what="the sale screen")
+            await key(pilot, "12.50")
+            assert "$12.50" in str(app.screen.query_one("#amount-due").render())
+            assert not cut_off(app), cut_off(app)
+            await pilot.press("f5")
+            await until(pilot, lambda: app.screen.query("#tenders"), what="the tenders")
+            assert not cut_off(app), cut_off(app)
+            await pilot.press("2")
+            await until(pilot, lambda: isinstance(app.screen, OrderCodeScreen), what="the order code")
+            await pilot.pause(0.2)
+            assert not cut_off(app), cut_off(app)
+            await pilot.press("ctrl+g")  # the customer's wallet scans the code on screen and pays
+            await result(pilot)
+            assert not cut_off(app), cut_off(app)
+            await pilot.press("r")
+            await until(pilot, lambda: getattr(app.screen, "receipt", None) is not None, what="the receipt")
+            await pilot.pause(0.2)
+            assert not cut_off(app), cut_off(app)
+
+    run(scenario)
