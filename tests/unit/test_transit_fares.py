@@ -1,5 +1,6 @@
-"""Clearing's fares (pos_sim/backend/services/clearing.py ``ClearingFares``) price exactly as ``Fares`` does: the same
-journeys, charges, caps and max fares for any rider's history, on both example networks."""
+"""Clearing's fares (pos_sim/backend/services/clearing.py ``ClearingFares``, on ``Ride`` values with integer times)
+price exactly as ``Fares`` does on ``Leg`` values: the same journeys, charges, caps and max fares for any rider's
+history, on both example networks, whether the history is priced at once or in runs on running cap totals."""
 
 from datetime import datetime, timedelta
 
@@ -7,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pos_sim.assets import ASSETS
-from pos_sim.backend.services.clearing import ClearingFares
+from pos_sim.backend.services.clearing import ClearingFares, Ride
 from pos_sim.domain.fares import Fares, Leg, read_network
 
 TRANSIT = ASSETS / "transit"
@@ -41,33 +42,43 @@ def bus_legs(draw) -> list[Leg]:
     return legs
 
 
-def same(fares: Fares, fast: ClearingFares, legs: list[Leg]) -> None:
+def ride(leg: Leg) -> Ride:
+    """The leg as clearing reads it: local milliseconds since 1970-01-01."""
+    def local_ms(moment: datetime) -> int:
+        return (moment - datetime(1970, 1, 1)) // timedelta(milliseconds=1)
+
+    return Ride(leg.from_stop_id, local_ms(leg.start), leg.to_stop_id, None if leg.end is None else local_ms(leg.end))
+
+
+def same(fares: Fares, fast: ClearingFares, legs: list[Leg], cut: int) -> None:
+    """``fast`` gives ``fares``'s journeys and charges, on the rides at once and in two runs cut after
+    journey ``cut`` (the second run capped on the first's running totals)."""
     journeys = fares.journeys(legs)
-    assert [journey.legs for journey in fast.journeys(legs)] == [journey.legs for journey in journeys]
-    expected = fares.price(journeys)
-    got = fast.price(journeys)
-    assert [(c.fare, c.charged, c.capped_by, c.penalty, c.detail.legs, c.detail.transfers) for c in got] == [
-        (c.fare, c.charged, c.capped_by, c.penalty, c.detail.legs, c.detail.transfers) for c in expected]
-    assert [tuple(charge) for charge in fast.charges(journeys, {})] == [
-        (c.fare.minor, c.charged.minor, c.penalty.minor, c.capped_by) for c in expected]
+    rides = fast.journeys([ride(leg) for leg in legs])
+    assert rides == [tuple(ride(leg) for leg in journey.legs) for journey in journeys]
+    expected = [(c.fare.minor, c.charged.minor, c.penalty.minor, c.capped_by) for c in fares.price(journeys)]
+    assert [tuple(charge) for charge in fast.charges(rides, {})] == expected
+    spent: dict[tuple[str, int], int] = {}
+    in_runs = fast.charges(rides[:cut], spent) + fast.charges(rides[cut:], spent)
+    assert [tuple(charge) for charge in in_runs] == expected
 
 
 @settings(max_examples=300, deadline=None)
-@given(metro_legs())
-def test_metro_prices_are_those_of_fares(legs):
-    same(Fares(METRO, "wallet_qr"), ClearingFares(METRO, "wallet_qr"), legs)
+@given(metro_legs(), st.integers(0, 30))
+def test_metro_prices_are_those_of_fares(legs, cut):
+    same(Fares(METRO, "wallet_qr"), ClearingFares(METRO, "metro", "wallet_qr"), legs, cut)
 
 
 @settings(max_examples=300, deadline=None)
-@given(bus_legs())
-def test_bus_transfers_and_caps_are_those_of_fares(legs):
-    same(Fares(BUS), ClearingFares(BUS), legs)
+@given(bus_legs(), st.integers(0, 30))
+def test_bus_transfers_and_caps_are_those_of_fares(legs, cut):
+    same(Fares(BUS), ClearingFares(BUS, "bus"), legs, cut)
 
 
-def test_a_remembered_fare_is_given_with_the_legs_priced():
-    fast = ClearingFares(METRO)
-    first = Leg("metro", "M01", datetime(2025, 3, 3, 8, 0), "M12", datetime(2025, 3, 3, 8, 40))
-    later = Leg("metro", "M01", datetime(2025, 3, 5, 8, 5), "M12", datetime(2025, 3, 5, 8, 41))
-    assert fast.journey_fare([first]).legs[0].leg is first
-    fare = fast.journey_fare([later])  # remembered: the same zones and timeframes
-    assert fare.legs[0].leg is later and fare.amount.minor == 270
+def test_a_remembered_fare_is_that_of_the_journey_asked_for():
+    fast = ClearingFares(METRO, "metro")
+    peak = ride(Leg("metro", "M01", datetime(2025, 3, 3, 8, 0), "M12", datetime(2025, 3, 3, 8, 40)))
+    later = ride(Leg("metro", "M01", datetime(2025, 3, 5, 8, 5), "M12", datetime(2025, 3, 5, 8, 41)))
+    offpeak = ride(Leg("metro", "M01", datetime(2025, 3, 5, 11, 5), "M12", datetime(2025, 3, 5, 11, 41)))
+    assert fast.fare((peak,)).amount == fast.fare((later,)).amount == 270  # remembered: the same zones and timeframes
+    assert fast.fare((offpeak,)).amount == Fares(METRO).journey_fare([fast.leg(offpeak)]).amount.minor < 270

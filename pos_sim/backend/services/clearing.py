@@ -20,7 +20,8 @@ Per account, the taps in time order (``TAP_OUT_LIMIT`` is the network's journey 
   before it (or after the limit) is an exit without an entry: a journey of its own. Both pay the network's
   maximum fare, never capped, and say so in the wallet's history; a tap-in younger than the limit with no
   tap-out yet waits (the account goes back on the queue);
-- legs -> journeys (``Fares.journeys``) -> charges with capping (``ClearingFares.price``). A code's
+- rides (a tap-in and its tap-out, as ``Ride`` values with integer times) -> journeys
+  (``ClearingFares.journeys``) -> charges with capping (``ClearingFares.charges``). A code's
   companions ride as riders of their own: rider 0 is the holder, rider k its k-th companion, each with
   its own cap totals, so a journey for three costs the three riders' charges, each capped;
 - a journey is keyed by its first tap's id, and holds ``amount`` (what it costs now) and ``paid`` (what
@@ -47,12 +48,15 @@ Measured by scripts/bench_transit_clearing.py (docs/benchmarks.md).
 
 from __future__ import annotations
 
+import gc
 import secrets
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -77,29 +81,22 @@ from pos_sim.backend.store.transit import (
     transit_taps,
     upsert,
 )
-from pos_sim.domain.codes import ride
-from pos_sim.domain.fares import (
-    Cap,
-    Charge,
-    Fares,
-    FareError,
-    FareNetwork,
-    Journey,
-    JourneyFare,
-    Leg,
-    LegFare,
-    cap_period,
-    read_network,
-)
+from pos_sim.domain.codes import ride as ride_codes
+from pos_sim.domain.fares import Cap, CapPeriod, FareError, FareNetwork, Fares, Journey, Leg, read_network
+from pos_sim.domain.fares.network import DAY
 from pos_sim.domain.money import Money
 
 TAP_OUT_LIMIT = timedelta(hours=3)
 """The network's journey time limit: the longest a tap-in waits for its tap-out; later, the leg had none."""
-REPLAY_WINDOW = timedelta(seconds=ride.MAX_VALID_S + 2 * ride.MAX_SKEW_S)
+REPLAY_WINDOW = timedelta(seconds=ride_codes.MAX_VALID_S + 2 * ride_codes.MAX_SKEW_S)
 """Two uses of one ride code in one direction this close are one code shown twice (a code is good for one
 tap, and gates take it at most its validity and twice the largest clock skew apart): the later is a replay."""
 CLEARING_BATCH = 1000
 """Accounts cleared in one transaction."""
+SQLITE_CLEARING = {"cache_size": -64 * 1024, "mmap_size": 1 << 30}
+"""SQLite's settings while clearing: a batch reads its taps from pages all over the file (gates upload them in
+no order of account) and inserts postings by journey key (a random id): with 64 MiB of page cache rather than
+2 and the file's first GiB memory-mapped, a million taps clear in about 1.5 s of CPU less (docs/benchmarks.md)."""
 MAX_LISTED = 100
 """The most accounts a clearing's answer lists by name under indebted, settled and errors."""
 FARE_MEDIUM = "wallet_qr"
@@ -117,6 +114,7 @@ _NAIVE_EPOCH = datetime(1970, 1, 1)
 _LIMIT_MS = int(TAP_OUT_LIMIT.total_seconds() * 1000)
 _REPLAY_MS = int(REPLAY_WINDOW.total_seconds() * 1000)
 _NEVER = float("inf")
+_FIRST_DAY = date(1970, 1, 1).toordinal()
 
 
 def ms(moment: datetime) -> int:
@@ -128,7 +126,35 @@ def utc(milliseconds: int) -> datetime:
     return _EPOCH + timedelta(milliseconds=milliseconds)
 
 
+def local_time(milliseconds: int) -> datetime:
+    """A local wall-clock time given in milliseconds since 1970-01-01 00:00 (no zone)."""
+    return _NAIVE_EPOCH + timedelta(milliseconds=milliseconds)
+
+
+@lru_cache(maxsize=4096)
+def day_text(day: int) -> str:
+    """"YYYY-MM-DD" of a day counted from 1970-01-01 (day 0)."""
+    return date.fromordinal(_FIRST_DAY + day).isoformat()
+
+
+@lru_cache(maxsize=4096)
+def day_number(text: str) -> int:
+    """A "YYYY-MM-DD" day counted from 1970-01-01 (day 0)."""
+    return date.fromisoformat(text).toordinal() - _FIRST_DAY
+
+
 # --- fares, priced fast enough for clearing -------------------------------------------------------
+
+
+class Ride(NamedTuple):
+    """A leg as clearing reads it off a tap-in and its tap-out: the stops, and the local wall-clock times
+    (the taps' Unix milliseconds plus their gates' UTC offsets; a fare's time of day is local). No
+    tap-out: ``to_stop`` and ``end_ms`` are None."""
+
+    from_stop: str
+    start_ms: int
+    to_stop: str | None = None
+    end_ms: int | None = None
 
 
 class MinorCharge(NamedTuple):
@@ -140,143 +166,134 @@ class MinorCharge(NamedTuple):
     capped_by: Cap | None
 
 
-class ClearingFares(Fares):
-    """``Fares`` with shortcuts that change no price, for pricing a million taps.
+class _Remembered(NamedTuple):
+    """A journey's fare as first worked out for a journey like it: minor units, and the caps that count it."""
 
-    ``journey_fare`` is remembered by what a price depends on: each leg's network and stops, the
-    timeframe groups its tap-in and tap-out times fall in, and (for several legs, where transfer
-    limits count) the times between them. ``journeys`` works on stretches of legs that no transfer
-    rule can join across (a gap longer than every rule's duration limit; every leg alone on a
-    network without transfer rules) instead of the rider's whole history at once. ``price`` is
-    ``Fares.price`` step for step, counting in minor units rather than ``Money`` (a third of a
-    clearing's time went to Money arithmetic); tests/unit/test_transit_fares.py holds the two equal.
-    ``charges`` is ``price`` for clearing: minor units only, no ``Charge``, ``Money`` or legs' fares made per
-    journey. Both take the running totals of a rider's caps (``spent``: minor units by cap id and period)
-    and add to them, so that journeys priced in runs are capped as if priced at once.
+    amount: int
+    penalty: int
+    caps: tuple[tuple[Cap, str, int, int, bool], ...]  # each cap, its id, amount (minor), day boundary (s), and whether weekly
+
+
+class ClearingFares(Fares):
+    """``Fares`` for pricing a million taps: the same journeys and charges, worked out on ``Ride`` values
+    (integers for times) rather than ``Leg``, ``Journey`` and ``Money`` values.
+
+    A journey's fare is remembered by what it depends on: each ride's stops, the timeframe groups its
+    tap-in and tap-out times fall in, and (for several rides, where transfer limits count) the times
+    between them; only a journey unlike any before is priced as ``Leg`` values by ``Fares``.
+    ``journeys`` works on stretches of rides that no transfer rule can join across (a gap longer than
+    every rule's duration limit; every ride alone on a network without transfer rules). ``charges`` is
+    ``Fares.price`` step for step in minor units, on the running totals of a rider's caps (``spent``:
+    minor units by cap id and period, a period's first service day counted in days since 1970-01-01),
+    adding to them, so that journeys priced in runs are capped as if priced at once.
+    tests/unit/test_transit_fares.py holds ``journeys`` and ``charges`` to ``Fares``'s.
     """
 
-    def __init__(self, network: FareNetwork, fare_media_id: str | None = None) -> None:
+    def __init__(self, network: FareNetwork, network_id: str, fare_media_id: str | None = None) -> None:
         super().__init__(network, fare_media_id)
-        self._fares: dict[tuple[Any, ...], tuple[JourneyFare, tuple[Cap, ...]]] = {}
-        self._times: dict[int, frozenset[str]] = {}
-        self._amounts: dict[int, Money] = {}
+        self.network_id = network_id
+        self._fares: dict[tuple[Any, ...], _Remembered] = {}
+        frames = [(group, frame) for group, each in network.timeframes.items() for frame in each]
+        ends = {cut for _group, frame in frames for cut in (frame.start, frame.end, frame.start - DAY, frame.end - DAY)}
+        cuts = sorted({0} | {cut for cut in ends if 0 < cut < DAY})
+        self._timeframes: list[frozenset[str]] = []  # by second of the day: the timeframe groups it is in
+        for begin, end in zip(cuts, [*cuts[1:], DAY]):
+            self._timeframes += [frozenset(group for group, frame in frames if frame.contains(begin))] * (end - begin)
         rules = network.transfer_rules
         if not rules:
-            self._gap_s: float | None = None  # no transfers: every leg is a journey of its own
+            self._gap_ms: float | None = None  # no transfers: every ride is a journey of its own
         elif all(rule.duration_limit is not None for rule in rules):
-            self._gap_s = max(rule.duration_limit for rule in rules)  # type: ignore[type-var]
+            self._gap_ms = max(rule.duration_limit for rule in rules) * 1000  # type: ignore[type-var]
         else:
-            self._gap_s = float("inf")
+            self._gap_ms = float("inf")
 
-    def _timeframes(self, moment: datetime) -> frozenset[str]:
-        seconds = moment.hour * 3600 + moment.minute * 60 + moment.second
-        groups = self._times.get(seconds)
-        if groups is None:
-            groups = self._times[seconds] = frozenset(
-                group for group, frames in self.network.timeframes.items() if any(frame.contains(seconds) for frame in frames))
-        return groups
+    @property
+    def transfer_window_ms(self) -> float:
+        """The longest a ride may start after the one before and join its journey (0: no transfers; inf: no limit)."""
+        return self._gap_ms or 0
 
-    def _remembered(self, journey: Journey | Sequence[Leg]) -> tuple[JourneyFare, tuple[Cap, ...]]:
-        """The journey's fare as first worked out for a journey like it, and the caps that count it."""
-        legs = journey.legs if isinstance(journey, Journey) else tuple(journey)
-        if len(legs) == 1:
-            (leg,) = legs
-            key: tuple[Any, ...] = (leg.network_id, leg.from_stop_id, leg.to_stop_id, self._timeframes(leg.start),
-                                    None if leg.end is None else self._timeframes(leg.end))
+    def leg(self, ride: Ride) -> Leg:
+        return Leg(self.network_id, ride.from_stop, local_time(ride.start_ms), ride.to_stop,
+                   None if ride.end_ms is None else local_time(ride.end_ms))
+
+    def fare(self, journey: Sequence[Ride]) -> _Remembered:
+        """The journey's fare (minor units) and the caps that count it: as first worked out for a journey like it."""
+        timeframes = self._timeframes
+        if len(journey) == 1:
+            (ride,) = journey
+            key: tuple[Any, ...] = (ride.from_stop, ride.to_stop, timeframes[ride.start_ms // 1000 % DAY],
+                                    None if ride.end_ms is None else timeframes[ride.end_ms // 1000 % DAY])
         else:
-            first = legs[0].start
-            key = tuple((leg.network_id, leg.from_stop_id, leg.to_stop_id, self._timeframes(leg.start),
-                         None if leg.end is None else self._timeframes(leg.end), (leg.start - first).total_seconds(),
-                         None if leg.end is None else (leg.end - first).total_seconds()) for leg in legs)
+            first = journey[0].start_ms
+            key = tuple((ride.from_stop, ride.to_stop, timeframes[ride.start_ms // 1000 % DAY],
+                         None if ride.end_ms is None else timeframes[ride.end_ms // 1000 % DAY], ride.start_ms - first,
+                         None if ride.end_ms is None else ride.end_ms - first) for ride in journey)
         known = self._fares.get(key)
         if known is None:
             if len(self._fares) >= 100_000:
                 self._fares.clear()
-            fare = super().journey_fare(journey)
-            known = self._fares[key] = (fare, tuple(cap for cap in self.caps if self.covers(cap, Journey(legs), fare)))
+            legs = Journey([self.leg(ride) for ride in journey])
+            detail = self.journey_fare(legs)
+            known = self._fares[key] = _Remembered(
+                detail.amount.minor, detail.penalty.minor,
+                tuple((cap, cap.cap_id, cap.amount.minor, cap.day_boundary, cap.period is CapPeriod.WEEK)
+                      for cap in self.caps if self.covers(cap, legs, detail)))
         return known
 
-    def journey_fare(self, journey: Journey | Sequence[Leg]) -> JourneyFare:
-        legs = journey.legs if isinstance(journey, Journey) else tuple(journey)
-        return self._of(self._remembered(legs)[0], legs)
+    def journeys(self, rides: Iterable[Ride]) -> list[tuple[Ride, ...]]:
+        """A rider's rides (in any order) as journeys, as ``Fares.journeys`` joins their legs."""
+        ordered = sorted(rides, key=lambda ride: ride.start_ms)
+        if self._gap_ms is None:
+            return [(ride,) for ride in ordered]
+        found: list[tuple[Ride, ...]] = []
+        stretch: list[Ride] = []
+        for ride in ordered:
+            last = stretch[-1] if stretch else None
+            if last is not None and ride.start_ms - (last.start_ms if last.end_ms is None else last.end_ms) > self._gap_ms:
+                found += self._joined(stretch)
+                stretch = []
+            stretch.append(ride)
+        return found + self._joined(stretch) if stretch else found
 
-    @staticmethod
-    def _of(known: JourneyFare, legs: Sequence[Leg]) -> JourneyFare:
-        """A remembered fare, for these legs."""
-        return JourneyFare(known.amount, known.penalty,
-                           tuple(LegFare(leg, fare.amount, fare.product, fare.rule) for leg, fare in zip(legs, known.legs)),
-                           known.transfers)
+    def _joined(self, rides: list[Ride]) -> list[tuple[Ride, ...]]:
+        """Rides in time order joined into journeys by ``Fares.journeys``."""
+        legs = [self.leg(ride) for ride in rides]
+        ride_of = {id(leg): ride for leg, ride in zip(legs, rides)}
+        return [tuple(ride_of[id(leg)] for leg in journey.legs) for journey in super().journeys(legs)]
 
-    def _money(self, minor: int) -> Money:
-        money = self._amounts.get(minor)
-        if money is None:
-            money = self._amounts[minor] = Money.of_minor(minor, self.network.currency)
-        return money
-
-    @property
-    def transfer_window_ms(self) -> float:
-        """The longest a leg may start after the one before and join its journey (0: no transfers; inf: no limit)."""
-        return 0 if self._gap_s is None else self._gap_s * 1000
-
-    def _capped(self, journeys: list[Journey], spent: dict[tuple[str, date], int]) -> list[tuple[JourneyFare, int, Cap | None]]:
-        """Each journey's remembered fare, what it is charged before penalties (minor units) and the cap that
-        limited that, in the order given, worked out in time order on the running totals ``spent``."""
-        if len({journey.start.tzinfo is None for journey in journeys}) > 1:
-            raise FareError("a rider's journeys are all local times, or all zoned")
-        capped: dict[int, tuple[JourneyFare, int, Cap | None]] = {}
-        for index in sorted(range(len(journeys)), key=lambda i: journeys[i].start):
+    def charges(self, journeys: Sequence[Sequence[Ride]], spent: dict[tuple[str, int], int]) -> list[MinorCharge]:
+        """One rider's charges for ``journeys``, capped on the running totals ``spent`` (and added to them): in
+        the order given, worked out in time order, as ``Fares.price`` (``fare`` and ``charged`` with penalties)."""
+        fare = self.fare
+        charges: list[MinorCharge | None] = [None] * len(journeys)
+        for index in sorted(range(len(journeys)), key=lambda index: journeys[index][0].start_ms):
             journey = journeys[index]
-            known, caps = self._remembered(journey)
-            charged, capped_by = known.amount.minor, None
+            amount, penalty, caps = fare(journey)
+            charged, capped_by = amount, None
             if caps:
-                periods = [(cap.cap_id, cap_period(cap, journey.start)) for cap in caps]
-                for cap, period in zip(caps, periods):
-                    left = max(cap.amount.minor - spent.get(period, 0), 0)
+                seconds = journey[0].start_ms // 1000
+                counted = []
+                for cap, cap_id, most, boundary, weekly in caps:
+                    day = (seconds - boundary) // DAY
+                    period = (cap_id, day - (day + 3) % 7 if weekly else day)  # 1970-01-01 was a Thursday
+                    before = spent.get(period, 0)
+                    counted.append((period, before))
+                    left = max(most - before, 0)
                     if left < charged:
                         charged, capped_by = left, cap
-                for period in periods:
-                    spent[period] = spent.get(period, 0) + charged
-            capped[index] = (known, charged, capped_by)
-        return [capped[index] for index in range(len(journeys))]
-
-    def charges(self, journeys: list[Journey], spent: dict[tuple[str, date], int]) -> list[MinorCharge]:
-        """``price`` in minor units, without a ``Charge``, ``Money`` or legs' fares: what clearing keeps of a charge."""
-        return [MinorCharge(known.amount.minor + known.penalty.minor, charged + known.penalty.minor, known.penalty.minor,
-                            capped_by) for known, charged, capped_by in self._capped(journeys, spent)]
-
-    def price(self, journeys: Iterable[Journey | Sequence[Leg]],
-              spent: dict[tuple[str, date], int] | None = None) -> list[Charge]:
-        journeys = [journey if isinstance(journey, Journey) else Journey(journey) for journey in journeys]
-        return [Charge(journey, self._money(known.amount.minor + known.penalty.minor),
-                       self._money(charged + known.penalty.minor), capped_by, known.penalty, self._of(known, journey.legs))
-                for journey, (known, charged, capped_by) in zip(journeys, self._capped(journeys, {} if spent is None else spent))]
-
-    def journeys(self, legs: Iterable[Leg]) -> list[Journey]:
-        ordered = sorted(legs, key=lambda leg: leg.start)
-        if self._gap_s is None:
-            return [Journey((leg,)) for leg in ordered]
-        found: list[Journey] = []
-        stretch: list[Leg] = []
-        for leg in ordered:
-            if stretch:
-                last = stretch[-1]
-                if (leg.start - (last.end or last.start)).total_seconds() > self._gap_s:
-                    found += super().journeys(stretch)
-                    stretch = []
-            stretch.append(leg)
-        if stretch:
-            found += super().journeys(stretch)
-        return found
-
-
+                for period, before in counted:
+                    spent[period] = before + charged
+            charges[index] = MinorCharge(amount + penalty, charged + penalty, penalty, capped_by)
+        return charges  # type: ignore[return-value]
 
 
 # --- what clearing reads and writes ------------------------------------------------------------------
 
 
 class _Tap(NamedTuple):
-    """A tap as clearing reads it."""
+    """A tap as clearing reads it (``_TAPS``'s columns)."""
 
+    account: str
     tap_id: str
     direction: str
     station_id: str
@@ -286,12 +303,12 @@ class _Tap(NamedTuple):
     client_id: str
     code: str
 
-    def local(self) -> datetime:
-        """The tap's wall-clock time where the gate is (a fare's time of day is local)."""
-        return _NAIVE_EPOCH + timedelta(milliseconds=self.at_ms + self.utc_offset_s * 1000)
+
+_new_tap = tuple.__new__
+"""``_Tap`` of a row of ``_TAPS``: ``_new_tap(_Tap, row)``, as ``_Tap._make(row)`` without a Python call a tap."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Journey:
     """A journey's row of transit_journeys, as read or as priced."""
 
@@ -310,6 +327,11 @@ class _Journey:
     capped_by: str | None
     summary: str
     error: str | None
+
+    def row(self) -> tuple[Any, ...]:
+        """Its values in the order of ``JOURNEY_COLUMNS`` (but ``updated_at``)."""
+        return (self.account, self.journey_key, self.wallet_id, self.client_id, self.started_ms, self.legs, self.riders,
+                self.currency, self.fare, self.amount, self.paid, self.penalty, self.capped_by, self.summary, self.error)
 
     def values(self) -> tuple[Any, ...]:
         """What decides whether a journey's row must be written again."""
@@ -349,7 +371,7 @@ class _Priced:
 
     journeys: dict[str, _Journey]
     before_ms: int
-    totals: dict[tuple[int, str, date], int]
+    totals: dict[tuple[int, str, int], int]
     replays: int = 0
     waiting: bool = False
 
@@ -407,6 +429,41 @@ _DELETE_DEBTS = delete(transit_debts).where(transit_debts.c.account.in_(_account
 _DELETE_DEBT_DENIALS = delete(transit_deny).where(transit_deny.c.account.in_(_accounts_in), transit_deny.c.cause == DENY_DEBT)
 
 
+@contextmanager
+def _sqlite_settings(store: Store, settings: dict[str, int]) -> Iterator[None]:
+    """On SQLite, the store's connection (its one writer, ``Store.one_writer``) with these PRAGMA settings for
+    the block, and as it was after it; on PostgreSQL, nothing."""
+    if store.dialect != "sqlite":
+        yield
+        return
+    with store.begin() as tx:
+        conn = tx.connection
+        before = {name: conn.exec_driver_sql(f"PRAGMA {name}").scalar_one() for name in settings}
+        for name, value in settings.items():
+            conn.exec_driver_sql(f"PRAGMA {name} = {int(value)}")
+    try:
+        yield
+    finally:
+        with store.begin() as tx:
+            for name, value in before.items():
+                tx.connection.exec_driver_sql(f"PRAGMA {name} = {int(value)}")
+
+
+@contextmanager
+def _cycles_collected_after() -> Iterator[None]:
+    """Python's cycle collector off for the block, and on again after it (if it was on). A clearing makes
+    millions of tuples, dicts and lists that hold no cycles (reference counting frees them as each batch
+    ends), and the collector's passes over the ones alive cost a fifth of a clearing's CPU. Garbage in
+    cycles made meanwhile, in any thread, waits for the first collection after."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
 def queue(conn: Connection, dialect: str, queued: dict[str, tuple[int, int]]) -> None:
     """Put accounts on the clearing queue: {account: (taps, the earliest at_ms of them)}, added to what is there."""
     if not queued:
@@ -446,7 +503,7 @@ class Clearing:
                 raise Refused("PROCESS_FAIL", f"{self.fares_dir}: networks.txt names {len(network.networks)} networks;"
                                               " clearing prices one (name the folder after it)")
             medium = FARE_MEDIUM if FARE_MEDIUM in network.media else None
-            self._fares = (ClearingFares(network, medium), network_id)
+            self._fares = (ClearingFares(network, network_id, medium), network_id)
         return self._fares
 
     def clear(self) -> dict[str, Any]:
@@ -461,9 +518,10 @@ class Clearing:
                 todo |= set(conn.execute(select(transit_debts.c.account)).scalars())
             ordered = sorted(todo)
             run = _Run(fares.network.currency.code, accounts=len(ordered))
-            for start in range(0, len(ordered), CLEARING_BATCH):
-                with self.store.begin() as tx:
-                    _Batch(self.store, tx, fares, network_id, run).clear(ordered[start:start + CLEARING_BATCH])
+            with _sqlite_settings(self.store, SQLITE_CLEARING), _cycles_collected_after():
+                for start in range(0, len(ordered), CLEARING_BATCH):
+                    with self.store.begin() as tx:
+                        _Batch(self.store, tx, fares, network_id, run).clear(ordered[start:start + CLEARING_BATCH])
             finished = self.store.clock.now()
             with self.store.begin() as tx:
                 tx.connection.execute(insert(transit_clearings), {
@@ -491,8 +549,8 @@ class _Batch:
         self.now_ms = ms(self.at)
         self.at_db = db_value(self.conn, entries.c.created_at, self.at)
         self.postings: list[tuple[Any, ...]] = []  # POSTING_COLUMNS
-        self.entries: list[list[Any]] = []  # ENTRY_COLUMNS; a merchant's balance_after is None, as Tx.post writes it
-        self.merchant_entries: dict[str, list[list[Any]]] = defaultdict(list)
+        self.entries: list[tuple[Any, ...]] = []  # ENTRY_COLUMNS; a merchant's balance_after is None, as Tx.post writes it
+        self.merchant_moved: dict[str, int] = defaultdict(int)  # merchant account -> what the batch's postings moved
         self.merchant_accounts: dict[str, str] = {}
         self.balances: dict[str, int] = {}
         self.changed_wallets: set[str] = set()
@@ -531,13 +589,16 @@ class _Batch:
         starts = self._checkpoints(chunk, dirty)
         taps: dict[str, list[_Tap]] = defaultdict(list)
         priced = [account for account in dirty if account in riders]
-        totals: dict[str, dict[tuple[int, str, date], int]] = defaultdict(dict)
+        totals: dict[str, dict[tuple[int, str, int], int]] = defaultdict(dict)
         if priced:
-            for row in conn.execute(_TAPS, {"accounts": priced}).all():
-                taps[row[0]].append(_Tap._make(row[1:]))
+            result = conn.execute(_TAPS, {"accounts": priced})
+            for row in result.cursor.fetchall():  # the driver's rows: a million taps make no SQLAlchemy rows
+                tap = _new_tap(_Tap, row)
+                taps[tap.account].append(tap)
+            result.close()
             for account, rider, cap_id, period, spent in conn.execute(_TOTALS, {"accounts": priced}):
                 if starts[account]:  # from the first tap, the totals are counted again from nothing
-                    totals[account][(rider, cap_id, date.fromisoformat(period))] = spent
+                    totals[account][(rider, cap_id, day_number(period))] = spent
         known: dict[str, dict[str, _Journey]] = defaultdict(dict)
         for statement in (_JOURNEYS, _OWED_JOURNEYS):
             for row in conn.execute(statement, {"accounts": chunk}):
@@ -549,7 +610,7 @@ class _Batch:
         inserts: list[_Journey] = []
         updates: list[_Journey] = []
         checkpoints: dict[str, int] = {}
-        new_totals: dict[str, dict[tuple[int, str, date], int]] = {}
+        new_totals: dict[str, dict[tuple[int, str, int], int]] = {}
         owed: dict[str, tuple[str, int]] = {}
         for account in chunk:
             wallet_id = riders.get(account)
@@ -610,58 +671,64 @@ class _Batch:
         self._write_checkpoints(checkpoints, new_totals)
 
     def _price(self, account: str, wallet_id: str, taps: list[_Tap], start: int,
-               totals: dict[tuple[int, str, date], int]) -> _Priced:
+               totals: dict[tuple[int, str, int], int]) -> _Priced:
         """The account's taps from ``start`` as journeys, priced on the cap ``totals`` of the journeys before;
         the new checkpoint, and the totals there (module docstring)."""
-        legs: list[Leg] = []
-        taps_of: dict[int, tuple[_Tap, _Tap | None]] = {}  # id(leg) -> its tap-in and tap-out
+        fares = self.fares
+        rides: list[Ride] = []
+        taps_of: dict[int, tuple[_Tap, _Tap | None]] = {}  # id(ride) -> its tap-in and tap-out
         exits: list[_Tap] = []  # tap-outs with no tap-in
-        used: dict[tuple[str, str], int] = {}  # (code, direction) -> when it was last used
+        used: dict[str, dict[str, int]] = {"in": {}, "out": {}}  # direction -> code -> when it was last used
         replays = 0
 
-        def leg(entry: _Tap, exit_: _Tap | None) -> None:
-            begin = entry.local()
-            made = Leg(self.network_id, entry.station_id, begin, None if exit_ is None else exit_.station_id,
-                       None if exit_ is None else max(exit_.local(), begin))
-            legs.append(made)
+        def add_ride(entry: _Tap, exit_: _Tap | None) -> None:
+            begin = entry.at_ms + entry.utc_offset_s * 1000
+            made = (Ride(entry.station_id, begin) if exit_ is None else
+                    Ride(entry.station_id, begin, exit_.station_id, max(exit_.at_ms + exit_.utc_offset_s * 1000, begin)))
+            rides.append(made)
             taps_of[id(made)] = (entry, exit_)
 
         entry: _Tap | None = None
         for tap in taps:
-            last = used.get((tap.code, tap.direction))
-            used[(tap.code, tap.direction)] = tap.at_ms
-            if tap.at_ms < start:
+            at_ms, direction = tap.at_ms, tap.direction
+            codes = used[direction]
+            last = codes.get(tap.code)
+            codes[tap.code] = at_ms
+            if at_ms < start:
                 continue  # before the checkpoint: only its code counts
-            if last is not None and tap.at_ms - last <= _REPLAY_MS:
+            if last is not None and at_ms - last <= _REPLAY_MS:
                 replays += 1  # a code shown again: evidence, not a journey
                 continue
-            if tap.direction == "in":
+            if direction == "in":
                 if entry is not None:
-                    leg(entry, None)
+                    add_ride(entry, None)
                 entry = tap
             elif entry is None:
                 exits.append(tap)
-            elif tap.at_ms - entry.at_ms <= _LIMIT_MS:
-                leg(entry, tap)
+            elif at_ms - entry.at_ms <= _LIMIT_MS:
+                add_ride(entry, tap)
                 entry = None
             else:
-                leg(entry, None)
+                add_ride(entry, None)
                 exits.append(tap)
                 entry = None
         waiting = entry is not None and self.now_ms - entry.at_ms <= _LIMIT_MS
         if entry is not None and not waiting:
-            leg(entry, None)
+            add_ride(entry, None)
 
         # what each journey is, and how late a tap could still change it (its reach)
-        window = self.fares.transfer_window_ms
-        found: list[tuple[int, float, str, Journey | None, _Tap, int]] = []  # first ms, reach, key, journey, first tap, riders
-        for journey in self.fares.journeys(legs):
+        window = fares.transfer_window_ms
+        # each journey's first ms, reach, key, rides, first tap and riders
+        found: list[tuple[int, float, str, tuple[Ride, ...] | None, _Tap, int]] = []
+        for journey in fares.journeys(rides):
             reach: float = 0
-            for each in journey.legs:
+            for each in journey:
                 entry_tap, exit_tap = taps_of[id(each)]
-                last_ms = (exit_tap or entry_tap).at_ms
-                reach = max(reach, last_ms + window, last_ms if exit_tap else entry_tap.at_ms + _LIMIT_MS)
-            first = taps_of[id(journey.legs[0])][0]
+                if exit_tap is None:
+                    reach = max(reach, entry_tap.at_ms + max(window, _LIMIT_MS))
+                else:
+                    reach = max(reach, exit_tap.at_ms + window)
+            first = taps_of[id(journey[0])][0]
             found.append((first.at_ms, reach, first.tap_id, journey, first, 1 + first.companions))
         for tap in exits:
             found.append((tap.at_ms, tap.at_ms, tap.tap_id, None, tap, 1 + tap.companions))
@@ -678,46 +745,49 @@ class _Batch:
 
         # capped rider by rider: the final journeys first (their totals are kept), then the rest
         riders = max((item[5] for item in found), default=1)
-        charges: dict[tuple[int, str], MinorCharge] = {}
+        charges: dict[str, list[MinorCharge]] = defaultdict(list)  # journey key -> its riders' charges, rider by rider
         kept = {key: value for key, value in totals.items() if key[0] >= riders}
         for rider in range(riders):
             spent = {(cap_id, period): value for (who, cap_id, period), value in totals.items() if who == rider}
             for part, keep in ((found[:final], True), (found[final:], False)):
                 mine = [item for item in part if item[3] is not None and item[5] > rider]
-                for item, charge in zip(mine, self.fares.charges([item[3] for item in mine], spent)):
-                    charges[(rider, item[2])] = charge
+                for item, charge in zip(mine, fares.charges([item[3] for item in mine], spent)):  # type: ignore[misc]
+                    charges[item[2]].append(charge)
                 if keep:
                     kept |= {(rider, cap_id, period): value for (cap_id, period), value in spent.items()}
         if final:  # the totals of periods the journeys from the checkpoint on cannot be in are dropped
-            last = found[final - 1][4]
-            cutoff = _NAIVE_EPOCH + timedelta(milliseconds=before_ms + last.utc_offset_s * 1000) - timedelta(days=1)
-            open_from = {cap.cap_id: cap_period(cap, cutoff) for cap in self.fares.caps}
+            last_tap = found[final - 1][4]
+            cutoff = (before_ms + last_tap.utc_offset_s * 1000) // 1000 - DAY  # a day before, in local seconds
+            open_from = {}
+            for cap in fares.caps:
+                day = (cutoff - cap.day_boundary) // DAY
+                open_from[cap.cap_id] = day - (day + 3) % 7 if cap.period is CapPeriod.WEEK else day
             kept = {key: value for key, value in kept.items() if key[2] >= open_from.get(key[1], key[2])}
         else:
             kept = dict(totals)  # nothing final yet: the totals stay as they were
 
         priced: dict[str, _Journey] = {}
-        for first_ms, _reach, key, journey, first, count in found:
+        for _first_ms, _reach, key, journey, first, count in found:
             if journey is None:  # an exit with no tap-in: the max fare for each rider, never capped
-                exit_leg = Leg(self.network_id, first.station_id, first.local())
-                detail = self.fares.journey_fare(Journey((exit_leg,)))
-                fare = (detail.amount.minor + detail.penalty.minor) * count
+                local_ms = first.at_ms + first.utc_offset_s * 1000
+                known = fares.fare((Ride(first.station_id, local_ms),))
+                fare = (known.amount + known.penalty) * count
                 priced[key] = self._journey(account, key, wallet_id, first, 1, count, fare, fare, fare, None,
-                                            _summary_no_entry(first, count))
+                                            _summary_no_entry(first.station_id, local_ms, count))
                 continue
-            mine = [charges[(rider, key)] for rider in range(count)]
-            capped_by = next((charge.capped_by.cap_id for charge in mine if charge.capped_by is not None), None)
-            priced[key] = self._journey(account, key, wallet_id, first, len(journey.legs), count,
-                                        mine[0].fare * count, sum(charge.charged for charge in mine),
-                                        mine[0].penalty * count, capped_by,
-                                        _summary(journey, count, mine[0].penalty > 0))
+            mine = charges[key]
+            holder = mine[0]
+            cap = holder.capped_by if count == 1 else next((one.capped_by for one in mine if one.capped_by is not None), None)
+            priced[key] = self._journey(account, key, wallet_id, first, len(journey), count, holder.fare * count,
+                                        holder.charged if count == 1 else sum(charge.charged for charge in mine),
+                                        holder.penalty * count, None if cap is None else cap.cap_id,
+                                        _summary(journey, count, holder.penalty > 0))
         return _Priced(priced, before_ms, kept, replays, waiting)
 
     def _journey(self, account: str, key: str, wallet_id: str, first: _Tap, legs: int, riders: int, fare: int,
                  amount: int, penalty: int, capped_by: str | None, summary: str) -> _Journey:
-        return _Journey(account=account, journey_key=key, wallet_id=wallet_id, client_id=first.client_id,
-                        started_ms=first.at_ms, legs=legs, riders=riders, currency=self.currency, fare=fare, amount=amount,
-                        paid=0, penalty=penalty, capped_by=capped_by, summary=summary, error=None)
+        return _Journey(account, key, wallet_id, first.client_id, first.at_ms, legs, riders, self.currency, fare, amount,
+                        0, penalty, capped_by, summary, None)
 
     def _merchant(self, client_id: str) -> str:
         account = self.merchant_accounts.get(client_id)
@@ -748,18 +818,16 @@ class _Batch:
                 memo += f" (capped: {journey.capped_by})"
             self.postings.append((posting_id, "fare" if delta > 0 else "fare-refund", journey.journey_key, memo, self.at_db))
             merchant = self._merchant(journey.client_id)
-            legs = sorted([(wallet_id, -delta, balance), (merchant, delta, None)])  # one order for every posting
-            for account_id, amount, after in legs:
-                entry = [posting_id, account_id, amount, self.currency, after, self.at_db]
-                self.entries.append(entry)
-                if after is None:
-                    self.merchant_entries[account_id].append(entry)
+            paid = (posting_id, wallet_id, -delta, self.currency, balance, self.at_db)
+            owner = (posting_id, merchant, delta, self.currency, None, self.at_db)
+            self.entries += (paid, owner) if wallet_id < merchant else (owner, paid)  # one order for every posting
+            self.merchant_moved[merchant] += delta
 
     def _write(self, chunk: list[str], inserts: list[_Journey], updates: list[_Journey],
                owed: dict[str, tuple[str, int]], debts: dict[str, Any]) -> None:
         conn, dialect = self.conn, self.store.dialect
-        for merchant, merchant_entries in sorted(self.merchant_entries.items()):  # no hot row: into a shard on PostgreSQL
-            self.tx.move_pooled(merchant, sum(entry[2] for entry in merchant_entries))
+        for merchant, moved in sorted(self.merchant_moved.items()):  # no hot row: into a shard on PostgreSQL
+            self.tx.move_pooled(merchant, moved)
         if self.changed_wallets:
             conn.execute(_SET_BALANCE, [{"wallet": wallet_id, "new_balance": self.balances[wallet_id]}
                                         for wallet_id in sorted(self.changed_wallets)])
@@ -768,11 +836,11 @@ class _Batch:
             insert_many(conn, entries, ENTRY_COLUMNS, self.entries)
         if inserts:
             insert_many(conn, transit_journeys, JOURNEY_COLUMNS,
-                         [(*journey.__dict__.values(), self.at_db) for journey in inserts])
+                         [(*journey.row(), self.at_db) for journey in inserts])
         if updates:
             conn.execute(_UPDATE_JOURNEY, [
-                {"v_" + name: value for name, value in (journey.__dict__ | {"updated_at": self.at}).items()
-                 if name in _JOURNEY_VALUES} | {"the_account": journey.account, "the_key": journey.journey_key}
+                {"v_" + name: self.at if name == "updated_at" else getattr(journey, name) for name in _JOURNEY_VALUES}
+                | {"the_account": journey.account, "the_key": journey.journey_key}
                 for journey in updates])
         conn.execute(_DELETE_DEBTS, {"accounts": chunk})
         conn.execute(_DELETE_DEBT_DENIALS, {"accounts": chunk})
@@ -785,7 +853,7 @@ class _Batch:
                                                 for account in owed])
         queue(conn, dialect, self.requeue)
 
-    def _write_checkpoints(self, checkpoints: dict[str, int], totals: dict[str, dict[tuple[int, str, date], int]]) -> None:
+    def _write_checkpoints(self, checkpoints: dict[str, int], totals: dict[str, dict[tuple[int, str, int], int]]) -> None:
         """The accounts' new checkpoints, and the cap totals of the final journeys before them."""
         if checkpoints:
             self.conn.execute(_SET_CHECKPOINT, [{"the_account": account, "the_before_ms": before}
@@ -793,27 +861,31 @@ class _Batch:
         if totals:
             self.conn.execute(_DELETE_TOTALS, {"accounts": sorted(totals)})
             insert_many(self.conn, transit_cap_totals, TOTAL_COLUMNS, [
-                (account, rider, cap_id, period.isoformat(), spent)
+                (account, rider, cap_id, day_text(period), spent)
                 for account, kept in totals.items() for (rider, cap_id, period), spent in kept.items()])
 
 
 
-def _summary(journey: Journey, riders: int, max_fare: bool) -> str:
+def _summary(journey: Sequence[Ride], riders: int, max_fare: bool) -> str:
     """The journey in a line, in local times: "2025-03-03 M01 08:00 -> M12 08:40", and why it costs the
     maximum fare when it does."""
-    parts = []
-    for leg in journey.legs:
-        start, end = leg.start, leg.end
-        out = "no tap-out" if end is None else f"{leg.to_stop_id} {end.hour:02d}:{end.minute:02d}"
-        parts.append(f"{leg.from_stop_id} {start.hour:02d}:{start.minute:02d} -> {out}")
-    day = journey.start
-    return (f"{day.year:04d}-{day.month:02d}-{day.day:02d} " + "; ".join(parts)
-            + (f" ({riders} riders)" if riders > 1 else "")
-            + (NO_TAP_OUT if max_fare else ""))
+    parts = [f"{ride.from_stop} {_clock(ride.start_ms)} -> "
+             + ("no tap-out" if ride.end_ms is None else f"{ride.to_stop} {_clock(ride.end_ms)}") for ride in journey]
+    return (f"{day_text(journey[0].start_ms // 86_400_000)} {'; '.join(parts)}{f' ({riders} riders)' if riders > 1 else ''}"
+            f"{NO_TAP_OUT if max_fare else ''}")
 
 
-def _summary_no_entry(exit_: _Tap, riders: int) -> str:
+def _summary_no_entry(station_id: str, local_ms: int, riders: int) -> str:
     """An exit with no tap-in in a line: "2025-03-03 no tap-in -> M12 08:40 (maximum fare: no tap-in)"."""
-    moment = exit_.local()
-    return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d} no tap-in -> {exit_.station_id}"
-            f" {moment.hour:02d}:{moment.minute:02d}" + (f" ({riders} riders)" if riders > 1 else "") + NO_TAP_IN)
+    return (f"{day_text(local_ms // 86_400_000)} no tap-in -> {station_id} {_clock(local_ms)}"
+            + (f" ({riders} riders)" if riders > 1 else "") + NO_TAP_IN)
+
+
+@lru_cache(maxsize=None)
+def _hours(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _clock(local_ms: int) -> str:
+    """"HH:MM" of a local time in milliseconds."""
+    return _hours(local_ms // 60_000 % 1440)
