@@ -21,6 +21,7 @@ sits below ``domain`` (it imports nothing of pos-sim), so receipts can be laid o
 from __future__ import annotations
 
 import gettext
+from collections.abc import Iterable
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -109,6 +110,23 @@ def _said(catalogue: gettext.NullTranslations, message: str) -> str:
 def _(message: str) -> str:
     """``message`` in the merchant's language."""
     return _said(_merchant, message)
+
+
+def ngettext(singular: str, plural: str, count: int) -> str:
+    """``singular`` or ``plural``, as ``count`` and the merchant's language have it (argparse's plural messages)."""
+    return _merchant.ngettext(singular, plural, count)
+
+
+def message_of(error: BaseException) -> str:
+    """What ``error`` says: its message, a ``Phrase`` when it was raised with one (so ``_`` says it in the
+    merchant's language, while ``str(error)`` stays the English for logs and JSON), else its English."""
+    return error.args[0] if len(error.args) == 1 and isinstance(error.args[0], Phrase) else str(error)
+
+
+def joined(parts: Iterable[str], separator: str = "; ") -> str:
+    """``parts`` one after another, a ``Phrase`` each of whose parts is said in the language it is said in."""
+    values = {f"part{number}": part for number, part in enumerate(parts)}
+    return Phrase(separator.join(f"{{{name}}}" for name in values), **values)
 
 
 def N_(message: str) -> str:
