@@ -405,6 +405,12 @@ def test_a_sale_in_thai_for_a_chinese_speaking_customer(make_app, simulator):
             await pilot.pause()
             assert "เข้าสู่ระบบ" in screen_text(app) and not english_left(app), english_left(app)
             await sign_in(pilot)
+            await until(pilot, lambda: getattr(app.focused, "id", None) == "entry", what="the entry field focused")
+            await pilot.press(*"12.505", "enter")  # more decimals than dollars have: refused, in Thai
+            notified = app._notifications  # what the toasts say (Textual's list of them)
+            await until(pilot, lambda: len(notified), what="the amount refused")
+            assert [(n.title, n.message) for n in notified] == [("ยอดเงิน", "'12.505': SGD มีทศนิยม 2 ตำแหน่ง แต่ใส่มา 3 ตำแหน่ง")]
+            assert app.register.cart.is_empty and not english_left(app), english_left(app)
             await key(pilot, "12.50")
             assert not english_left(app), english_left(app)
             commands = list(app.get_system_commands(app.screen))  # the palette's: titles and help, Textual's own too
