@@ -84,7 +84,9 @@ def current() -> str:
 class Phrase(str):
     """``message.format(**values)``, in English, that ``_`` and ``in_language`` say in another language:
     ``Phrase(N_("Fare {fare} from {station}"), fare="1.60 SGD", station="M01")`` is the string
-    "Fare 1.60 SGD from M01" wherever it is kept (a journal, JSON), and "ค่าโดยสาร 1.60 SGD จาก M01" in Thai."""
+    "Fare 1.60 SGD from M01" wherever it is kept (a journal, JSON), and "ค่าโดยสาร 1.60 SGD จาก M01" in Thai.
+    A message that only frames its values (``"{where}: {problem}"``) is left unmarked: gettext gives it back as
+    written, its values said in the language."""
 
     message: str
     values: dict[str, object]

@@ -100,7 +100,6 @@ def in_merchant_language() -> None:
     argparse.ngettext = language.ngettext  # type: ignore[attr-defined]
 
 
-
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="pos-sim", description=N_("A point-of-sale terminal simulator. "
                                                    "Without a command it opens the terminal UI (pos-sim tui)."))

@@ -69,10 +69,10 @@ from pos_sim.language import N_, Phrase, joined
 from pos_sim.terminal import local_file
 from pos_sim.terminal.errors import TerminalError
 from pos_sim.terminal.gateway import (
+    NOT_JSON,
     Credentials,
     Failure,
     GatewayAnswer,
-    NOT_JSON,
     GatewayClient,
     Timeouts,
     TransportFailure,
@@ -703,7 +703,7 @@ class Gate:
         """
         with self._sync_lock:
             if self.client is None:
-                return SyncReport(False, waiting=self.journal.count(), problems=(N_("no backend: the gate works offline"),))
+                return SyncReport(False, waiting=self.journal.count(), problems=(Phrase(N_("no backend: the gate works offline")),))
             problems: list[str] = []
             reachable = False
             uploaded = duplicates = 0
