@@ -226,7 +226,7 @@ def test_the_gate_in_thai_says_everything_in_thai_with_the_riders_chinese_beneat
             forged = replace(signed, signed=signed.signed[:1] + (65000).to_bytes(2, "big") + signed.signed[3:]).text
             refused = await tap(pilot, screen, *typed(forged))
             assert refused.reason is GateReason.UNKNOWN_KEY and refused.detail.startswith("Ride code not recognised")
-            assert text_of(screen, "#gate-detail") == ("ไม่รู้จักรหัสโดยสาร: ประตูนี้ไม่รู้จักกุญแจผู้ออก 65000 "
+            assert text_of(screen, "#gate-detail") == ("ไม่รู้จักรหัสโดยสาร: ประตูนี้ไม่รู้จักกุญแจผู้ออกรหัส 65000 "
                                                        "กรุณาแสดงรหัสใหม่ ถ้ายังเป็นอีกให้ติดต่อเจ้าหน้าที่")
             assert not english(screen), english(screen)
             await move(pilot, screen, "M12", "out")
