@@ -21,6 +21,7 @@ sits below ``domain`` (it imports nothing of pos-sim), so receipts can be laid o
 from __future__ import annotations
 
 import gettext
+from collections.abc import Iterable
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -83,7 +84,9 @@ def current() -> str:
 class Phrase(str):
     """``message.format(**values)``, in English, that ``_`` and ``in_language`` say in another language:
     ``Phrase(N_("Fare {fare} from {station}"), fare="1.60 SGD", station="M01")`` is the string
-    "Fare 1.60 SGD from M01" wherever it is kept (a journal, JSON), and "ค่าโดยสาร 1.60 SGD จาก M01" in Thai."""
+    "Fare 1.60 SGD from M01" wherever it is kept (a journal, JSON), and "ค่าโดยสาร 1.60 SGD จาก M01" in Thai.
+    A message that only frames its values (``"{where}: {problem}"``) is left unmarked: gettext gives it back as
+    written, its values said in the language."""
 
     message: str
     values: dict[str, object]
@@ -109,6 +112,23 @@ def _said(catalogue: gettext.NullTranslations, message: str) -> str:
 def _(message: str) -> str:
     """``message`` in the merchant's language."""
     return _said(_merchant, message)
+
+
+def ngettext(singular: str, plural: str, count: int) -> str:
+    """``singular`` or ``plural``, as ``count`` and the merchant's language have it (argparse's plural messages)."""
+    return _merchant.ngettext(singular, plural, count)
+
+
+def message_of(error: BaseException) -> str:
+    """What ``error`` says: its message, a ``Phrase`` when it was raised with one (so ``_`` says it in the
+    merchant's language, while ``str(error)`` stays the English for logs and JSON), else its English."""
+    return error.args[0] if len(error.args) == 1 and isinstance(error.args[0], Phrase) else str(error)
+
+
+def joined(parts: Iterable[str], separator: str = "; ") -> str:
+    """``parts`` one after another, a ``Phrase`` each of whose parts is said in the language it is said in."""
+    values = {f"part{number}": part for number, part in enumerate(parts)}
+    return Phrase(separator.join(f"{{{name}}}" for name in values), **values)
 
 
 def N_(message: str) -> str:

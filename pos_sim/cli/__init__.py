@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from pos_sim import __version__
 from pos_sim.cli.backend import add_backend_command
@@ -21,7 +22,7 @@ from pos_sim.cli.settings import add_settings_command, merchant_language
 from pos_sim.cli.tui import add_tui_command
 from pos_sim import language
 from pos_sim.domain.errors import DomainError
-from pos_sim.language import _
+from pos_sim.language import N_, _, message_of
 from pos_sim.scan.frames import SourceError
 from pos_sim.scan.scanner import ScannerError
 from pos_sim.terminal.errors import TerminalError
@@ -30,13 +31,15 @@ from pos_sim.terminal.errors import TerminalError
 def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
-    parser = build_parser()
-    args = parser.parse_args(with_command(sys.argv[1:] if argv is None else argv))
+    argv = with_command(sys.argv[1:] if argv is None else argv)
+    in_merchant_language()
+    language.use(language_before_parsing(argv))  # argparse's usage errors and --help in it too
+    args = build_parser().parse_args(argv)
     try:
         language.use(merchant_language(args))  # the command's messages, errors and reports in the merchant's language
         return args.run(args)
     except (DomainError, UsageError, ScannerError, SourceError, ServiceError, TerminalError) as exc:
-        print(_("error: {message}").format(message=exc), file=sys.stderr)
+        print(_("error: {message}").format(message=_(message_of(exc))), file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
         return 130
@@ -54,10 +57,54 @@ def with_command(argv: list[str]) -> list[str]:
     return argv
 
 
+def language_before_parsing(argv: list[str]) -> str:
+    """The merchant's language for argparse's own words (a usage error, ``--help``), read before the command's
+    flags are: ``--language`` among them, else ``POS_SIM_LANGUAGE``, else the settings file's; English when
+    it is none pos-sim speaks (the command, once parsed, refuses it naming the known ones)."""
+    early = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    early.add_argument("--language")
+    early.add_argument("--config", type=Path)
+    try:
+        return merchant_language(early.parse_known_args(argv)[0])
+    except (argparse.ArgumentError, UsageError):
+        return "en"
+
+
+class MerchantHelp(argparse.HelpFormatter):
+    """``--help`` in the merchant's language: pos-sim's own texts (descriptions, section titles, flags' help,
+    marked ``N_()``) translated as the help is written; argparse's words come from ``in_merchant_language``."""
+
+    def add_text(self, text: str | None) -> None:
+        super().add_text(_(text) if text and text is not argparse.SUPPRESS else text)
+
+    def start_section(self, heading: str | None) -> None:
+        super().start_section(_(heading) if heading else heading)
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:  # argparse's hook for a flag's help text
+        return _(action.help) if action.help else action.help
+
+
+class Parser(argparse.ArgumentParser):
+    """pos-sim's parser, and its commands' (argparse makes them of the parser's class): help in the merchant's
+    language."""
+
+    def __init__(self, *args, formatter_class: type[argparse.HelpFormatter] = MerchantHelp, **kwargs) -> None:
+        super().__init__(*args, formatter_class=formatter_class, **kwargs)
+
+
+def in_merchant_language() -> None:
+    """argparse says its own words ("usage:", "options", its errors) with gettext's default domain, whose
+    language is the environment's (LANGUAGE, LANG), not the terminal's setting; its two gettext names are
+    pointed at pos-sim's catalogue, whose messages include argparse's (scripts/translations extracts them)."""
+    argparse._ = _  # type: ignore[attr-defined]
+    argparse.ngettext = language.ngettext  # type: ignore[attr-defined]
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pos-sim", description="A point-of-sale terminal simulator. "
-                                     "Without a command it opens the terminal UI (pos-sim tui).")
-    parser.add_argument("--version", action="version", version=f"pos-sim {__version__}")
+    parser = Parser(prog="pos-sim", description=N_("A point-of-sale terminal simulator. "
+                                                   "Without a command it opens the terminal UI (pos-sim tui)."))
+    parser.add_argument("--version", action="version", version=f"pos-sim {__version__}",
+                        help=N_("show program's version number and exit"))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_tui_command(commands)
     add_register_commands(commands)

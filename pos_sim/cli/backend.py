@@ -14,11 +14,11 @@ from typing import Any
 import platformdirs
 
 from pos_sim.cli.errors import EXIT_OK, ServiceError, UsageError
-from pos_sim.language import _
+from pos_sim.language import N_, _
 
 
 def add_backend_command(commands: argparse._SubParsersAction) -> None:
-    backend = commands.add_parser("backend", help="run the simulated wallet provider (Alipay+/Antom in-store API)")
+    backend = commands.add_parser("backend", help=N_("run the simulated wallet provider (Alipay+/Antom in-store API)"))
     backend.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     backend.add_argument("--port", type=int, default=8360, help="default %(default)s; 0 takes a free port")
     backend.add_argument("--data-dir", type=Path, default=default_data_dir(), help="keys and ledger (default: %(default)s)")

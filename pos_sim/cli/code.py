@@ -15,12 +15,12 @@ from pos_sim.domain import codes
 from pos_sim.domain.codes import emv_cpm, emv_mpm, ride, schemes, wallet
 from pos_sim.domain.errors import CodeError
 from pos_sim.domain.money import Money, currency, parse_money
-from pos_sim.language import _
+from pos_sim.language import N_, _
 from pos_sim.render import qr
 
 
 def add_code_commands(commands: argparse._SubParsersAction) -> None:
-    code = commands.add_parser("code", help="build and read payment codes (EMV QR, wallet codes, barcodes)")
+    code = commands.add_parser("code", help=N_("build and read payment codes (EMV QR, wallet codes, barcodes)"))
     code_commands = code.add_subparsers(dest="code_command", required=True, metavar="ACTION")
 
     parse = code_commands.add_parser("parse", help="tell what a scanned text is and whether it is valid")

@@ -23,7 +23,7 @@ GATE_SETTINGS = (*GATE_BACKEND, "time_zone")
 
 def add_gate_command(commands: argparse._SubParsersAction) -> None:
     gate = commands.add_parser(
-        "gate", help="a transit gate: check ride codes offline, open or deny, upload the taps",
+        "gate", help=N_("a transit gate: check ride codes offline, open or deny, upload the taps"),
         description="Decide open or deny for each ride code, offline, with the station's cached key ring, and print each "
                     "decision. Before and after, sync with --backend or an embedded simulator (upload the taps, refresh "
                     "the key ring); an unreachable backend is said on stderr and the gate goes on offline. "

@@ -20,7 +20,7 @@ from pos_sim.domain import codes
 from pos_sim.domain.errors import DomainError
 from pos_sim.domain.money import Money, parse_money
 from pos_sim.domain.receipt import Copy, Receipt, Tender
-from pos_sim.language import _
+from pos_sim.language import N_, Phrase, _, message_of
 from pos_sim.render import qr
 from pos_sim.scan import scanner
 
@@ -33,14 +33,14 @@ if TYPE_CHECKING:
 def add_register_commands(commands: argparse._SubParsersAction) -> None:
     terminal = terminal_options()
     receipts = argparse.ArgumentParser(add_help=False)
-    paper = receipts.add_argument_group("receipt")
+    paper = receipts.add_argument_group(N_("receipt"))
     paper.add_argument("--copy", choices=("customer", "merchant"), default="customer", help="which copy to print (default customer)")
     paper.add_argument("--receipt-png", type=Path, metavar="FILE", help="also write the receipt as a PNG")
     paper.add_argument("--receipt-escpos", type=Path, metavar="FILE", help="also write the receipt's ESC/POS printer bytes")
     both = [terminal, receipts]
     outcome_codes = "Exit 0 approved, 1 declined or cancelled, 2 bad input, 3 outcome not known yet."
 
-    sale = commands.add_parser("sale", parents=both, help="ring up a sale and take its payment",
+    sale = commands.add_parser("sale", parents=both, help=N_("ring up a sale and take its payment"),
                                description=f"Ring up a sale (items or an amount) and take its payment. {outcome_codes}")
     sale.add_argument("--amount", help="a keyed amount in major units, e.g. 12.50")
     sale.add_argument("--item", action="append", default=[], metavar="BARCODE", help="a product barcode of the catalogue (repeat it)")
@@ -53,23 +53,23 @@ def add_register_commands(commands: argparse._SubParsersAction) -> None:
                         help="a demo customer pays: the simulator opens a funded wallet, which presents a fresh payment code")
     sale.set_defaults(run=run_sale)
 
-    refund = commands.add_parser("refund", parents=both, help="refund all or part of a sale, by its receipt number",
+    refund = commands.add_parser("refund", parents=both, help=N_("refund all or part of a sale, by its receipt number"),
                                  description=f"Refund a sale, all that is left of it or --amount. {outcome_codes}")
     refund.add_argument("receipt_number", metavar="RECEIPT", help="the sale's receipt number, e.g. T01-000123")
     refund.add_argument("--amount", help="the amount to refund in major units (default: all that is left)")
     refund.add_argument("--reason", help="why, sent to the gateway")
     refund.set_defaults(run=run_refund)
 
-    void = commands.add_parser("void", parents=both, help="cancel a sale of today's open batch",
+    void = commands.add_parser("void", parents=both, help=N_("cancel a sale of today's open batch"),
                                description=f"Cancel a sale of the open batch made today. {outcome_codes}")
     void.add_argument("receipt_number", metavar="RECEIPT", help="the sale's receipt number")
     void.set_defaults(run=run_void)
 
-    reprint = commands.add_parser("reprint", parents=both, help="print a sale's, void's or refund's receipt again")
+    reprint = commands.add_parser("reprint", parents=both, help=N_("print a sale's, void's or refund's receipt again"))
     reprint.add_argument("receipt_number", metavar="RECEIPT")
     reprint.set_defaults(run=run_reprint)
 
-    report = commands.add_parser("report", parents=[terminal], help="end of day: X (running totals) or Z (closes the batch)",
+    report = commands.add_parser("report", parents=[terminal], help=N_("end of day: X (running totals) or Z (closes the batch)"),
                                  description="Totals by tender and currency, reconciled with the gateway. Exit 0 when the "
                                              "gateway agrees, 1 when mismatches are listed, 2 bad input.")
     report.add_argument("kind", choices=("x", "z"), type=str.lower, help="x: running totals; z: totals, and the batch closed")
@@ -102,7 +102,7 @@ def keyed_money(text: str, register: Register, flag: str = "--amount") -> Money:
     try:
         return parse_money(text, register.catalogue.currency, register.settings.locale or register.catalogue.locale)
     except DomainError as exc:
-        raise UsageError(f"{flag} {text!r}: {exc}") from None
+        raise UsageError(Phrase("{flag} {text!r}: {problem}", flag=flag, text=text, problem=message_of(exc))) from None
 
 
 def scanned_code(path: Path) -> str:
@@ -158,7 +158,7 @@ def run_sale(args: argparse.Namespace) -> int:
             try:
                 register.scan_item(barcode)
             except DomainError as exc:
-                raise UsageError(f"--item {barcode}: {exc}") from None
+                raise UsageError(Phrase("--item {barcode}: {problem}", barcode=barcode, problem=message_of(exc))) from None
         if args.amount is not None:
             register.key_amount(keyed_money(args.amount, register))
         if args.customer:

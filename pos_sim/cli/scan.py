@@ -10,14 +10,14 @@ from pathlib import Path
 
 from pos_sim.cli.errors import EXIT_OK, EXIT_UNREAD, UsageError
 from pos_sim.domain import codes
-from pos_sim.language import _
+from pos_sim.language import N_, _
 from pos_sim.scan import damage, frames, scanner
 
 
 def add_scan_command(commands: argparse._SubParsersAction) -> None:
     scan = commands.add_parser(
         "scan",
-        help="read codes from images, folders, a camera or a video, or a virtual scan",
+        help=N_("read codes from images, folders, a camera or a video, or a virtual scan"),
         description="Read payment codes and barcodes. Exit 0 when every image was read, 1 when some were not.",
     )
     scan.add_argument("paths", nargs="*", metavar="PATH", help="image files and folders")

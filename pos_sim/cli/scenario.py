@@ -21,7 +21,7 @@ from pos_sim.language import N_, _
 
 
 def add_scenario_commands(commands: argparse._SubParsersAction) -> None:
-    scenario = commands.add_parser("scenario", help="scripted runs (YAML): QA suites, demos, training exercises")
+    scenario = commands.add_parser("scenario", help=N_("scripted runs (YAML): QA suites, demos, training exercises"))
     actions = scenario.add_subparsers(dest="scenario_command", required=True, metavar="ACTION")
     run = actions.add_parser(
         "run", help="run scenario files against a simulator",

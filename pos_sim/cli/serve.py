@@ -18,13 +18,13 @@ from typing import IO
 from pos_sim.cli.backend import backend_process, default_data_dir
 from pos_sim.cli.errors import EXIT_OK, ServiceError, UsageError
 from pos_sim.cli.tui import open_demo_customers
-from pos_sim.language import _
+from pos_sim.language import N_, _
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 def add_serve_command(commands: argparse._SubParsersAction) -> None:
-    serve = commands.add_parser("serve", help="the terminal in a browser: a terminal per session, a trainer's page, the customer's phone",
+    serve = commands.add_parser("serve", help=N_("the terminal in a browser: a terminal per session, a trainer's page, the customer's phone"),
                                 description="Serve the terminal UI to browsers: every browser session is a terminal of its "
                                             "own (T01, T02, ...) against one embedded simulator; /trainer lists them live, "
                                             "/phone is a demo customer's phone. Stop it with ctrl+c.")

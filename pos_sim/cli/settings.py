@@ -21,7 +21,7 @@ import platformdirs
 
 from pos_sim.cli.backend import default_data_dir, embedded_gateway
 from pos_sim.cli.errors import EXIT_OK, UsageError
-from pos_sim.language import LANGUAGES, LanguageError
+from pos_sim.language import LANGUAGES, N_, LanguageError
 from pos_sim.language import language as language_named
 
 
@@ -53,8 +53,8 @@ FLAG_SETTINGS = {
 def terminal_options() -> argparse.ArgumentParser:
     """The terminal settings' flags, a parent parser of every command that opens a terminal."""
     terminal = argparse.ArgumentParser(add_help=False)
-    group = terminal.add_argument_group("terminal settings (flags over POS_SIM_<NAME> variables over the config file; "
-                                                "see pos-sim settings)")
+    group = terminal.add_argument_group(N_("terminal settings (flags over POS_SIM_<NAME> variables over the config file; "
+                                           "see pos-sim settings)"))
     group.add_argument("--config", type=Path, metavar="FILE",
                        help=f"a TOML settings file (default: $POS_SIM_CONFIG, else {default_config_file()} if there is one)")
     group.add_argument("--backend", metavar="URL", help="the payment gateway (default: an embedded simulator for this command)")
@@ -87,7 +87,7 @@ def terminal_options() -> argparse.ArgumentParser:
 
 def add_settings_command(commands: argparse._SubParsersAction) -> None:
     terminal = terminal_options()
-    shown = commands.add_parser("settings", parents=[terminal], help="show the terminal settings and where each comes from",
+    shown = commands.add_parser("settings", parents=[terminal], help=N_("show the terminal settings and where each comes from"),
                                 description="Print the settings the register commands would use with these options, "
                                             "each with where it comes from (default, the config file, a POS_SIM_ variable, "
                                             "a flag); nothing is started or opened. Exit 0, or 2 with what is wrong.")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from pos_sim.cli.backend import BackendProcess, backend_process, embedded_gateway
 from pos_sim.cli.errors import EXIT_OK, ServiceError, UsageError
 from pos_sim.cli.settings import terminal_options, terminal_values
-from pos_sim.language import _, current
+from pos_sim.language import N_, _, current
 
 if TYPE_CHECKING:
     from pos_sim.scenarios.simulator import Simulator
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def add_tui_command(commands: argparse._SubParsersAction) -> None:
     terminal = terminal_options()
-    tui = commands.add_parser("tui", parents=[terminal], help="the terminal UI, with the customer's wallet beside it",
+    tui = commands.add_parser("tui", parents=[terminal], help=N_("the terminal UI, with the customer's wallet beside it"),
                               description="The payment terminal in this terminal window. Without --backend it runs an "
                                           "embedded simulator with funded demo wallets; against a simulator elsewhere it "
                                           "opens demo wallets there; against another gateway it is the terminal alone.")

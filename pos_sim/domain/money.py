@@ -15,6 +15,7 @@ from babel.numbers import get_decimal_symbol, get_group_symbol
 from iso4217 import Currency as _Iso
 
 from pos_sim.domain.errors import AmountError
+from pos_sim.language import N_, Phrase
 
 MAX_TEXT = 64
 """Longest amount text accepted, in characters (and most digits in an amount)."""
@@ -52,8 +53,9 @@ def currency(code: str) -> Currency:
         return CURRENCIES[key]
     if key in _ISO:
         name = _ISO[key].currency_name
-        raise AmountError(f"{code!r}: {key} ({name}) has no minor unit and cannot carry a payment amount")
-    raise AmountError(f"{code!r}: not an ISO 4217 currency code")
+        raise AmountError(Phrase(N_("{code!r}: {currency} ({name}) has no minor unit and cannot carry a payment amount"),
+                                 code=code, currency=key, name=name))
+    raise AmountError(Phrase(N_("{code!r}: not an ISO 4217 currency code"), code=code))
 
 
 def _as_currency(value: str | Currency) -> Currency:
@@ -88,7 +90,7 @@ class Money:
         cur = _as_currency(currency)
         if isinstance(value, str):
             if len(value) > MAX_TEXT or not re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", value):
-                raise AmountError(f"{value[:MAX_TEXT]!r}: not a plain decimal number like 12.50")
+                raise AmountError(Phrase(N_("{text!r}: not a plain decimal number like 12.50"), text=value[:MAX_TEXT]))
             amount = Decimal(value)
         elif _whole(value):
             amount = Decimal(value)
@@ -149,10 +151,11 @@ class Money:
 def _to_minor(value: Decimal, cur: Currency, shown: object) -> int:
     """``value`` in minor units of ``cur``, exactly; ``shown`` is what error messages quote."""
     if not value.is_finite() or value.adjusted() >= MAX_TEXT:
-        raise AmountError(f"{shown!r}: not a finite amount of at most {MAX_TEXT} digits")
+        raise AmountError(Phrase(N_("{text!r}: not a finite amount of at most {digits} digits"), text=shown, digits=MAX_TEXT))
     sign, digits, exponent = value.as_tuple()
     if -exponent > cur.minor_units:
-        raise AmountError(f"{shown!r}: {cur.code} has {cur.minor_units} decimal places, got {-exponent}")
+        raise AmountError(Phrase(N_("{text!r}: {currency} has {places} decimal places, got {got}"), text=shown,
+                                 currency=cur.code, places=cur.minor_units, got=-exponent))
     minor = int("".join(map(str, digits))) * 10 ** (exponent + cur.minor_units)
     return -minor if sign else minor
 
@@ -213,21 +216,21 @@ def parse_money(text: str, currency: str | Currency | None = None, locale: str =
     if not isinstance(text, str):
         raise AmountError(f"{text!r}: an amount to parse is text, got {type(text).__name__}")
     if len(text) > MAX_TEXT:
-        raise AmountError(f"{text[:16]!r}...: longer than {MAX_TEXT} characters")
+        raise AmountError(Phrase(N_("{text!r}...: longer than {most} characters"), text=text[:16], most=MAX_TEXT))
     loc = _locale(locale)
     layout = _LAYOUT.fullmatch(text.translate(_FOLD))
     if layout is None:
-        raise AmountError(f"{text!r}: no digits")
+        raise AmountError(Phrase(N_("{text!r}: no digits"), text=text))
     if layout["minus"] and layout["minus2"]:
-        raise AmountError(f"{text!r}: two minus signs")
+        raise AmountError(Phrase(N_("{text!r}: two minus signs"), text=text))
     if layout["pre"] and layout["post"]:
-        raise AmountError(f"{text!r}: currency written twice, {layout['pre']!r} and {layout['post']!r}")
+        raise AmountError(Phrase(N_("{text!r}: currency written twice, {first!r} and {second!r}"), text=text,
+                                 first=layout["pre"], second=layout["post"]))
     number = _number_re(loc).fullmatch(layout["number"])
     if number is None:
-        raise AmountError(
-            f"{text!r}: {layout['number']!r} is not a number in {loc}"
-            f" (digits grouped by {get_group_symbol(loc)!r}, decimals after {get_decimal_symbol(loc)!r})"
-        )
+        raise AmountError(Phrase(N_("{text!r}: {number!r} is not a number in {locale} (digits grouped by {group!r}, "
+                                    "decimals after {decimal!r})"), text=text, number=layout["number"], locale=str(loc),
+                                 group=get_group_symbol(loc), decimal=get_decimal_symbol(loc)))
     cur = _resolve(text, layout["pre"] or layout["post"], None if currency is None else _as_currency(currency), loc)
     sign = "-" if layout["minus"] or layout["minus2"] else ""
     units = re.sub("[^0-9]", "", number["units"])
@@ -238,13 +241,15 @@ def _resolve(text: str, mark: str, given: Currency | None, loc: Locale) -> Curre
     """The currency named by ``mark`` (a code or a symbol of the locale) and/or ``given``."""
     if not mark:
         if given is None:
-            raise AmountError(f"{text!r}: no currency given or written")
+            raise AmountError(Phrase(N_("{text!r}: no currency given or written"), text=text))
         return given
     code = mark.upper() if re.fullmatch("[A-Za-z]{3}", mark) and mark.upper() in _ISO else _symbols(loc).get(mark)
     if code is None:
-        raise AmountError(f"{text!r}: {mark!r} is not a currency code or symbol in {loc}")
+        raise AmountError(Phrase(N_("{text!r}: {mark!r} is not a currency code or symbol in {locale}"), text=text,
+                                 mark=mark, locale=str(loc)))
     if given is not None and given.code != code:
-        raise AmountError(f"{text!r}: {mark!r} is {code} in {loc}, not {given.code}")
+        raise AmountError(Phrase(N_("{text!r}: {mark!r} is {code} in {locale}, not {given}"), text=text, mark=mark,
+                                 code=code, locale=str(loc), given=given.code))
     return currency(code)
 
 

@@ -65,10 +65,11 @@ from pos_sim.domain.codes import ride
 from pos_sim.domain.errors import DomainError
 from pos_sim.domain.fares import FareError, FareNetwork, Fares, Journey, Leg, read_network
 from pos_sim.domain.money import Money
-from pos_sim.language import N_, Phrase
+from pos_sim.language import N_, Phrase, joined
 from pos_sim.terminal import local_file
 from pos_sim.terminal.errors import TerminalError
 from pos_sim.terminal.gateway import (
+    NOT_JSON,
     Credentials,
     Failure,
     GatewayAnswer,
@@ -76,6 +77,7 @@ from pos_sim.terminal.gateway import (
     Timeouts,
     TransportFailure,
     amount_json,
+    answer_from,
 )
 from pos_sim.terminal.station import Movement, Station, code_digest
 
@@ -208,7 +210,7 @@ class SyncReport:
         """One line for the gate's operator (a ``Phrase``: ``when`` a message too, "start", "close", "sync key")."""
         if not self.reachable:
             return Phrase(N_("backend unreachable at {url} ({problems}): deciding offline, {waiting} taps wait for upload"),
-                          url=url, problems="; ".join(self.problems), waiting=self.waiting)
+                          url=url, problems=joined(self.problems), waiting=self.waiting)
         counts = {"uploaded": self.uploaded, "duplicates": self.duplicates, "waiting": self.waiting}
         said = (Phrase(N_("{uploaded} taps uploaded ({duplicates} duplicates), {waiting} waiting, key ring of {published}Z"),
                        **counts, published=f"{self.keyring_published_at:%Y-%m-%d %H:%M:%S}")
@@ -216,7 +218,7 @@ class SyncReport:
                 Phrase(N_("{uploaded} taps uploaded ({duplicates} duplicates), {waiting} waiting"), **counts))
         if self.problems:
             return Phrase(N_("sync with {url} at the {when} incomplete ({problems}): {said}"), url=url, when=Phrase(when),
-                          problems="; ".join(self.problems), said=said)
+                          problems=joined(self.problems), said=said)
         return Phrase(N_("synced with {url} at the {when}: {said}"), url=url, when=Phrase(when), said=said)
 
 
@@ -246,11 +248,11 @@ class TransitClient(GatewayClient):
         raw = self._verified(call, "GET", path, response)
         if isinstance(raw, TransportFailure):
             return raw
-        where = f"{call} answer from {self.credentials.url}"
+        where = answer_from(call, self.credentials.url)
         try:
             document = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
-            return TransportFailure(call, Failure.NOT_JSON, f"{where}: the body is not JSON")
+            return TransportFailure(call, Failure.NOT_JSON, Phrase(NOT_JSON, where=where))
         if isinstance(document, dict) and "result" in document and "keys" not in document:
             result = document["result"] if isinstance(document["result"], dict) else {}
             return GatewayAnswer(call, result.get("resultStatus", "F"), str(result.get("resultCode", "UNKNOWN")),
@@ -258,7 +260,8 @@ class TransitClient(GatewayClient):
         try:
             return ride.KeyRing.from_document(document)
         except ride.KeyRingError as exc:
-            return TransportFailure(call, Failure.MALFORMED, f"{where}: not a key ring ({exc})")
+            return TransportFailure(call, Failure.MALFORMED, Phrase(N_("{where}: not a key ring ({problem})"), where=where,
+                                                                    problem=str(exc)))
 
     def upload(self, gate_id: str, taps: Sequence[Mapping[str, Any]]) -> GatewayAnswer | TransportFailure:
         """``POST /transit/taps``: one batch of at most 1000 taps; S means all of them are stored."""
@@ -286,9 +289,13 @@ def _status_failure(call: str, url: str, method: str, path: str, response: reque
             said = f": {body['error'].get('code')} {body['error'].get('message') or ''}".rstrip()
     except ValueError:
         pass
+    where = answer_from(call, url)
     if response.status_code in (404, 405) and not said:
-        said = f": the backend has no {method} {path}"
-    return TransportFailure(call, Failure.HTTP_STATUS, f"{call} answer from {url}: HTTP {response.status_code}{said}")
+        return TransportFailure(call, Failure.HTTP_STATUS, Phrase(N_("{where}: HTTP {status}: the backend has no {method} {path}"),
+                                                                  where=where, status=response.status_code, method=method,
+                                                                  path=path))
+    return TransportFailure(call, Failure.HTTP_STATUS, Phrase("{where}: HTTP {status}{said}", where=where,
+                                                              status=response.status_code, said=said))
 
 
 # --- the gate's journal ----------------------------------------------------------------------
@@ -696,7 +703,7 @@ class Gate:
         """
         with self._sync_lock:
             if self.client is None:
-                return SyncReport(False, waiting=self.journal.count(), problems=("no backend: the gate works offline",))
+                return SyncReport(False, waiting=self.journal.count(), problems=(Phrase(N_("no backend: the gate works offline")),))
             problems: list[str] = []
             reachable = False
             uploaded = duplicates = 0
@@ -706,10 +713,10 @@ class Gate:
                 unreachable = isinstance(reply, TransportFailure) and reply.failure in (Failure.CONNECTION, Failure.TIMEOUT)
                 reachable = reachable or not unreachable
                 if isinstance(reply, TransportFailure):
-                    problems.append(f"tap upload: {reply.detail}")
+                    problems.append(Phrase(N_("tap upload: {problem}"), problem=reply.detail))
                     break
                 if not reply.succeeded:
-                    problems.append(f"tap upload refused: {reply.code} {reply.message}".rstrip())
+                    problems.append(Phrase(N_("tap upload refused: {answer}"), answer=f"{reply.code} {reply.message}".rstrip()))
                     break
                 self.journal.mark_uploaded([tap.tap_id for tap in batch])
                 counted = [reply.body.get(name) for name in ("accepted", "duplicates")]
@@ -720,10 +727,12 @@ class Gate:
                 duplicates += duplicate
                 if refusals:
                     first = refusals[0].get("reason") if isinstance(refusals[0], dict) else None
-                    problems.append(f"tap upload: the backend refused {len(refusals)} taps (the first: {first})")
+                    problems.append(Phrase(N_("tap upload: the backend refused {refused} taps (the first: {first})"),
+                                           refused=len(refusals), first=first))
                 if accepted + duplicate + len(refusals) != len(batch):
-                    problems.append(f"tap upload: the backend counted {accepted} accepted, {duplicate} duplicates and"
-                                    f" {len(refusals)} refused of {len(batch)} taps")
+                    problems.append(Phrase(N_("tap upload: the backend counted {accepted} accepted, {duplicates} duplicates "
+                                              "and {refused} refused of {taps} taps"), accepted=accepted,
+                                           duplicates=duplicate, refused=len(refusals), taps=len(batch)))
             updated, published = False, None
             if not unreachable:
                 ring = self.client.keyring()
@@ -733,10 +742,10 @@ class Gate:
                     published = ring.published_at
                 elif isinstance(ring, GatewayAnswer):
                     reachable = True
-                    problems.append(f"key ring refused: {ring.code} {ring.message}".rstrip())
+                    problems.append(Phrase(N_("key ring refused: {answer}"), answer=f"{ring.code} {ring.message}".rstrip()))
                 else:
                     reachable = reachable or ring.failure not in (Failure.CONNECTION, Failure.TIMEOUT)
-                    problems.append(f"key ring: {ring.detail}")
+                    problems.append(Phrase(N_("key ring: {problem}"), problem=ring.detail))
             return SyncReport(reachable, uploaded, duplicates, self.journal.count(), updated, published, tuple(problems))
 
 

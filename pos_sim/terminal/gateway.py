@@ -35,6 +35,7 @@ from pos_sim.domain import ams_signature
 from pos_sim.domain.ams_signature import SignatureError
 from pos_sim.domain.errors import AmountError
 from pos_sim.domain.money import Money, currency
+from pos_sim.language import N_, Phrase
 from pos_sim.terminal.errors import SettingsError
 
 SIMULATOR_CLIENT_ID = "SIM_DEMO"
@@ -368,59 +369,77 @@ class GatewayClient:
             return self._session.request(method, self._origin + path, data=data or None, headers=headers,
                                          timeout=(timeouts.connect_s, timeouts.read_s), allow_redirects=False)
         except requests.Timeout:
-            return TransportFailure(call, Failure.TIMEOUT, f"no answer from {creds.url} within the timeout "
-                                                           f"(connect {timeouts.connect_s} s, read {timeouts.read_s} s)")
+            return TransportFailure(call, Failure.TIMEOUT, Phrase(
+                N_("no answer from {url} within the timeout (connect {connect} s, read {read} s)"), url=creds.url,
+                connect=timeouts.connect_s, read=timeouts.read_s))
         except requests.ConnectionError as exc:
-            return TransportFailure(call, Failure.CONNECTION, f"connection to {creds.url} failed or dropped ({_reason(exc)})")
+            return TransportFailure(call, Failure.CONNECTION, Phrase(N_("connection to {url} failed or dropped ({reason})"),
+                                                                     url=creds.url, reason=_reason(exc)))
         except requests.RequestException as exc:
-            return TransportFailure(call, Failure.CONNECTION, f"request to {creds.url} failed ({_reason(exc)})")
+            return TransportFailure(call, Failure.CONNECTION, Phrase(N_("request to {url} failed ({reason})"),
+                                                                     url=creds.url, reason=_reason(exc)))
 
     def _verified(self, call: str, method: str, path: str, response: requests.Response) -> bytes | TransportFailure:
         """The body of an answer signed by the gateway for this client over ``method`` and ``path``."""
         creds = self.credentials
-        where = f"{call} answer from {creds.url}"
+        where = answer_from(call, creds.url)
         client_id = response.headers.get("client-id")
         response_time = response.headers.get("response-time")
         header = response.headers.get("signature")
         if not client_id or not response_time or not header:
             missing = [name for name, value in (("client-id", client_id), ("response-time", response_time),
                                                 ("signature", header)) if not value]
-            return TransportFailure(call, Failure.UNSIGNED, f"{where}: no {', '.join(missing)} header; an unsigned answer is not trusted")
+            return TransportFailure(call, Failure.UNSIGNED, Phrase(
+                N_("{where}: no {headers} header; an unsigned answer is not trusted"), where=where, headers=", ".join(missing)))
         if client_id != creds.client_id:
-            return TransportFailure(call, Failure.BAD_SIGNATURE, f"{where}: signed for client {client_id!r}, not {creds.client_id!r}")
+            return TransportFailure(call, Failure.BAD_SIGNATURE, Phrase(N_("{where}: signed for client {client!r}, not {ours!r}"),
+                                                                        where=where, client=client_id, ours=creds.client_id))
         try:
             algorithm, _version, value = ams_signature.parse_signature_header(header)
             if algorithm.upper() != ams_signature.ALGORITHM:
-                return TransportFailure(call, Failure.BAD_SIGNATURE, f"{where}: signature algorithm {algorithm!r}, not RSA256")
+                return TransportFailure(call, Failure.BAD_SIGNATURE, Phrase(
+                    N_("{where}: signature algorithm {algorithm!r}, not RSA256"), where=where, algorithm=algorithm))
             good = ams_signature.verify(creds.gateway_public_key, method, path, client_id, response_time, response.content, value)
         except SignatureError as exc:
-            return TransportFailure(call, Failure.BAD_SIGNATURE, f"{where}: {exc}")
+            return TransportFailure(call, Failure.BAD_SIGNATURE, Phrase("{where}: {problem}", where=where, problem=str(exc)))
         if not good:
-            return TransportFailure(call, Failure.BAD_SIGNATURE, f"{where}: the signature does not match the gateway's key; not trusted")
+            return TransportFailure(call, Failure.BAD_SIGNATURE, Phrase(
+                N_("{where}: the signature does not match the gateway's key; not trusted"), where=where))
         return response.content
 
     def _read(self, call: str, path: str, sent: Mapping[str, Any], response: requests.Response) -> Reply:
         """The verified AMS answer in ``response`` to a POST of ``sent``, or why it is not one."""
-        where = f"{call} answer from {self.credentials.url}"
+        where = answer_from(call, self.credentials.url)
         if response.status_code != 200:
-            return TransportFailure(call, Failure.HTTP_STATUS, f"{where}: HTTP {response.status_code}, not 200")
+            return TransportFailure(call, Failure.HTTP_STATUS, Phrase(N_("{where}: HTTP {status}, not 200"), where=where,
+                                                                      status=response.status_code))
         raw = self._verified(call, "POST", path, response)
         if isinstance(raw, TransportFailure):
             return raw
         try:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
-            return TransportFailure(call, Failure.NOT_JSON, f"{where}: the body is not JSON")
+            return TransportFailure(call, Failure.NOT_JSON, Phrase(NOT_JSON, where=where))
         result = body.get("result") if isinstance(body, dict) else None
         status = result.get("resultStatus") if isinstance(result, dict) else None
         code = result.get("resultCode") if isinstance(result, dict) else None
         if status not in ("S", "F", "U") or not isinstance(code, str) or not code:
-            return TransportFailure(call, Failure.MALFORMED, f"{where}: no result with resultStatus S, F or U and a resultCode")
+            return TransportFailure(call, Failure.MALFORMED, Phrase(
+                N_("{where}: no result with resultStatus S, F or U and a resultCode"), where=where))
         for name in ECHOED_IDS:
             if name in sent and name in body and body[name] != sent[name]:
-                return TransportFailure(call, Failure.MISMATCH, f"{where}: {name} {body[name]!r} is not the {sent[name]!r} asked about")
+                return TransportFailure(call, Failure.MISMATCH, Phrase(N_("{where}: {name} {got!r} is not the {asked!r} asked about"),
+                                                                       where=where, name=name, got=body[name], asked=sent[name]))
         message = result.get("resultMessage")
         return GatewayAnswer(call, status, code, message if isinstance(message, str) else "", MappingProxyType(body))
+
+
+NOT_JSON = N_("{where}: the body is not JSON")
+
+
+def answer_from(call: str, url: str) -> str:
+    """Where an answer that is not one came from: the call's and the gateway's (a ``Phrase``)."""
+    return Phrase(N_("{call} answer from {url}"), call=call, url=url)
 
 
 def _ids(**ids: str | None) -> dict[str, str]:

@@ -38,7 +38,7 @@ from pos_sim.domain.errors import DomainError
 from pos_sim.domain.money import Money, format_money
 from pos_sim.domain.receipt import Tender
 from pos_sim import language
-from pos_sim.language import N_, _
+from pos_sim.language import N_, _, message_of
 from pos_sim.scan.scanner import ScannerError
 from pos_sim.scenarios.simulator import Simulator, SimulatorError, WalletCode
 from pos_sim.terminal.authorize import MerchantCode
@@ -325,7 +325,7 @@ class PosApp(App[None]):
         self.call_from_thread(done, result)
 
     def show_error(self, what: str, error: BaseException) -> None:
-        self.notify(str(error) or type(error).__name__, title=_("{what}: not done").format(what=_(what)), severity="error",
+        self.notify(_(message_of(error)) or type(error).__name__, title=_("{what}: not done").format(what=_(what)), severity="error",
                     timeout=8,
                     markup=False)
 

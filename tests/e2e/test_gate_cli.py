@@ -2,6 +2,7 @@
 embedded one, or none), one JSON line per decision, exit codes 0 (all open), 1 (some denied), 2 (bad usage)."""
 
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -18,8 +19,9 @@ from pos_sim.render.barcodes import qr_image
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def pos_sim(*args: str, timeout: float = 90) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pos_sim", *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+def pos_sim(*args: str, timeout: float = 90, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pos_sim", *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                          env={**os.environ, **env})
 
 
 def decisions(run: subprocess.CompletedProcess) -> list[dict]:
@@ -122,6 +124,10 @@ def test_offline_or_with_the_backend_unreachable_the_gate_decides_with_its_cache
     assert run.returncode == 1, run.stderr  # the same rider again: passback
     assert decisions(run)[0]["reason"] == "passback"
     assert "backend unreachable at http://127.0.0.1:9" in run.stderr and "taps wait for upload" in run.stderr
+    run = pos_sim(*gate(tmp_path, "--backend", "http://127.0.0.1:9", "--backend-data-dir", str(tmp_path / "data"),
+                        "--text", offline_code(private, 2), "--json", station="M01"), POS_SIM_LANGUAGE="th")
+    assert ("ติดต่อระบบหลังบ้านที่ http://127.0.0.1:9 ไม่ได้ (อัปโหลดการแตะ: เชื่อมต่อ http://127.0.0.1:9 ไม่ได้หรือหลุด ("
+            in run.stderr), run.stderr  # the problem's words in Thai too (the system's reason stays as it says it)
     out = pos_sim(*gate(tmp_path, "--offline", "--text", offline_code(private, 3), "--json", station="M12", direction="out"))
     assert out.returncode == 2 and "no issuer key ring for station M12" in out.stderr  # M12 never synced
     (tmp_path / "stations" / "M12").mkdir(exist_ok=True)

@@ -136,6 +136,9 @@ def test_errors_are_said_in_the_merchants_language_from_the_flag_the_environment
     config.write_text('language = "ja"\n')
     said = run("sale", *terminal(backend, tmp_path), "--code", code, "--config", str(config))
     assert said.returncode == 2 and said.stderr.startswith("エラー：--amount 金額 または --item バーコード"), said.stderr
+    said = run("sale", *terminal(backend, tmp_path), "--code", code, "--amount", "1.234", "--language", "th")
+    assert (said.returncode, said.stderr) == (2, "ข้อผิดพลาด: --amount '1.234': '1.234': SGD มีทศนิยม 2 ตำแหน่ง "
+                                                 "แต่ใส่มา 3 ตำแหน่ง\n")  # the domain's words about the amount too
     for args, env in [(("sale", *terminal(backend, tmp_path), "--code", code, "--language", "xx"), {}),
                       (("code", "parse", "--", "hello"), {"POS_SIM_LANGUAGE": "klingon"})]:
         said = run(*args, **env)
@@ -143,6 +146,36 @@ def test_errors_are_said_in_the_merchants_language_from_the_flag_the_environment
         assert said.stderr.startswith("error: language (--language) ") and said.stderr.rstrip().endswith(
             "not a language pos-sim speaks (en, th, ja, zh_Hans, zh_Hant, ms)"), said.stderr
     assert balance(backend.url, open_wallet(backend.url)) == 10_000
+
+
+def test_argparse_says_its_usage_errors_and_help_in_the_merchants_language(backend, tmp_path):
+    """argparse's own words (usage:, its errors, -h's line, the sections) and pos-sim's commands' help, in the
+    language of POS_SIM_LANGUAGE, the settings file or --language: none of its English left."""
+    import os
+
+    def run(*args: str, **env: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pos_sim", *args], capture_output=True, text=True, timeout=60, cwd=ROOT,
+                              env={**os.environ, **env})
+
+    def english(text: str) -> set[str]:
+        return set(re.findall(r"(?<![-\w])[a-z]{3,}", text)) & {  # argparse's English, flags (--help) left out
+            "usage", "error", "unrecognized", "arguments", "required", "invalid", "choice", "choose", "options",
+            "positional", "show", "help", "exit"}
+
+    said = run("sale", *terminal(backend, tmp_path), "--amount", "5", "--code", "x", "--bogus", POS_SIM_LANGUAGE="th")
+    assert (said.returncode, said.stderr) == (2, "วิธีใช้: pos-sim [-h] [--version] COMMAND ...\n"
+                                                 "pos-sim: ข้อผิดพลาด: ไม่รู้จักอาร์กิวเมนต์: --bogus\n")
+    said = run("sale", "--receipt-width", "40", "--language", "zh_Hant")
+    assert said.stderr.endswith("pos-sim sale: 錯誤：參數 --receipt-width：無效選項：40（可選 32, 42, 48）\n"), said.stderr
+    config = tmp_path / "ms.toml"
+    config.write_text('language = "ms"\n')
+    said = run("sale", "--config", str(config))
+    assert "ralat: salah satu daripada --code --order-code" in said.stderr and not english(said.stderr), said.stderr
+    shown = run("--help", POS_SIM_LANGUAGE="ja")
+    assert shown.returncode == 0 and shown.stdout.startswith("使い方：pos-sim [-h] [--version] COMMAND ..."), shown.stdout
+    assert "売上を登録して決済" in shown.stdout and "このヘルプを表示して終了" in shown.stdout and "オプション" in shown.stdout
+    assert not english(shown.stdout), shown.stdout
+    assert run("--help").stdout.startswith("usage: pos-sim")  # English unless told otherwise
 
 
 def test_settings_from_a_toml_file_with_flags_over_them(backend, tmp_path):

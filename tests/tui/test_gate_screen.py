@@ -4,10 +4,12 @@ at another station shows the metro network's fare, and a sync puts the taps at t
 clearing charges that fare."""
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 import requests
 
+from pos_sim.domain.codes import ride
 from pos_sim.domain.fares import Fares, Journey, Leg
 from pos_sim.terminal.gate import DEFAULT_NETWORK, MOBILE_APP, GateReason
 from pos_sim.terminal.settings import TerminalSettings
@@ -191,7 +193,8 @@ def test_at_the_gate_the_wallet_pane_shows_its_ride_code_and_f5_presents_it(make
 
 def test_the_gate_in_thai_says_everything_in_thai_with_the_riders_chinese_beneath(simulator, tmp_path):  # noqa: F811
     """A gate at a Bangkok station, a Chinese-speaking rider: the sign, the rider's line, the fare and where the
-    entry was, the log and the sync line in Thai; no word of English on the screen but names, codes and units."""
+    entry was, a forged code's detail (the verifier's words), the log and the sync line in Thai; no word of English
+    on the screen but names, codes and units."""
     from tests.tui.test_payment_flows import ASCII_WORD, screen_text
 
     customers = (Customer("Alice", simulator.open_wallet(sgd("50.00"), "Alice")),)
@@ -218,6 +221,13 @@ def test_the_gate_in_thai_says_everything_in_thai_with_the_riders_chinese_beneat
             again = await tap(pilot, screen, *typed(entry.code))
             assert again.reason is GateReason.REPLAYED and text_of(screen, "#gate-word").strip() == "ห้ามผ่าน"
             assert f"รหัสนี้เปิดประตู {screen.gate_id} ของ M01 (เข้า)" in text_of(screen, "#gate-detail")
+            assert not english(screen), english(screen)
+            signed = ride.read(entry.code)  # the same code, said to be signed by an issuer key no gate knows
+            forged = replace(signed, signed=signed.signed[:1] + (65000).to_bytes(2, "big") + signed.signed[3:]).text
+            refused = await tap(pilot, screen, *typed(forged))
+            assert refused.reason is GateReason.UNKNOWN_KEY and refused.detail.startswith("Ride code not recognised")
+            assert text_of(screen, "#gate-detail") == ("ไม่รู้จักรหัสโดยสาร: ประตูนี้ไม่รู้จักกุญแจผู้ออกรหัส 65000 "
+                                                       "กรุณาแสดงรหัสใหม่ ถ้ายังเป็นอีกให้ติดต่อเจ้าหน้าที่")
             assert not english(screen), english(screen)
             await move(pilot, screen, "M12", "out")
             left = await tap(pilot, screen, "f5")

@@ -367,7 +367,7 @@ def test_the_customer_code_read_from_a_file_folder_or_video_pays(make_app, simul
 ASCII_WORD = re.compile(r"[A-Za-z]{3,}")
 NOT_ENGLISH_UI = {"pos", "sim", "http", "ctrl", "Enter", "esc", "Escape", "Tab", "Alipay", "App", "SGD", "GST", "PNG", "ESC",
                   "POS", "Alice", "Bob", "Tan", "SUCCESS", "Ah", "Huat", "Kopitiam", "Minimart", "SIM",
-                  "DEMO", "TRAINING", "simwallet", "test"}
+                  "DEMO", "TRAINING", "simwallet", "test", "alt", "end", "home"}
 """What may stay in Latin letters on a Thai screen: names, codes, amounts' currency, keys, the catalogue's own
 item names; any other English word is a message that missed the catalogue."""
 
@@ -405,8 +405,19 @@ def test_a_sale_in_thai_for_a_chinese_speaking_customer(make_app, simulator):
             await pilot.pause()
             assert "เข้าสู่ระบบ" in screen_text(app) and not english_left(app), english_left(app)
             await sign_in(pilot)
+            await until(pilot, lambda: getattr(app.focused, "id", None) == "entry", what="the entry field focused")
+            await pilot.press(*"12.505", "enter")  # more decimals than dollars have: refused, in Thai
+            notified = app._notifications  # what the toasts say (Textual's list of them)
+            await until(pilot, lambda: len(notified), what="the amount refused")
+            assert [(n.title, n.message) for n in notified] == [("ยอดเงิน", "'12.505': SGD มีทศนิยม 2 ตำแหน่ง แต่ใส่มา 3 ตำแหน่ง")]
+            assert app.register.cart.is_empty and not english_left(app), english_left(app)
             await key(pilot, "12.50")
             assert not english_left(app), english_left(app)
+            app.action_show_help_panel()  # the palette's Keys: the screen's keys and the entry field's own (Textual's)
+            await until(pilot, lambda: app.screen.query("HelpPanel"), what="the keys panel")
+            await pilot.pause(0.2)
+            assert "ลบตัวอักษรทางซ้าย" in screen_text(app) and not english_left(app), english_left(app)
+            app.action_hide_help_panel()
             commands = list(app.get_system_commands(app.screen))  # the palette's: titles and help, Textual's own too
             said = {word for command in commands for word in ASCII_WORD.findall(f"{command.title} {command.help}")}
             assert len(commands) > 10 and said <= {"ctrl", "shift", "tab", "escape", "SVG"}, said

@@ -1,28 +1,38 @@
-"""The languages pos-sim speaks: every message marked in the code is in every shipped catalogue,
-translated, with the same placeholders; the compiled catalogues are the .po files as they stand; an
+"""The languages pos-sim speaks: every message marked in the code, and argparse's own (its usage errors and
+--help), is in every shipped catalogue, translated, with the same placeholders; the compiled catalogues are the .po files as they stand; an
 unknown language is refused naming the known ones; a missing translation is English, never empty."""
 
+import argparse
 import gettext
 import re
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import extract_from_dir, extract_from_file
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from pos_sim import language
 from pos_sim.language import LANGUAGES, LOCALE_DIR, LanguageError, for_customer, in_language
 
-PLACEHOLDER = re.compile(r"\{\w*\}")
+PLACEHOLDER = re.compile(r"\{[^{}]*\}|%\(\w+\)[sr]|%[sr]")
 
 
-def marked_messages() -> set[str]:
-    """Every message the code marks with _() or N_(), as Babel's extractor finds them (scripts/translations)."""
+def marked_messages() -> set[str | tuple[str, str]]:
+    """Every message the code marks with _() or N_(), and argparse's (which pos-sim's commands say in the merchant's
+    language: a plural one as its two forms), as Babel's extractor finds them (scripts/translations)."""
     package = LOCALE_DIR.parent
     keywords = {"_": None, "N_": None}
-    return {message for _file, _line, message, _comments, _context in extract_from_dir(package, keywords=keywords)
+    ours = {message for _file, _line, message, _comments, _context in extract_from_dir(package, keywords=keywords)
             if isinstance(message, str) and message}
+    argparses = {message for _line, message, _comments, _context
+                 in extract_from_file("python", argparse.__file__, keywords={"_": None, "ngettext": (1, 2)})}
+    return ours | argparses
+
+
+def said(message) -> tuple[str, ...]:
+    """A catalogue message's translations: one, or a plural one's forms."""
+    return message.string if isinstance(message.string, tuple) else (message.string,)
 
 
 def catalogue(lang: str):
@@ -36,19 +46,21 @@ def marked() -> set[str]:
 
 
 def test_the_code_marks_the_terminals_words(marked):
-    assert {"Sign in", "Scan to pay with your wallet app", "TOTAL", "Welcome: have a good trip", "MERCHANT COPY"} <= marked
+    assert {"Sign in", "Scan to pay with your wallet app", "TOTAL", "Welcome: have a good trip", "MERCHANT COPY",
+            "usage: ", "the following arguments are required: %s", ("expected %s argument", "expected %s arguments"),
+            "{text!r}: {currency} has {places} decimal places, got {got}", "{call} answer from {url}"} <= marked
     assert len(marked) > 250
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_marked_message_is_in_the_catalogue_and_translated(marked, lang):
     messages = {message.id: message for message in catalogue(lang) if message.id}
-    missing = sorted(marked - messages.keys())
+    missing = sorted(marked - messages.keys(), key=str)
     assert not missing, f"{lang}: not in the catalogue (run ./scripts/translations): {missing[:10]}"
-    untranslated = sorted(mid for mid in marked if not messages[mid].string or messages[mid].fuzzy)
+    untranslated = sorted((mid for mid in marked if not all(said(messages[mid])) or messages[mid].fuzzy), key=str)
     assert not untranslated, f"{lang}: not translated: {untranslated[:10]}"
-    wrong = sorted(mid for mid in marked
-                   if set(PLACEHOLDER.findall(mid)) != set(PLACEHOLDER.findall(messages[mid].string)))
+    wrong = sorted((mid for mid in marked if any(set(PLACEHOLDER.findall(mid if isinstance(mid, str) else mid[0]))
+                                                 != set(PLACEHOLDER.findall(form)) for form in said(messages[mid]))), key=str)
     assert not wrong, f"{lang}: placeholders differ from the English: {wrong[:10]}"
 
 
@@ -88,7 +100,7 @@ def test_a_missing_translation_is_english_never_empty_or_a_key():
     assert in_language("th", "A message no catalogue holds") == "A message no catalogue holds"
     assert in_language("th", "") == ""  # not the catalogue's header, which is what gettext answers for ""
     for lang in LANGUAGES:
-        assert all(message.string.strip() for message in catalogue(lang) if message.id)
+        assert all(form.strip() for message in catalogue(lang) if message.id for form in said(message))
 
 
 def test_what_the_customer_reads_is_the_merchants_language_with_theirs_beneath():

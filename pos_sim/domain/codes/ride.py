@@ -80,6 +80,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from pos_sim.domain.errors import CodeError, DomainError
+from pos_sim.language import N_, Phrase
 
 PREFIX = "RC1:"  # "RC" ride code, "1" this text form (base45 of the payload); the payload has its own version
 VERSION = 0x01
@@ -491,33 +492,37 @@ def verify(signed: SignedRideCode, keys: IssuerKeys, now: datetime, *, skew_s: i
         raise DomainError(f"companion limit {max_companions!r} is not 0-{MAX_COMPANIONS}")
     code = signed.code
     if code.key_id in keys.revoked:
-        return Verdict(Reason.REVOKED_KEY, f"Ride code not accepted: it was signed with issuer key {code.key_id}, which"
-                                           " has been withdrawn. Update your wallet app and show a new code.")
+        return Verdict(Reason.REVOKED_KEY, Phrase(N_("Ride code not accepted: it was signed with issuer key {key}, which "
+                                                     "has been withdrawn. Update your wallet app and show a new code."),
+                                                  key=code.key_id))
     key = keys.get(code.key_id)
     if key is None:
-        return Verdict(Reason.UNKNOWN_KEY, f"Ride code not recognised: this gate does not know issuer key {code.key_id}."
-                                           " Show a new code; if it happens again, ask staff.")
+        return Verdict(Reason.UNKNOWN_KEY, Phrase(N_("Ride code not recognised: this gate does not know issuer key {key}. "
+                                                     "Show a new code; if it happens again, ask staff."), key=code.key_id))
     try:
         key.verifier().verify(signed.signature, SIGNING_CONTEXT + signed.signed)
     except InvalidSignature:
-        return Verdict(Reason.BAD_SIGNATURE, "Ride code not genuine: its signature does not match. Show the code from"
-                                             " your wallet app.")
+        return Verdict(Reason.BAD_SIGNATURE, N_("Ride code not genuine: its signature does not match. Show the code from "
+                                                "your wallet app."))
     if not key.covers(code.issued_at):
-        return Verdict(Reason.KEY_NOT_VALID, f"Ride code not accepted: issuer key {code.key_id} signs codes from"
-                                             f" {_iso(key.not_before)} to {_iso(key.not_after)}, not at"
-                                             f" {_iso(code.issued_at)}. Update your wallet app.")
+        return Verdict(Reason.KEY_NOT_VALID, Phrase(N_("Ride code not accepted: issuer key {key} signs codes from {start} "
+                                                       "to {end}, not at {issued}. Update your wallet app."), key=code.key_id,
+                                                    start=_iso(key.not_before), end=_iso(key.not_after),
+                                                    issued=_iso(code.issued_at)))
     ahead = (code.issued_at - now).total_seconds()
     if ahead > skew_s:
-        return Verdict(Reason.NOT_YET_VALID, f"Ride code not valid yet: issued {ahead:.0f} s ahead of the gate's clock."
-                                             " Check the time on your phone.")
+        return Verdict(Reason.NOT_YET_VALID, Phrase(N_("Ride code not valid yet: issued {seconds} s ahead of the gate's "
+                                                       "clock. Check the time on your phone."), seconds=f"{ahead:.0f}"))
     late = (now - code.expires_at).total_seconds()
     if late > skew_s:
-        return Verdict(Reason.EXPIRED, f"Ride code expired {late:.0f} s ago (it is good for {code.valid_s} s)."
-                                       " Show a fresh code.")
+        return Verdict(Reason.EXPIRED, Phrase(N_("Ride code expired {seconds} s ago (it is good for {valid} s). "
+                                                 "Show a fresh code."), seconds=f"{late:.0f}", valid=code.valid_s))
     if code.companions > max_companions:
-        return Verdict(Reason.TOO_MANY_COMPANIONS, f"Ride code is for {code.riders} riders; this gate lets through"
-                                                   f" at most {1 + max_companions} on one code.")
-    return Verdict(Reason.OK, f"Have a good trip{f' ({code.riders} riders)' if code.companions else ''}.")
+        return Verdict(Reason.TOO_MANY_COMPANIONS, Phrase(N_("Ride code is for {riders} riders; this gate lets through "
+                                                             "at most {most} on one code."), riders=code.riders,
+                                                          most=1 + max_companions))
+    return Verdict(Reason.OK, Phrase(N_("Have a good trip ({riders} riders)."), riders=code.riders) if code.companions
+                   else N_("Have a good trip."))
 
 
 # --- deny list and key ring ------------------------------------------------------------------------
@@ -547,9 +552,9 @@ class DenyList:
         """OK, or DENIED_ACCOUNT: call it only on a code ``verify`` passed."""
         ride = code.code if isinstance(code, SignedRideCode) else code
         if ride.account in self.accounts:
-            return Verdict(Reason.DENIED_ACCOUNT, "This account cannot travel on ride codes at the moment."
-                                                  " Please contact customer service.")
-        return Verdict(Reason.OK, "Account in good standing.")
+            return Verdict(Reason.DENIED_ACCOUNT, N_("This account cannot travel on ride codes at the moment. "
+                                                     "Please contact customer service."))
+        return Verdict(Reason.OK, N_("Account in good standing."))
 
 
 FORMAT = "pos-sim-ride-key-ring"

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Input, Static
 from pos_sim.domain.errors import AmountError
 from pos_sim.domain.money import Money
 from pos_sim.domain.receipt import Tender
-from pos_sim.language import N_, _, for_customer
+from pos_sim.language import N_, _, for_customer, message_of
 from pos_sim.tui.screens.terminal import TerminalScreen
 
 AMOUNT = re.compile(r"\d{1,7}([.,]\d{0,3})?")
@@ -95,7 +95,7 @@ class SaleScreen(TerminalScreen):
             try:
                 amount = Money.of_major(text.replace(",", "."), register.catalogue.currency.code)
             except AmountError as exc:
-                self.notify(str(exc), title=_("Amount"), severity="error")
+                self.notify(_(message_of(exc)), title=_("Amount"), severity="error")
                 return
             self.pos.on_register(lambda r: r.key_amount(amount), lambda _cart: self.show_cart(), N_("Keying the amount"))
             return
