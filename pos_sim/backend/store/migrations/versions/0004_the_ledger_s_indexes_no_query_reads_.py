@@ -13,7 +13,6 @@ Create Date: 2026-12-06 20:07:11.772794
 from typing import Sequence, Union
 
 from alembic import op
-import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
