@@ -89,7 +89,7 @@ postings = Table(
     metadata,
     Column("id", Text, primary_key=True),
     Column("kind", Text, nullable=False),
-    Column("ref", Text, index=True),
+    Column("ref", Text),  # not indexed: no query looks a posting up by it (an index costs every insert)
     Column("memo", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
 )
@@ -98,7 +98,7 @@ entries = Table(
     "entries",
     metadata,
     Column("id", _id_type(), primary_key=True, autoincrement=True),
-    Column("posting_id", Text, ForeignKey("postings.id"), nullable=False, index=True),
+    Column("posting_id", Text, ForeignKey("postings.id"), nullable=False),  # not indexed: read only through a posting's key
     Column("account_id", Text, ForeignKey("accounts.id"), nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
