@@ -192,7 +192,8 @@ class Register:
             if kind in NOT_CUSTOMER_CODES:
                 raise PaymentRequestError(Phrase(NOT_CUSTOMER_CODES[kind], code=code[:40]))
             if tender is Tender.WALLET_TAP and kind != "emv-cpm":
-                raise PaymentRequestError(f"code {code[:24]!r}...: a phone tap presents an EMVCo CPM payload (hQVDUFY...)")
+                raise PaymentRequestError(Phrase(N_("code {code!r}...: a phone tap presents an EMVCo CPM payload (hQVDUFY...)"),
+                                                 code=code[:24]))
         elif code is not None:
             raise RegisterError(f"{tender.value}: the customer scans the merchant's code; no customer code is taken")
         cart, total = self.cart, self.cart.total
