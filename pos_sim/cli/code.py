@@ -15,7 +15,7 @@ from pos_sim.domain import codes
 from pos_sim.domain.codes import emv_cpm, emv_mpm, ride, schemes, wallet
 from pos_sim.domain.errors import CodeError
 from pos_sim.domain.money import Money, currency, parse_money
-from pos_sim.language import N_, _
+from pos_sim.language import N_, _, message_of
 from pos_sim.render import qr
 
 
@@ -66,7 +66,7 @@ def run_parse(args: argparse.Namespace) -> int:
         fields, objects = describe(code)
         code.validate(args.strict)
     except CodeError as exc:
-        error = str(exc)
+        error, said = str(exc), message_of(exc)  # JSON keeps the English; the terminal says it in its language
     if args.json:
         report = {"kind": kind, "valid": error is None, "error": error, "fields": fields, "objects": objects}
         print(json.dumps(report, ensure_ascii=False))
@@ -75,7 +75,7 @@ def run_parse(args: argparse.Namespace) -> int:
         for line in flatten(fields):
             print(f"  {line}")
     if error is not None:
-        print(f"error: {kind}: {error}", file=sys.stderr)
+        print(_("error: {message}").format(message=f"{kind}: {_(said)}"), file=sys.stderr)
         return EXIT_INVALID
     return EXIT_OK
 

@@ -37,6 +37,7 @@ from babel import Locale, UnknownLocaleError
 from pos_sim.domain.codes import gs1
 from pos_sim.domain.errors import AmountError, CodeError, DomainError
 from pos_sim.domain.money import Currency, Money, currency
+from pos_sim.language import N_, Phrase
 
 MAX_RATE = Decimal(100)
 """Highest tax rate accepted, in percent."""
@@ -45,6 +46,21 @@ _TOP_FIELDS = ("name", "currency", "locale", "tax", "variable_measure_rules", "i
 _TAX_FIELDS = ("name", "included", "default", "categories")
 _CATEGORY_FIELDS = ("rate", "label", "mark")
 _ITEM_FIELDS = ("barcode", "item_reference", "name", "price", "price_per_kg", "tax")
+# what a variable-measure label scanned at the till can be wrong with, by its measure (one sentence each, to translate)
+_LABEL_NOT_IN_CATALOGUE = {
+    "price": N_("barcode {barcode}: a price label for item reference {reference}, which is not in the catalogue"),
+    "weight": N_("barcode {barcode}: a weight label for item reference {reference}, which is not in the catalogue"),
+    "count": N_("barcode {barcode}: a count label for item reference {reference}, which is not in the catalogue"),
+}
+_LABEL_OF_NOTHING = {
+    "price": N_("a price label of {item} with a price of 0"),
+    "weight": N_("a weight label of {item} with a weight of 0"),
+    "count": N_("a count label of {item} with a count of 0"),
+}
+_LABEL_WITHOUT_PRICE = {
+    "weight": N_("missing: {item} has no price_per_kg to sell a weight label {barcode}"),
+    "count": N_("missing: {item} has no price to sell a count label {barcode}"),
+}
 
 
 class CatalogueError(DomainError):
@@ -53,7 +69,12 @@ class CatalogueError(DomainError):
     def __init__(self, path: str, reason: str) -> None:
         self.path = path
         self.reason = reason
-        super().__init__(f"{path}: {reason}" if path else reason)
+        if not path:
+            super().__init__(reason)
+        elif isinstance(reason, Phrase):  # said in the merchant's language, the path as written
+            super().__init__(Phrase("{path}: {reason}", path=path, reason=reason))
+        else:
+            super().__init__(f"{path}: {reason}")
 
 
 class UnknownItemError(DomainError):
@@ -180,26 +201,26 @@ class Catalogue:
         if label is None:
             item = self._by_gtin.get(barcode.gtin)
             if item is None:
-                raise UnknownItemError(f"barcode {text} is not in the catalogue", barcode=text)
+                raise UnknownItemError(Phrase(N_("barcode {barcode} is not in the catalogue"), barcode=text), barcode=text)
             return Scan(item, text)
         reference, value, measure = label["item_reference"], label["value"], label["measure"]
         item = self._by_reference.get(reference)
         if item is None:
             raise UnknownItemError(
-                f"barcode {text}: a {measure} label for item reference {reference}, which is not in the catalogue",
+                Phrase(_LABEL_NOT_IN_CATALOGUE[measure], barcode=text, reference=reference),
                 barcode=text,
                 item_reference=reference,
             )
         if value == 0:
             offset = next(part["offset"] for part in barcode.as_objects() if part["name"] == "value")
-            raise CodeError(f"a {measure} label of {item.name} with a {measure} of 0", offset=offset)
+            raise CodeError(Phrase(_LABEL_OF_NOTHING[measure], item=item.name), offset=offset)
         if measure == "price":
             return Scan(item, text, "price", label_price=Money(value, self.currency))
         needed = "price_per_kg" if measure == "weight" else "price"
         if getattr(item, needed) is None:
             raise CatalogueError(
                 f"items[{item.index}].{needed}",
-                f"missing: {item.name} has no {needed} to sell a {measure} label {text}",
+                Phrase(_LABEL_WITHOUT_PRICE[measure], item=item.name, barcode=text),
             )
         if measure == "weight":
             return Scan(item, text, "weight", grams=value)
@@ -209,7 +230,7 @@ class Catalogue:
         """The variable-measure item with this reference (a PLU keyed at the counter)."""
         item = self._by_reference.get(item_reference)
         if item is None:
-            message = f"item reference {item_reference!r} is not in the catalogue"
+            message = Phrase(N_("item reference {reference!r} is not in the catalogue"), reference=item_reference)
             raise UnknownItemError(message, item_reference=item_reference)
         return item
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pos_sim.language import N_, Phrase, joined
+
 
 class DomainError(ValueError):
     """Base of every error the domain raises on bad input."""
@@ -15,7 +17,9 @@ class CodeError(DomainError):
     """A payment code or barcode that does not parse or does not validate.
 
     ``offset`` is the character (MPM, barcodes) or byte (CPM) position where the fault lies,
-    ``tag`` the EMV tag / data object ID concerned, when known.
+    ``tag`` the EMV tag / data object ID concerned, when known. A ``Phrase`` message makes the whole
+    message a ``Phrase`` ("wrong check digit... (offset 12)", said with its tag and offset in the
+    merchant's language); ``str`` is the English either way.
     """
 
     def __init__(self, message: str, *, offset: int | None = None, tag: str | None = None) -> None:
@@ -24,7 +28,12 @@ class CodeError(DomainError):
         self.tag = tag
         where = []
         if tag is not None:
-            where.append(f"tag {tag}")
+            where.append(Phrase(N_("tag {tag}"), tag=tag))
         if offset is not None:
-            where.append(f"offset {offset}")
-        super().__init__(f"{message} ({', '.join(where)})" if where else message)
+            where.append(Phrase(N_("offset {offset}"), offset=offset))
+        if not where:
+            super().__init__(message)
+        elif isinstance(message, Phrase):
+            super().__init__(Phrase("{reason} ({where})", reason=message, where=joined(where, ", ")))
+        else:
+            super().__init__(f"{message} ({', '.join(where)})")

@@ -44,6 +44,7 @@ from typing import Any
 
 from pos_sim.domain.errors import AmountError
 from pos_sim.domain.money import Money
+from pos_sim.language import N_, Phrase
 from pos_sim.terminal.errors import PaymentRequestError, SettingsError
 from pos_sim.terminal.gateway import Credentials, GatewayAnswer, GatewayClient, Reply, Timeouts, TransportFailure
 from pos_sim.terminal.journal import Entry, GatewayRef, Journal, State
@@ -244,9 +245,11 @@ def _ref(gateway: GatewayClient) -> GatewayRef:
 def check_code(code: str) -> None:
     """Refuse (PaymentRequestError) a payment code that cannot be sent: not printable text, padded, too long."""
     if not isinstance(code, str) or not code or not code.isprintable() or code != code.strip():
-        raise PaymentRequestError(f"payment code {code!r}: must be the scanned text, printable, without surrounding spaces")
+        raise PaymentRequestError(Phrase(N_("payment code {code!r}: must be the scanned text, printable, without surrounding "
+                                            "spaces"), code=code))
     if len(code) > MAX_CODE:
-        raise PaymentRequestError(f"payment code of {len(code)} characters: at most {MAX_CODE}")
+        raise PaymentRequestError(Phrase(N_("payment code of {count} characters: at most {most}"), count=len(code),
+                                         most=MAX_CODE))
 
 
 def _check_request(amount: Money, code: str | None, request_id: str, order_reference: str | None, description: str) -> None:

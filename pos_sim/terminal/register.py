@@ -47,7 +47,7 @@ from pos_sim.domain.codes import emv_cpm
 from pos_sim.domain.errors import AmountError
 from pos_sim.domain.money import Money
 from pos_sim.domain.receipt import Copy, Kind, Outcome as ReceiptOutcome, Receipt, ReceiptLine, TaxLine, Tender, Weight, mask_code
-from pos_sim.language import _
+from pos_sim.language import N_, Phrase, _
 from pos_sim.terminal import reports
 from pos_sim.terminal.authorize import MerchantCode, Outcome, Recovery, authorize, check_code, new_request_id, recover
 from pos_sim.terminal.errors import JournalError, PaymentRequestError, RegisterError
@@ -59,7 +59,11 @@ from pos_sim.terminal.training import require_simulator
 
 SCENARIO = {Tender.CUSTOMER_CODE: "PaymentCode", Tender.WALLET_TAP: "PaymentCode",
             Tender.ORDER_CODE: "OrderCode", Tender.ENTRY_CODE: "EntryCode"}
-NOT_CUSTOMER_CODES = {"emv-mpm": "a merchant-presented QR", "url": "a link", "gs1": "a product barcode"}
+NOT_CUSTOMER_CODES = {  # what a code scanned for the customer's may be instead, said in the merchant's language
+    "emv-mpm": N_("code {code!r} is a merchant-presented QR, not a customer's payment code"),
+    "url": N_("code {code!r} is a link, not a customer's payment code"),
+    "gs1": N_("code {code!r} is a product barcode, not a customer's payment code"),
+}
 MAX_DESCRIPTION = 256
 MAX_REASON = 256
 _OUTCOME = {State.APPROVED: ReceiptOutcome.APPROVED, State.DECLINED: ReceiptOutcome.DECLINED,
@@ -186,9 +190,10 @@ class Register:
             check_code(code)
             kind = codes.classify(code).kind
             if kind in NOT_CUSTOMER_CODES:
-                raise PaymentRequestError(f"code {code[:40]!r} is {NOT_CUSTOMER_CODES[kind]}, not a customer's payment code")
+                raise PaymentRequestError(Phrase(NOT_CUSTOMER_CODES[kind], code=code[:40]))
             if tender is Tender.WALLET_TAP and kind != "emv-cpm":
-                raise PaymentRequestError(f"code {code[:24]!r}...: a phone tap presents an EMVCo CPM payload (hQVDUFY...)")
+                raise PaymentRequestError(Phrase(N_("code {code!r}...: a phone tap presents an EMVCo CPM payload (hQVDUFY...)"),
+                                                 code=code[:24]))
         elif code is not None:
             raise RegisterError(f"{tender.value}: the customer scans the merchant's code; no customer code is taken")
         cart, total = self.cart, self.cart.total

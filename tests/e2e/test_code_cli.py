@@ -50,6 +50,15 @@ def test_invalid_payload_exits_2_with_one_line_saying_what_and_where():
     assert run.stderr.decode().startswith("error: emv-mpm: ") and "offset" in run.stderr.decode()
 
 
+def test_a_bad_barcode_is_said_in_the_merchants_language_and_its_json_stays_english():
+    import os
+
+    run = subprocess.run([sys.executable, "-m", "pos_sim", "code", "parse", "--json", "4006381333932"], capture_output=True,
+                         timeout=60, text=True, env={**os.environ, "POS_SIM_LANGUAGE": "th"})
+    assert run.returncode == 2 and json.loads(run.stdout)["error"] == "wrong check digit: expected 1, found 2 (offset 12)"
+    assert run.stderr == "ข้อผิดพลาด: gs1: เลขตรวจสอบผิด: ควรเป็น 1 แต่เป็น 2 (ตำแหน่ง 12)\n", run.stderr
+
+
 def test_strict_mode_refuses_promptpay_that_lenient_accepts():
     promptpay = "00020101021129370016A000000677010111011300668012345675802TH530376463046197"
     assert pos_sim("code", "parse", promptpay).returncode == 0

@@ -148,6 +148,25 @@ def test_errors_are_said_in_the_merchants_language_from_the_flag_the_environment
     assert balance(backend.url, open_wallet(backend.url)) == 10_000
 
 
+def test_a_bad_barcode_and_a_product_barcode_given_as_the_customers_code_are_refused_in_thai(backend, tmp_path):
+    """POS_SIM_LANGUAGE=th: --item with a wrong check digit, and --code with a product's barcode, each refused in
+    Thai, saying where the fault lies; nothing is charged."""
+    import os
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pos_sim", "sale", *terminal(backend, tmp_path), *args], capture_output=True,
+                              text=True, timeout=60, cwd=ROOT, env={**os.environ, "POS_SIM_LANGUAGE": "th"})
+
+    customer = open_wallet(backend.url)
+    said = run("--item", "4006381333932", "--code", code_of(backend.url, customer))
+    assert (said.returncode, said.stdout, said.stderr) == (
+        2, "", "ข้อผิดพลาด: --item 4006381333932: เลขตรวจสอบผิด: ควรเป็น 1 แต่เป็น 2 (ตำแหน่ง 12)\n")
+    said = run("--amount", "5", "--code", "4006381333931")
+    assert (said.returncode, said.stdout, said.stderr) == (
+        2, "", "ข้อผิดพลาด: รหัส '4006381333931' เป็นบาร์โค้ดสินค้า ไม่ใช่รหัสชำระเงินของลูกค้า\n")
+    assert balance(backend.url, customer) == 10_000
+
+
 def test_argparse_says_its_usage_errors_and_help_in_the_merchants_language(backend, tmp_path):
     """argparse's own words (usage:, its errors, -h's line, the sections) and pos-sim's commands' help, in the
     language of POS_SIM_LANGUAGE, the settings file or --language: none of its English left."""

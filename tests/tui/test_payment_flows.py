@@ -367,9 +367,9 @@ def test_the_customer_code_read_from_a_file_folder_or_video_pays(make_app, simul
 ASCII_WORD = re.compile(r"[A-Za-z]{3,}")
 NOT_ENGLISH_UI = {"pos", "sim", "http", "ctrl", "Enter", "esc", "Escape", "Tab", "Alipay", "App", "SGD", "GST", "PNG", "ESC",
                   "POS", "Alice", "Bob", "Tan", "SUCCESS", "Ah", "Huat", "Kopitiam", "Minimart", "SIM",
-                  "DEMO", "TRAINING", "simwallet", "test", "alt", "end", "home"}
-"""What may stay in Latin letters on a Thai screen: names, codes, amounts' currency, keys, the catalogue's own
-item names; any other English word is a message that missed the catalogue."""
+                  "DEMO", "TRAINING", "simwallet", "test", "alt", "end", "home", "EAN", "UPC"}
+"""What may stay in Latin letters on a Thai screen: names, codes, barcode symbologies, amounts' currency, keys, the
+catalogue's own item names; any other English word is a message that missed the catalogue."""
 
 
 def screen_text(app) -> str:
@@ -457,6 +457,32 @@ def test_a_sale_in_thai_for_a_chinese_speaking_customer(make_app, simulator):
             await until(pilot, lambda: isinstance(app.screen, RefundScreen), what="the refund dialog")
             await pilot.pause(0.2)
             assert "คืนได้อีก $12.50" in screen_text(app) and not english_left(app), english_left(app)
+
+    run(scenario)
+
+
+def test_a_mistyped_product_barcode_is_refused_in_thai(make_app, simulator):
+    """A Thai cashier keys a product barcode with a wrong check digit, then one too short: each toast says what is
+    wrong in Thai (where the fault lies too), and nothing goes in the cart."""
+    app = make_app(language="th")
+
+    async def scenario():
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
+            await sign_in(pilot)
+            await until(pilot, lambda: getattr(app.focused, "id", None) == "entry", what="the entry field focused")
+            await pilot.press(*"4006381333932", "enter")  # 4006381333931 with its check digit mistyped
+            notified = app._notifications
+            await until(pilot, lambda: len(notified), what="the barcode refused")
+            said = [n.message for n in notified]
+            assert said == ["เลขตรวจสอบผิด: ควรเป็น 1 แต่เป็น 2 (ตำแหน่ง 12)"], said
+            assert app.register.cart.is_empty
+            await pilot.press(*"4006381333", "enter")  # ten digits: no barcode's length
+            await until(pilot, lambda: len(notified) > 1, what="the short barcode refused")
+            said = [n.message for n in notified][1:]
+            assert said == ["10 หลัก: บาร์โค้ดสินค้า GS1 มี 13 (EAN-13), 12 (UPC-A) หรือ 8 (EAN-8) หลัก"], said
+            assert app.register.cart.is_empty
+            words = ui_words() - NOT_ENGLISH_UI
+            assert not {word for n in notified for word in ASCII_WORD.findall(f"{n.title} {n.message}") if word in words}
 
     run(scenario)
 

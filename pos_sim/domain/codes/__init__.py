@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from pos_sim.domain.codes import emv_cpm, emv_mpm, gs1, ride, url, wallet
 from pos_sim.domain.errors import CodeError
+from pos_sim.language import N_, Phrase
 
 KINDS = ("emv-mpm", "emv-cpm", "wallet-paycode", "gs1", "url", "ride-code", "unknown")
 
@@ -68,15 +69,16 @@ _DECODERS = {
 def decode(text: str) -> Code:
     """Decode ``text`` as whatever ``classify`` says it is; CodeError when it is none of them."""
     if len(text) > emv_mpm.MAX_QR_BYTES:
-        raise CodeError(f"{len(text)} characters: longer than any QR code holds ({emv_mpm.MAX_QR_BYTES} bytes)")
+        raise CodeError(Phrase(N_("{count} characters: longer than any QR code holds ({most} bytes)"), count=len(text),
+                               most=emv_mpm.MAX_QR_BYTES))
     kind = classify(text).kind
     if kind in _DECODERS:
         return _DECODERS[kind](text)
     if text.isascii() and text.isdigit():
         return wallet.decode(text)  # its error says which wallet rules the digits miss
     raise CodeError(
-        "not a payment code: no EMV QR (00...), CPM (hQVDUFY...), wallet code (16-32 digits), "
-        "GS1 barcode (8, 12 or 13 digits), http(s) link or ride code (RC1:...)",
+        Phrase(N_("not a payment code: no EMV QR (00...), CPM (hQVDUFY...), wallet code (16-32 digits), "
+                  "GS1 barcode (8, 12 or 13 digits), http(s) link or ride code (RC1:...)")),
         offset=0,
     )
 

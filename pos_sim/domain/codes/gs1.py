@@ -29,6 +29,7 @@ from itertools import accumulate
 from typing import Any, ClassVar
 
 from pos_sim.domain.errors import CodeError
+from pos_sim.language import N_, Phrase
 
 _NON_DIGIT = re.compile(r"[^0-9]")
 SYMBOLOGIES = {13: "ean13", 12: "upca", 8: "ean8"}
@@ -181,20 +182,24 @@ class RetailBarcode:
     def validate(self, strict: bool = False) -> None:
         """Check the check digit, then any price check digit; strict is the same as lenient."""
         parts = {part["name"]: part for part in self.as_objects()}
-        checks = [("check digit", parts["check_digit"], check_digit(self.digits[:-1]))]
+        checks = [(N_("wrong check digit: expected {expected}, found {found}"), parts["check_digit"],
+                   check_digit(self.digits[:-1]))]
         if "price_check_digit" in parts:
-            checks.append(("price check digit", parts["price_check_digit"], price_check_digit(parts["value"]["value"])))
-        for name, part, expected in checks:
+            checks.append((N_("wrong price check digit: expected {expected}, found {found}"), parts["price_check_digit"],
+                           price_check_digit(parts["value"]["value"])))
+        for message, part, expected in checks:
             if part["value"] != expected:
-                raise CodeError(f"wrong {name}: expected {expected}, found {part['value']}", offset=part["offset"])
+                raise CodeError(Phrase(message, expected=expected, found=part["value"]), offset=part["offset"])
 
 
 def decode(text: str, rules: tuple[VariableMeasureRule, ...] = DEFAULT_RULES) -> RetailBarcode:
     """The EAN-13 (13 digits), UPC-A (12) or EAN-8 (8) in ``text``; ``validate`` checks its check digits."""
     if bad := _NON_DIGIT.search(text):
-        raise CodeError(f"a GS1 retail barcode has digits only, found {bad.group()!r}", offset=bad.start())
+        raise CodeError(Phrase(N_("a GS1 retail barcode has digits only, found {found!r}"), found=bad.group()),
+                        offset=bad.start())
     if (symbology := SYMBOLOGIES.get(len(text))) is None:
-        raise CodeError(f"{len(text)} digits: a GS1 retail barcode has 13 (EAN-13), 12 (UPC-A) or 8 (EAN-8)")
+        raise CodeError(Phrase(N_("{count} digits: a GS1 retail barcode has 13 (EAN-13), 12 (UPC-A) or 8 (EAN-8)"),
+                               count=len(text)))
     prefix = text.zfill(13)[:2]  # "00" for an EAN-8, which no rule takes
     return RetailBarcode(symbology, text, next((rule for rule in rules if prefix in rule.prefixes), None))
 

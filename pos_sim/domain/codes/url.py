@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pos_sim.domain.errors import CodeError
+from pos_sim.language import N_, Phrase
 
 
 @dataclass(frozen=True)
@@ -27,12 +28,12 @@ class Link:
             parts = urlsplit(self.url)
             host = parts.hostname
         except ValueError as exc:
-            raise CodeError(f"malformed link: {exc}", offset=0) from None
+            raise CodeError(Phrase(N_("malformed link: {problem}"), problem=str(exc)), offset=0) from None
         if parts.scheme not in ("http", "https") or not host:
-            raise CodeError("a link needs http:// or https:// and a host", offset=0)
+            raise CodeError(Phrase(N_("a link needs http:// or https:// and a host")), offset=0)
         bad = next((i for i, ch in enumerate(self.url) if ch.isspace() or not ch.isprintable()), None)
         if bad is not None:
-            raise CodeError("a link may not hold spaces or control characters", offset=bad)
+            raise CodeError(Phrase(N_("a link may not hold spaces or control characters")), offset=bad)
 
 
 def is_link(text: str) -> bool:
@@ -41,5 +42,5 @@ def is_link(text: str) -> bool:
 
 def decode(text: str) -> Link:
     if not is_link(text):
-        raise CodeError("not an http(s) link", offset=0)
+        raise CodeError(Phrase(N_("not an http(s) link")), offset=0)
     return Link(text)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pos_sim.domain.errors import CodeError
+from pos_sim.language import N_, Phrase
 
 _NON_DIGIT = re.compile(r"[^0-9]")
 _PAYMENT_CODE_BUSINESS_TYPE = "02"
@@ -29,7 +30,6 @@ _WALLETS = (  # wallet, lengths, prefixes: rules 2-5 above, in order
     ("UnionPay", range(19, 20), range(62, 63)),
     ("Alipay+", range(17, 33), range(100)),
 )
-_RULES = "WeChat Pay 18 digits 10-15, Alipay 16-24 digits 25-30, UnionPay 19 digits 62, Alipay+ 17-32 digits"
 _ALIPAY_PLUS_PARTS = (  # name, start, end of a 24-digit Alipay+ payment code
     ("code_issuer_identifier", 0, 6),
     ("business_type_identifier", 6, 8),
@@ -66,24 +66,26 @@ class WalletPaymentCode:
         whose business type is not "02".
         """
         if strict and self.wallet == "Alipay+" and not (len(self.digits) < 20 or _is_structured(self.digits)):
-            raise CodeError(
-                f"{len(self.digits)}-digit Alipay+ code is reserved: in use are 17-19 digits"
-                f" and 24 digits with business type {_PAYMENT_CODE_BUSINESS_TYPE}"
-            )
+            raise CodeError(Phrase(N_("{count}-digit Alipay+ code is reserved: in use are 17-19 digits and 24 digits "
+                                      "with business type {business_type}"), count=len(self.digits),
+                                   business_type=_PAYMENT_CODE_BUSINESS_TYPE))
 
 
 def decode(text: str) -> WalletPaymentCode:
     """The wallet payment code in ``text``, classified by the rules of the module docstring."""
     if not text:
-        raise CodeError("empty payment code")
+        raise CodeError(Phrase(N_("empty payment code")))
     if bad := _NON_DIGIT.search(text):
-        raise CodeError(f"a wallet payment code has digits only, found {bad.group()!r}", offset=bad.start())
+        raise CodeError(Phrase(N_("a wallet payment code has digits only, found {found!r}"), found=bad.group()),
+                        offset=bad.start())
     if _is_structured(text):
         return WalletPaymentCode(text, "Alipay+")
     for wallet, lengths, prefixes in _WALLETS:
         if len(text) in lengths and int(text[:2]) in prefixes:
             return WalletPaymentCode(text, wallet)
-    raise CodeError(f"{len(text)} digits with prefix {text[:2]} match no wallet: {_RULES}")
+    raise CodeError(Phrase(N_("{count} digits with prefix {prefix} match no wallet: WeChat Pay 18 digits 10-15, "
+                              "Alipay 16-24 digits 25-30, UnionPay 19 digits 62, Alipay+ 17-32 digits"),
+                           count=len(text), prefix=text[:2]))
 
 
 def make_alipay_plus_code(issuer: str, uin: str) -> str:
