@@ -14,11 +14,13 @@ from typing import Any
 
 from pos_sim.domain import codes
 from pos_sim.domain.money import Money, format_money
+from pos_sim.language import in_language
 from pos_sim.render import qr
 from pos_sim.scan.cascade import Cascade
 from pos_sim.scan.frames import image_bytes
 from pos_sim.scenarios.simulator import Simulator, SimulatorError
 from pos_sim.tui.app import Customer
+from pos_sim.web.words import HISTORY
 
 CUSTOMER_CODES = ("wallet-paycode", "emv-cpm")
 """What a wallet shows, not scans: the customer's own codes (on the terminal's wallet pane, say) are passed over."""
@@ -46,13 +48,21 @@ class Phone:
         raise UnknownWallet(f"no demo wallet {wallet_id!r} here: the phone page lists them")
 
     def show(self, wallet_id: str) -> dict[str, Any]:
-        """The wallet's name, balance and history (newest first), amounts written out."""
-        said = self.simulator.wallet(self.wallet(wallet_id).wallet_id)
+        """The wallet's name, balance and history (newest first), amounts written out, each line's kind in the
+        wallet's language."""
+        wallet = self.wallet(wallet_id)
+        said = self.simulator.wallet(wallet.wallet_id)
         currency = said["currency"]
-        history = [{"time": entry["time"], "what": entry["memo"] or entry["kind"], "ref": entry["ref"],
+        history = [{"time": entry["time"], "what": self._what(entry, wallet.language), "ref": entry["ref"],
                     "amount": self._money(Money.of_minor(entry["amount"], currency))} for entry in said["history"]]
         return {"walletId": wallet_id, "name": said["name"], "balance": self._money(Money.of_minor(said["balance"], currency)),
                 "history": history}
+
+    @staticmethod
+    def _what(entry: dict[str, Any], lang: str) -> str:
+        """What a history line was (a payment, a refund, money added), as the customer reads it."""
+        kind = entry["kind"]
+        return in_language(lang, HISTORY[kind]) if kind in HISTORY else entry["memo"] or kind
 
     def payment_code(self, wallet_id: str) -> dict[str, Any]:
         """A fresh one-time payment code: its text, when it goes stale, and its QR as a PNG data URI."""

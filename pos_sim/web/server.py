@@ -37,10 +37,12 @@ from starlette.websockets import WebSocket, WebSocketClose, WebSocketDisconnect
 from textual_serve.app_service import AppService
 from textual_serve.download_manager import DownloadManager
 
+from pos_sim.language import current
 from pos_sim.scan.frames import SourceError
 from pos_sim.scenarios.simulator import SimulatorError
 from pos_sim.web.classroom import ClassFull, Classroom, Terminal, UnknownTerminal
 from pos_sim.web.phone import MOST_IMAGE_BYTES, Phone, UnknownWallet
+from pos_sim.web.words import PHONE, PHONES, TRAINER, html_language, in_words
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +127,7 @@ def build_app(classroom: Classroom, phone: Phone, token: str | None) -> ASGIApp:
             log.info("terminal %s: session ended%s", terminal_id, f"; recovered {', '.join(recovered)}" if recovered else "")
 
     async def trainer_page(request: Request) -> Response:
-        return templates.TemplateResponse(request, "trainer.html", {})
+        return templates.TemplateResponse(request, "trainer.html", _in_merchant_language(TRAINER))
 
     async def terminals(_request: Request) -> Response:
         return JSONResponse([_shown(terminal) for terminal in classroom.terminals()])
@@ -137,14 +139,15 @@ def build_app(classroom: Classroom, phone: Phone, token: str | None) -> ASGIApp:
             return _error(404, "UNKNOWN_TERMINAL", str(exc))
 
     async def phones_page(request: Request) -> Response:
-        return templates.TemplateResponse(request, "phones.html", {"wallets": phone.wallets})
+        return templates.TemplateResponse(request, "phones.html", {"wallets": phone.wallets} | _in_merchant_language(PHONES))
 
     async def phone_page(request: Request) -> Response:
         try:
             wallet = phone.wallet(request.path_params["wallet_id"])
         except UnknownWallet as exc:
             return PlainTextResponse(f"{exc}\n", 404)
-        return templates.TemplateResponse(request, "phone.html", {"wallet": wallet})
+        return templates.TemplateResponse(request, "phone.html", {  # the customer's phone speaks the wallet's language
+            "wallet": wallet, "words": in_words(PHONE, wallet.language), "lang": html_language(wallet.language)})
 
     async def wallet(request: Request) -> Response:
         return await _answer(phone.show, request.path_params["wallet_id"])
@@ -243,6 +246,10 @@ async def _answer(call: Callable[..., dict[str, Any]], *args: Any) -> Response:
         return _error(400, "NOT_AN_IMAGE", str(exc))
     except SimulatorError as exc:
         return _error(502, "SIMULATOR", str(exc))
+
+
+def _in_merchant_language(words: dict[str, str]) -> dict[str, Any]:
+    return {"words": in_words(words, current()), "lang": html_language(current())}
 
 
 def _shown(terminal: Terminal) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import zxingcpp
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from conftest import control, keys, open_terminal, order_code
+from conftest import control, keys, open_terminal, order_code, start_serve, stop_serve
 
 from pos_sim.terminal.journal import Journal, State
 from pos_sim.terminal.sales import SalesBook
@@ -74,7 +74,7 @@ def test_an_order_code_paid_by_the_phone_page_scanning_the_served_terminal(serve
     phone.find_element(By.CSS_SELECTOR, "a.wallet").click()
     before = text_of(phone, "balance", lambda text: text.startswith("$"))
     phone.find_element(By.ID, "scan").click()
-    assert text_of(phone, "said", lambda text: text.startswith("Paid")) == "Paid $12.30"
+    assert text_of(phone, "said", lambda text: "$12.30" in text) == "已支付 $12.30"  # Tan Ah Kow's wallet speaks Chinese
     assert served.wait("T01", lambda t: t["payment"] == State.APPROVED.value)["operator"] == "ana"
     with Journal.open(served.data_dir / "terminals" / "T01" / "journal.db") as journal:
         assert [entry.state for entry in journal.entries()] == [State.APPROVED]
@@ -121,3 +121,29 @@ def test_a_tab_closed_mid_payment_leaves_the_payment_resolved_and_the_terminal_f
         assert [(sale.receipt_number, sale.state) for sale in book.sales()] == [("T01-000001", State.CANCELLED)]
     assert ended["operator"] == "ana"
     open_terminal(driver, served, "T01", "ben")  # the next session is given the terminal freed
+
+
+def test_each_phone_speaks_its_wallets_language_and_the_trainers_page_the_merchants(tmp_path, browser, monkeypatch):
+    monkeypatch.setenv("POS_SIM_LANGUAGE", "th")  # the merchant's
+    served = start_serve(tmp_path / "class")
+    try:
+        driver = browser("--window-size=420,900")
+        driver.get(served.page("/trainer"))
+        assert driver.find_element(By.TAG_NAME, "h1").text == "ชั้นเรียน"
+        assert text_of(driver, "terminals", lambda text: text != "") == "ยังไม่มีเครื่อง"  # no terminal yet
+        assert "หน้าเครื่องชำระเงิน" in driver.find_element(By.TAG_NAME, "p").text  # the link to the terminal page, in its sentence
+
+        driver.get(served.page("/phone"))
+        assert driver.find_element(By.TAG_NAME, "h1").text == "โทรศัพท์ของใคร?"
+        phones = {link.text: link.get_attribute("href") for link in driver.find_elements(By.CSS_SELECTOR, "a.wallet")}
+        said = {}
+        for name, page in phones.items():
+            driver.get(page)
+            history = text_of(driver, "history", lambda text: text != "")
+            said[name] = (driver.find_element(By.TAG_NAME, "html").get_attribute("lang"),
+                          driver.find_element(By.ID, "scan").text, history.split()[1])
+        assert said == {"Tan Ah Kow": ("zh-Hans", "扫描终端上的码", "充值"),  # each wallet's language, the merchant's aside
+                        "Siti Aminah": ("ms", "Imbas kod terminal", "wang"),
+                        "Somchai Jaidee": ("th", "สแกนโค้ดบนเครื่อง", "เติมเงิน")}
+    finally:
+        stop_serve(served)
