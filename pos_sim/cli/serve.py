@@ -11,14 +11,18 @@ import fcntl
 import os
 import secrets
 import socket
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from pos_sim.cli.backend import backend_process, default_data_dir
 from pos_sim.cli.errors import EXIT_OK, ServiceError, UsageError
 from pos_sim.cli.tui import open_demo_customers
 from pos_sim.language import N_, _
+
+if TYPE_CHECKING:
+    from pos_sim.web.certificate import Certificate
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -34,6 +38,12 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
                                        "(--token new makes one); the URLs printed carry it")
     serve.add_argument("--data-dir", type=Path, default=default_data_dir() / "class",
                        help="the class: the simulator's keys and ledger, each terminal's journal (default: %(default)s)")
+    secure = serve.add_mutually_exclusive_group()
+    secure.add_argument("--tls", action="store_true",
+                        help="serve over HTTPS with the class's own self-signed certificate (made once in DATA/tls): "
+                             "a phone's browser gives the page its camera only over HTTPS")
+    secure.add_argument("--cert", type=Path, metavar="PEM", help="serve over HTTPS with this certificate (and --key)")
+    serve.add_argument("--key", type=Path, metavar="PEM", help="the private key of --cert")
     serve.set_defaults(run=run_serve)
 
 
@@ -42,6 +52,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from pos_sim.scenarios.simulator import Simulator
     from pos_sim.terminal.settings import DEFAULT_CATALOGUE, read_catalogue_file
+    from pos_sim.web.certificate import class_certificate, given_certificate, names_of_this_machine
     from pos_sim.web.classroom import Classroom
     from pos_sim.web.phone import Phone
     from pos_sim.web.server import build_app
@@ -52,29 +63,49 @@ def run_serve(args: argparse.Namespace) -> int:
             host=args.host))
     if not 0 <= args.port <= 65535:
         raise UsageError(_("--port {port}: a port from 0 to 65535").format(port=args.port))
+    if (args.cert is None) != (args.key is None):
+        raise UsageError(_("--cert and --key go together: the certificate and its private key"))
+    given = with_certificate(lambda: given_certificate(args.cert.expanduser(), args.key.expanduser())) if args.cert else None
     data_dir: Path = args.data_dir.expanduser()
     with ExitStack() as stack:
         listening = stack.enter_context(listen(args.host, args.port))
         stack.enter_context(class_lock(data_dir))
+        tls = given or (with_certificate(lambda: class_certificate(data_dir / "tls", names_of_this_machine(args.host)))
+                        if args.tls else None)
         backend = stack.enter_context(backend_process(data_dir / "backend"))
         url = backend.url()
         simulator = stack.enter_context(Simulator(url))
         catalogue = read_catalogue_file(DEFAULT_CATALOGUE)
         phone = Phone(simulator, open_demo_customers(simulator, catalogue.currency.code), catalogue.locale)
         app = build_app(Classroom(data_dir, url, backend.data_dir), phone, token)
-        served = page_url(args.host, listening.getsockname()[1])
+        served = page_url(args.host, listening.getsockname()[1], secure=tls is not None)
         query = f"?token={token}" if token else ""
         print(f"pos-sim serve on {served} (the class in {data_dir}; its simulator on {url})\n"
-              f"  terminals  {served}/{query}\n  trainer    {served}/trainer{query}\n  phones     {served}/phone{query}",
-              flush=True)
-        uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="websockets-sansio")).run(sockets=[listening])
+              f"  terminals  {served}/{query}\n  trainer    {served}/trainer{query}\n  phones     {served}/phone{query}"
+              + (f"\n  certificate SHA-256 {tls.fingerprint}" if tls else ""), flush=True)
+        https = {"ssl_certfile": str(tls.cert_file), "ssl_keyfile": str(tls.key_file)} if tls else {}
+        uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="websockets-sansio", **https)).run(sockets=[listening])
     return EXIT_OK
 
 
-def page_url(host: str, port: int) -> str:
-    """The address a browser uses: this machine's name when serving on every address."""
-    shown = socket.gethostname() if host in ("0.0.0.0", "::", "") else host
-    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+def page_url(host: str, port: int, *, secure: bool = False) -> str:
+    """The address a browser uses: when serving on every address, this machine's address on the network
+    (what a phone in the room can reach; its name where it has none)."""
+    from pos_sim.web.certificate import network_address
+
+    shown = (network_address() or socket.gethostname()) if host in ("0.0.0.0", "::", "") else host
+    scheme = "https" if secure else "http"
+    return f"{scheme}://[{shown}]:{port}" if ":" in shown else f"{scheme}://{shown}:{port}"
+
+
+def with_certificate(read: Callable[[], Certificate]) -> Certificate:
+    """The certificate HTTPS is served with (``read``), or a ServiceError saying what is wrong with it."""
+    from pos_sim.web.certificate import CertificateError
+
+    try:
+        return read()
+    except CertificateError as exc:
+        raise ServiceError(str(exc)) from None
 
 
 def listen(host: str, port: int) -> socket.socket:
