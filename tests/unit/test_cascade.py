@@ -185,3 +185,14 @@ def test_an_ean13_misread_nothing_confirms_is_refused_where_another_image_of_its
     frame, image = bench.make_frame(389, 131, "low-contrast+noise", "ean13", (1280, 720))
     assert [r.text for r in decoders.load("zxing").decode(image)] == ["6783276695166"]  # not frame.text
     assert [r.text for r in Cascade().decode(image)] == [frame.text]
+
+
+def test_an_ean13_misread_as_a_upca_under_strong_perspective_is_refused(bench):
+    """Strong perspective: on the rows where the bars are narrowest zxing-cpp agrees on a UPC-A whose check
+    digit passes (a UPC-A is an EAN-13 beginning with 0; this one begins with 6), and its other binariser
+    reads the same. Read strip by strip, the place also reads the EAN-13: two texts in one place, so
+    the cascade keeps neither."""
+    frame, image = bench.make_frame(1776, 89, "perspective", "ean13", (640, 480))
+    assert frame.text == "6900880270422"
+    assert [(r.symbology, r.text) for r in decoders.load("zxing").decode(image)] == [("upca", "966080270422")]
+    assert Cascade().decode(image) == []
