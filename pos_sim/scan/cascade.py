@@ -57,6 +57,9 @@ MOST_LOCATED = 3  # the 1-D codes the detector found that are read, the largest 
 LOCATED_PX = 480  # the width a located code is brought to, at least: zxing-cpp's 1-D readers want 2+ pixels a module
 ANGLE_BINS = 60  # 3 degrees a bin
 BAR_SHARE = 0.25  # the share of gradient strength within 4.5 degrees of the peak that says "1-D code" (even: 0.05)
+MOTION_ANISOTROPY = 0.6  # gradient energy across a hand's motion at most this share of that along it: a motion blur
+MOTION_PX = 6  # the line a region is sharpened along, in the region's (upscaled) pixels
+STRETCH_PX = 9  # the window of the local darkest and lightest a region is stretched between
 STRIP_ROWS = 12  # rows a strip of an EAN/UPC read's place is read in: zxing-cpp keeps a 1-D text two rows agree on
 
 
@@ -98,7 +101,9 @@ class Cascade:
         linear = [*retail, zxingcpp.BarcodeFormat.Code128]
         self._retail = zxingcpp.BarcodeFormats(retail)
         self._linear = zxingcpp.BarcodeFormats(linear)
-        self._formats = zxingcpp.BarcodeFormats([zxingcpp.BarcodeFormat.QRCode, zxingcpp.BarcodeFormat.MicroQRCode, *linear])
+        matrix = [zxingcpp.BarcodeFormat.QRCode, zxingcpp.BarcodeFormat.MicroQRCode]
+        self._matrix = zxingcpp.BarcodeFormats(matrix)
+        self._formats = zxingcpp.BarcodeFormats([*matrix, *linear])
         self._zbar = decoders.load("zbar")
         self._locator = cv2.barcode.BarcodeDetector()
         self.expect = expect
@@ -160,6 +165,10 @@ class Cascade:
             for stage, image in _variants(region.image):
                 if not found and afford(image):
                     yield stage, region.image, self._read(image, fast=True), region.back
+        for region in regions:
+            for stage, image in _matrix_variants(region.image):
+                if not found and afford(image):
+                    yield stage, region.image, self._zxing.read(image, formats=self._matrix, fast=True), region.back
         for region in regions:
             if not found and self._zbar is not None and afford(region.image, ZBAR_COST):
                 yield "zbar", region.image, self._zbar.decode(region.image), region.back
@@ -360,6 +369,29 @@ class _Region:
     def back(self, corners: Corners) -> Corners:
         points = cv2.perspectiveTransform(np.array(corners, dtype=np.float32)[None], np.linalg.inv(self.matrix))[0]
         return tuple((round(float(px)), round(float(py))) for px, py in points)
+
+
+def _matrix_variants(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+    """``image`` sharpened along a hand's motion (when its gradients show one), and stretched between its
+    local darkest and lightest (glare's wash lifts the dark modules, a burnt core aside). Read for 2-D
+    codes only: their Reed-Solomon code refuses what the filters make up, where a 1-D code's check digit
+    would not; and in a 1-D code the bars, not a motion, decide which way the gradients run."""
+    gx, gy = cv2.Sobel(image, cv2.CV_32F, 1, 0), cv2.Sobel(image, cv2.CV_32F, 0, 1)
+    xx, yy, xy = float((gx * gx).sum()), float((gy * gy).sum()), float((gx * gy).sum())
+    spread = np.hypot((xx - yy) / 2, xy)
+    across, along = (xx + yy) / 2 - spread, (xx + yy) / 2 + spread  # gradient energy least and most
+    if along and across < MOTION_ANISOTROPY * along:
+        degrees = np.degrees(np.arctan2(2 * xy, xx - yy)) / 2 + 90  # the motion: where gradients are weakest
+        line = np.zeros((MOTION_PX + 1, MOTION_PX + 1), np.float32)
+        line[MOTION_PX // 2, :] = 1
+        turn = cv2.getRotationMatrix2D((MOTION_PX / 2, MOTION_PX / 2), -degrees, 1.0)
+        line = cv2.warpAffine(line, turn, line.shape[::-1], flags=cv2.INTER_LINEAR)
+        smeared = cv2.filter2D(image, cv2.CV_32F, line / line.sum(), borderType=cv2.BORDER_REPLICATE)
+        yield "deblurred", np.clip(3.0 * image - 2.0 * smeared, 0, 255).astype(np.uint8)
+    window = cv2.getStructuringElement(cv2.MORPH_RECT, (STRETCH_PX, STRETCH_PX))
+    dark = cv2.blur(cv2.erode(image, window), (STRETCH_PX, STRETCH_PX)).astype(np.float32)
+    light = cv2.blur(cv2.dilate(image, window), (STRETCH_PX, STRETCH_PX)).astype(np.float32)
+    yield "stretched", np.clip((image - dark) * 255 / np.maximum(light - dark, 8), 0, 255).astype(np.uint8)
 
 
 def _variants(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
