@@ -15,7 +15,9 @@ machine):
    quiet zone, bars upright (it finds codes whose bars a tilt or clutter hide from pass 2);
 5. the frame inverted, for 1-D codes in dark mode (zxing-cpp's 1-D readers ignore inversion);
 6. each region sharpened (blur), binarised after smoothing (noise), and contrast-equalised;
-7. libzbar on each region, a different reader that gets some codes zxing-cpp misses.
+7. for 2-D codes only, each region sharpened along a hand's motion (when its gradients show one) and
+   stretched between its local darkest and lightest (glare);
+8. libzbar on each region, a different reader that gets some codes zxing-cpp misses.
 
 Every read is validated before it is returned (``valid``): EAN/UPC check digits, the CRC and
 structure of EMV payloads, the wallet code format when the caller expects a wallet code. A read
@@ -23,7 +25,8 @@ that validates is kept when nothing disagrees with it (``Cascade._disputed``): a
 is read a second time, and a different text there refuses it. Where the read is weak (a short
 1-D code, a read made only after the image was sharpened, binarised or equalised, which can make
 bars up, or libzbar's on a few scan lines, whose Code 128 misreads can pass their check) another
-reading must agree. A read whose place lies in a code of stronger checks read in the same pass is
+reading must agree. An EAN/UPC read's place is also read strip by strip across its bars: a second
+text there refuses it. A read whose place lies in a code of stronger checks read in the same pass is
 a misread of part of it (a UPC-A in a Code 128's bars) and is refused. A wrong read is worse than
 no read. UPC-E is not read: on cluttered frames its short symbols were the main source of false
 reads, and the terminals this simulates meet EAN-13/EAN-8.
@@ -185,7 +188,8 @@ class Cascade:
         fails to agree with a weak one.
 
         A 1-D code carries one check character: an EAN/UPC misread passes its mod-10 check digit
-        one time in ten, a Code 128 misread its mod-103 one far less. The place is read again with
+        one time in ten, a Code 128 misread its mod-103 one far less. An EAN/UPC read's place is first
+        read strip by strip (``_strip_texts``): a second text there refuses it. The place is read again with
         zxing-cpp's other binariser, then with libzbar. A different text (and not the read's own)
         refuses the read. No text refuses only a weak read: an EAN-8, a Code 128 shorter than
         STRONG_CODE128, a read with ``rivals`` (another text in the same place, in the same pass),
