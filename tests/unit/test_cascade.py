@@ -196,3 +196,19 @@ def test_an_ean13_misread_as_a_upca_under_strong_perspective_is_refused(bench):
     assert frame.text == "6900880270422"
     assert [(r.symbology, r.text) for r in decoders.load("zxing").decode(image)] == [("upca", "966080270422")]
     assert Cascade().decode(image) == []
+
+
+def test_a_qr_code_under_a_hands_motion_is_read_sharpened_along_the_motion(bench):
+    """A dense QR code (a signed token) smeared by a moving hand: zxing-cpp alone and every image of its place
+    before miss it; sharpened along the direction its gradients say the hand moved, it reads."""
+    frame, image = bench.make_photo(309, 97, "motion-blur", "qr", (1280, 720))
+    assert decoders.load("zxing").decode(image) == []
+    assert [(r.text, r.decoder) for r in Cascade().decode(image)] == [(frame.text, "cascade:deblurred")]
+
+
+def test_a_qr_code_under_glare_is_read_stretched_between_its_local_darkest_and_lightest(bench):
+    """Glare washes the dark modules of part of a QR code towards white: zxing-cpp alone misses it, and the
+    place stretched between its local darkest and lightest reads."""
+    frame, image = bench.make_frame(1308, 89, "glare", "qr", (640, 480))
+    assert decoders.load("zxing").decode(image) == []
+    assert [(r.text, r.decoder) for r in Cascade().decode(image)] == [(frame.text, "cascade:stretched")]
