@@ -15,9 +15,9 @@ machine):
    quiet zone, bars upright (it finds codes whose bars a tilt or clutter hide from pass 2);
 5. the frame inverted, for 1-D codes in dark mode (zxing-cpp's 1-D readers ignore inversion);
 6. each region sharpened (blur), binarised after smoothing (noise), and contrast-equalised;
-7. for 2-D codes only, each region sharpened along a hand's motion (when its gradients show one) and
-   stretched between its local darkest and lightest (glare);
-8. libzbar on each region, a different reader that gets some codes zxing-cpp misses.
+7. libzbar on each region, a different reader that gets some codes zxing-cpp misses;
+8. for 2-D codes only, each candidate region of pass 2 sharpened along a hand's motion (when its
+   gradients show one) and stretched between its local darkest and lightest (glare).
 
 Every read is validated before it is returned (``valid``): EAN/UPC check digits, the CRC and
 structure of EMV payloads, the wallet code format when the caller expects a wallet code. A read
@@ -63,7 +63,7 @@ BAR_SHARE = 0.25  # the share of gradient strength within 4.5 degrees of the pea
 MOTION_ANISOTROPY = 0.6  # gradient energy across a hand's motion at most this share of that along it: a motion blur
 MOTION_PX = 6  # the line a region is sharpened along, in the region's (upscaled) pixels
 STRETCH_PX = 9  # the window of the local darkest and lightest a region is stretched between
-STRIP_ROWS = 12  # rows a strip of an EAN/UPC read's place is read in: zxing-cpp keeps a 1-D text two rows agree on
+STRIP_ROWS = 16  # rows a strip of an EAN/UPC read's place is read in: zxing-cpp keeps a 1-D text two rows agree on
 
 
 Transform = Callable[[Corners], Corners]
@@ -146,7 +146,8 @@ class Cascade:
 
         afford(frame)
         yield "fast", frame, self._read(frame, fast=True), _same
-        regions = [_Region.candidate(frame, box, angle) for box, angle in _candidates(frame)]
+        candidates = [_Region.candidate(frame, box, angle) for box, angle in _candidates(frame)]
+        regions = candidates
         for region in regions:
             if not any(region.holds(read.corners) for read in found.values()) and afford(region.image):
                 yield "region", region.image, self._read(region.image, fast=True), region.back
@@ -160,21 +161,25 @@ class Cascade:
             for region in located:
                 if not found and afford(region.image):
                     yield "located", region.image, self._read(region.image, fast=True, linear_only=True), region.back
-            regions += located
-        inverted = 255 - frame
+            regions = candidates + located
         if not found and afford(frame):
+            inverted = 255 - frame
             yield "inverted", inverted, self._read(inverted, fast=True, linear_only=True), _same
         for region in regions:
+            if found:
+                return  # the images below are not even made
             for stage, image in _variants(region.image):
                 if not found and afford(image):
                     yield stage, region.image, self._read(image, fast=True), region.back
         for region in regions:
+            if not found and self._zbar is not None and afford(region.image, ZBAR_COST):
+                yield "zbar", region.image, self._zbar.decode(region.image), region.back
+        for region in candidates:  # the places OpenCV's 1-D detector found hold 1-D codes
+            if found:
+                return
             for stage, image in _matrix_variants(region.image):
                 if not found and afford(image):
                     yield stage, region.image, self._zxing.read(image, formats=self._matrix, fast=True), region.back
-        for region in regions:
-            if not found and self._zbar is not None and afford(region.image, ZBAR_COST):
-                yield "zbar", region.image, self._zbar.decode(region.image), region.back
 
     def _locate(self, frame: np.ndarray) -> list[np.ndarray]:
         """The corners of the 1-D codes OpenCV's detector finds in ``frame``, the largest first."""
@@ -229,8 +234,7 @@ class Cascade:
         strip, the place shows every text its rows hold: more than one is a misread among them."""
         xs, ys = [x for x, _ in corners], [y for _, y in corners]
         across = crop if max(xs) - min(xs) >= max(ys) - min(ys) else np.ascontiguousarray(crop.T)  # scan lines run along rows
-        half = STRIP_ROWS // 2
-        return {r.text for top in range(0, max(1, across.shape[0] - half), half)
+        return {r.text for top in range(0, across.shape[0], STRIP_ROWS)
                 for r in self._zxing.read(across[top : top + STRIP_ROWS], formats=self._retail, fast=True)}
 
     def _read(self, image: np.ndarray, *, fast: bool, linear_only: bool = False) -> list[Read]:
