@@ -17,7 +17,8 @@ machine):
 6. each region sharpened (blur), binarised after smoothing (noise), and contrast-equalised;
 7. libzbar on each region, a different reader that gets some codes zxing-cpp misses;
 8. for 2-D codes only, each candidate region of pass 2 sharpened along a hand's motion (when its
-   gradients show one) and stretched between its local darkest and lightest (glare).
+   gradients show one) and stretched between its local darkest and lightest (glare); then the
+   regions up to UPSCALED_MOST_PX across at twice their size, as they are and so filtered.
 
 Every read is validated before it is returned (``valid``): EAN/UPC check digits, the CRC and
 structure of EMV payloads, the wallet code format when the caller expects a wallet code. A read
@@ -37,6 +38,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from itertools import chain
 
 import cv2
 import numpy as np
@@ -63,6 +65,7 @@ BAR_SHARE = 0.25  # the share of gradient strength within 4.5 degrees of the pea
 MOTION_ANISOTROPY = 0.6  # gradient energy across a hand's motion at most this share of that along it: a motion blur
 MOTION_PX = 6  # the line a region is sharpened along, in the region's (upscaled) pixels
 STRETCH_PX = 9  # the window of the local darkest and lightest a region is stretched between
+UPSCALED_MOST_PX = 640  # regions read by the 2-D passes at twice their size too: a dense QR code's modules under 3 pixels
 STRIP_ROWS = 16  # rows a strip of an EAN/UPC read's place is read in: zxing-cpp keeps a 1-D text two rows agree on
 
 
@@ -174,10 +177,11 @@ class Cascade:
         for region in regions:
             if not found and self._zbar is not None and afford(region.image, ZBAR_COST):
                 yield "zbar", region.image, self._zbar.decode(region.image), region.back
-        for region in candidates:  # the places OpenCV's 1-D detector found hold 1-D codes
-            if found:
+        larger = ((region.upscaled(), 2) for region in candidates if max(region.image.shape) <= UPSCALED_MOST_PX)
+        for region, scale in chain(((region, 1) for region in candidates), larger):  # made only when reached
+            if found:  # the places OpenCV's 1-D detector found hold 1-D codes: not read here
                 return
-            for stage, image in _matrix_variants(region.image):
+            for stage, image in _matrix_variants(region.image, scale):
                 if not found and afford(image):
                     yield stage, region.image, self._zxing.read(image, formats=self._matrix, fast=True), region.back
 
@@ -368,6 +372,11 @@ class _Region:
         return cls(cv2.warpPerspective(frame, matrix, (width, tall), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE),
                    matrix, box)
 
+    def upscaled(self) -> _Region:
+        """This region at twice its size."""
+        larger = cv2.resize(self.image, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+        return _Region(larger, np.diag([2.0, 2.0, 1.0]) @ self.matrix, self.box)
+
     def holds(self, corners: Corners) -> bool:
         """Whether this region is about the code at ``corners`` (in the frame): its centre is within
         the code's bounding box grown by a quarter each way."""
@@ -379,26 +388,31 @@ class _Region:
         return tuple((round(float(px)), round(float(py))) for px, py in points)
 
 
-def _matrix_variants(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+def _matrix_variants(image: np.ndarray, scale: int = 1) -> Iterator[tuple[str, np.ndarray]]:
     """``image`` sharpened along a hand's motion (when its gradients show one), and stretched between its
-    local darkest and lightest (glare's wash lifts the dark modules, a burnt core aside). Read for 2-D
+    local darkest and lightest (glare's wash lifts the dark modules, a burnt core aside); for an image
+    ``scale`` times a region's size, that image itself first, and the filters ``scale`` times as wide. Read for 2-D
     codes only: their Reed-Solomon code refuses what the filters make up, where a 1-D code's check digit
     would not; and in a 1-D code the bars, not a motion, decide which way the gradients run."""
+    if scale > 1:
+        yield "upscaled", image
     gx, gy = cv2.Sobel(image, cv2.CV_32F, 1, 0), cv2.Sobel(image, cv2.CV_32F, 0, 1)
     xx, yy, xy = float((gx * gx).sum()), float((gy * gy).sum()), float((gx * gy).sum())
     spread = np.hypot((xx - yy) / 2, xy)
     across, along = (xx + yy) / 2 - spread, (xx + yy) / 2 + spread  # gradient energy least and most
     if along and across < MOTION_ANISOTROPY * along:
         degrees = np.degrees(np.arctan2(2 * xy, xx - yy)) / 2 + 90  # the motion: where gradients are weakest
-        line = np.zeros((MOTION_PX + 1, MOTION_PX + 1), np.float32)
-        line[MOTION_PX // 2, :] = 1
-        turn = cv2.getRotationMatrix2D((MOTION_PX / 2, MOTION_PX / 2), -degrees, 1.0)
+        length = MOTION_PX * scale
+        line = np.zeros((length + 1, length + 1), np.float32)
+        line[length // 2, :] = 1
+        turn = cv2.getRotationMatrix2D((length / 2, length / 2), -degrees, 1.0)
         line = cv2.warpAffine(line, turn, line.shape[::-1], flags=cv2.INTER_LINEAR)
         smeared = cv2.filter2D(image, cv2.CV_32F, line / line.sum(), borderType=cv2.BORDER_REPLICATE)
         yield "deblurred", np.clip(3.0 * image - 2.0 * smeared, 0, 255).astype(np.uint8)
-    window = cv2.getStructuringElement(cv2.MORPH_RECT, (STRETCH_PX, STRETCH_PX))
-    dark = cv2.blur(cv2.erode(image, window), (STRETCH_PX, STRETCH_PX)).astype(np.float32)
-    light = cv2.blur(cv2.dilate(image, window), (STRETCH_PX, STRETCH_PX)).astype(np.float32)
+    side = STRETCH_PX * scale
+    window = cv2.getStructuringElement(cv2.MORPH_RECT, (side, side))
+    dark = cv2.blur(cv2.erode(image, window), (side, side)).astype(np.float32)
+    light = cv2.blur(cv2.dilate(image, window), (side, side)).astype(np.float32)
     yield "stretched", np.clip((image - dark) * 255 / np.maximum(light - dark, 8), 0, 255).astype(np.uint8)
 
 
