@@ -15,7 +15,10 @@ machine):
    quiet zone, bars upright (it finds codes whose bars a tilt or clutter hide from pass 2);
 5. the frame inverted, for 1-D codes in dark mode (zxing-cpp's 1-D readers ignore inversion);
 6. each region sharpened (blur), binarised after smoothing (noise), and contrast-equalised;
-7. libzbar on each region, a different reader that gets some codes zxing-cpp misses.
+7. libzbar on each region, a different reader that gets some codes zxing-cpp misses;
+8. for 2-D codes only, each candidate region of pass 2 sharpened along a hand's motion (when its
+   gradients show one) and stretched between its local darkest and lightest (glare); then the
+   regions up to UPSCALED_MOST_PX across at twice their size, as they are and so filtered.
 
 Every read is validated before it is returned (``valid``): EAN/UPC check digits, the CRC and
 structure of EMV payloads, the wallet code format when the caller expects a wallet code. A read
@@ -23,7 +26,8 @@ that validates is kept when nothing disagrees with it (``Cascade._disputed``): a
 is read a second time, and a different text there refuses it. Where the read is weak (a short
 1-D code, a read made only after the image was sharpened, binarised or equalised, which can make
 bars up, or libzbar's on a few scan lines, whose Code 128 misreads can pass their check) another
-reading must agree. A read whose place lies in a code of stronger checks read in the same pass is
+reading must agree. An EAN/UPC read's place is also read strip by strip across its bars: a second
+text there refuses it. A read whose place lies in a code of stronger checks read in the same pass is
 a misread of part of it (a UPC-A in a Code 128's bars) and is refused. A wrong read is worse than
 no read. UPC-E is not read: on cluttered frames its short symbols were the main source of false
 reads, and the terminals this simulates meet EAN-13/EAN-8.
@@ -34,6 +38,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from itertools import chain
 
 import cv2
 import numpy as np
@@ -43,7 +48,8 @@ from pos_sim.domain.errors import CodeError
 from pos_sim.scan import decoders
 from pos_sim.scan.decoders import Corners, Read, gray
 
-LINEAR = ("ean13", "ean8", "upca", "code128")
+RETAIL = ("ean13", "ean8", "upca")  # EAN/UPC: one mod-10 check digit
+LINEAR = (*RETAIL, "code128")
 SYMBOLOGIES = ("qr", "microqr", *LINEAR)  # what the cascade reads, whichever library reads it
 DEFAULT_BUDGET_PX = 16 * 1280 * 720  # pixels read a frame: about 16 readings of a 1280x720 frame
 FULL_COST = 4  # zxing-cpp with its retries reads the frame about 4 times (turned, downscaled, inverted)
@@ -56,6 +62,11 @@ MOST_LOCATED = 3  # the 1-D codes the detector found that are read, the largest 
 LOCATED_PX = 480  # the width a located code is brought to, at least: zxing-cpp's 1-D readers want 2+ pixels a module
 ANGLE_BINS = 60  # 3 degrees a bin
 BAR_SHARE = 0.25  # the share of gradient strength within 4.5 degrees of the peak that says "1-D code" (even: 0.05)
+MOTION_ANISOTROPY = 0.6  # gradient energy across a hand's motion at most this share of that along it: a motion blur
+MOTION_PX = 6  # the line a region is sharpened along, in the region's (upscaled) pixels
+STRETCH_PX = 9  # the window of the local darkest and lightest a region is stretched between
+UPSCALED_MOST_PX = 640  # regions read by the 2-D passes at twice their size too: a dense QR code's modules under 3 pixels
+STRIP_ROWS = 16  # rows a strip of an EAN/UPC read's place is read in: zxing-cpp keeps a 1-D text two rows agree on
 
 
 Transform = Callable[[Corners], Corners]
@@ -92,9 +103,13 @@ class Cascade:
         import zxingcpp
 
         self._zxing = decoders.ZxingDecoder()
-        linear = [getattr(zxingcpp.BarcodeFormat, f) for f in ("EAN13", "EAN8", "UPCA", "Code128")]
+        retail = [getattr(zxingcpp.BarcodeFormat, f) for f in ("EAN13", "EAN8", "UPCA")]
+        linear = [*retail, zxingcpp.BarcodeFormat.Code128]
+        self._retail = zxingcpp.BarcodeFormats(retail)
         self._linear = zxingcpp.BarcodeFormats(linear)
-        self._formats = zxingcpp.BarcodeFormats([zxingcpp.BarcodeFormat.QRCode, zxingcpp.BarcodeFormat.MicroQRCode, *linear])
+        matrix = [zxingcpp.BarcodeFormat.QRCode, zxingcpp.BarcodeFormat.MicroQRCode]
+        self._matrix = zxingcpp.BarcodeFormats(matrix)
+        self._formats = zxingcpp.BarcodeFormats([*matrix, *linear])
         self._zbar = decoders.load("zbar")
         self._locator = cv2.barcode.BarcodeDetector()
         self.expect = expect
@@ -134,7 +149,8 @@ class Cascade:
 
         afford(frame)
         yield "fast", frame, self._read(frame, fast=True), _same
-        regions = [_Region.candidate(frame, box, angle) for box, angle in _candidates(frame)]
+        candidates = [_Region.candidate(frame, box, angle) for box, angle in _candidates(frame)]
+        regions = candidates
         for region in regions:
             if not any(region.holds(read.corners) for read in found.values()) and afford(region.image):
                 yield "region", region.image, self._read(region.image, fast=True), region.back
@@ -148,17 +164,26 @@ class Cascade:
             for region in located:
                 if not found and afford(region.image):
                     yield "located", region.image, self._read(region.image, fast=True, linear_only=True), region.back
-            regions += located
-        inverted = 255 - frame
+            regions = candidates + located
         if not found and afford(frame):
+            inverted = 255 - frame
             yield "inverted", inverted, self._read(inverted, fast=True, linear_only=True), _same
         for region in regions:
+            if found:
+                return  # the images below are not even made
             for stage, image in _variants(region.image):
                 if not found and afford(image):
                     yield stage, region.image, self._read(image, fast=True), region.back
         for region in regions:
             if not found and self._zbar is not None and afford(region.image, ZBAR_COST):
                 yield "zbar", region.image, self._zbar.decode(region.image), region.back
+        larger = ((region.upscaled(), 2) for region in candidates if max(region.image.shape) <= UPSCALED_MOST_PX)
+        for region, scale in chain(((region, 1) for region in candidates), larger):  # made only when reached
+            if found:  # the places OpenCV's 1-D detector found hold 1-D codes: not read here
+                return
+            for stage, image in _matrix_variants(region.image, scale):
+                if not found and afford(image):
+                    yield stage, region.image, self._zxing.read(image, formats=self._matrix, fast=True), region.back
 
     def _locate(self, frame: np.ndarray) -> list[np.ndarray]:
         """The corners of the 1-D codes OpenCV's detector finds in ``frame``, the largest first."""
@@ -172,7 +197,8 @@ class Cascade:
         fails to agree with a weak one.
 
         A 1-D code carries one check character: an EAN/UPC misread passes its mod-10 check digit
-        one time in ten, a Code 128 misread its mod-103 one far less. The place is read again with
+        one time in ten, a Code 128 misread its mod-103 one far less. An EAN/UPC read's place is first
+        read strip by strip (``_strip_texts``): a second text there refuses it. The place is read again with
         zxing-cpp's other binariser, then with libzbar. A different text (and not the read's own)
         refuses the read. No text refuses only a weak read: an EAN-8, a Code 128 shorter than
         STRONG_CODE128, a read with ``rivals`` (another text in the same place, in the same pass),
@@ -187,6 +213,8 @@ class Cascade:
         if read.symbology not in LINEAR:
             return False
         crop = _around(image, read.corners)
+        if read.symbology in RETAIL and self._strip_texts(crop, read.corners) - {read.text}:
+            return True
         texts = {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")}
         if not texts and self._zbar is not None and stage != "zbar":
             texts = {r.text for r in self._zbar.decode(crop) if r.lines >= ZBAR_LINES}  # a misread on a few lines refuses nothing
@@ -200,6 +228,18 @@ class Cascade:
         others = {r.text for name, other in _variants(crop) if name != stage
                   for r in self._zxing.read(other, formats=self._linear, fast=True)}
         return others != {read.text} if weak else bool(others - {read.text})
+
+    def _strip_texts(self, crop: np.ndarray, corners: Corners) -> set[str]:
+        """The EAN/UPC texts zxing-cpp reads in ``crop`` (a read's place), a strip of STRIP_ROWS scan lines
+        at a time across the bars. On a whole image zxing-cpp returns the first text two scan lines
+        agree on and looks no further there; under strong perspective the rows where the bars are
+        narrowest agreed on a misread that passed its check digit (a UPC-A in an EAN-13 whose first
+        digit is 6, damage seed 89 frame 1776) while other rows read the code right. Read strip by
+        strip, the place shows every text its rows hold: more than one is a misread among them."""
+        xs, ys = [x for x, _ in corners], [y for _, y in corners]
+        across = crop if max(xs) - min(xs) >= max(ys) - min(ys) else np.ascontiguousarray(crop.T)  # scan lines run along rows
+        return {r.text for top in range(0, across.shape[0], STRIP_ROWS)
+                for r in self._zxing.read(across[top : top + STRIP_ROWS], formats=self._retail, fast=True)}
 
     def _read(self, image: np.ndarray, *, fast: bool, linear_only: bool = False) -> list[Read]:
         return self._zxing.read(image, formats=self._linear if linear_only else self._formats, fast=fast)
@@ -332,6 +372,11 @@ class _Region:
         return cls(cv2.warpPerspective(frame, matrix, (width, tall), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE),
                    matrix, box)
 
+    def upscaled(self) -> _Region:
+        """This region at twice its size."""
+        larger = cv2.resize(self.image, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+        return _Region(larger, np.diag([2.0, 2.0, 1.0]) @ self.matrix, self.box)
+
     def holds(self, corners: Corners) -> bool:
         """Whether this region is about the code at ``corners`` (in the frame): its centre is within
         the code's bounding box grown by a quarter each way."""
@@ -341,6 +386,34 @@ class _Region:
     def back(self, corners: Corners) -> Corners:
         points = cv2.perspectiveTransform(np.array(corners, dtype=np.float32)[None], np.linalg.inv(self.matrix))[0]
         return tuple((round(float(px)), round(float(py))) for px, py in points)
+
+
+def _matrix_variants(image: np.ndarray, scale: int = 1) -> Iterator[tuple[str, np.ndarray]]:
+    """``image`` sharpened along a hand's motion (when its gradients show one), and stretched between its
+    local darkest and lightest (glare's wash lifts the dark modules, a burnt core aside); for an image
+    ``scale`` times a region's size, that image itself first, and the filters ``scale`` times as wide. Read for 2-D
+    codes only: their Reed-Solomon code refuses what the filters make up, where a 1-D code's check digit
+    would not; and in a 1-D code the bars, not a motion, decide which way the gradients run."""
+    if scale > 1:
+        yield "upscaled", image
+    gx, gy = cv2.Sobel(image, cv2.CV_32F, 1, 0), cv2.Sobel(image, cv2.CV_32F, 0, 1)
+    xx, yy, xy = float((gx * gx).sum()), float((gy * gy).sum()), float((gx * gy).sum())
+    spread = np.hypot((xx - yy) / 2, xy)
+    across, along = (xx + yy) / 2 - spread, (xx + yy) / 2 + spread  # gradient energy least and most
+    if along and across < MOTION_ANISOTROPY * along:
+        degrees = np.degrees(np.arctan2(2 * xy, xx - yy)) / 2 + 90  # the motion: where gradients are weakest
+        length = MOTION_PX * scale
+        line = np.zeros((length + 1, length + 1), np.float32)
+        line[length // 2, :] = 1
+        turn = cv2.getRotationMatrix2D((length / 2, length / 2), -degrees, 1.0)
+        line = cv2.warpAffine(line, turn, line.shape[::-1], flags=cv2.INTER_LINEAR)
+        smeared = cv2.filter2D(image, cv2.CV_32F, line / line.sum(), borderType=cv2.BORDER_REPLICATE)
+        yield "deblurred", np.clip(3.0 * image - 2.0 * smeared, 0, 255).astype(np.uint8)
+    side = STRETCH_PX * scale
+    window = cv2.getStructuringElement(cv2.MORPH_RECT, (side, side))
+    dark = cv2.blur(cv2.erode(image, window), (side, side)).astype(np.float32)
+    light = cv2.blur(cv2.dilate(image, window), (side, side)).astype(np.float32)
+    yield "stretched", np.clip((image - dark) * 255 / np.maximum(light - dark, 8), 0, 255).astype(np.uint8)
 
 
 def _variants(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:

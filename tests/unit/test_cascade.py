@@ -185,3 +185,38 @@ def test_an_ean13_misread_nothing_confirms_is_refused_where_another_image_of_its
     frame, image = bench.make_frame(389, 131, "low-contrast+noise", "ean13", (1280, 720))
     assert [r.text for r in decoders.load("zxing").decode(image)] == ["6783276695166"]  # not frame.text
     assert [r.text for r in Cascade().decode(image)] == [frame.text]
+
+
+def test_an_ean13_misread_as_a_upca_under_strong_perspective_is_refused(bench):
+    """Strong perspective: on the rows where the bars are narrowest zxing-cpp agrees on a UPC-A whose check
+    digit passes (a UPC-A is an EAN-13 beginning with 0; this one begins with 6), and its other binariser
+    reads the same. Read strip by strip, the place also reads the EAN-13: two texts in one place, so
+    the cascade keeps neither."""
+    frame, image = bench.make_frame(1776, 89, "perspective", "ean13", (640, 480))
+    assert frame.text == "6900880270422"
+    assert [(r.symbology, r.text) for r in decoders.load("zxing").decode(image)] == [("upca", "966080270422")]
+    assert Cascade().decode(image) == []
+
+
+def test_a_qr_code_under_a_hands_motion_is_read_sharpened_along_the_motion(bench):
+    """A dense QR code (a signed token) smeared by a moving hand: zxing-cpp alone and every image of its place
+    before miss it; sharpened along the direction its gradients say the hand moved, it reads."""
+    frame, image = bench.make_photo(309, 97, "motion-blur", "qr", (1280, 720))
+    assert decoders.load("zxing").decode(image) == []
+    assert [(r.text, r.decoder) for r in Cascade().decode(image)] == [(frame.text, "cascade:deblurred")]
+
+
+def test_a_qr_code_under_glare_is_read_stretched_between_its_local_darkest_and_lightest(bench):
+    """Glare washes the dark modules of part of a QR code towards white: zxing-cpp alone misses it, and the
+    place stretched between its local darkest and lightest reads."""
+    frame, image = bench.make_frame(1308, 89, "glare", "qr", (640, 480))
+    assert decoders.load("zxing").decode(image) == []
+    assert [(r.text, r.decoder) for r in Cascade().decode(image)] == [(frame.text, "cascade:stretched")]
+
+
+def test_a_dense_qr_code_under_blur_is_read_at_twice_its_size(bench):
+    """A signed token's QR code at about three pixels a module, blurred: zxing-cpp alone and every image of its
+    place at the frame's scale miss it; the place at twice its size reads."""
+    frame, image = bench.make_frame(1486, 89, "blur", "qr", (640, 480))
+    assert decoders.load("zxing").decode(image) == []
+    assert [(r.text, r.decoder) for r in Cascade().decode(image)] == [(frame.text, "cascade:upscaled")]
