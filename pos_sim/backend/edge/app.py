@@ -166,7 +166,8 @@ async def _committed(store: Store) -> None:
     done = loop.create_future()
 
     def settle(failed: StoreError | None) -> None:
-        loop.call_soon_threadsafe(_settle, done, failed)
+        if not loop.is_closed():  # else the server stopped: no one is left to answer
+            loop.call_soon_threadsafe(_settle, done, failed)
 
     if store.on_commit(settle):
         loop.call_soon(store.commit_group)
@@ -210,10 +211,11 @@ class Edge:
         store = self.gateway.store
         if not store.one_writer:
             return await run_in_threadpool(self.gateway.answer, *args)
-        with store.grouping():
-            answer = self.gateway.answer(*args)
-        await _committed(store)
-        return answer
+        try:
+            with store.grouping():
+                return self.gateway.answer(*args)
+        finally:  # a call that failed may have done some of its work in the group (a fault spent)
+            await _committed(store)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
