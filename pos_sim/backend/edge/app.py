@@ -32,13 +32,13 @@ Bad input, and what answers it (nothing is written for any of these):
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import ipaddress
 import json
-import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, get_args
+
+import asyncio
 
 import anyio
 from fastapi import FastAPI, Query, Request
@@ -164,12 +164,9 @@ async def _committed(store: Store) -> None:
     they were undone. The commit is made once the calls already read have joined the group: one fsync for all."""
     loop = asyncio.get_running_loop()
     done = loop.create_future()
-    in_the_loop = threading.get_ident()
 
     def settle(failed: StoreError | None) -> None:
-        if threading.get_ident() == in_the_loop:  # committed by the loop (``commit_group`` below): no wake-up to send
-            _settle(done, failed)
-        elif not loop.is_closed():  # else the server stopped: no one is left to answer
+        if not loop.is_closed():  # else the server stopped: no one is left to answer
             loop.call_soon_threadsafe(_settle, done, failed)
 
     if store.on_commit(settle):
