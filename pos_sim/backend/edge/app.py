@@ -32,13 +32,12 @@ Bad input, and what answers it (nothing is written for any of these):
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, get_args
-
-import asyncio
 
 import anyio
 from fastapi import FastAPI, Query, Request
