@@ -152,7 +152,7 @@ class Store:
         """Whether the database takes one transaction at a time. SQLite does (BEGIN IMMEDIATE takes its
         one write lock), so the store runs this process's transactions one after another on one
         connection, kept open: a pool's checkout and check-in cost a pay about a tenth of its time,
-        and more threads make no transaction faster."""
+        and more threads make no transaction faster; those begun in ``grouping()`` share one commit."""
         return self.dialect == "sqlite"
 
     def _connection(self) -> AbstractContextManager[Connection]:
