@@ -4,6 +4,7 @@ simulated backend on a loopback port: signatures both ways, the wire format, the
 import json
 import urllib.parse
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -21,6 +22,10 @@ from com.alipay.ams.api.request.pay.alipay_pay_cancel_request import AlipayPayCa
 from com.alipay.ams.api.request.pay.alipay_pay_query_request import AlipayPayQueryRequest
 from com.alipay.ams.api.request.pay.alipay_pay_request import AlipayPayRequest
 from com.alipay.ams.api.request.pay.alipay_refund_request import AlipayRefundRequest
+from sqlalchemy import bindparam, create_engine, select
+from sqlalchemy.engine import make_url
+
+from pos_sim.backend.store.tables import payments
 from tests.integration.conftest import balance, payment_code
 
 
@@ -132,3 +137,32 @@ def test_a_request_with_a_bad_signature_is_refused_and_answered_signed(backend):
     assert {"client-id", "response-time", "signature"} <= set(answer.headers)
     unknown = requests.post(backend.url + "/ams/api/v1/payments/pay", data=body, timeout=10, headers={"client-id": "NOBODY"})
     assert unknown.json()["result"]["resultCode"] == "INVALID_CLIENT"
+
+
+def test_concurrent_pays_are_each_committed_when_answered(sdk, backend, wallet, url):
+    """Pays sent at once (on SQLite, committed together, one fsync for several): each answered SUCCESS is
+    already in the ledger as another connection reads it, the moment its answer arrives."""
+    wallets = [wallet("SGD", 10_000) for _ in range(6)]
+
+    parsed = make_url(url)
+    reader = create_engine(parsed.set(drivername="postgresql+psycopg") if parsed.get_backend_name() == "postgresql" else parsed)
+    # a plain read: what is committed now (on SQLite, without waiting for the backend's write lock)
+    status = select(payments.c.status).where(payments.c.client_id == "SIM_DEMO", payments.c.payment_request_id == bindparam("rid"))
+
+    def pays_of(wallet_id: str) -> list[str | None]:
+        found = []
+        for n in range(5):
+            request_id = f"till-{wallet_id}-{n}"
+            answer = json.loads(sdk.execute(pay_request(payment_code(backend, wallet_id), "100", request_id=request_id)))
+            assert answer["result"]["resultCode"] == "SUCCESS", answer
+            with reader.connect() as conn:
+                found.append(conn.execute(status, {"rid": request_id}).scalar_one_or_none())
+        return found
+
+    try:
+        with ThreadPoolExecutor(len(wallets)) as pool:
+            statuses = [found for of_wallet in pool.map(pays_of, wallets) for found in of_wallet]
+    finally:
+        reader.dispose()
+    assert statuses == ["SUCCESS"] * 30
+    assert [balance(backend, wallet_id) for wallet_id in wallets] == [9_500] * 6

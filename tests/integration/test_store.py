@@ -512,3 +512,84 @@ def test_a_failing_database_is_a_store_error_and_rolls_back(tmp_path: Path) -> N
             tx.remembered("SHOP_1", "pay", "R1")
         with store.begin() as tx:
             assert tx.account(wallet).balance == 100
+
+
+def _sees_wallet(path: Path, wallet: str) -> bool:
+    """Whether a reader of its own (another connection, as after a crash) finds the account: committed."""
+    reader = sqlite3.connect(path)
+    try:
+        return reader.execute("SELECT count(*) FROM accounts WHERE id = ?", (wallet,)).fetchone()[0] == 1
+    finally:
+        reader.close()
+
+
+def test_a_group_commits_its_transactions_together_and_tells_who_waits(tmp_path: Path) -> None:
+    """SQLite: transactions begun in ``grouping()`` are durable only once the group commits, one that
+    raises is undone alone, and each waiter hears of the commit once."""
+    path = tmp_path / "ledger.db"
+    told: list[StoreError | None] = []
+    with Store.open(f"sqlite:///{path}") as store:
+        assert not store.on_commit(told.append)  # nothing open: nothing to wait for
+        with store.grouping():
+            with store.begin() as tx:
+                kept = tx.add_wallet("SGD", 500, "Alice")
+            with pytest.raises(LedgerError), store.begin() as tx:
+                undone = tx.add_wallet("SGD", 700, "Bob")
+                tx.post("fund", None, [(undone, 1)])  # unbalanced: raises after the wallet was written
+            with store.begin() as tx:  # the group's transactions see each other's work
+                assert tx.account(kept).balance == 500 and tx.account(undone) is None
+        assert store.on_commit(told.append)
+        assert not _sees_wallet(path, kept) and told == []
+        assert store.commit_group() is None
+        assert told == [None] and _sees_wallet(path, kept) and not _sees_wallet(path, undone)
+        assert store.commit_group() is None and told == [None]
+        with store.begin() as tx:
+            assert tx.trial_balance() == {"SGD": 0}
+
+
+def test_a_transaction_outside_the_group_commits_the_group_first(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    told: list[StoreError | None] = []
+    with Store.open(f"sqlite:///{path}") as store:
+        with store.grouping(), store.begin() as tx:
+            wallet = tx.add_wallet("SGD", 500, "Alice")
+        assert store.on_commit(told.append)
+        with store.begin() as tx:  # outside the group (as the admin API's threads, the notifier, a timer)
+            assert tx.account(wallet).balance == 500
+            assert told == [None] and _sees_wallet(path, wallet)
+
+
+def test_a_group_that_fails_to_commit_undoes_all_of_it_and_tells_every_waiter(tmp_path: Path) -> None:
+    """A commit that fails (here, a foreign key checked at commit) undoes every transaction of the group;
+    each waiter hears the StoreError, and the store goes on."""
+    path = tmp_path / "ledger.db"
+    told: list[StoreError | None] = []
+    with Store.open(f"sqlite:///{path}") as store:
+        with store.grouping():
+            with store.begin() as tx:
+                wallet = tx.add_wallet("SGD", 500, "Alice")
+            with store.begin() as tx:
+                tx.connection.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+                tx.add_code("C-ORPHAN", "W-NO-SUCH-WALLET", datetime.now(UTC) + timedelta(minutes=1))
+        store.on_commit(told.append)
+        store.on_commit(told.append)
+        failed = store.commit_group()
+        assert isinstance(failed, StoreError) and "FOREIGN KEY" in str(failed)
+        assert told == [failed, failed] and not _sees_wallet(path, wallet)
+        with store.begin() as tx:
+            assert tx.account(wallet) is None and tx.trial_balance() == {}
+            assert tx.take_code("C-ORPHAN", datetime.now(UTC)).status is CodeStatus.UNKNOWN
+            alice = tx.add_wallet("SGD", 5, "Alice")
+        assert _sees_wallet(path, alice)
+
+
+def test_grouping_changes_nothing_where_the_store_takes_many_writers(url: str) -> None:
+    """PostgreSQL: each transaction commits when its block ends, grouping or not; nothing waits."""
+    with Store.open(url) as store:
+        if store.one_writer:
+            pytest.skip("SQLite groups its commits (the tests above)")
+        with store.grouping(), store.begin() as tx:
+            wallet = tx.add_wallet("SGD", 500, "Alice")
+        assert not store.on_commit(lambda _failed: None)
+        with Store.open(url) as other, other.begin() as tx:
+            assert tx.account(wallet).balance == 500

@@ -4,7 +4,7 @@ import base64
 import datetime
 import json
 import re
-from urllib.parse import quote_plus
+from urllib.parse import quote, quote_plus
 
 import pytest
 from com.alipay.ams.api.tools import signature_tool as sdk
@@ -178,6 +178,22 @@ def test_a_signature_not_url_encoded_is_taken_as_plain_base64():
     plain = base64.b64encode(KEY.sign(signed_text("POST", PATH, CLIENT, TIME, BODY), padding.PKCS1v15(), hashes.SHA256())).decode()
     assert "+" in plain or "/" in plain or "=" in plain
     assert verify(KEY.public_key(), "POST", PATH, CLIENT, TIME, BODY, plain)
+
+
+@pytest.mark.parametrize("encode", [
+    lambda text: quote(text, safe=""),  # every escape the same, as quote_plus writes them
+    lambda text: quote(text, safe="").replace("%2B", "%2b").replace("%2F", "%2f").replace("%3D", "%3d"),  # lowercase
+    lambda text: "".join(f"%{ord(c):02X}" for c in text),  # every character escaped
+    lambda text: quote(quote(text, safe=""), safe=""),  # escaped twice: its "%25" is not base64, so it fails
+], ids=["quote", "lowercase", "every character", "twice"])
+def test_a_signature_is_url_decoded_whatever_escapes_it_uses(encode):
+    plain = base64.b64encode(KEY.sign(signed_text("POST", PATH, CLIENT, TIME, BODY), padding.PKCS1v15(), hashes.SHA256())).decode()
+    encoded = encode(plain)
+    if "%25" in encoded:
+        with error("not base64"):
+            verify(KEY.public_key(), "POST", PATH, CLIENT, TIME, BODY, encoded)
+    else:
+        assert verify(KEY.public_key(), "POST", PATH, CLIENT, TIME, BODY, encoded)
 
 
 @pytest.mark.parametrize(("signature", "fragment"), [("", "empty"), ("not base64!", "not base64"), ("%ZZ", "not base64"), ("abc", "not base64")])

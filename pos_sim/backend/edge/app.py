@@ -32,10 +32,11 @@ Bad input, and what answers it (nothing is written for any of these):
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, get_args
 
 import anyio
@@ -54,6 +55,8 @@ from pos_sim.backend.services.faults import FaultSpec, trigger_amounts
 from pos_sim.backend.services.gateway import AMS_PREFIXES, Answer, Gateway
 from pos_sim.backend.services.merchants import MerchantExists
 from pos_sim.backend.services.transit import MAX_BODY_BYTES as TRANSIT_MAX_BODY
+from pos_sim.backend.store.database import Store
+from pos_sim.backend.store.errors import StoreError
 from pos_sim.domain.errors import AmountError
 from pos_sim.domain.fx import RateTable
 
@@ -155,8 +158,28 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None
             return b"".join(chunks)
 
 
-async def _in_the_loop(answer: Callable[..., Answer], *args: Any) -> Answer:
-    return answer(*args)
+async def _committed(store: Store) -> None:
+    """Once the transactions of the store's open group are committed (``Store.grouping``); a StoreError if
+    they were undone. The commit is made once the calls already read have joined the group: one fsync for all."""
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+
+    def settle(failed: StoreError | None) -> None:
+        if not loop.is_closed():  # else the server stopped: no one is left to answer
+            loop.call_soon_threadsafe(_settle, done, failed)
+
+    if store.on_commit(settle):
+        loop.call_soon(store.commit_group)
+        await done
+
+
+def _settle(done: asyncio.Future[None], failed: StoreError | None) -> None:
+    if done.cancelled():
+        return
+    if failed is None:
+        done.set_result(None)
+    else:
+        done.set_exception(failed)
 
 
 class Edge:
@@ -167,9 +190,11 @@ class Edge:
     (``Store.one_writer``) it runs in the event loop itself: the store runs one transaction at a
     time there anyway, so a worker thread would add only its hand-offs (about 0.14 ms of CPU a
     call, and the GIL passed back and forth while the store's lock is held; the figures are in
-    docs/benchmarks.md). What then waits in the loop is the commit's fsync, and the lock while
-    another thread's transaction holds it. On PostgreSQL it runs in a worker thread, so a call
-    waiting on a row lock or on the network holds up no other.
+    docs/benchmarks.md). Its transactions there join one group (``Store.grouping``): the calls read
+    meanwhile are answered, then committed together, one fsync for all, and only then is any of them
+    sent (``_committed``); what waits in the loop is that commit, and the lock while another
+    thread's transaction holds it. On PostgreSQL it runs in a worker thread, so a call waiting on a
+    row lock or on the network holds up no other.
 
     A /sim/ request reaches the admin API only from loopback, or with the admin token when the
     gateway has one. Every request's body is read here first, up to its limit (see the module's
@@ -179,7 +204,17 @@ class Edge:
     def __init__(self, admin: ASGIApp, gateway: Gateway) -> None:
         self.admin = admin
         self.gateway = gateway
-        self._run = _in_the_loop if gateway.store.one_writer else run_in_threadpool
+
+    async def _answer(self, *args: Any) -> Answer:
+        """``Gateway.answer``, where the store runs it fastest (see the class's docstring)."""
+        store = self.gateway.store
+        if not store.one_writer:
+            return await run_in_threadpool(self.gateway.answer, *args)
+        try:
+            with store.grouping():
+                return self.gateway.answer(*args)
+        finally:  # a call that failed may have done some of its work in the group (a fault spent)
+            await _committed(store)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -241,13 +276,11 @@ class Edge:
         except _TooLong:
             detail = (f"the body is over {_size(AMS_MAX_BODY)} ({AMS_MAX_BODY} bytes), the most an AMS request may carry;"
                       " nothing was done")
-            await _send(send, await self._run(self.gateway.refusal, "POST", scope["path"], found.get(b"client-id") or "",
-                                              "PARAM_ILLEGAL", detail))
+            await _send(send, self.gateway.refusal("POST", scope["path"], found.get(b"client-id") or "", "PARAM_ILLEGAL", detail))
             return
         if body is None:
             return  # the client left before sending the whole request: nothing to answer
-        answer = await self._run(self.gateway.answer, scope["path"], found.get(b"client-id"), found.get(b"request-time"),
-                                 found.get(b"signature"), body)
+        answer = await self._answer(scope["path"], found.get(b"client-id"), found.get(b"request-time"), found.get(b"signature"), body)
         if answer.hold_s:  # a timeout fault: held, or less if the client hangs up (its body read, all that comes next)
             with anyio.move_on_after(answer.hold_s):
                 await receive()

@@ -4,8 +4,9 @@ the simulator's controls it keeps (the clock's offset, the exchange rates)."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
@@ -86,8 +87,20 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin(conn: Connection) -> None:
     """Take the write lock at BEGIN, so writers queue (busy_timeout) instead of failing mid-transaction; sent
-    to the driver itself (a statement through SQLAlchemy costs a pay several times what SQLite takes to run it)."""
-    conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
+    to the driver itself (a statement through SQLAlchemy costs a pay several times what SQLite takes to run it).
+    In a group's transaction (``Store.grouping``), begun on the driver already, SQLAlchemy's begin joins it."""
+    driver = conn.connection.driver_connection
+    if not driver.in_transaction:
+        driver.execute("BEGIN IMMEDIATE")
+
+
+class _Group:
+    """The transactions of one shared commit (``Store.grouping``): what they learnt of accounts, and who waits
+    for the commit (each called with None once it is durable, or with the StoreError that undid it)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, tuple[str, str]] = {}
+        self.waiting: list[Callable[[StoreError | None], None]] = []
 
 
 class Store:
@@ -104,6 +117,8 @@ class Store:
         self.rates = RateTable.demo()
         self._rates_json: str | None = None
         self._controls_read = False
+        self._group: _Group | None = None  # the open shared commit (one_writer only)
+        self._grouping = threading.local()  # .on: this thread's transactions join the group
 
     @classmethod
     def open(cls, url: str, *, clock: SimClock | None = None, key_dir: Path | None = None) -> Store:
@@ -137,7 +152,7 @@ class Store:
         """Whether the database takes one transaction at a time. SQLite does (BEGIN IMMEDIATE takes its
         one write lock), so the store runs this process's transactions one after another on one
         connection, kept open: a pool's checkout and check-in cost a pay about a tenth of its time,
-        and more threads make no transaction faster."""
+        and more threads make no transaction faster; those begun in ``grouping()`` share one commit."""
         return self.dialect == "sqlite"
 
     def _connection(self) -> AbstractContextManager[Connection]:
@@ -155,19 +170,106 @@ class Store:
         A database failure (unreachable, locked past the busy timeout, a broken schema) is a StoreError.
         ``failure_ends_it``: the caller lets a Duplicate or StoreError of an insert end the transaction,
         never going on in it, so no insert needs a savepoint (on PostgreSQL, two statements saved an insert).
+        Inside ``grouping()`` (on its thread), the transaction is one of the group's: undone alone if it
+        raises, committed with the group.
         """
         try:
             with self._queue:
+                if self.one_writer and getattr(self._grouping, "on", False):
+                    with self._in_group(failure_ends_it) as tx:
+                        yield tx
+                    return
+                if (failed := self._commit_group()) is not None:  # what comes next sees the group's work durable
+                    raise failed
                 with self._connection() as conn, conn.begin():
                     if not (self.one_writer and self._controls_read):
                         self._follow_controls(conn)
                     tx = Tx(conn, self.clock.now, self._accounts, failure_ends_it=failure_ends_it)
                     yield tx
-                if len(self._accounts) > MAX_KNOWN_ACCOUNTS:
-                    self._accounts.clear()
-                self._accounts.update(tx.seen)  # committed: accounts are never deleted, nor change kind or currency
+                self._remember(tx.seen)
         except DBAPIError as exc:
             raise StoreError(f"the database failed: {exc.orig}") from exc
+
+    def _remember(self, seen: dict[str, tuple[str, str]]) -> None:
+        """Accounts learnt of in committed transactions: never deleted, nor do they change kind or currency."""
+        if len(self._accounts) > MAX_KNOWN_ACCOUNTS:
+            self._accounts.clear()
+        self._accounts.update(seen)
+
+    # one commit for many transactions (SQLite)
+
+    @contextmanager
+    def grouping(self) -> Iterator[None]:
+        """Where this process is the one writer, the transactions this thread begins in the block join one
+        shared commit: each is a savepoint of the group's open transaction, and the group is committed by
+        ``commit_group`` (or by the next transaction begun outside a group), one fsync for all. The caller
+        answers none of them before it is durable (``on_commit``). Elsewhere (PostgreSQL) nothing changes."""
+        self._grouping.on = self.one_writer
+        try:
+            yield
+        finally:
+            self._grouping.on = False
+
+    @contextmanager
+    def _in_group(self, failure_ends_it: bool) -> Iterator[Tx]:
+        conn = self._connection().__enter__()  # the writer, kept open
+        driver = conn.connection.driver_connection
+        try:
+            if self._group is None:
+                driver.execute("BEGIN IMMEDIATE")
+                self._group = _Group()
+                if not self._controls_read:
+                    self._follow_controls(conn)
+            driver.execute("SAVEPOINT grouped")
+        except sqlite3.Error as exc:
+            raise StoreError(f"the database failed: {exc}") from exc
+        tx = Tx(conn, self.clock.now, self._accounts, failure_ends_it=failure_ends_it)
+        try:
+            yield tx
+        except BaseException:
+            if driver.in_transaction:
+                driver.execute("ROLLBACK TO grouped")
+                driver.execute("RELEASE grouped")
+            else:  # a failure SQLite ends the whole transaction on (a full disk, an I/O error): the group is undone
+                self._end_group(StoreError("the database undid the transaction of this call and of those committed with it"))
+            raise
+        driver.execute("RELEASE grouped")
+        self._group.seen.update(tx.seen)
+
+    def on_commit(self, then: Callable[[StoreError | None], None]) -> bool:
+        """Call ``then`` once the open group is committed (with None) or undone (with the StoreError);
+        False, and ``then`` never called, if no group is open: nothing waits to be committed."""
+        with self._queue:
+            if self._group is None:
+                return False
+            self._group.waiting.append(then)
+            return True
+
+    def commit_group(self) -> StoreError | None:
+        """Commit the open group, if any; the StoreError that undid it, if it failed (its waiters are told)."""
+        with self._queue:
+            return self._commit_group()
+
+    def _commit_group(self) -> StoreError | None:
+        if self._group is None:
+            return None
+        try:
+            self._writer.commit() if self._writer.in_transaction() else self._writer.connection.driver_connection.commit()
+        except (DBAPIError, sqlite3.Error) as exc:
+            return self._end_group(StoreError(f"the database failed: {getattr(exc, 'orig', exc)}"))
+        return self._end_group(None)
+
+    def _end_group(self, failed: StoreError | None) -> StoreError | None:
+        """The open group ended: committed (``failed`` None) or undone; its waiters told."""
+        group, self._group = self._group, None
+        if failed is None:
+            self._remember(group.seen)
+        else:
+            self._writer.rollback()  # SQLAlchemy's transaction, if it joined the group's
+            self._writer.connection.driver_connection.rollback()
+        for then in group.waiting:
+            then(failed)
+        return failed
 
     def _follow_controls(self, conn: Connection) -> None:
         """Take the controls as the database holds them. Where this process is the one writer (SQLite),
@@ -207,6 +309,7 @@ class Store:
     def close(self) -> None:
         """Close every connection."""
         with self._queue:
+            self._commit_group()
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None

@@ -3,7 +3,9 @@ kinds they hold. The transit tables are transit.py's."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -53,6 +55,21 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         value = aware(value).astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], Any] | None:
+        """On SQLite, the text SQLAlchemy's DATETIME writes for the UTC time, in one step (a pay writes seven
+        times; through ``process_bind_param`` and DATETIME's own processor, each cost several µs)."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def text(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if aware(value).tzinfo is not UTC:
+                value = value.astimezone(UTC)
+            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return text
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
