@@ -30,6 +30,17 @@ def serve(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "pos_sim", "serve", *args], capture_output=True, text=True, timeout=60)
 
 
+def journalled(path: Path, within_s: float = 30.0) -> None:
+    """Wait until the terminal's journal at ``path`` holds a payment."""
+    deadline = time.monotonic() + within_s
+    while True:
+        with Journal.open(path) as journal:
+            if journal.entries():
+                return
+        assert time.monotonic() < deadline, f"{path}: no payment journalled"
+        time.sleep(0.1)
+
+
 def socket_url(served) -> str:
     page = requests.get(served.page("/"), timeout=10)
     assert page.status_code == 200
@@ -132,6 +143,7 @@ def test_a_killed_terminal_ends_its_session_and_its_payment_is_resolved(served):
         until(socket, "Order code")
         press("2")
         served.wait("T01", lambda t: t["payment"] in (State.SENT.value, State.RESOLVING.value))
+        journalled(folder / "journal.db")  # the payment under way (the screen says SENT a moment before its journal does)
         os.kill(tui_process(folder / "status.json"), signal.SIGKILL)
         try:
             while True:
