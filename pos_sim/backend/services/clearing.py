@@ -384,7 +384,7 @@ JOURNEY_COLUMNS = (*_Journey.__dataclass_fields__, "updated_at")
 TOTAL_COLUMNS = ("account", "rider", "cap_id", "period", "spent")
 
 _accounts_in = bindparam("accounts", expanding=True)
-_JOURNEY_VALUES = ("wallet_id", "client_id", "started_ms", "legs", "riders", "currency", "fare", "amount", "paid", "penalty",
+_JOURNEY_VALUES = ("wallet_id", "client_id", "legs", "riders", "currency", "fare", "amount", "paid", "penalty",
                    "capped_by", "summary", "error", "updated_at")
 _RIDERS = (select(transit_riders.c.account, transit_riders.c.wallet_id)
            .where(transit_riders.c.account.in_(_accounts_in)).order_by(transit_riders.c.account).with_for_update())
@@ -421,6 +421,7 @@ _WALLETS = (select(accounts.c.id, accounts.c.kind, accounts.c.currency, accounts
 _SET_BALANCE = update(accounts).where(accounts.c.id == bindparam("wallet")).values(balance=bindparam("new_balance"))
 _UPDATE_JOURNEY = (update(transit_journeys)
                    .where(transit_journeys.c.account == bindparam("the_account"),
+                          transit_journeys.c.started_ms == bindparam("the_start"),
                           transit_journeys.c.journey_key == bindparam("the_key"))
                    .values({name: bindparam("v_" + name) for name in _JOURNEY_VALUES}))
 _SET_CHECKPOINT = (update(transit_checkpoints).where(transit_checkpoints.c.account == bindparam("the_account"))
@@ -840,7 +841,7 @@ class _Batch:
         if updates:
             conn.execute(_UPDATE_JOURNEY, [
                 {"v_" + name: self.at if name == "updated_at" else getattr(journey, name) for name in _JOURNEY_VALUES}
-                | {"the_account": journey.account, "the_key": journey.journey_key}
+                | {"the_account": journey.account, "the_start": journey.started_ms, "the_key": journey.journey_key}
                 for journey in updates])
         conn.execute(_DELETE_DEBTS, {"accounts": chunk})
         conn.execute(_DELETE_DEBT_DENIALS, {"accounts": chunk})
