@@ -60,7 +60,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, case, delete, insert, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from pos_sim.assets import METRO
@@ -413,9 +413,17 @@ _JOURNEYS = (select(*_JOURNEY_FIELDS)
                  transit_journeys.c.account == transit_checkpoints.c.account,
                  transit_journeys.c.started_ms >= _from_checkpoint)))
              .where(transit_checkpoints.c.account.in_(_accounts_in)))
-_OWED_JOURNEYS = (select(*_JOURNEY_FIELDS)
-                  .select_from(transit_debts.join(transit_journeys, transit_journeys.c.account == transit_debts.c.account))
+_owed = (transit_debts.join(transit_checkpoints, transit_checkpoints.c.account == transit_debts.c.account)
+         .join(transit_journeys, and_(transit_journeys.c.account == transit_debts.c.account,
+                                      transit_journeys.c.started_ms < _from_checkpoint)))
+_due = transit_journeys.c.amount - transit_journeys.c.paid
+_OWED_JOURNEYS = (select(*_JOURNEY_FIELDS).select_from(_owed)
                   .where(transit_debts.c.account.in_(_accounts_in), transit_journeys.c.amount > transit_journeys.c.paid))
+"""A debtor's unpaid journeys before its checkpoint (final: only what is paid of them can change)."""
+_OWED_SUMS = (select(transit_debts.c.account, func.min(_due), func.sum(_due)).select_from(_owed)
+              .where(transit_debts.c.account.in_(_accounts_in), transit_journeys.c.amount > transit_journeys.c.paid)
+              .group_by(transit_debts.c.account))
+"""Per debtor, the least and the total it owes for those journeys."""
 _TOTALS = select(transit_cap_totals.c.account, transit_cap_totals.c.rider, transit_cap_totals.c.cap_id,
                  transit_cap_totals.c.period, transit_cap_totals.c.spent).where(transit_cap_totals.c.account.in_(_accounts_in))
 _DELETE_TOTALS = delete(transit_cap_totals).where(transit_cap_totals.c.account.in_(_accounts_in))
@@ -605,16 +613,23 @@ class _Batch:
             for account, rider, cap_id, period, spent in conn.execute(_TOTALS, {"accounts": priced}):
                 if starts[account]:  # from the first tap, the totals are counted again from nothing
                     totals[account][(rider, cap_id, day_number(period))] = spent
-        known: dict[str, dict[str, _Journey]] = defaultdict(dict)
-        for statement in (_JOURNEYS, _OWED_JOURNEYS):  # the driver's rows, as the taps': a debtor's grow every night
-            result = conn.execute(statement, {"accounts": chunk})
-            for row in result.cursor.fetchall():
-                journey = _Journey(*row)
-                known[journey.account][journey.journey_key] = journey
-            result.close()
         debts = {row.account: row for row in conn.execute(_DEBTS, {"accounts": chunk})}
         wallets = {row.id: row for row in conn.execute(_WALLETS, {"wallets": sorted(set(riders.values()))})}
         self.balances = {wallet_id: row.balance for wallet_id, row in wallets.items()}
+        known: dict[str, dict[str, _Journey]] = defaultdict(dict)
+        self._read_journeys(_JOURNEYS, chunk, known)
+        carried: dict[str, int] = {}  # a debtor's dues before its checkpoint that this run cannot collect
+        if debts:
+            payable = []
+            for account, least, total in conn.execute(_OWED_SUMS, {"accounts": sorted(debts)}):
+                # the most its wallet can hold in this run: its balance, and the refunds of its journeys priced again
+                most = self.balances.get(riders.get(account, ""), 0) + sum(j.paid for j in known[account].values())
+                if int(least) <= most:
+                    payable.append(account)
+                else:
+                    carried[account] = int(total)  # none of them can be paid: unchanged, not read one by one
+            if payable:
+                self._read_journeys(_OWED_JOURNEYS, payable, known)
 
         inserts: list[_Journey] = []
         updates: list[_Journey] = []
@@ -672,7 +687,8 @@ class _Batch:
                     updates.append(journey)
                 if old is None or old.amount != journey.amount:
                     run.journeys += 1
-            due = sum(j.amount - j.paid for j in journeys.values() if j.error is None and j.amount > j.paid)
+            due = carried.get(account, 0) + sum(j.amount - j.paid for j in journeys.values()
+                                                if j.error is None and j.amount > j.paid)
             if due:
                 owed[account] = (wallet_id, due)
                 run.indebted.append(account)
@@ -680,6 +696,14 @@ class _Batch:
                 run.settled.append(account)
         self._write(chunk, inserts, updates, owed, debts)
         self._write_checkpoints(checkpoints, new_totals)
+
+    def _read_journeys(self, statement: Any, accounts: list[str], known: dict[str, dict[str, _Journey]]) -> None:
+        """The journeys ``statement`` reads of ``accounts``, by account and key (the driver's rows, as the taps')."""
+        result = self.conn.execute(statement, {"accounts": accounts})
+        for row in result.cursor.fetchall():
+            journey = _Journey(*row)
+            known[journey.account][journey.journey_key] = journey
+        result.close()
 
     def _price(self, account: str, wallet_id: str, taps: list[_Tap], start: int,
                totals: dict[tuple[int, str, int], int]) -> _Priced:
