@@ -15,9 +15,10 @@ from pathlib import Path
 import psycopg
 import pytest
 import requests
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from pos_sim.backend import server
@@ -86,6 +87,28 @@ def test_a_new_ledger_is_made_at_the_newest_revision_with_exactly_the_stores_tab
     Store.open(url).close()
     assert revision(url) == migrations.head()
     assert schema_differences(url) == []
+
+
+def test_the_journeys_of_a_ledger_at_revision_0004_are_kept_and_keyed_in_time_order(url):
+    engine = create_engine(make_url(url).set(drivername="postgresql+psycopg") if url.startswith("postgresql") else url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(migrations.config(connection), "0004")
+            connection.execute(text(
+                "INSERT INTO transit_journeys (account, journey_key, wallet_id, client_id, started_ms, legs, riders, currency,"
+                " fare, amount, paid, penalty, capped_by, summary, error, updated_at) VALUES (:account, :key, NULL, 'METRO_OPS',"
+                " :started, 1, 1, 'SGD', 320, 320, 120, 0, NULL, '2025-03-03 M01 08:00 -> M12 08:40', NULL, '2025-03-04 00:00:00+00:00')"),
+                [{"account": "ab" * 16, "key": key, "started": started} for key, started in (("tap-2", 1000), ("tap-1", 2000))])
+        Store.open(url).close()
+        assert revision(url) == migrations.head() and schema_differences(url) == []
+        with engine.connect() as connection:
+            assert inspect(connection).get_pk_constraint("transit_journeys")["constrained_columns"] == [
+                "account", "started_ms", "journey_key"]
+            kept = connection.execute(text("SELECT journey_key, started_ms, amount, paid FROM transit_journeys"
+                                           " ORDER BY account, started_ms")).all()
+        assert [tuple(row) for row in kept] == [("tap-2", 1000, 320, 120), ("tap-1", 2000, 320, 120)]
+    finally:
+        engine.dispose()
 
 
 def test_a_sqlite_ledger_of_pos_sim_0_1_0_opens_with_every_balance_and_payment_intact(tmp_path):

@@ -304,6 +304,17 @@ def test_a_journey_without_a_tap_in_or_a_tap_out_pays_the_max_fare_and_the_histo
     assert clear(backend)["charged"]["value"] == "0"
 
 
+def test_a_code_shown_again_at_another_gate_is_counted_as_a_replay_not_charged_as_a_journey(backend, gate, wallet):
+    wallet_id = wallet()
+    code = ride_code(backend, wallet_id)
+    first = trip(code, MONDAY, ("M01", "10:00"), ("M02", "10:10"))  # Z1 -> Z1 off-peak, 1.20
+    again = tap(code, "in", f"{MONDAY}T10:00:30", "M03")  # the same code at another station's gate, offline: opened
+    gate.upload([*first, again])
+    cleared = clear(backend)
+    assert (cleared["journeys"], cleared["replays"], cleared["charged"]["value"]) == (1, 1, "120")
+    assert fares_of(backend, wallet_id) == [(f"fare {MONDAY} M01 10:00 -> M02 10:10", -120)]
+
+
 def test_companions_are_capped_as_riders_of_their_own(backend, gate, wallet):
     wallet_id = wallet()
     alone, for_two = ride_code(backend, wallet_id), ride_code(backend, wallet_id, companions=1)

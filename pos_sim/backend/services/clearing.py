@@ -36,8 +36,11 @@ currency than the network's is an error on its journeys, not charged.
 In batches of ``CLEARING_BATCH`` accounts, one transaction a batch and a fixed number of statements a
 batch (bulk reads and writes, no statement per tap or per journey): the batch's accounts taken off the
 queue (DELETE ... RETURNING; an upload meanwhile puts them back), their rider rows and wallets locked,
-their taps from the checkpoint, their journeys from the checkpoint and those still owed, their cap totals
-and debts read; then written back in bulk: each wallet's new balance (never below zero), the operator's
+their taps from the checkpoint, their journeys from the checkpoint, their cap totals and debts read, and a
+debtor's journeys still owed from before its checkpoint (final: only what is paid of them can change) read
+one by one only if its wallet could pay one of them (its balance and the refunds of the journeys priced
+again against the least owed; else their total carries over, so a night's reading does not grow with the
+debts); then written back in bulk: each wallet's new balance (never below zero), the operator's
 account moved once by the batch's total (into a balance shard where writers run at once, as ``Tx.post``
 moves it), the ledger's postings and entries as ``Tx.post`` writes them (a
 posting a journey, its two legs with their balances after) in a few bulk inserts, the journeys,
@@ -60,7 +63,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, case, delete, insert, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from pos_sim.assets import METRO
@@ -328,6 +331,11 @@ class _Journey:
     summary: str
     error: str | None
 
+    def copy(self) -> _Journey:
+        """Another journey with the same values (``dataclasses.replace`` costs ten times as much: a debtor's unpaid
+        journeys are copied every night)."""
+        return _Journey(*self.row())
+
     def row(self) -> tuple[Any, ...]:
         """Its values in the order of ``JOURNEY_COLUMNS`` (but ``updated_at``)."""
         return (self.account, self.journey_key, self.wallet_id, self.client_id, self.started_ms, self.legs, self.riders,
@@ -384,7 +392,7 @@ JOURNEY_COLUMNS = (*_Journey.__dataclass_fields__, "updated_at")
 TOTAL_COLUMNS = ("account", "rider", "cap_id", "period", "spent")
 
 _accounts_in = bindparam("accounts", expanding=True)
-_JOURNEY_VALUES = ("wallet_id", "client_id", "started_ms", "legs", "riders", "currency", "fare", "amount", "paid", "penalty",
+_JOURNEY_VALUES = ("wallet_id", "client_id", "legs", "riders", "currency", "fare", "amount", "paid", "penalty",
                    "capped_by", "summary", "error", "updated_at")
 _RIDERS = (select(transit_riders.c.account, transit_riders.c.wallet_id)
            .where(transit_riders.c.account.in_(_accounts_in)).order_by(transit_riders.c.account).with_for_update())
@@ -408,9 +416,17 @@ _JOURNEYS = (select(*_JOURNEY_FIELDS)
                  transit_journeys.c.account == transit_checkpoints.c.account,
                  transit_journeys.c.started_ms >= _from_checkpoint)))
              .where(transit_checkpoints.c.account.in_(_accounts_in)))
-_OWED_JOURNEYS = (select(*_JOURNEY_FIELDS)
-                  .select_from(transit_debts.join(transit_journeys, transit_journeys.c.account == transit_debts.c.account))
+_owed = (transit_debts.join(transit_checkpoints, transit_checkpoints.c.account == transit_debts.c.account)
+         .join(transit_journeys, and_(transit_journeys.c.account == transit_debts.c.account,
+                                      transit_journeys.c.started_ms < _from_checkpoint)))
+_due = transit_journeys.c.amount - transit_journeys.c.paid
+_OWED_JOURNEYS = (select(*_JOURNEY_FIELDS).select_from(_owed)
                   .where(transit_debts.c.account.in_(_accounts_in), transit_journeys.c.amount > transit_journeys.c.paid))
+"""A debtor's unpaid journeys before its checkpoint (final: only what is paid of them can change)."""
+_OWED_SUMS = (select(transit_debts.c.account, func.min(_due), func.sum(_due)).select_from(_owed)
+              .where(transit_debts.c.account.in_(_accounts_in), transit_journeys.c.amount > transit_journeys.c.paid)
+              .group_by(transit_debts.c.account))
+"""Per debtor, the least and the total it owes for those journeys."""
 _TOTALS = select(transit_cap_totals.c.account, transit_cap_totals.c.rider, transit_cap_totals.c.cap_id,
                  transit_cap_totals.c.period, transit_cap_totals.c.spent).where(transit_cap_totals.c.account.in_(_accounts_in))
 _DELETE_TOTALS = delete(transit_cap_totals).where(transit_cap_totals.c.account.in_(_accounts_in))
@@ -421,6 +437,7 @@ _WALLETS = (select(accounts.c.id, accounts.c.kind, accounts.c.currency, accounts
 _SET_BALANCE = update(accounts).where(accounts.c.id == bindparam("wallet")).values(balance=bindparam("new_balance"))
 _UPDATE_JOURNEY = (update(transit_journeys)
                    .where(transit_journeys.c.account == bindparam("the_account"),
+                          transit_journeys.c.started_ms == bindparam("the_start"),
                           transit_journeys.c.journey_key == bindparam("the_key"))
                    .values({name: bindparam("v_" + name) for name in _JOURNEY_VALUES}))
 _SET_CHECKPOINT = (update(transit_checkpoints).where(transit_checkpoints.c.account == bindparam("the_account"))
@@ -599,13 +616,23 @@ class _Batch:
             for account, rider, cap_id, period, spent in conn.execute(_TOTALS, {"accounts": priced}):
                 if starts[account]:  # from the first tap, the totals are counted again from nothing
                     totals[account][(rider, cap_id, day_number(period))] = spent
-        known: dict[str, dict[str, _Journey]] = defaultdict(dict)
-        for statement in (_JOURNEYS, _OWED_JOURNEYS):
-            for row in conn.execute(statement, {"accounts": chunk}):
-                known[row.account][row.journey_key] = _Journey(*row)
         debts = {row.account: row for row in conn.execute(_DEBTS, {"accounts": chunk})}
         wallets = {row.id: row for row in conn.execute(_WALLETS, {"wallets": sorted(set(riders.values()))})}
         self.balances = {wallet_id: row.balance for wallet_id, row in wallets.items()}
+        known: dict[str, dict[str, _Journey]] = defaultdict(dict)
+        self._read_journeys(_JOURNEYS, chunk, known)
+        carried: dict[str, int] = {}  # a debtor's dues before its checkpoint that this run cannot collect
+        if debts:
+            payable = []
+            for account, least, total in conn.execute(_OWED_SUMS, {"accounts": sorted(debts)}):
+                # the most its wallet can hold in this run: its balance, and the refunds of its journeys priced again
+                most = self.balances.get(riders.get(account, ""), 0) + sum(j.paid for j in known[account].values())
+                if int(least) <= most:
+                    payable.append(account)
+                else:
+                    carried[account] = int(total)  # none of them can be paid: unchanged, not read one by one
+            if payable:
+                self._read_journeys(_OWED_JOURNEYS, payable, known)
 
         inserts: list[_Journey] = []
         updates: list[_Journey] = []
@@ -621,7 +648,7 @@ class _Batch:
             wallet = wallets[wallet_id]
             start = starts[account]
             before = known.get(account, {})
-            journeys = {key: replace(journey) for key, journey in before.items()}
+            journeys = {key: journey.copy() for key, journey in before.items()}
             if account in dirty:
                 try:
                     done = self._price(account, wallet_id, taps.get(account, []), start, totals[account])
@@ -642,7 +669,9 @@ class _Batch:
                             journeys[key] = replace(old, amount=0, fare=0, penalty=0, capped_by=None, summary=summary)
                     for key, journey in done.journeys.items():
                         old = before.get(key)
-                        journeys[key] = journey if old is None else replace(journey, paid=old.paid)
+                        if old is not None:
+                            journey.paid = old.paid
+                        journeys[key] = journey
             if wallet.currency != self.currency:
                 error = f"the wallet holds {wallet.currency}; fares on {self.network_id} are in {self.currency}"
                 for journey in journeys.values():
@@ -661,7 +690,8 @@ class _Batch:
                     updates.append(journey)
                 if old is None or old.amount != journey.amount:
                     run.journeys += 1
-            due = sum(j.amount - j.paid for j in journeys.values() if j.error is None and j.amount > j.paid)
+            due = carried.get(account, 0) + sum(j.amount - j.paid for j in journeys.values()
+                                                if j.error is None and j.amount > j.paid)
             if due:
                 owed[account] = (wallet_id, due)
                 run.indebted.append(account)
@@ -669,6 +699,14 @@ class _Batch:
                 run.settled.append(account)
         self._write(chunk, inserts, updates, owed, debts)
         self._write_checkpoints(checkpoints, new_totals)
+
+    def _read_journeys(self, statement: Any, accounts: list[str], known: dict[str, dict[str, _Journey]]) -> None:
+        """The journeys ``statement`` reads of ``accounts``, by account and key (the driver's rows, as the taps')."""
+        result = self.conn.execute(statement, {"accounts": accounts})
+        for row in result.cursor.fetchall():
+            journey = _Journey(*row)
+            known[journey.account][journey.journey_key] = journey
+        result.close()
 
     def _price(self, account: str, wallet_id: str, taps: list[_Tap], start: int,
                totals: dict[tuple[int, str, int], int]) -> _Priced:
@@ -840,7 +878,7 @@ class _Batch:
         if updates:
             conn.execute(_UPDATE_JOURNEY, [
                 {"v_" + name: self.at if name == "updated_at" else getattr(journey, name) for name in _JOURNEY_VALUES}
-                | {"the_account": journey.account, "the_key": journey.journey_key}
+                | {"the_account": journey.account, "the_start": journey.started_ms, "the_key": journey.journey_key}
                 for journey in updates])
         conn.execute(_DELETE_DEBTS, {"accounts": chunk})
         conn.execute(_DELETE_DEBT_DENIALS, {"accounts": chunk})

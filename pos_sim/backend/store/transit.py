@@ -12,8 +12,8 @@
   the earliest time among them (``since_ms``). An upload adds to it in the transaction that stores its
   taps; a clearing takes an account off it in the transaction that prices its taps, so no tap is ever
   missed (see clearing.py).
-- ``transit_journeys``: each journey priced, keyed by its account and the id of its first tap (its
-  tap-in, or the tap-out of an exit without one): what it costs after capping (``amount``) and what
+- ``transit_journeys``: each journey priced, keyed by its account, the time and the id of its first tap
+  (its tap-in, or the tap-out of an exit without one): what it costs after capping (``amount``) and what
   the wallet has paid of it (``paid``).
 - ``transit_checkpoints``: per account, the time before which every tap is in a journey no later
   tap can change (``before_ms``): clearing prices only the taps from there on (clearing.py).
@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, PrimaryKeyConstraint, String, Table, Text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -93,11 +93,11 @@ transit_dirty = Table(
 transit_journeys = Table(
     "transit_journeys",
     metadata,
-    Column("account", Text, primary_key=True),
-    Column("journey_key", Text, primary_key=True),
+    Column("account", Text),
+    Column("journey_key", Text),
     Column("wallet_id", Text, ForeignKey("accounts.id")),
     Column("client_id", Text, nullable=False),  # the operator paid: the one whose gate took the first tap-in
-    Column("started_ms", BigInteger, nullable=False),  # Unix milliseconds of its first tap-in
+    Column("started_ms", BigInteger, nullable=False),  # Unix milliseconds of its first tap
     Column("legs", Integer, nullable=False),
     Column("riders", Integer, nullable=False),
     Column("currency", String(3), nullable=False),
@@ -109,7 +109,9 @@ transit_journeys = Table(
     Column("summary", Text, nullable=False),
     Column("error", Text),  # why it is not charged (the wallet's currency is not the network's)
     Column("updated_at", UtcDateTime, nullable=False),
-    Index("ix_transit_journeys_account_started_ms", "account", "started_ms"),
+    # in time order within the account: a night's journeys go at the end of each account's keys, and the one
+    # index serves both a journey by its key and an account's journeys from a time on (clearing)
+    PrimaryKeyConstraint("account", "started_ms", "journey_key"),
 )
 
 transit_checkpoints = Table(
