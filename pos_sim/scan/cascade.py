@@ -21,8 +21,8 @@ machine):
    darkest and lightest (glare), and smoothed (a phone screen's moire);
 9. for 1-D codes, each candidate region whose gradients show bars with a hand's motion across the
    bars undone (a Wiener filter, two lengths);
-10. for 2-D codes, the regions up to UPSCALED_MOST_PX across at twice their size, as they are and
-   filtered as in pass 8.
+10. for 2-D codes, the regions up to UPSCALED_MOST_PX across at twice their size, as they are,
+   sharpened along a hand's motion and stretched.
 
 Every read is validated before it is returned (``valid``): EAN/UPC check digits, the CRC and
 structure of EMV payloads, the wallet code format when the caller expects a wallet code. A read
@@ -194,7 +194,7 @@ class Cascade:
                 yield stage, region.image, self._zxing.read(image, formats=self._matrix, fast=True), region.back
 
         for region in candidates:  # the places OpenCV's 1-D detector found hold 1-D codes: not read here
-            yield from matrix(region, chain(_matrix_variants(region.image), _matrix_last(region.image)))
+            yield from matrix(region, chain(_matrix_variants(region.image), _matrix_restored(region.image)))
         for region in barred:  # a hand's motion across a 1-D code's bars undone
             for length in UNBLUR_PX:
                 if not found and afford(region.image):
@@ -449,10 +449,10 @@ def _matrix_variants(image: np.ndarray, scale: int = 1) -> Iterator[tuple[str, n
     yield "stretched", np.clip((image - dark) * 255 / np.maximum(light - dark, 8), 0, 255).astype(np.uint8)
 
 
-def _matrix_last(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+def _matrix_restored(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
     """``image`` with a hand's motion (when its gradients show one) undone, a Wiener filter that holds low
     light's noise back where sharpening lifts it, and smoothed (a phone screen's moire, finer than a module,
-    fades). For 2-D codes, read after the others."""
+    fades). For 2-D codes, at the region's size only: read after ``_matrix_variants``."""
     degrees = _motion(image)
     if degrees is not None:
         yield "unblurred", _unblurred(image, MOTION_PX, degrees)
