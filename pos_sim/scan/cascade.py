@@ -16,9 +16,13 @@ machine):
 5. the frame inverted, for 1-D codes in dark mode (zxing-cpp's 1-D readers ignore inversion);
 6. each region sharpened (blur), binarised after smoothing (noise), and contrast-equalised;
 7. libzbar on each region, a different reader that gets some codes zxing-cpp misses;
-8. for 2-D codes only, each candidate region of pass 2 sharpened along a hand's motion (when its
-   gradients show one) and stretched between its local darkest and lightest (glare); then the
-   regions up to UPSCALED_MOST_PX across at twice their size, as they are and so filtered.
+8. for 2-D codes only, each candidate region of pass 2 sharpened along a hand's motion and with
+   that motion undone (a Wiener filter), when its gradients show one, stretched between its local
+   darkest and lightest (glare), and smoothed (a phone screen's moire);
+9. for 1-D codes, each candidate region whose gradients show bars with a hand's motion across the
+   bars undone (a Wiener filter, two lengths);
+10. for 2-D codes, the regions up to UPSCALED_MOST_PX across at twice their size, as they are,
+   sharpened along a hand's motion and stretched.
 
 Every read is validated before it is returned (``valid``): EAN/UPC check digits, the CRC and
 structure of EMV payloads, the wallet code format when the caller expects a wallet code. A read
@@ -27,7 +31,8 @@ is read a second time, and a different text there refuses it. Where the read is 
 1-D code, a read made only after the image was sharpened, binarised or equalised, which can make
 bars up, or libzbar's on a few scan lines, whose Code 128 misreads can pass their check) another
 reading must agree. An EAN/UPC read's place is also read strip by strip across its bars: a second
-text there refuses it. A read whose place lies in a code of stronger checks read in the same pass is
+text there refuses it. A 1-D read with a motion undone is kept only when the place, so filtered at
+each length, read strip by strip, reads its text and no other. A read whose place lies in a code of stronger checks read in the same pass is
 a misread of part of it (a UPC-A in a Code 128's bars) and is refused. A wrong read is worse than
 no read. UPC-E is not read: on cluttered frames its short symbols were the main source of false
 reads, and the terminals this simulates meet EAN-13/EAN-8.
@@ -51,7 +56,7 @@ from pos_sim.scan.decoders import Corners, Read, gray
 RETAIL = ("ean13", "ean8", "upca")  # EAN/UPC: one mod-10 check digit
 LINEAR = (*RETAIL, "code128")
 SYMBOLOGIES = ("qr", "microqr", *LINEAR)  # what the cascade reads, whichever library reads it
-DEFAULT_BUDGET_PX = 16 * 1280 * 720  # pixels read a frame: about 16 readings of a 1280x720 frame
+DEFAULT_BUDGET_PX = 20 * 1280 * 720  # pixels read a frame: about 20 readings of a 1280x720 frame
 FULL_COST = 4  # zxing-cpp with its retries reads the frame about 4 times (turned, downscaled, inverted)
 ZBAR_COST = 2  # libzbar takes about twice zxing-cpp's time a pixel
 ZBAR_LINES = 8  # libzbar scan lines that read the same text, from which its 1-D read is its own second reading
@@ -65,7 +70,10 @@ BAR_SHARE = 0.25  # the share of gradient strength within 4.5 degrees of the pea
 MOTION_ANISOTROPY = 0.6  # gradient energy across a hand's motion at most this share of that along it: a motion blur
 MOTION_PX = 6  # the line a region is sharpened along, in the region's (upscaled) pixels
 STRETCH_PX = 9  # the window of the local darkest and lightest a region is stretched between
+SMOOTH_SIGMA = 1.0  # the Gaussian a region is smoothed with: a phone screen's moire, finer than a module, fades
 UPSCALED_MOST_PX = 640  # regions read by the 2-D passes at twice their size too: a dense QR code's modules under 3 pixels
+UNBLUR_PX = (5, 7)  # the lengths of a hand's motion across a 1-D code's bars that are undone, in the region's pixels
+UNBLUR_NOISE = 0.02  # the Wiener filter's noise-to-signal ratio: how far it trusts the frequencies a motion nearly erased
 STRIP_ROWS = 16  # rows a strip of an EAN/UPC read's place is read in: zxing-cpp keeps a 1-D text two rows agree on
 
 
@@ -149,7 +157,9 @@ class Cascade:
 
         afford(frame)
         yield "fast", frame, self._read(frame, fast=True), _same
-        candidates = [_Region.candidate(frame, box, angle) for box, angle in _candidates(frame)]
+        boxes = _candidates(frame)
+        candidates = [_Region.candidate(frame, box, angle) for box, angle in boxes]
+        barred = [region for region, (_, angle) in zip(candidates, boxes) if angle is not None]  # a 1-D code's gradients
         regions = candidates
         for region in regions:
             if not any(region.holds(read.corners) for read in found.values()) and afford(region.image):
@@ -177,13 +187,22 @@ class Cascade:
         for region in regions:
             if not found and self._zbar is not None and afford(region.image, ZBAR_COST):
                 yield "zbar", region.image, self._zbar.decode(region.image), region.back
-        larger = ((region.upscaled(), 2) for region in candidates if max(region.image.shape) <= UPSCALED_MOST_PX)
-        for region, scale in chain(((region, 1) for region in candidates), larger):  # made only when reached
-            if found:  # the places OpenCV's 1-D detector found hold 1-D codes: not read here
-                return
-            for stage, image in _matrix_variants(region.image, scale):
-                if not found and afford(image):
-                    yield stage, region.image, self._zxing.read(image, formats=self._matrix, fast=True), region.back
+        def matrix(region: _Region, images: Iterator[tuple[str, np.ndarray]]) -> Iterator[tuple[str, np.ndarray, list[Read], Transform]]:
+            for stage, image in images:  # each image made only when reached
+                if found or not afford(image):
+                    return
+                yield stage, region.image, self._zxing.read(image, formats=self._matrix, fast=True), region.back
+
+        for region in candidates:  # the places OpenCV's 1-D detector found hold 1-D codes: not read here
+            yield from matrix(region, chain(_matrix_variants(region.image), _matrix_restored(region.image)))
+        for region in barred:  # a hand's motion across a 1-D code's bars undone
+            for length in UNBLUR_PX:
+                if not found and afford(region.image):
+                    yield "unblurred", region.image, self._read(_unblurred(region.image, length), fast=True, linear_only=True), region.back
+        for region in candidates:
+            if not found and max(region.image.shape) <= UPSCALED_MOST_PX:
+                larger = region.upscaled()
+                yield from matrix(larger, _matrix_variants(larger.image, 2))
 
     def _locate(self, frame: np.ndarray) -> list[np.ndarray]:
         """The corners of the 1-D codes OpenCV's detector finds in ``frame``, the largest first."""
@@ -208,13 +227,18 @@ class Cascade:
         equalised (not the image the read was made in). An EAN/UPC read that nothing confirmed is
         looked at in those images too, and a different text there refuses it (faded print and noise
         gave zxing-cpp EAN-13 misreads that these images read right). Looking there at every
-        EAN/UPC read, confirmed too, was tried: it refused true reads zxing-cpp alone keeps.
+        EAN/UPC read, confirmed too, was tried: it refused true reads zxing-cpp alone keeps. A read
+        with a hand's motion undone (``_unblurred``) is kept only when its place, undone at each of
+        UNBLUR_PX, read strip by strip (any 1-D symbology), reads its text and no other.
         """
         if read.symbology not in LINEAR:
             return False
         crop = _around(image, read.corners)
         if read.symbology in RETAIL and self._strip_texts(crop, read.corners) - {read.text}:
             return True
+        if stage == "unblurred":  # every length's image of the place, strip by strip, reads the read's text and no other
+            return set().union(*(self._strip_texts(_unblurred(crop, length), read.corners, linear=True)
+                                 for length in UNBLUR_PX)) != {read.text}
         texts = {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")}
         if not texts and self._zbar is not None and stage != "zbar":
             texts = {r.text for r in self._zbar.decode(crop) if r.lines >= ZBAR_LINES}  # a misread on a few lines refuses nothing
@@ -229,9 +253,9 @@ class Cascade:
                   for r in self._zxing.read(other, formats=self._linear, fast=True)}
         return others != {read.text} if weak else bool(others - {read.text})
 
-    def _strip_texts(self, crop: np.ndarray, corners: Corners) -> set[str]:
-        """The EAN/UPC texts zxing-cpp reads in ``crop`` (a read's place), a strip of STRIP_ROWS scan lines
-        at a time across the bars. On a whole image zxing-cpp returns the first text two scan lines
+    def _strip_texts(self, crop: np.ndarray, corners: Corners, *, linear: bool = False) -> set[str]:
+        """The EAN/UPC texts (every 1-D one when ``linear``) zxing-cpp reads in ``crop`` (a read's place), a strip of
+        STRIP_ROWS scan lines at a time across the bars. On a whole image zxing-cpp returns the first text two scan lines
         agree on and looks no further there; under strong perspective the rows where the bars are
         narrowest agreed on a misread that passed its check digit (a UPC-A in an EAN-13 whose first
         digit is 6, damage seed 89 frame 1776) while other rows read the code right. Read strip by
@@ -239,7 +263,7 @@ class Cascade:
         xs, ys = [x for x, _ in corners], [y for _, y in corners]
         across = crop if max(xs) - min(xs) >= max(ys) - min(ys) else np.ascontiguousarray(crop.T)  # scan lines run along rows
         return {r.text for top in range(0, across.shape[0], STRIP_ROWS)
-                for r in self._zxing.read(across[top : top + STRIP_ROWS], formats=self._retail, fast=True)}
+                for r in self._zxing.read(across[top : top + STRIP_ROWS], formats=self._linear if linear else self._retail, fast=True)}
 
     def _read(self, image: np.ndarray, *, fast: bool, linear_only: bool = False) -> list[Read]:
         return self._zxing.read(image, formats=self._linear if linear_only else self._formats, fast=fast)
@@ -282,9 +306,9 @@ def _around(frame: np.ndarray, corners: Corners, most_px: int = 500) -> np.ndarr
     return cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else crop
 
 
-def _candidates(frame: np.ndarray, most: int = 3) -> list[tuple[tuple[int, int, int, int], float]]:
+def _candidates(frame: np.ndarray, most: int = 3) -> list[tuple[tuple[int, int, int, int], float | None]]:
     """Where codes likely are, found on a reduced frame where strong gradients are dense: boxes
-    (x, y, w, h) and the angle that turns the bars of a 1-D code upright (0 for a 2-D code)."""
+    (x, y, w, h) and the angle that turns the bars of a 1-D code upright (None for a 2-D code, clutter)."""
     scale = 4 if frame.shape[1] > 960 else 2
     small = cv2.resize(frame, (frame.shape[1] // scale, frame.shape[0] // scale), interpolation=cv2.INTER_AREA)
     gx = cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3)
@@ -305,10 +329,10 @@ def _candidates(frame: np.ndarray, most: int = 3) -> list[tuple[tuple[int, int, 
     return found
 
 
-def _bar_angle(gx: np.ndarray, gy: np.ndarray) -> float:
+def _bar_angle(gx: np.ndarray, gy: np.ndarray) -> float | None:
     """Degrees to turn a region so its strongest shared gradient direction runs horizontally (a 1-D
-    code's bars upright), when one direction stands out as a 1-D code's does; 0 when none does
-    (a QR code, clutter). The direction is the peak of a histogram of gradient directions weighted
+    code's bars upright), when one direction stands out as a 1-D code's does (0 within 5 degrees of
+    upright); None when none does (a QR code, clutter). The direction is the peak of a histogram of gradient directions weighted
     by strength, which noise and clutter around a code spread but do not move."""
     weight = (gx * gx + gy * gy).ravel()
     direction = np.degrees(np.arctan2(gy, gx)).ravel() % 180
@@ -316,7 +340,7 @@ def _bar_angle(gx: np.ndarray, gy: np.ndarray) -> float:
     smooth = counts + np.roll(counts, 1) + np.roll(counts, -1)  # a peak split between two bins
     peak = int(np.argmax(smooth))
     if smooth[peak] < BAR_SHARE * counts.sum():
-        return 0.0
+        return None
     angle = (peak + 0.5) * 180 / ANGLE_BINS
     angle = angle - 180 if angle > 90 else angle
     return angle if abs(angle) > 5 else 0.0
@@ -330,7 +354,7 @@ class _Region:
         self.image, self.matrix, self.box = image, matrix, box
 
     @classmethod
-    def candidate(cls, frame: np.ndarray, box: tuple[int, int, int, int], angle: float) -> _Region:
+    def candidate(cls, frame: np.ndarray, box: tuple[int, int, int, int], angle: float | None) -> _Region:
         """The box (x, y, w, h), upscaled when small and turned by ``angle`` degrees on a canvas that
         holds it all."""
         x, y, w, h = box
@@ -388,6 +412,19 @@ class _Region:
         return tuple((round(float(px)), round(float(py))) for px, py in points)
 
 
+def _motion(image: np.ndarray) -> float | None:
+    """The direction of a hand's motion in ``image``, in degrees from its rows, when its gradients show one:
+    where their energy is weakest (the structure tensor's smaller eigenvector), at most MOTION_ANISOTROPY of
+    the strongest direction's; None otherwise."""
+    gx, gy = cv2.Sobel(image, cv2.CV_32F, 1, 0), cv2.Sobel(image, cv2.CV_32F, 0, 1)
+    xx, yy, xy = float((gx * gx).sum()), float((gy * gy).sum()), float((gx * gy).sum())
+    spread = np.hypot((xx - yy) / 2, xy)
+    across, along = (xx + yy) / 2 - spread, (xx + yy) / 2 + spread  # gradient energy least and most
+    if along and across < MOTION_ANISOTROPY * along:
+        return float(np.degrees(np.arctan2(2 * xy, xx - yy)) / 2 + 90)
+    return None
+
+
 def _matrix_variants(image: np.ndarray, scale: int = 1) -> Iterator[tuple[str, np.ndarray]]:
     """``image`` sharpened along a hand's motion (when its gradients show one), and stretched between its
     local darkest and lightest (glare's wash lifts the dark modules, a burnt core aside); for an image
@@ -396,12 +433,8 @@ def _matrix_variants(image: np.ndarray, scale: int = 1) -> Iterator[tuple[str, n
     would not; and in a 1-D code the bars, not a motion, decide which way the gradients run."""
     if scale > 1:
         yield "upscaled", image
-    gx, gy = cv2.Sobel(image, cv2.CV_32F, 1, 0), cv2.Sobel(image, cv2.CV_32F, 0, 1)
-    xx, yy, xy = float((gx * gx).sum()), float((gy * gy).sum()), float((gx * gy).sum())
-    spread = np.hypot((xx - yy) / 2, xy)
-    across, along = (xx + yy) / 2 - spread, (xx + yy) / 2 + spread  # gradient energy least and most
-    if along and across < MOTION_ANISOTROPY * along:
-        degrees = np.degrees(np.arctan2(2 * xy, xx - yy)) / 2 + 90  # the motion: where gradients are weakest
+    degrees = _motion(image)
+    if degrees is not None:
         length = MOTION_PX * scale
         line = np.zeros((length + 1, length + 1), np.float32)
         line[length // 2, :] = 1
@@ -414,6 +447,36 @@ def _matrix_variants(image: np.ndarray, scale: int = 1) -> Iterator[tuple[str, n
     dark = cv2.blur(cv2.erode(image, window), (side, side)).astype(np.float32)
     light = cv2.blur(cv2.dilate(image, window), (side, side)).astype(np.float32)
     yield "stretched", np.clip((image - dark) * 255 / np.maximum(light - dark, 8), 0, 255).astype(np.uint8)
+
+
+def _matrix_restored(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+    """``image`` with a hand's motion (when its gradients show one) undone, a Wiener filter that holds low
+    light's noise back where sharpening lifts it, and smoothed (a phone screen's moire, finer than a module,
+    fades). For 2-D codes, at the region's size only: read after ``_matrix_variants``."""
+    degrees = _motion(image)
+    if degrees is not None:
+        yield "unblurred", _unblurred(image, MOTION_PX, degrees)
+    yield "smoothed", cv2.GaussianBlur(image, (0, 0), SMOOTH_SIGMA)
+
+
+def _unblurred(image: np.ndarray, length: int, degrees: float = 0.0) -> np.ndarray:
+    """``image`` with a hand's motion of ``length`` pixels, ``degrees`` from its rows, undone: a Wiener filter
+    of that line. For a 1-D code with its bars upright, along the rows: only the motion across the bars
+    blurs them, whichever way the hand moved."""
+    size = length | 1
+    line = np.zeros((size, size), np.float32)
+    line[size // 2, (size - length) // 2 : (size - length) // 2 + length] = 1
+    if degrees:
+        turn = cv2.getRotationMatrix2D(((size - 1) / 2, (size - 1) / 2), -degrees, 1.0)
+        line = cv2.warpAffine(line, turn, (size, size), flags=cv2.INTER_LINEAR)
+    pad = 2 * size
+    padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE).astype(np.float32)
+    kernel = np.zeros_like(padded)
+    kernel[:size, :size] = line / line.sum()
+    response = np.fft.rfft2(np.roll(kernel, (-(size // 2), -(size // 2)), axis=(0, 1)))
+    inverse = np.conj(response) / (np.abs(response) ** 2 + UNBLUR_NOISE)
+    sharp = np.fft.irfft2(np.fft.rfft2(padded) * inverse, s=padded.shape)[pad:-pad, pad:-pad]
+    return np.clip(sharp, 0, 255).astype(np.uint8)
 
 
 def _variants(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
