@@ -7,7 +7,9 @@ temporary folder with the locked versions, and run there, away from the checkout
 1. a sale on the embedded simulator, paid by a demo customer (``pos-sim sale --customer``);
 2. a bundled scenario by name (``pos-sim scenario run demo/order-code``);
 3. a gate tap: a ride code from a wallet of ``pos-sim backend``, opened by ``pos-sim gate``;
-4. the terminal UI's first screen, from bare ``pos-sim`` in tmux.
+4. the terminal UI's first screen, from bare ``pos-sim`` in tmux;
+5. a class served to browsers (``pos-sim serve``): its pages, the browser terminal's script, and a
+   terminal session over the page's WebSocket up to its sign-in screen.
 
 Exit 0 when all pass; 1 with the first one that did not, and what it printed. Run by ``.ci/run``.
 """
@@ -23,6 +25,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+
+import websockets.sync.client
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,12 +141,47 @@ def main() -> int:
             finally:
                 subprocess.run([*tmux, "kill-server"], capture_output=True)
 
+        def served_class() -> str:
+            server = subprocess.Popen([pos_sim, "serve", "--port", "0", "--data-dir", str(work / "class")], cwd=away,
+                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                line = server.stdout.readline()
+                if not line.startswith("pos-sim serve on "):
+                    raise Failed(f"pos-sim serve did not start: {line}{server.stderr.read()[-500:]}")
+                url = line.split()[3]
+                pages = {}
+                for path in ("/", "/trainer", "/phone"):
+                    with urllib.request.urlopen(url + path, timeout=10) as answer:
+                        pages[path] = answer.read().decode()
+                script = re.search(r'<script src="([^"]+)"', pages["/"])
+                socket = re.search(r'data-session-websocket-url="([^"]+)"', pages["/"])
+                if not (script and socket and "/phone/W" in pages["/phone"]):
+                    raise Failed(f"the class's pages lack the terminal's script, its socket or the phones:\n{pages}")
+                with urllib.request.urlopen(script[1], timeout=10) as answer:
+                    answer.read()
+                screen = b""
+                with websockets.sync.client.connect(socket[1] + "?width=100&height=30", open_timeout=10) as session:
+                    deadline = time.monotonic() + 60
+                    while b"Operator" not in screen and time.monotonic() < deadline:
+                        try:
+                            message = session.recv(timeout=1)
+                        except TimeoutError:
+                            continue
+                        screen += message if isinstance(message, bytes) else message.encode()
+                if b"Operator" not in screen:
+                    raise Failed(f"the served terminal showed no sign-in screen within 60 s: {screen[-300:]!r}")
+            finally:
+                server.terminate()
+                server.wait(timeout=20)
+            return "pages, script and a terminal session's sign-in screen"
+
         step("sdist and wheel built", build)
         step("installed in a clean venv (locked versions)", install)
         step("sale on the embedded simulator", sale)
         step("bundled scenario by name", scenario)
         step("gate tap", gate)
         step("terminal UI's first screen (bare pos-sim)", first_screen)
+        step("class served to browsers (pos-sim serve)", served_class)
     except Failed as exc:
         print(f"FAIL {exc}", file=sys.stderr)
         return 1
