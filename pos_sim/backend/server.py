@@ -99,10 +99,16 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def stop_as_ctrl_c() -> None:
+    """A service manager's stop (SIGTERM) ends this process as Ctrl-C does, its clean-ups run (uvicorn
+    re-raises the signal it caught once it has shut down: its default would end the process there)."""
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
 def serve_forever(gateway: Gateway, host: str, port: int, on_ready) -> None:
     """Serve in the foreground until interrupted; ``on_ready(url)`` is called once it listens."""
     running = start(gateway, host, port)
-    signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop ends it as Ctrl-C does
+    stop_as_ctrl_c()
     on_ready(running.url)
     try:
         running.wait()

@@ -50,6 +50,7 @@ def add_serve_command(commands: argparse._SubParsersAction) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from pos_sim.backend.server import stop_as_ctrl_c
     from pos_sim.scenarios.simulator import Simulator
     from pos_sim.terminal.settings import DEFAULT_CATALOGUE, read_catalogue_file
     from pos_sim.web.certificate import class_certificate, given_certificate, names_of_this_machine
@@ -83,6 +84,7 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"pos-sim serve on {served} (the class in {data_dir}; its simulator on {url})\n"
               f"  terminals  {served}/{query}\n  trainer    {served}/trainer{query}\n  phones     {served}/phone{query}"
               + (f"\n  certificate SHA-256 {tls.fingerprint}" if tls else ""), flush=True)
+        stop_as_ctrl_c()  # the simulator and the sessions' terminals stopped, not left running
         https = {"ssl_certfile": str(tls.cert_file), "ssl_keyfile": str(tls.key_file)} if tls else {}
         uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="websockets-sansio", **https)).run(sockets=[listening])
     return EXIT_OK

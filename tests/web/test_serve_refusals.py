@@ -157,3 +157,23 @@ def test_a_killed_terminal_ends_its_session_and_its_payment_is_resolved(served):
         states = [entry.state for entry in journal.entries()]
     assert states in ([State.CANCELLED], [State.NOT_PROCESSED])
     assert ended["recovered"] == [f"T01-000001 {states[0].value}"]
+
+
+def test_a_service_managers_stop_ends_the_class_with_its_simulator_and_terminals(tmp_path):
+    served = start_serve(tmp_path / "class")
+    try:
+        with connect(socket_url(served), open_timeout=10) as socket:
+            until(socket, served.backend_url)  # a session's terminal is up
+            terminal = tui_process(served.data_dir / "terminals" / "T01" / "status.json")
+            served.process.send_signal(signal.SIGTERM)  # systemctl stop, docker stop, kill
+            served.process.wait(timeout=60)
+    finally:
+        if served.process.poll() is None:
+            served.process.kill()
+    assert served.process.returncode == 130  # ended as ctrl+c ends it
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{terminal}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{terminal}").exists(), "the session's pos-sim tui was left running"
+    with pytest.raises(requests.ConnectionError):  # the simulator is stopped, its port closed
+        requests.get(served.backend_url, timeout=5)
