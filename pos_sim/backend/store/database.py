@@ -251,6 +251,11 @@ class Store:
             self._group.waiting.append(then)
             return True
 
+    def joined(self) -> int:
+        """How many calls wait for the open group's commit (``on_commit``); 0 if no group is open."""
+        group = self._group
+        return 0 if group is None else len(group.waiting)
+
     def commit_group(self) -> StoreError | None:
         """Commit the open group, if any; the StoreError that undid it, if it failed (its waiters are told)."""
         with self._queue:
