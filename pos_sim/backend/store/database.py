@@ -76,8 +76,8 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
     Temporary storage in memory: each call of a group is a savepoint (``Store.grouping``), and SQLite keeps the
     pages a savepoint may have to restore in a sub-journal that spills to a temporary file past 64 KiB, about
-    every third pay (a file made, written and deleted: 8 system calls and 8 page writes a pay, measured with
-    strace); in memory, none of that. Sorts and temporary tables are kept in memory too."""
+    every third pay (a file made, written and deleted: about 8 page writes a pay, measured with strace); in
+    memory, none of that. Sorts and temporary tables are kept in memory too."""
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     for pragma in (
