@@ -65,6 +65,8 @@ AMS_MAX_BODY = 64 * 1024
 an order of a couple of hundred goods lines."""
 ADMIN_MAX_BODY = 64 * 1024
 """The longest /sim request body taken: the largest, a full rate table or an RSA-8192 public key, is a few KB."""
+GROUP_TURNS = 8
+"""The most turns of the event loop a group of AMS calls waits for more calls to join it before it is committed."""
 
 
 def _loopback(request: Request) -> bool:
@@ -158,21 +160,6 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None
             return b"".join(chunks)
 
 
-async def _committed(store: Store) -> None:
-    """Once the transactions of the store's open group are committed (``Store.grouping``); a StoreError if
-    they were undone. The commit is made once the calls already read have joined the group: one fsync for all."""
-    loop = asyncio.get_running_loop()
-    done = loop.create_future()
-
-    def settle(failed: StoreError | None) -> None:
-        if not loop.is_closed():  # else the server stopped: no one is left to answer
-            loop.call_soon_threadsafe(_settle, done, failed)
-
-    if store.on_commit(settle):
-        loop.call_soon(store.commit_group)
-        await done
-
-
 def _settle(done: asyncio.Future[None], failed: StoreError | None) -> None:
     if done.cancelled():
         return
@@ -204,6 +191,35 @@ class Edge:
     def __init__(self, admin: ASGIApp, gateway: Gateway) -> None:
         self.admin = admin
         self.gateway = gateway
+        self._committing = False  # a commit of the open group is coming (_commit_when_read)
+
+    async def _committed(self) -> None:
+        """Once the transactions of the store's open group are committed (``Store.grouping``); a StoreError if
+        they were undone."""
+        store = self.gateway.store
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+
+        def settle(failed: StoreError | None) -> None:
+            if not loop.is_closed():  # else the server stopped: no one is left to answer
+                loop.call_soon_threadsafe(_settle, done, failed)
+
+        if store.on_commit(settle):
+            if not self._committing:
+                self._committing = True
+                loop.call_soon(self._commit_when_read, loop, 0, 0)
+            await done
+
+    def _commit_when_read(self, loop: asyncio.AbstractEventLoop, joined: int, turns: int) -> None:
+        """Commit the open group once a turn of the loop added no call to it (the calls already received have
+        joined it), or after ``GROUP_TURNS`` turns: one fsync for all of them."""
+        store = self.gateway.store
+        now_joined = store.joined()
+        if now_joined and now_joined != joined and turns < GROUP_TURNS:
+            loop.call_soon(self._commit_when_read, loop, now_joined, turns + 1)
+            return
+        self._committing = False
+        store.commit_group()
 
     async def _answer(self, *args: Any) -> Answer:
         """``Gateway.answer``, where the store runs it fastest (see the class's docstring)."""
@@ -214,7 +230,7 @@ class Edge:
             with store.grouping():
                 return self.gateway.answer(*args)
         finally:  # a call that failed may have done some of its work in the group (a fault spent)
-            await _committed(store)
+            await self._committed()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
