@@ -86,10 +86,9 @@ def _same(corners: Corners) -> Corners:
 
 def valid(read: Read, expect: str | None = None) -> bool:
     """Whether ``read`` passes the checks its content allows; ``expect`` a kind from codes.KINDS."""
-    if read.symbology in ("ean13", "ean8", "upca"):
-        try:
-            codes.gs1.decode(read.text).validate()
-        except CodeError:
+    if read.symbology in RETAIL:  # the symbol's own check digit: a price check digit is a store's rule, not the symbol's
+        if codes.gs1.SYMBOLOGIES.get(len(read.text)) != read.symbology or not read.text.isdigit() \
+                or read.text[-1] != codes.gs1.check_digit(read.text[:-1]):
             return False
     kind = codes.classify(read.text).kind
     if kind in ("emv-mpm", "emv-cpm") and read.symbology in LINEAR:
@@ -470,12 +469,15 @@ def _unblurred(image: np.ndarray, length: int, degrees: float = 0.0) -> np.ndarr
         turn = cv2.getRotationMatrix2D(((size - 1) / 2, (size - 1) / 2), -degrees, 1.0)
         line = cv2.warpAffine(line, turn, (size, size), flags=cv2.INTER_LINEAR)
     pad = 2 * size
-    padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE).astype(np.float32)
-    kernel = np.zeros_like(padded)
+    height, width = image.shape[0] + 2 * pad, image.shape[1] + 2 * pad
+    tall, wide = cv2.getOptimalDFTSize(height), cv2.getOptimalDFTSize(width)  # sizes OpenCV's DFT is fast at
+    padded = cv2.copyMakeBorder(image, pad, pad + tall - height, pad, pad + wide - width, cv2.BORDER_REPLICATE)
+    kernel = np.zeros((tall, wide), np.float32)
     kernel[:size, :size] = line / line.sum()
-    response = np.fft.rfft2(np.roll(kernel, (-(size // 2), -(size // 2)), axis=(0, 1)))
-    inverse = np.conj(response) / (np.abs(response) ** 2 + UNBLUR_NOISE)
-    sharp = np.fft.irfft2(np.fft.rfft2(padded) * inverse, s=padded.shape)[pad:-pad, pad:-pad]
+    response = cv2.dft(np.roll(kernel, (-(size // 2), -(size // 2)), axis=(0, 1)), flags=cv2.DFT_COMPLEX_OUTPUT)
+    spectrum = cv2.mulSpectrums(cv2.dft(padded.astype(np.float32), flags=cv2.DFT_COMPLEX_OUTPUT), response, 0, conjB=True)
+    spectrum /= (response[..., 0] ** 2 + response[..., 1] ** 2 + UNBLUR_NOISE)[..., None]
+    sharp = cv2.idft(spectrum, flags=cv2.DFT_SCALE | cv2.DFT_REAL_OUTPUT)[pad : pad + image.shape[0], pad : pad + image.shape[1]]
     return np.clip(sharp, 0, 255).astype(np.uint8)
 
 
