@@ -40,6 +40,7 @@ reads, and the terminals this simulates meet EAN-13/EAN-8.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -73,6 +74,9 @@ STRETCH_PX = 9  # the window of the local darkest and lightest a region is stret
 SMOOTH_SIGMA = 1.0  # the Gaussian a region is smoothed with: a phone screen's moire, finer than a module, fades
 UPSCALED_MOST_PX = 640  # regions read by the 2-D passes at twice their size too: a dense QR code's modules under 3 pixels
 UNBLUR_PX = (5, 7)  # the lengths of a hand's motion across a 1-D code's bars that are undone, in the region's pixels
+DEFOCUS_PX = (2.5, 3.5, 5.0)  # the radii of a lens's defocus undone across a 1-D code's bars, in the region's pixels
+DEFOCUS_GAIN = 1.1  # the radius undone in a 2-D code's region, as a share of the one its edges show (which runs low)
+DEFOCUS_LEAST_PX = 1.5  # a smaller radius is no defocus to undo (a sharp region's edges show about 1)
 UNBLUR_NOISE = 0.02  # the Wiener filter's noise-to-signal ratio: how far it trusts the frequencies a motion nearly erased
 STRIP_ROWS = 16  # rows a strip of an EAN/UPC read's place is read in: zxing-cpp keeps a 1-D text two rows agree on
 
@@ -198,6 +202,10 @@ class Cascade:
             for length in UNBLUR_PX:
                 if not found and afford(region.image):
                     yield "unblurred", region.image, self._read(_unblurred(region.image, length), fast=True, linear_only=True), region.back
+        for region in barred + located:  # a lens's defocus across a 1-D code's bars undone
+            for radius in DEFOCUS_PX:
+                if not found and afford(region.image):
+                    yield "refocused", region.image, self._read(_refocused(region.image, radius), fast=True, linear_only=True), region.back
         for region in candidates:
             if not found and max(region.image.shape) <= UPSCALED_MOST_PX:
                 larger = region.upscaled()
@@ -235,9 +243,9 @@ class Cascade:
         crop = _around(image, read.corners)
         if read.symbology in RETAIL and self._strip_texts(crop, read.corners) - {read.text}:
             return True
-        if stage == "unblurred":  # every length's image of the place, strip by strip, reads the read's text and no other
-            return set().union(*(self._strip_texts(_unblurred(crop, length), read.corners, linear=True)
-                                 for length in UNBLUR_PX)) != {read.text}
+        if stage in RESTORED:  # every kernel's image of the place, strip by strip, reads the read's text and no other
+            return set().union(*(self._strip_texts(restore(crop, size), read.corners, linear=True)
+                                 for restore, size in RESTORED[stage])) != {read.text}
         texts = {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")}
         if not texts and self._zbar is not None and stage != "zbar":
             texts = {r.text for r in self._zbar.decode(crop) if r.lines >= ZBAR_LINES}  # a misread on a few lines refuses nothing
@@ -455,6 +463,9 @@ def _matrix_restored(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
     degrees = _motion(image)
     if degrees is not None:
         yield "unblurred", _unblurred(image, MOTION_PX, degrees)
+    radius = _defocus_radius(image)
+    if radius >= DEFOCUS_LEAST_PX:
+        yield "refocused", _wiener(image, _disc(DEFOCUS_GAIN * radius))
     yield "smoothed", cv2.GaussianBlur(image, (0, 0), SMOOTH_SIGMA)
 
 
@@ -468,13 +479,49 @@ def _unblurred(image: np.ndarray, length: int, degrees: float = 0.0) -> np.ndarr
     if degrees:
         turn = cv2.getRotationMatrix2D(((size - 1) / 2, (size - 1) / 2), -degrees, 1.0)
         line = cv2.warpAffine(line, turn, (size, size), flags=cv2.INTER_LINEAR)
+    return _wiener(image, line)
+
+
+def _refocused(image: np.ndarray, radius: float) -> np.ndarray:
+    """``image`` of a 1-D code, bars upright, with a lens's defocus of ``radius`` pixels undone: a Wiener filter of
+    the disc's spread across the bars (a half ellipse: the chord of the disc at each distance from its centre).
+    A disc wipes out bars whose width is near its diameter's zeros, where a Gaussian only fades them."""
+    half = math.ceil(radius)
+    x = np.arange(-half, half + 1, dtype=np.float32)
+    spread = np.zeros((2 * half + 1, 2 * half + 1), np.float32)
+    spread[half] = np.sqrt(np.clip(radius * radius - x * x, 0, None)) + 1e-3
+    return _wiener(image, spread)
+
+
+def _defocus_radius(image: np.ndarray) -> float:
+    """The radius, in pixels, of the lens's disc of confusion that would blur ``image``'s sharpest edges as they are:
+    a disc of radius r spreads a step between dark and light over 2r, its steepest slope 2 / (pi r) of the step.
+    The step is the image's range (2nd to 98th percentile), the slope its strongest gradients' (99.5th)."""
+    smooth = cv2.GaussianBlur(image, (0, 0), 1.0).astype(np.float32)
+    gx, gy = cv2.Sobel(smooth, cv2.CV_32F, 1, 0) / 8, cv2.Sobel(smooth, cv2.CV_32F, 0, 1) / 8
+    dark, light = np.percentile(smooth, (2, 98))
+    steepest = float(np.percentile(np.hypot(gx, gy), 99.5))
+    return 2 * float(light - dark) / (math.pi * steepest) if steepest > 0 else 0.0
+
+
+def _disc(radius: float) -> np.ndarray:
+    """A lens's disc of confusion of ``radius`` pixels, its rim antialiased."""
+    half = math.ceil(radius) + 1
+    y, x = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float32)
+    return np.clip(radius + 0.5 - np.hypot(x, y), 0, 1)
+
+
+def _wiener(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """``image`` with the blur of ``kernel`` (square, odd, centred) undone by a Wiener filter of noise-to-signal
+    ratio UNBLUR_NOISE, on OpenCV's DFT (at the sizes it is fast at), the borders replicated."""
+    size = kernel.shape[0]
     pad = 2 * size
     height, width = image.shape[0] + 2 * pad, image.shape[1] + 2 * pad
     tall, wide = cv2.getOptimalDFTSize(height), cv2.getOptimalDFTSize(width)  # sizes OpenCV's DFT is fast at
     padded = cv2.copyMakeBorder(image, pad, pad + tall - height, pad, pad + wide - width, cv2.BORDER_REPLICATE)
-    kernel = np.zeros((tall, wide), np.float32)
-    kernel[:size, :size] = line / line.sum()
-    response = cv2.dft(np.roll(kernel, (-(size // 2), -(size // 2)), axis=(0, 1)), flags=cv2.DFT_COMPLEX_OUTPUT)
+    placed = np.zeros((tall, wide), np.float32)
+    placed[:size, :size] = kernel / kernel.sum()
+    response = cv2.dft(np.roll(placed, (-(size // 2), -(size // 2)), axis=(0, 1)), flags=cv2.DFT_COMPLEX_OUTPUT)
     spectrum = cv2.mulSpectrums(cv2.dft(padded.astype(np.float32), flags=cv2.DFT_COMPLEX_OUTPUT), response, 0, conjB=True)
     spectrum /= (response[..., 0] ** 2 + response[..., 1] ** 2 + UNBLUR_NOISE)[..., None]
     sharp = cv2.idft(spectrum, flags=cv2.DFT_SCALE | cv2.DFT_REAL_OUTPUT)[pad : pad + image.shape[0], pad : pad + image.shape[1]]
@@ -487,3 +534,8 @@ def _variants(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
     smooth = cv2.GaussianBlur(image, (0, 0), 1.5)
     yield "binarised", cv2.adaptiveThreshold(smooth, 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY, 31, 3)
     yield "equalised", cv2.createCLAHE(clipLimit=3.0, tileGridSize=(4, 4)).apply(smooth)
+
+
+# the 1-D stages whose images undo a blur: each image's filter and its kernel's size, for Cascade._disputed
+RESTORED = {"unblurred": [(_unblurred, length) for length in UNBLUR_PX],
+            "refocused": [(_refocused, radius) for radius in DEFOCUS_PX]}
