@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from pos_sim.domain.codes import gs1, schemes, wallet
+from pos_sim.domain.errors import CodeError
 from pos_sim.render.barcodes import barcode_image, qr_image
 from pos_sim.scan import cascade, damage, decoders, photos
 from pos_sim.scan.cascade import Cascade
@@ -248,3 +249,30 @@ def test_a_qr_code_under_a_hands_motion_in_low_light_is_read_with_the_motion_und
     frame, image = bench.make_photo(62, 97, "motion-blur+low-light", "qr", (640, 480))
     assert decoders.load("zxing").decode(image) == []
     assert [(r.text, r.decoder) for r in Cascade().decode(image)] == [(frame.text, "cascade:unblurred")]
+
+
+def test_a_upca_of_number_system_2_is_read_as_a_upca_of_12_digits():
+    """A UPC-A beginning with 2 (in-store, variable measure) whose price check digit does not follow a store rule is
+    still the symbol its own check digit says: zxing-cpp reads it, so the cascade must too."""
+    text = gs1.make_upca("21234567890")
+    with pytest.raises(CodeError, match="price check digit"):
+        gs1.decode(text).validate()
+    image = in_frame(barcode_image("upca", text, module_px=3))
+    assert [(r.symbology, r.text) for r in decoders.load("zxing").decode(image)] == [("upca", text)]
+    assert [(r.symbology, r.text) for r in Cascade().decode(image)] == [("upca", text)]
+
+
+def test_an_out_of_focus_ean13_that_every_other_pass_misses_is_read_with_the_defocus_undone():
+    image = photos.photograph([(barcode_image("ean13", EAN, module_px=5), 5)], [5.0], (640, 480), ("defocus",), 0.85,
+                              np.random.default_rng(1))
+    assert decoders.load("zxing").decode(image) == []
+    [read] = Cascade().decode(image)
+    assert (read.symbology, read.text, read.decoder) == ("ean13", EAN, "cascade:refocused")
+
+
+def test_an_out_of_focus_qr_code_is_read_with_the_defocus_its_edges_show_undone():
+    image = photos.photograph([(qr_image(PAYNOW, module_px=6), 6)], [6.0], (640, 480), ("defocus",), 0.9,
+                              np.random.default_rng(0))
+    assert decoders.load("zxing").decode(image) == []
+    [read] = Cascade().decode(image)
+    assert (read.text, read.decoder) == (PAYNOW, "cascade:refocused")
