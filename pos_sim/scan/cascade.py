@@ -78,6 +78,9 @@ DEFOCUS_PX = (2.5, 3.5, 5.0)  # the radii of a lens's defocus undone across a 1-
 DEFOCUS_GAIN = 1.1  # the radius undone in a 2-D code's region, as a share of the one its edges show (which runs low)
 DEFOCUS_LEAST_PX = 1.5  # a smaller radius is no defocus to undo (a sharp region's edges show about 1)
 UNBLUR_NOISE = 0.02  # the Wiener filter's noise-to-signal ratio: how far it trusts the frequencies a motion nearly erased
+EAN8_MODULES = 67  # an EAN-8's modules, guard to guard
+QUIET_MODULES = 6  # of an EAN-8's 7-module quiet zone, how far beyond its guards the paper must be quiet
+QUIET_SHARE = 0.5  # the swing beyond an EAN-8's guards, as a share of the swing across its bars, that is bars
 STRIP_ROWS = 16  # rows a strip of an EAN/UPC read's place is read in: zxing-cpp keeps a 1-D text two rows agree on
 
 
@@ -138,12 +141,14 @@ class Cascade:
                 if any(_check_strength(other) > _check_strength(read) and _about(_centre(read.corners), other.corners)
                        and valid(other) for other in reads):
                     continue  # a misread of part of a code whose checks are stronger (a UPC-A in a Code 128's bars)
+                if read.symbology == "ean8" and not _quiet(seen, read.corners):
+                    continue  # bars run on past an EAN-8's guards: the middle of a longer code (a UPC-A's holds one)
                 rivals = any(other.text != read.text and _overlap(other.corners, read.corners) for other in reads)
                 if self._disputed(seen, read, stage, rivals):
                     continue
                 found[key] = replace(read, corners=back(read.corners), decoder=f"{self.name}:{stage}")
         ms = (time.perf_counter() - started) * 1000  # reported, never a reason to stop
-        return [replace(read, ms=ms) for read in found.values()]
+        return [replace(read, ms=ms) for read in found.values() if not _within_stronger(read, found.values())]
 
     def _passes(self, frame: np.ndarray, found: dict) -> Iterator[tuple[str, np.ndarray, list[Read], Transform]]:
         """(stage, the image the reads are in, the reads, the map of their corners to the frame),
@@ -172,6 +177,7 @@ class Cascade:
         reserved = 0
         afford(frame, FULL_COST)  # its share, reserved so far, now spent
         yield "full", frame, self._read(frame, fast=False), _same
+        located: list[_Region] = []
         if not found and afford(frame, LOCATE_COST):
             located = [_Region.located(frame, corners) for corners in self._locate(frame)]
             for region in located:
@@ -284,6 +290,61 @@ def _check_strength(read: Read) -> int:
     if read.symbology == "code128":
         return 2 if len(read.text) >= STRONG_CODE128 else 0
     return 1 if read.symbology in ("ean13", "upca") else 0
+
+
+def _within_stronger(read: Read, found) -> bool:
+    """Whether ``read``, a 1-D read, lies in the place of another 1-D read of stronger checks made in any pass: a
+    misread of part of its bars (a scan line across a tilted UPC-A's bars reads an EAN-8 there)."""
+    return read.symbology in LINEAR and any(
+        other.symbology in LINEAR and _check_strength(other) > _check_strength(read)
+        and _about(_centre(read.corners), other.corners) for other in found)
+
+
+def _quiet(image: np.ndarray, corners: Corners) -> bool:
+    """Whether the paper beyond each end of the EAN-8 read at ``corners`` is quiet for QUIET_MODULES of its modules:
+    no swing there of more than QUIET_SHARE of the swing across its bars. The scan line runs between the middles of
+    two opposite sides, the pair across which the image crosses its mean most often (the bars). The middle 67
+    modules of every UPC-A and of many EAN-13s make an EAN-8 whose guards are parts of the digits beside them; one
+    in ten passes its check digit. Where the image ends before the quiet zone does, what is there is judged."""
+    points = [np.array(p, np.float32) for p in corners]
+    best: tuple[int, np.ndarray, np.ndarray, float] | None = None
+    for a, b, c, d in ((0, 3, 1, 2), (0, 1, 3, 2)):  # left and right ends; top and bottom ends
+        start, end = (points[a] + points[b]) / 2, (points[c] + points[d]) / 2
+        length = float(np.linalg.norm(end - start))
+        if length < EAN8_MODULES:
+            continue
+        inside = _profile(image, start, end, np.arange(0, length + 1, dtype=np.float32) / length)
+        crossings = int(np.count_nonzero(np.diff(np.sign(inside - inside.mean())))) if inside.size else 0
+        if best is None or crossings > best[0]:
+            best = (crossings, start, end, float(np.ptp(inside)) if inside.size else 0.0)
+    if best is None:
+        return True  # too short to measure: the other checks decide
+    _, start, end, swing = best
+    length = float(np.linalg.norm(end - start))
+    along, module = (end - start) / length, length / EAN8_MODULES
+    beyond = np.arange(1, QUIET_MODULES * module + 1, dtype=np.float32) / (QUIET_MODULES * module)
+    for near, far in ((end + along * module / 2, end + along * QUIET_MODULES * module),
+                      (start - along * module / 2, start - along * QUIET_MODULES * module)):
+        outside = _profile(image, near, far, beyond)
+        if outside.size > 2 and float(np.ptp(outside)) > QUIET_SHARE * swing:
+            return False
+    return True
+
+
+def _profile(image: np.ndarray, start: np.ndarray, end: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """The image's values along the line from ``start`` to ``end`` at ``steps`` (shares of the way), within the
+    image, averaged over three parallel lines a pixel apart (noise)."""
+    points = start[None, :] + steps[:, None] * (end - start)[None, :]
+    inside = (points[:, 0] >= 0) & (points[:, 0] <= image.shape[1] - 1) & (points[:, 1] >= 0) & (points[:, 1] <= image.shape[0] - 1)
+    points = points[inside]
+    if not len(points):
+        return np.zeros(0, np.float32)
+    direction = (end - start) / max(float(np.linalg.norm(end - start)), 1e-6)
+    normal = np.array([-direction[1], direction[0]], np.float32)
+    rows = [cv2.remap(image, (points[:, 0] + k * normal[0])[None].astype(np.float32),
+                      (points[:, 1] + k * normal[1])[None].astype(np.float32), cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_REPLICATE)[0] for k in (-1, 0, 1)]
+    return np.mean(rows, axis=0, dtype=np.float32)
 
 
 def _overlap(a: Corners, b: Corners) -> bool:

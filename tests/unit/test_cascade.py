@@ -276,3 +276,14 @@ def test_an_out_of_focus_qr_code_is_read_with_the_defocus_its_edges_show_undone(
     assert decoders.load("zxing").decode(image) == []
     [read] = Cascade().decode(image)
     assert (read.text, read.decoder) == (PAYNOW, "cascade:refocused")
+
+
+def test_the_ean8_in_the_middle_of_a_tilted_upca_is_no_read():
+    """The middle 67 modules of this UPC-A make an EAN-8 (04623274) whose guards are parts of the digits beside it, and
+    its check digit passes: a scan line across the tilted code's bars reads it, and zxing-cpp alone returns it. Bars
+    run on past its guards where its quiet zone should be."""
+    upca = "930462327462"
+    image = photos.photograph([(barcode_image("upca", upca, module_px=2), 2)], [2.0], (320, 240), ("steep-angle",), 0.5,
+                              np.random.default_rng(3))
+    assert [(r.symbology, r.text) for r in decoders.load("zxing").decode(image)] == [("ean8", "04623274")]
+    assert [(r.symbology, r.text) for r in Cascade().decode(image)] == [("upca", upca)]
