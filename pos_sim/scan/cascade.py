@@ -18,22 +18,28 @@ machine):
 7. libzbar on each region, a different reader that gets some codes zxing-cpp misses;
 8. for 2-D codes only, each candidate region of pass 2 sharpened along a hand's motion and with
    that motion undone (a Wiener filter), when its gradients show one, stretched between its local
-   darkest and lightest (glare), and smoothed (a phone screen's moire);
+   darkest and lightest (glare), with a lens's defocus undone (a Wiener filter of a disc, of the
+   radius the region's sharpest edges show), and smoothed (a phone screen's moire);
 9. for 1-D codes, each candidate region whose gradients show bars with a hand's motion across the
-   bars undone (a Wiener filter, two lengths);
+   bars undone (a Wiener filter, two lengths); then those regions and the detector's with a lens's
+   defocus undone across the bars (a phone without autofocus held close: the disc's spread, at
+   three shares of the radius the region's edges show);
 10. for 2-D codes, the regions up to UPSCALED_MOST_PX across at twice their size, as they are,
    sharpened along a hand's motion and stretched.
 
-Every read is validated before it is returned (``valid``): EAN/UPC check digits, the CRC and
+Every read is validated before it is returned (``valid``): EAN/UPC check digits (the symbol's own:
+a store's price check digit in a number-system-2 UPC-A is the till's business, not the scanner's), the CRC and
 structure of EMV payloads, the wallet code format when the caller expects a wallet code. A read
 that validates is kept when nothing disagrees with it (``Cascade._disputed``): a 1-D read's place
 is read a second time, and a different text there refuses it. Where the read is weak (a short
 1-D code, a read made only after the image was sharpened, binarised or equalised, which can make
 bars up, or libzbar's on a few scan lines, whose Code 128 misreads can pass their check) another
 reading must agree. An EAN/UPC read's place is also read strip by strip across its bars: a second
-text there refuses it. A 1-D read with a motion undone is kept only when the place, so filtered at
-each length, read strip by strip, reads its text and no other. A read whose place lies in a code of stronger checks read in the same pass is
-a misread of part of it (a UPC-A in a Code 128's bars) and is refused. A wrong read is worse than
+text there refuses it. A 1-D read with a motion or a defocus undone is kept only when the place, so
+filtered at each length or radius, read strip by strip, reads its text and no other. A read whose
+place lies in a code of stronger checks read in the same pass is a misread of part of it (a UPC-A
+in a Code 128's bars) and is refused; so is a 1-D read in the place of a stronger 1-D read of any
+pass, and an EAN-8 whose quiet zone holds bars (``_quiet``: the middle of a UPC-A or EAN-13). A wrong read is worse than
 no read. UPC-E is not read: on cluttered frames its short symbols were the main source of false
 reads, and the terminals this simulates meet EAN-13/EAN-8.
 """
@@ -74,7 +80,7 @@ STRETCH_PX = 9  # the window of the local darkest and lightest a region is stret
 SMOOTH_SIGMA = 1.0  # the Gaussian a region is smoothed with: a phone screen's moire, finer than a module, fades
 UPSCALED_MOST_PX = 640  # regions read by the 2-D passes at twice their size too: a dense QR code's modules under 3 pixels
 UNBLUR_PX = (5, 7)  # the lengths of a hand's motion across a 1-D code's bars that are undone, in the region's pixels
-DEFOCUS_PX = (2.5, 3.5, 5.0)  # the radii of a lens's defocus undone across a 1-D code's bars, in the region's pixels
+DEFOCUS_SHARES = (1.0, 0.8, 1.2)  # the radii of a lens's defocus undone across a 1-D code's bars: of the one its edges show
 DEFOCUS_GAIN = 1.1  # the radius undone in a 2-D code's region, as a share of the one its edges show (which runs low)
 DEFOCUS_LEAST_PX = 1.5  # a smaller radius is no defocus to undo (a sharp region's edges show about 1)
 UNBLUR_NOISE = 0.02  # the Wiener filter's noise-to-signal ratio: how far it trusts the frequencies a motion nearly erased
@@ -209,9 +215,9 @@ class Cascade:
                 if not found and afford(region.image):
                     yield "unblurred", region.image, self._read(_unblurred(region.image, length), fast=True, linear_only=True), region.back
         for region in barred + located:  # a lens's defocus across a 1-D code's bars undone
-            for radius in DEFOCUS_PX:
+            for share in DEFOCUS_SHARES if _defocus_radius(region.image) >= DEFOCUS_LEAST_PX else ():
                 if not found and afford(region.image):
-                    yield "refocused", region.image, self._read(_refocused(region.image, radius), fast=True, linear_only=True), region.back
+                    yield "refocused", region.image, self._read(_refocus(region.image, share), fast=True, linear_only=True), region.back
         for region in candidates:
             if not found and max(region.image.shape) <= UPSCALED_MOST_PX:
                 larger = region.upscaled()
@@ -572,6 +578,11 @@ def _disc(radius: float) -> np.ndarray:
     return np.clip(radius + 0.5 - np.hypot(x, y), 0, 1)
 
 
+def _refocus(image: np.ndarray, share: float) -> np.ndarray:
+    """``image`` of a 1-D code, bars upright, with ``share`` of the defocus its edges show undone across its bars."""
+    return _refocused(image, share * _defocus_radius(image))
+
+
 def _wiener(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """``image`` with the blur of ``kernel`` (square, odd, centred) undone by a Wiener filter of noise-to-signal
     ratio UNBLUR_NOISE, on OpenCV's DFT (at the sizes it is fast at), the borders replicated."""
@@ -599,4 +610,4 @@ def _variants(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
 
 # the 1-D stages whose images undo a blur: each image's filter and its kernel's size, for Cascade._disputed
 RESTORED = {"unblurred": [(_unblurred, length) for length in UNBLUR_PX],
-            "refocused": [(_refocused, radius) for radius in DEFOCUS_PX]}
+            "refocused": [(_refocus, share) for share in DEFOCUS_SHARES]}
