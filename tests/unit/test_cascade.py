@@ -287,3 +287,12 @@ def test_the_ean8_in_the_middle_of_a_tilted_upca_is_no_read():
                               np.random.default_rng(3))
     assert [(r.symbology, r.text) for r in decoders.load("zxing").decode(image)] == [("ean8", "04623274")]
     assert [(r.symbology, r.text) for r in Cascade().decode(image)] == [("upca", upca)]
+
+
+def test_a_long_code128_zxing_cpp_reads_is_kept_when_its_other_binariser_misreads_it_and_libzbar_agrees(bench):
+    """zxing-cpp's global binariser, on the place cut out and brought down to 500 pixels, misreads this Code 128 (a
+    text that passes its mod-103 check); libzbar reads it right on many scan lines. Two readers agree: the read stays."""
+    frame, image = bench.make_photo(553, 257, "several", "code128", (1280, 720))
+    assert frame.text in [r.text for r in decoders.load("zxing").decode(image)]
+    texts = {r.text for r in Cascade().decode(image)}
+    assert frame.text in texts and texts <= {frame.text, *frame.others}
