@@ -245,7 +245,9 @@ class Cascade:
         any 1-D read off a preprocessed image, or libzbar's read on fewer than ZBAR_LINES of its
         scan lines (libzbar's misreads were seen on one to four), unless zxing-cpp reads the read's
         text, and no other, in another image of the place: the place sharpened, binarised or
-        equalised (not the image the read was made in). An EAN/UPC read that nothing confirmed is
+        equalised (not the image the read was made in). An EAN/UPC read whose place is out of focus (its edges show a
+        disc of DEFOCUS_LEAST_PX or more) is read with that defocus undone, and another text there refuses it (an
+        EAN-13 blurred to a UPC-A that passes its check). An EAN/UPC read that nothing confirmed is
         looked at in those images too, and a different text there refuses it (faded print and noise
         gave zxing-cpp EAN-13 misreads that these images read right). Looking there at every
         EAN/UPC read, confirmed too, was tried: it refused true reads zxing-cpp alone keeps. A read
@@ -257,6 +259,10 @@ class Cascade:
         crop = _around(image, read.corners)
         if read.symbology in RETAIL and self._strip_texts(crop, read.corners) - {read.text}:
             return True
+        if read.symbology in RETAIL and stage not in RESTORED and _defocus_radius(crop) >= DEFOCUS_LEAST_PX:
+            refocused = self._zxing.read(_refocus(crop, 1.0), formats=self._retail, fast=True)
+            if {r.text for r in refocused} - {read.text}:
+                return True  # out of focus, the bars read one text; their focus restored, another
         if stage in RESTORED:  # every kernel's image of the place, strip by strip, reads the read's text and no other
             return set().union(*(self._strip_texts(restore(crop, size), read.corners, linear=True)
                                  for restore, size in RESTORED[stage])) != {read.text}
@@ -311,20 +317,22 @@ def _within_stronger(read: Read, found) -> bool:
 def _quiet(image: np.ndarray, corners: Corners) -> bool:
     """Whether the paper beyond each end of the EAN-8 read at ``corners`` is quiet for QUIET_MODULES of its modules:
     no swing there of more than QUIET_SHARE of the swing across its bars. The scan line runs between the middles of
-    two opposite sides, the pair across which the image crosses its mean most often (the bars). The middle 67
+    two opposite sides, the pair across which the image goes between dark and light most often and
+    most deeply (the bars). The middle 67
     modules of every UPC-A and of many EAN-13s make an EAN-8 whose guards are parts of the digits beside them; one
     in ten passes its check digit. Where the image ends before the quiet zone does, what is there is judged."""
     points = [np.array(p, np.float32) for p in corners]
-    best: tuple[int, np.ndarray, np.ndarray, float] | None = None
+    best: tuple[float, np.ndarray, np.ndarray, float] | None = None
     for a, b, c, d in ((0, 3, 1, 2), (0, 1, 3, 2)):  # left and right ends; top and bottom ends
         start, end = (points[a] + points[b]) / 2, (points[c] + points[d]) / 2
         length = float(np.linalg.norm(end - start))
         if length < EAN8_MODULES:
             continue
         inside = _profile(image, start, end, np.arange(0, length + 1, dtype=np.float32) / length)
-        crossings = int(np.count_nonzero(np.diff(np.sign(inside - inside.mean())))) if inside.size else 0
-        if best is None or crossings > best[0]:
-            best = (crossings, start, end, float(np.ptp(inside)) if inside.size else 0.0)
+        swing = float(np.ptp(inside)) if inside.size else 0.0
+        across = _edges(inside) * swing  # many edges of a full swing: noise along a bar has many of a small one
+        if best is None or across > best[0]:
+            best = (across, start, end, swing)
     if best is None:
         return True  # too short to measure: the other checks decide
     _, start, end, swing = best
@@ -337,6 +345,17 @@ def _quiet(image: np.ndarray, corners: Corners) -> bool:
         if outside.size > 2 and float(np.ptp(outside)) > QUIET_SHARE * swing:
             return False
     return True
+
+
+def _edges(profile: np.ndarray) -> int:
+    """How many times ``profile`` goes from dark to light or back: from below a quarter of its swing under its middle
+    to above a quarter over it (noise along a bar crosses the middle often, but not both marks)."""
+    if profile.size < 2:
+        return 0
+    middle, swing = (float(profile.max()) + float(profile.min())) / 2, float(np.ptp(profile))
+    marks = np.where(profile > middle + swing / 4, 1, np.where(profile < middle - swing / 4, -1, 0))
+    marks = marks[marks != 0]
+    return int(np.count_nonzero(np.diff(marks)))
 
 
 def _profile(image: np.ndarray, start: np.ndarray, end: np.ndarray, steps: np.ndarray) -> np.ndarray:
