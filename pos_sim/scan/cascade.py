@@ -25,7 +25,8 @@ machine):
    defocus undone across the bars (a phone without autofocus held close: the disc's spread, at
    three shares of the radius the region's edges show);
 10. for 2-D codes, the regions up to UPSCALED_MOST_PX across at twice their size, as they are,
-   sharpened along a hand's motion and stretched.
+   sharpened along a hand's motion, stretched, and with the motion undone (Wiener filters of a line
+   twice MOTION_PX and of the lengths the edges show, as at the region's size).
 
 Every read is validated before it is returned (``valid``): EAN/UPC check digits (the symbol's own:
 a store's price check digit in a number-system-2 UPC-A is the till's business, not the scanner's), the CRC and
@@ -76,6 +77,8 @@ ANGLE_BINS = 60  # 3 degrees a bin
 BAR_SHARE = 0.25  # the share of gradient strength within 4.5 degrees of the peak that says "1-D code" (even: 0.05)
 MOTION_ANISOTROPY = 0.6  # gradient energy across a hand's motion at most this share of that along it: a motion blur
 MOTION_PX = 6  # the line a region is sharpened along, in the region's (upscaled) pixels
+MOTION_SHARES = (1.0, 1.2)  # the lengths of a hand's motion undone in a 2-D code's region: of the one its edges show
+MOTION_LEAST_PX = 3  # a shorter motion is no blur to undo
 STRETCH_PX = 9  # the window of the local darkest and lightest a region is stretched between
 SMOOTH_SIGMA = 1.0  # the Gaussian a region is smoothed with: a phone screen's moire, finer than a module, fades
 UPSCALED_MOST_PX = 640  # regions read by the 2-D passes at twice their size too: a dense QR code's modules under 3 pixels
@@ -523,11 +526,13 @@ def _motion(image: np.ndarray) -> float | None:
 def _matrix_variants(image: np.ndarray, scale: int = 1) -> Iterator[tuple[str, np.ndarray]]:
     """``image`` sharpened along a hand's motion (when its gradients show one), and stretched between its
     local darkest and lightest (glare's wash lifts the dark modules, a burnt core aside); for an image
-    ``scale`` times a region's size, that image itself first, and the filters ``scale`` times as wide. Read for 2-D
+    ``scale`` times a region's size, that image itself first, then with the motion undone (``_motions_undone``), and
+    the filters ``scale`` times as wide. Read for 2-D
     codes only: their Reed-Solomon code refuses what the filters make up, where a 1-D code's check digit
     would not; and in a 1-D code the bars, not a motion, decide which way the gradients run."""
     if scale > 1:
         yield "upscaled", image
+        yield from _motions_undone(image, scale)
     degrees = _motion(image)
     if degrees is not None:
         length = MOTION_PX * scale
@@ -547,14 +552,37 @@ def _matrix_variants(image: np.ndarray, scale: int = 1) -> Iterator[tuple[str, n
 def _matrix_restored(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
     """``image`` with a hand's motion (when its gradients show one) undone, a Wiener filter that holds low
     light's noise back where sharpening lifts it, and smoothed (a phone screen's moire, finer than a module,
-    fades). For 2-D codes, at the region's size only: read after ``_matrix_variants``."""
-    degrees = _motion(image)
-    if degrees is not None:
-        yield "unblurred", _unblurred(image, MOTION_PX, degrees)
+    fades). For 2-D codes, at the region's size: read after ``_matrix_variants``."""
+    yield from _motions_undone(image)
     radius = _defocus_radius(image)
     if radius >= DEFOCUS_LEAST_PX:
         yield "refocused", _wiener(image, _disc(DEFOCUS_GAIN * radius))
     yield "smoothed", cv2.GaussianBlur(image, (0, 0), SMOOTH_SIGMA)
+
+
+def _motions_undone(image: np.ndarray, scale: int = 1) -> Iterator[tuple[str, np.ndarray]]:
+    """``image`` with a hand's motion, when its gradients show one, undone by a Wiener filter: a line of MOTION_PX
+    (``scale`` times that for an image ``scale`` times a region's size), then of the lengths its edges show."""
+    degrees = _motion(image)
+    if degrees is None:
+        return
+    shown = _motion_length(image, degrees)
+    fixed = (MOTION_PX,) if scale == 1 else ()  # at twice the size, the line of twice MOTION_PX is read sharpened already
+    for length in dict.fromkeys((*fixed, *(round(share * shown) for share in MOTION_SHARES))):
+        if length >= MOTION_LEAST_PX:
+            yield "unblurred", _unblurred(image, length, degrees)
+
+
+def _motion_length(image: np.ndarray, degrees: float) -> float:
+    """The length, in pixels, of the hand's motion ``degrees`` from the rows that would blur ``image``'s sharpest
+    edges as they are: a motion of length L spreads a step between dark and light over L, its slope along the
+    motion 1 / L of the step. The step is the image's range (2nd to 98th percentile), the slope its strongest (99.5th)."""
+    smooth = cv2.GaussianBlur(image, (0, 0), 1.0).astype(np.float32)
+    turn = math.radians(degrees)
+    along = np.abs(cv2.Sobel(smooth, cv2.CV_32F, 1, 0) * math.cos(turn) + cv2.Sobel(smooth, cv2.CV_32F, 0, 1) * math.sin(turn)) / 8
+    dark, light = np.percentile(smooth, (2, 98))
+    steepest = float(np.percentile(along, 99.5))
+    return float(light - dark) / steepest if steepest > 0 else 0.0
 
 
 def _unblurred(image: np.ndarray, length: int, degrees: float = 0.0) -> np.ndarray:
