@@ -303,3 +303,12 @@ def test_an_out_of_focus_ean13_misread_as_a_upca_is_refused_and_read_right(bench
     strip of its place; with the defocus its edges show undone, the place reads the EAN-13."""
     frame, image = bench.make_handheld(457, 263, "defocus+motion-blur", "ean13", (320, 240))
     assert [(r.symbology, r.text) for r in Cascade().decode(image)] == [("ean13", frame.text)]
+
+
+def test_a_qr_code_under_a_hand_s_motion_is_read_with_the_motion_its_edges_show_undone(bench):
+    """A 2.6-pixel-module QR code smeared by a motion of about two modules: the fixed 6-pixel line undoes too little;
+    the length the region's edges show, undone, reads it."""
+    frame, image = bench.make_photo(564, 257, "motion-blur", "qr", (640, 480))
+    assert frame.text not in [r.text for r in decoders.load("zxing").decode(image)]
+    [read] = Cascade().decode(image)
+    assert (read.text, read.decoder) == (frame.text, "cascade:unblurred")
