@@ -142,7 +142,10 @@ class Cascade:
         started = time.perf_counter()
         frame = gray(image)
         found: dict[tuple[str, str], Read] = {}
+        met: list[tuple[str, Corners]] = []  # every valid 1-D text of an earlier pass, kept or not, where it was in the frame
         for stage, seen, reads, back in self._passes(frame, found):
+            earlier = list(met)
+            met += [(read.text, back(read.corners)) for read in reads if read.symbology in LINEAR and valid(read)]
             for read in reads:
                 key = (read.symbology, read.text)
                 if key in found or read.symbology not in SYMBOLOGIES or not valid(read, self.expect):
@@ -152,7 +155,9 @@ class Cascade:
                     continue  # a misread of part of a code whose checks are stronger (a UPC-A in a Code 128's bars)
                 if read.symbology == "ean8" and not _quiet(seen, read.corners):
                     continue  # bars run on past an EAN-8's guards: the middle of a longer code (a UPC-A's holds one)
-                rivals = any(other.text != read.text and _overlap(other.corners, read.corners) for other in reads)
+                place = back(read.corners)
+                rivals = any(other.text != read.text and _overlap(other.corners, read.corners) for other in reads) \
+                    or any(text != read.text and _overlap(corners, place) for text, corners in earlier)
                 if self._disputed(seen, read, stage, rivals):
                     continue
                 found[key] = replace(read, corners=back(read.corners), decoder=f"{self.name}:{stage}")
@@ -270,9 +275,16 @@ class Cascade:
             if radius >= DEFOCUS_LEAST_PX and {r.text for r in self._zxing.read(
                     _refocused(crop, radius), formats=self._retail, fast=True)} - {read.text}:
                 return True  # out of focus, the bars read one text; their focus restored, another
-        if stage in RESTORED:  # every kernel's image of the place, strip by strip, reads the read's text and no other
-            return set().union(*(self._strip_texts(restore(crop, size), read.corners, linear=True)
-                                 for restore, size in RESTORED[stage])) != {read.text}
+        if stage in RESTORED and rivals:
+            return True  # a filter's invention, where another text was read: no second reading settles it
+        if stage in RESTORED:  # every kernel's image of the place, strip by strip, reads the read's text and no other,
+            # and the place sharpened, binarised and equalised reads no other (a defocus undone, a UPC-A misread of a
+            # steep, small EAN-13 at every radius that the sharpened place read right)
+            if set().union(*(self._strip_texts(restore(crop, size), read.corners, linear=True)
+                             for restore, size in RESTORED[stage])) != {read.text}:
+                return True
+            return bool({r.text for _, other in _variants(crop)
+                         for r in self._zxing.read(other, formats=self._linear, fast=True)} - {read.text})
         texts = {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")}
         if read.text not in texts and self._zbar is not None and stage != "zbar":  # none, or another text: libzbar too
             texts |= {r.text for r in self._zbar.decode(crop) if r.lines >= ZBAR_LINES}  # a misread on a few lines refuses nothing
