@@ -40,7 +40,8 @@ text there refuses it. A 1-D read with a motion or a defocus undone is kept only
 filtered at each length or radius, read strip by strip, reads its text and no other. A read whose
 place lies in a code of stronger checks read in the same pass is a misread of part of it (a UPC-A
 in a Code 128's bars) and is refused; so is a 1-D read in the place of a stronger 1-D read of any
-pass, and an EAN-8 whose quiet zone holds bars (``_quiet``: the middle of a UPC-A or EAN-13). A wrong read is worse than
+pass, and an EAN-8 whose quiet zone holds bars (``_quiet``: the middle of a UPC-A or EAN-13). A Micro QR
+code is read only off an unfiltered image: a QR code's region sharpened along a motion read as one. A wrong read is worse than
 no read. UPC-E is not read: on cluttered frames its short symbols were the main source of false
 reads, and the terminals this simulates meet EAN-13/EAN-8.
 """
@@ -70,6 +71,7 @@ ZBAR_COST = 2  # libzbar takes about twice zxing-cpp's time a pixel
 ZBAR_LINES = 8  # libzbar scan lines that read the same text, from which its 1-D read is its own second reading
 STRONG_CODE128 = 6  # Code 128 characters from which its mod-103 check character makes a lone read safe
 PREPROCESSED = ("sharpened", "binarised", "equalised")
+AS_SEEN = ("fast", "region", "full", "located", "inverted", "upscaled", "zbar")  # passes that read an image unfiltered
 LOCATE_COST = 2  # OpenCV's 1-D detector takes about one to one and a half zxing-cpp readings' time
 MOST_LOCATED = 3  # the 1-D codes the detector found that are read, the largest first
 LOCATED_PX = 480  # the width a located code is brought to, at least: zxing-cpp's 1-D readers want 2+ pixels a module
@@ -153,6 +155,8 @@ class Cascade:
                 if any(_check_strength(other) > _check_strength(read) and _about(_centre(read.corners), other.corners)
                        and valid(other) for other in reads):
                     continue  # a misread of part of a code whose checks are stronger (a UPC-A in a Code 128's bars)
+                if read.symbology == "microqr" and stage not in AS_SEEN:
+                    continue  # a filter's Micro QR: M1-M2 symbols detect errors, barely correct them (part of a QR code)
                 if read.symbology == "ean8" and not _quiet(seen, read.corners):
                     continue  # bars run on past an EAN-8's guards: the middle of a longer code (a UPC-A's holds one)
                 place = back(read.corners)
