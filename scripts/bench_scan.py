@@ -12,7 +12,11 @@ code in the frame.
 ``--corpus photo`` draws a second corpus, of what real photographs have and the damage profiles
 lack (``pos_sim.scan.photos``: labels round bottles, glare on film, a moving hand, shallow depth of
 field, low light, a phone screen's moire, fingers, steep angles, several codes in a frame).
-Run: .venv/bin/python scripts/bench_scan.py [--corpus damage|photo] [--seed N] [--quick] [--markdown] [--json FILE]
+``--corpus handheld`` draws a third, of what public sample sets of hand-held phone photos have and
+the other two lack: small frames (640x480, 320x240) from phones without autofocus held close (the
+code out of focus, ``defocus``), and the retail codes those sets are full of, UPC-A and EAN-8 beside
+EAN-13, Code 128 and QR (a UPC-A read counts only as a UPC-A of 12 digits).
+Run: .venv/bin/python scripts/bench_scan.py [--corpus damage|photo|handheld] [--seed N] [--quick] [--markdown] [--json FILE]
 """
 
 from __future__ import annotations
@@ -61,7 +65,15 @@ PAIR_SHARE = 0.65  # each damage of a pair at this share of the frame's strength
 CATEGORIES = PROFILES + COMBINED
 PHOTO_PAIRS = ("curved+film-glare", "motion-blur+low-light", "steep-angle+several", "finger+depth-of-field",
                "screen-moire+low-light", "curved+steep-angle", "film-glare+steep-angle")  # odd: every size meets each
-PHOTO_CATEGORIES = ("none", *CONDITIONS, *PHOTO_PAIRS)
+PHOTO_CONDITIONS = tuple(c for c in CONDITIONS if c != "defocus")  # the photo corpus as it was before defocus
+PHOTO_CATEGORIES = ("none", *PHOTO_CONDITIONS, *PHOTO_PAIRS)
+HANDHELD_CATEGORIES = ("none", "defocus", "motion-blur", "low-light", "steep-angle", "defocus+steep-angle",
+                       "defocus+low-light", "defocus+motion-blur", "curved+defocus")  # odd: every size meets each
+HANDHELD_SYMBOLOGIES = ("ean13", "upca", "ean8", "code128", "qr")
+HANDHELD_SIZES = ((640, 480), (320, 240))
+HANDHELD_FILL = (0.45, 0.9)  # the share of the frame's width a hand-held code spans, quiet zones and all
+HANDHELD_MODULE_PX = 1.5  # pixels a module at least, where the code fits the frame so
+HANDHELD_CODE128_CHARS = (6, 13)
 PHOTO_MODULE_PX = (2.2, 5.0)  # pixels a module the camera sees in a photo
 BANDS = ("0", "0.2-0.47", "0.47-0.73", "0.73-1.0")  # strength bands ("0": the undamaged frames)
 MODULE_BINS = ((0, 2), (2, 3), (3, 4), (4, 99))  # pixels a module, in the frame
@@ -78,7 +90,7 @@ class Frame:
 
     index: int
     symbology: str
-    kind: str  # emv, wallet, token, ean13, code128
+    kind: str  # emv, wallet, token, ean13, upca, ean8, code128
     text: str
     category: str
     strength: float
@@ -153,6 +165,10 @@ def code_text(symbology: str, rng: np.random.Generator) -> tuple[str, str]:
     if symbology == "ean13":
         prefix = str(rng.choice(EAN_PREFIXES))
         return "ean13", gs1.make_ean13(prefix + _digits(rng, 12 - len(prefix)))
+    if symbology == "upca":
+        return "upca", gs1.make_upca(_digits(rng, 11))
+    if symbology == "ean8":
+        return "ean8", gs1.make_ean8(_digits(rng, 7))
     if symbology == "code128":
         return "code128", "".join(rng.choice(list(ALPHANUMERIC), int(rng.integers(8, 21))))
     kind = str(rng.choice(("emv", "wallet", "token"), p=(0.45, 0.25, 0.3)))
@@ -213,18 +229,47 @@ def make_photo(index: int, seed: int, category: str, symbology: str, size: tuple
     return frame, image
 
 
+def make_handheld(index: int, seed: int, category: str, symbology: str, size: tuple[int, int]) -> tuple[Frame, np.ndarray]:
+    """Frame ``index`` of the hand-held corpus of ``seed`` and its BGR pixels: the same every time. The
+    code fills HANDHELD_FILL of the frame's width, as a phone held close to it shows it."""
+    rng = np.random.default_rng([seed, index, 2])
+    conditions = tuple(category.split("+")) if category != "none" else ()
+    strength = 0.0 if category == "none" else float(rng.uniform(0.2, 1.0))
+    if symbology == "code128":  # a shelf or parcel label's: a 20-character one would be under a pixel a module at 320
+        kind, text = "code128", "".join(rng.choice(list(ALPHANUMERIC), int(rng.integers(*HANDHELD_CODE128_CHARS))))
+    else:
+        kind, text = code_text(symbology, rng)
+    modules_across = (qr_image(text, 1) if symbology == "qr" else barcode_image(symbology, text, 1)).shape[1]
+    fits = 0.95 * size[0] / modules_across
+    module = min(fits, max(HANDHELD_MODULE_PX, float(rng.uniform(*HANDHELD_FILL)) * size[0] / modules_across))
+    render_px = math.ceil(module)
+    code = qr_image(text, render_px) if symbology == "qr" else barcode_image(symbology, text, render_px)
+    image = photograph([(code, render_px)], [module], size, conditions, strength, rng)
+    width, height = size
+    return Frame(index, symbology, kind, text, category, strength, f"{width}x{height}", round(module, 2)), image
+
+
 def categories(corpus: str) -> tuple[str, ...]:
-    return PHOTO_CATEGORIES if corpus == "photo" else CATEGORIES
+    return {"photo": PHOTO_CATEGORIES, "handheld": HANDHELD_CATEGORIES}.get(corpus, CATEGORIES)
+
+
+def symbologies(corpus: str) -> tuple[str, ...]:
+    return HANDHELD_SYMBOLOGIES if corpus == "handheld" else SYMBOLOGIES
+
+
+def sizes(corpus: str) -> tuple[tuple[int, int], ...]:
+    return HANDHELD_SIZES if corpus == "handheld" else SIZES
 
 
 def plan(index: int, corpus: str = "damage") -> tuple[str, str, tuple[int, int]]:
     """Category, symbology and size of frame ``index``: every 3 x categories frames hold every combination."""
-    chosen = categories(corpus)
+    chosen, drawn = categories(corpus), symbologies(corpus)
     category = chosen[index % len(chosen)]
-    symbology = SYMBOLOGIES[index // len(chosen) % len(SYMBOLOGIES)]
+    symbology = drawn[index // len(chosen) % len(drawn)]
     if category == "inverted":  # a screen's dark mode shows QR codes; EAN/UPC have no inverse mode (ISO/IEC 15420)
         symbology = "qr"
-    return category, symbology, SIZES[index % len(SIZES)]
+    shapes = sizes(corpus)
+    return category, symbology, shapes[index % len(shapes)]
 
 
 def band(strength: float) -> str:
@@ -248,7 +293,8 @@ Outcomes = dict[str, list[dict]]  # decoder -> per frame: read or not, false rea
 def draw(index: int, seed: int, corpus: str = "damage") -> tuple[Frame, np.ndarray, float]:
     """Frame ``index`` as the plan has it, its pixels and the seconds it took to draw."""
     started = time.perf_counter()
-    frame, image = (make_photo if corpus == "photo" else make_frame)(index, seed, *plan(index, corpus))
+    make = {"photo": make_photo, "handheld": make_handheld}.get(corpus, make_frame)
+    frame, image = make(index, seed, *plan(index, corpus))
     return frame, image, time.perf_counter() - started
 
 
@@ -288,7 +334,8 @@ def run(frames: int, seed: int, chosen: dict[str, decoders.Decoder], kind: str =
             ms = (time.perf_counter() - t0) * 1000
             texts = [r.text for r in reads]
             false = sorted({t for t in texts if t != frame.text and t not in frame.others})
-            outcomes[name].append({"ok": frame.text in texts, "false": false, "ms": round(ms, 3), "error": error})
+            ok = any(r.text == frame.text and r.symbology == frame.symbology for r in reads)  # a UPC-A as a UPC-A
+            outcomes[name].append({"ok": ok, "false": false, "ms": round(ms, 3), "error": error})
         if frames >= 200 and (index + 1) % (frames // 10) == 0:
             print(f"bench_scan: {index + 1}/{frames} frames, {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return corpus, outcomes, drawing
@@ -304,8 +351,10 @@ def _times(ms: list[float]) -> dict:
     return {"median": statistics.median(ordered) if ordered else None, "p95": p95, "n": len(ordered)}
 
 
-def summarise(corpus: list[Frame], results: list[dict], chosen: tuple[str, ...] = CATEGORIES) -> dict:
-    """One decoder's success rates (by symbology, damage x symbology, strength, QR kind), false reads, times."""
+def summarise(corpus: list[Frame], results: list[dict], chosen: tuple[str, ...] = CATEGORIES,
+              codes: tuple[str, ...] = SYMBOLOGIES, shapes: tuple[tuple[int, int], ...] = SIZES) -> dict:
+    """One decoder's success rates (by symbology, damage x symbology, strength, QR kind), false reads, times;
+    ``codes`` the corpus's symbologies, ``shapes`` its frame sizes."""
     pairs = list(zip(corpus, results))
 
     def oks(test) -> list[bool]:
@@ -319,10 +368,10 @@ def summarise(corpus: list[Frame], results: list[dict], chosen: tuple[str, ...] 
         for f, r in pairs for t in r["false"]
     ]
     return {
-        "success": {s: _rate(oks(lambda f: f.symbology == s)) for s in SYMBOLOGIES}
+        "success": {s: _rate(oks(lambda f: f.symbology == s)) for s in codes}
         | {"all": _rate(oks(lambda f: True))},
         "by_category": {
-            c: {s: _rate(oks(lambda f: f.category == c and f.symbology == s)) for s in SYMBOLOGIES} for c in chosen
+            c: {s: _rate(oks(lambda f: f.category == c and f.symbology == s)) for s in codes} for c in chosen
         },
         "by_band": {b: _rate(oks(lambda f: band(f.strength) == b)) for b in BANDS},
         "by_module_px": {_bin(lo, hi): _rate(oks(lambda f: lo <= f.module_px < hi)) for lo, hi in MODULE_BINS},
@@ -330,7 +379,7 @@ def summarise(corpus: list[Frame], results: list[dict], chosen: tuple[str, ...] 
         "false_reads": len(false),
         "false": false,
         "errors": [{"frame": f.index, "error": r["error"]} for f, r in pairs if r["error"]],
-        "ms": {"all": times(lambda f: True)} | {f"{w}x{h}": times(lambda f: f.size == f"{w}x{h}") for w, h in SIZES},
+        "ms": {"all": times(lambda f: True)} | {f"{w}x{h}": times(lambda f: f.size == f"{w}x{h}") for w, h in shapes},
         "seconds": sum(r["ms"] for r in results) / 1000,
     }
 
@@ -374,7 +423,8 @@ def render(report: dict, markdown: bool) -> str:
     decoded = report["decoders"]
     names = list(decoded)
     shown = list(decoded[names[0]]["by_category"])
-    sizes = [f"{w}x{h}" for w, h in SIZES]
+    shapes = [f"{w}x{h}" for w, h in sizes(report["corpus"])]
+    codes = symbologies(report["corpus"])
     out = [
         f"{report['frames']} frames ({report['corpus']} corpus, seed {report['seed']}), {report['frames_by_size']}, "
         f"drawn in {report['generate_s']:.0f} s ({report['drawing']}); decoders on {report['threads']}; "
@@ -382,16 +432,16 @@ def render(report: dict, markdown: bool) -> str:
         "",
         "Reads: success rate by symbology, false reads, decoder errors",
         table(
-            ["decoder", *SYMBOLOGIES, "all", "false reads", "errors"],
-            [[n, *(_pct(decoded[n]["success"][s]) for s in (*SYMBOLOGIES, "all")), str(decoded[n]["false_reads"]),
+            ["decoder", *codes, "all", "false reads", "errors"],
+            [[n, *(_pct(decoded[n]["success"][s]) for s in (*codes, "all")), str(decoded[n]["false_reads"]),
               str(len(decoded[n]["errors"]))] for n in names],
             markdown,
         ),
         "",
         "Time per frame, ms (median / p95)",
         table(
-            ["decoder", "all", *sizes, "total s"],
-            [[n, *(f"{_ms(ms[k]['median'])} / {_ms(ms[k]['p95'])}" for k in ("all", *sizes)),
+            ["decoder", "all", *shapes, "total s"],
+            [[n, *(f"{_ms(ms[k]['median'])} / {_ms(ms[k]['p95'])}" for k in ("all", *shapes)),
               f"{decoded[n]['seconds']:.0f}"] for n, ms in ((n, decoded[n]["ms"]) for n in names)],
             markdown,
         ),
@@ -411,7 +461,7 @@ def render(report: dict, markdown: bool) -> str:
         table(
             ["damage", "symbology", "n", *names],
             [[c, s, str(decoded[names[0]]["by_category"][c][s]["n"]),
-              *(_pct(decoded[n]["by_category"][c][s]) for n in names)] for c in shown for s in SYMBOLOGIES],
+              *(_pct(decoded[n]["by_category"][c][s]) for n in names)] for c in shown for s in codes],
             markdown,
             labels=2,
         ),
@@ -434,8 +484,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, help=f"corpus size (default {DEFAULT_FRAMES}; {QUICK_FRAMES} if --quick)")
     parser.add_argument("--quick", action="store_true", help=f"a {QUICK_FRAMES}-frame corpus, for the test suite")
     parser.add_argument("--seed", type=int, default=1, help="corpus seed (default 1)")
-    parser.add_argument("--corpus", choices=("damage", "photo"), default="damage",
-                        help="damage: the damage profiles in a counter scene (default); photo: photo realism")
+    parser.add_argument("--corpus", choices=("damage", "photo", "handheld"), default="damage",
+                        help="damage: the damage profiles in a counter scene (default); photo: photo realism; "
+                             "handheld: small, out-of-focus phone photos, UPC-A and EAN-8 too")
     parser.add_argument("--decoders", default=",".join(choices), help=f"comma-separated, of {', '.join(choices)}")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the results and every frame's to FILE")
     parser.add_argument("--markdown", action="store_true", help="print the tables as markdown")
@@ -459,13 +510,14 @@ def main(argv: list[str] | None = None) -> int:
         "frames": frames,
         "corpus": args.corpus,
         "seed": args.seed,
-        "frames_by_size": ", ".join(f"{sum(f.size == f'{w}x{h}' for f in corpus)} at {w}x{h}" for w, h in SIZES),
+        "frames_by_size": ", ".join(f"{sum(f.size == f'{w}x{h}' for f in corpus)} at {w}x{h}" for w, h in sizes(args.corpus)),
         "generate_s": drawing,
         "wall_s": time.perf_counter() - started,
         "threads": threads(),
         "drawing": "ahead, in a second process" if DRAW_APART else "in line",
         "load_average": os.getloadavg()[0],
-        "decoders": {name: summarise(corpus, results, categories(args.corpus)) for name, results in outcomes.items()},
+        "decoders": {name: summarise(corpus, results, categories(args.corpus), symbologies(args.corpus), sizes(args.corpus))
+                     for name, results in outcomes.items()},
     }
     print(render(report, args.markdown))
     if args.json:

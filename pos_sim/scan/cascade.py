@@ -18,28 +18,37 @@ machine):
 7. libzbar on each region, a different reader that gets some codes zxing-cpp misses;
 8. for 2-D codes only, each candidate region of pass 2 sharpened along a hand's motion and with
    that motion undone (a Wiener filter), when its gradients show one, stretched between its local
-   darkest and lightest (glare), and smoothed (a phone screen's moire);
+   darkest and lightest (glare), with a lens's defocus undone (a Wiener filter of a disc, of the
+   radius the region's sharpest edges show), and smoothed (a phone screen's moire);
 9. for 1-D codes, each candidate region whose gradients show bars with a hand's motion across the
-   bars undone (a Wiener filter, two lengths);
+   bars undone (a Wiener filter, two lengths); then those regions and the detector's with a lens's
+   defocus undone across the bars (a phone without autofocus held close: the disc's spread, at
+   three shares of the radius the region's edges show);
 10. for 2-D codes, the regions up to UPSCALED_MOST_PX across at twice their size, as they are,
-   sharpened along a hand's motion and stretched.
+   sharpened along a hand's motion, stretched, and with the motion undone (Wiener filters of a line
+   twice MOTION_PX and of the lengths the edges show, as at the region's size).
 
-Every read is validated before it is returned (``valid``): EAN/UPC check digits, the CRC and
+Every read is validated before it is returned (``valid``): EAN/UPC check digits (the symbol's own:
+a store's price check digit in a number-system-2 UPC-A is the till's business, not the scanner's), the CRC and
 structure of EMV payloads, the wallet code format when the caller expects a wallet code. A read
 that validates is kept when nothing disagrees with it (``Cascade._disputed``): a 1-D read's place
 is read a second time, and a different text there refuses it. Where the read is weak (a short
 1-D code, a read made only after the image was sharpened, binarised or equalised, which can make
 bars up, or libzbar's on a few scan lines, whose Code 128 misreads can pass their check) another
 reading must agree. An EAN/UPC read's place is also read strip by strip across its bars: a second
-text there refuses it. A 1-D read with a motion undone is kept only when the place, so filtered at
-each length, read strip by strip, reads its text and no other. A read whose place lies in a code of stronger checks read in the same pass is
-a misread of part of it (a UPC-A in a Code 128's bars) and is refused. A wrong read is worse than
+text there refuses it. A 1-D read with a motion or a defocus undone is kept only when the place, so
+filtered at each length or radius, read strip by strip, reads its text and no other. A read whose
+place lies in a code of stronger checks read in the same pass is a misread of part of it (a UPC-A
+in a Code 128's bars) and is refused; so is a 1-D read in the place of a stronger 1-D read of any
+pass, and an EAN-8 whose quiet zone holds bars (``_quiet``: the middle of a UPC-A or EAN-13). A Micro QR
+code is read only off an unfiltered image: a QR code's region sharpened along a motion read as one. A wrong read is worse than
 no read. UPC-E is not read: on cluttered frames its short symbols were the main source of false
 reads, and the terminals this simulates meet EAN-13/EAN-8.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -62,6 +71,7 @@ ZBAR_COST = 2  # libzbar takes about twice zxing-cpp's time a pixel
 ZBAR_LINES = 8  # libzbar scan lines that read the same text, from which its 1-D read is its own second reading
 STRONG_CODE128 = 6  # Code 128 characters from which its mod-103 check character makes a lone read safe
 PREPROCESSED = ("sharpened", "binarised", "equalised")
+AS_SEEN = ("fast", "region", "full", "located", "inverted", "upscaled", "zbar")  # passes that read an image unfiltered
 LOCATE_COST = 2  # OpenCV's 1-D detector takes about one to one and a half zxing-cpp readings' time
 MOST_LOCATED = 3  # the 1-D codes the detector found that are read, the largest first
 LOCATED_PX = 480  # the width a located code is brought to, at least: zxing-cpp's 1-D readers want 2+ pixels a module
@@ -69,11 +79,19 @@ ANGLE_BINS = 60  # 3 degrees a bin
 BAR_SHARE = 0.25  # the share of gradient strength within 4.5 degrees of the peak that says "1-D code" (even: 0.05)
 MOTION_ANISOTROPY = 0.6  # gradient energy across a hand's motion at most this share of that along it: a motion blur
 MOTION_PX = 6  # the line a region is sharpened along, in the region's (upscaled) pixels
+MOTION_SHARES = (1.0, 1.2)  # the lengths of a hand's motion undone in a 2-D code's region: of the one its edges show
+MOTION_LEAST_PX = 3  # a shorter motion is no blur to undo
 STRETCH_PX = 9  # the window of the local darkest and lightest a region is stretched between
 SMOOTH_SIGMA = 1.0  # the Gaussian a region is smoothed with: a phone screen's moire, finer than a module, fades
 UPSCALED_MOST_PX = 640  # regions read by the 2-D passes at twice their size too: a dense QR code's modules under 3 pixels
 UNBLUR_PX = (5, 7)  # the lengths of a hand's motion across a 1-D code's bars that are undone, in the region's pixels
+DEFOCUS_SHARES = (1.0, 0.8, 1.2)  # the radii of a lens's defocus undone across a 1-D code's bars: of the one its edges show
+DEFOCUS_GAIN = 1.1  # the radius undone in a 2-D code's region, as a share of the one its edges show (which runs low)
+DEFOCUS_LEAST_PX = 1.5  # a smaller radius is no defocus to undo (a sharp region's edges show about 1)
 UNBLUR_NOISE = 0.02  # the Wiener filter's noise-to-signal ratio: how far it trusts the frequencies a motion nearly erased
+EAN8_MODULES = 67  # an EAN-8's modules, guard to guard
+QUIET_MODULES = 6  # of an EAN-8's 7-module quiet zone, how far beyond its guards the paper must be quiet
+QUIET_SHARE = 0.5  # the swing beyond an EAN-8's guards, as a share of the swing across its bars, that is bars
 STRIP_ROWS = 16  # rows a strip of an EAN/UPC read's place is read in: zxing-cpp keeps a 1-D text two rows agree on
 
 
@@ -86,10 +104,9 @@ def _same(corners: Corners) -> Corners:
 
 def valid(read: Read, expect: str | None = None) -> bool:
     """Whether ``read`` passes the checks its content allows; ``expect`` a kind from codes.KINDS."""
-    if read.symbology in ("ean13", "ean8", "upca"):
-        try:
-            codes.gs1.decode(read.text).validate()
-        except CodeError:
+    if read.symbology in RETAIL:  # the symbol's own check digit: a price check digit is a store's rule, not the symbol's
+        if codes.gs1.SYMBOLOGIES.get(len(read.text)) != read.symbology or not read.text.isdigit() \
+                or read.text[-1] != codes.gs1.check_digit(read.text[:-1]):
             return False
     kind = codes.classify(read.text).kind
     if kind in ("emv-mpm", "emv-cpm") and read.symbology in LINEAR:
@@ -127,7 +144,10 @@ class Cascade:
         started = time.perf_counter()
         frame = gray(image)
         found: dict[tuple[str, str], Read] = {}
+        met: list[tuple[str, Corners]] = []  # every valid 1-D text of an earlier pass, kept or not, where it was in the frame
         for stage, seen, reads, back in self._passes(frame, found):
+            earlier = list(met)
+            met += [(read.text, back(read.corners)) for read in reads if read.symbology in LINEAR and valid(read)]
             for read in reads:
                 key = (read.symbology, read.text)
                 if key in found or read.symbology not in SYMBOLOGIES or not valid(read, self.expect):
@@ -135,12 +155,18 @@ class Cascade:
                 if any(_check_strength(other) > _check_strength(read) and _about(_centre(read.corners), other.corners)
                        and valid(other) for other in reads):
                     continue  # a misread of part of a code whose checks are stronger (a UPC-A in a Code 128's bars)
-                rivals = any(other.text != read.text and _overlap(other.corners, read.corners) for other in reads)
+                if read.symbology == "microqr" and stage not in AS_SEEN:
+                    continue  # a filter's Micro QR: M1-M2 symbols detect errors, barely correct them (part of a QR code)
+                if read.symbology == "ean8" and not _quiet(seen, read.corners):
+                    continue  # bars run on past an EAN-8's guards: the middle of a longer code (a UPC-A's holds one)
+                place = back(read.corners)
+                rivals = any(other.text != read.text and _overlap(other.corners, read.corners) for other in reads) \
+                    or any(text != read.text and _overlap(corners, place) for text, corners in earlier)
                 if self._disputed(seen, read, stage, rivals):
                     continue
                 found[key] = replace(read, corners=back(read.corners), decoder=f"{self.name}:{stage}")
         ms = (time.perf_counter() - started) * 1000  # reported, never a reason to stop
-        return [replace(read, ms=ms) for read in found.values()]
+        return [replace(read, ms=ms) for read in found.values() if not _within_stronger(read, found.values())]
 
     def _passes(self, frame: np.ndarray, found: dict) -> Iterator[tuple[str, np.ndarray, list[Read], Transform]]:
         """(stage, the image the reads are in, the reads, the map of their corners to the frame),
@@ -169,6 +195,7 @@ class Cascade:
         reserved = 0
         afford(frame, FULL_COST)  # its share, reserved so far, now spent
         yield "full", frame, self._read(frame, fast=False), _same
+        located: list[_Region] = []
         if not found and afford(frame, LOCATE_COST):
             located = [_Region.located(frame, corners) for corners in self._locate(frame)]
             for region in located:
@@ -199,6 +226,12 @@ class Cascade:
             for length in UNBLUR_PX:
                 if not found and afford(region.image):
                     yield "unblurred", region.image, self._read(_unblurred(region.image, length), fast=True, linear_only=True), region.back
+        for region in barred + located:  # a lens's defocus across a 1-D code's bars undone
+            radius = _defocus_radius(region.image) if not found else 0.0
+            for share in DEFOCUS_SHARES if radius >= DEFOCUS_LEAST_PX else ():
+                if not found and afford(region.image):
+                    refocused = _refocused(region.image, share * radius)
+                    yield "refocused", region.image, self._read(refocused, fast=True, linear_only=True), region.back
         for region in candidates:
             if not found and max(region.image.shape) <= UPSCALED_MOST_PX:
                 larger = region.upscaled()
@@ -219,12 +252,17 @@ class Cascade:
         one time in ten, a Code 128 misread its mod-103 one far less. An EAN/UPC read's place is first
         read strip by strip (``_strip_texts``): a second text there refuses it. The place is read again with
         zxing-cpp's other binariser, then with libzbar. A different text (and not the read's own)
-        refuses the read. No text refuses only a weak read: an EAN-8, a Code 128 shorter than
+        refuses the read, unless libzbar, asked when zxing-cpp's other binariser reads another text, reads the read's
+        own on many lines (that binariser misread a long Code 128 zxing-cpp alone read right, photo seed 257 frame
+        553: two readers agree). No text refuses only a weak read: an EAN-8, a Code 128 shorter than
         STRONG_CODE128, a read with ``rivals`` (another text in the same place, in the same pass),
         any 1-D read off a preprocessed image, or libzbar's read on fewer than ZBAR_LINES of its
         scan lines (libzbar's misreads were seen on one to four), unless zxing-cpp reads the read's
         text, and no other, in another image of the place: the place sharpened, binarised or
-        equalised (not the image the read was made in). An EAN/UPC read that nothing confirmed is
+        equalised (not the image the read was made in). An EAN/UPC read made where zxing-cpp alone does not look (a
+        region, the detector's places, preprocessed images) whose place is out of focus (its edges show a disc of
+        DEFOCUS_LEAST_PX or more) is read with that defocus undone, and another text there refuses it (an EAN-13
+        blurred to a UPC-A that passes its check; reads on the frame itself are zxing-cpp's own, kept as before). An EAN/UPC read that nothing confirmed is
         looked at in those images too, and a different text there refuses it (faded print and noise
         gave zxing-cpp EAN-13 misreads that these images read right). Looking there at every
         EAN/UPC read, confirmed too, was tried: it refused true reads zxing-cpp alone keeps. A read
@@ -236,12 +274,24 @@ class Cascade:
         crop = _around(image, read.corners)
         if read.symbology in RETAIL and self._strip_texts(crop, read.corners) - {read.text}:
             return True
-        if stage == "unblurred":  # every length's image of the place, strip by strip, reads the read's text and no other
-            return set().union(*(self._strip_texts(_unblurred(crop, length), read.corners, linear=True)
-                                 for length in UNBLUR_PX)) != {read.text}
+        if read.symbology in RETAIL and stage not in ("fast", "full", *RESTORED):  # not zxing-cpp's own reading
+            radius = _defocus_radius(crop)
+            if radius >= DEFOCUS_LEAST_PX and {r.text for r in self._zxing.read(
+                    _refocused(crop, radius), formats=self._retail, fast=True)} - {read.text}:
+                return True  # out of focus, the bars read one text; their focus restored, another
+        if stage in RESTORED and rivals:
+            return True  # a filter's invention, where another text was read: no second reading settles it
+        if stage in RESTORED:  # every kernel's image of the place, strip by strip, reads the read's text and no other,
+            # and the place sharpened, binarised and equalised reads no other (a defocus undone, a UPC-A misread of a
+            # steep, small EAN-13 at every radius that the sharpened place read right)
+            if set().union(*(self._strip_texts(restore(crop, size), read.corners, linear=True)
+                             for restore, size in RESTORED[stage])) != {read.text}:
+                return True
+            return bool({r.text for _, other in _variants(crop)
+                         for r in self._zxing.read(other, formats=self._linear, fast=True)} - {read.text})
         texts = {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")}
-        if not texts and self._zbar is not None and stage != "zbar":
-            texts = {r.text for r in self._zbar.decode(crop) if r.lines >= ZBAR_LINES}  # a misread on a few lines refuses nothing
+        if read.text not in texts and self._zbar is not None and stage != "zbar":  # none, or another text: libzbar too
+            texts |= {r.text for r in self._zbar.decode(crop) if r.lines >= ZBAR_LINES}  # a misread on a few lines refuses nothing
         if texts:
             return read.text not in texts
         strength = _check_strength(read)
@@ -277,6 +327,74 @@ def _check_strength(read: Read) -> int:
     if read.symbology == "code128":
         return 2 if len(read.text) >= STRONG_CODE128 else 0
     return 1 if read.symbology in ("ean13", "upca") else 0
+
+
+def _within_stronger(read: Read, found) -> bool:
+    """Whether ``read``, a 1-D read, lies in the place of another 1-D read of stronger checks made in any pass: a
+    misread of part of its bars (a scan line across a tilted UPC-A's bars reads an EAN-8 there)."""
+    return read.symbology in LINEAR and any(
+        other.symbology in LINEAR and _check_strength(other) > _check_strength(read)
+        and _about(_centre(read.corners), other.corners) for other in found)
+
+
+def _quiet(image: np.ndarray, corners: Corners) -> bool:
+    """Whether the paper beyond each end of the EAN-8 read at ``corners`` is quiet for QUIET_MODULES of its modules:
+    no swing there of more than QUIET_SHARE of the swing across its bars. The scan line runs between the middles of
+    two opposite sides, the pair across which the image goes between dark and light most often and
+    most deeply (the bars). The middle 67
+    modules of every UPC-A and of many EAN-13s make an EAN-8 whose guards are parts of the digits beside them; one
+    in ten passes its check digit. Where the image ends before the quiet zone does, what is there is judged."""
+    points = [np.array(p, np.float32) for p in corners]
+    best: tuple[float, np.ndarray, np.ndarray, float] | None = None
+    for a, b, c, d in ((0, 3, 1, 2), (0, 1, 3, 2)):  # left and right ends; top and bottom ends
+        start, end = (points[a] + points[b]) / 2, (points[c] + points[d]) / 2
+        length = float(np.linalg.norm(end - start))
+        if length < EAN8_MODULES:
+            continue
+        inside = _profile(image, start, end, np.arange(0, length + 1, dtype=np.float32) / length)
+        swing = float(np.ptp(inside)) if inside.size else 0.0
+        across = _edges(inside) * swing  # many edges of a full swing: noise along a bar has many of a small one
+        if best is None or across > best[0]:
+            best = (across, start, end, swing)
+    if best is None:
+        return True  # too short to measure: the other checks decide
+    _, start, end, swing = best
+    length = float(np.linalg.norm(end - start))
+    along, module = (end - start) / length, length / EAN8_MODULES
+    beyond = np.arange(1, QUIET_MODULES * module + 1, dtype=np.float32) / (QUIET_MODULES * module)
+    for near, far in ((end + along * module / 2, end + along * QUIET_MODULES * module),
+                      (start - along * module / 2, start - along * QUIET_MODULES * module)):
+        outside = _profile(image, near, far, beyond)
+        if outside.size > 2 and float(np.ptp(outside)) > QUIET_SHARE * swing:
+            return False
+    return True
+
+
+def _edges(profile: np.ndarray) -> int:
+    """How many times ``profile`` goes from dark to light or back: from below a quarter of its swing under its middle
+    to above a quarter over it (noise along a bar crosses the middle often, but not both marks)."""
+    if profile.size < 2:
+        return 0
+    middle, swing = (float(profile.max()) + float(profile.min())) / 2, float(np.ptp(profile))
+    marks = np.where(profile > middle + swing / 4, 1, np.where(profile < middle - swing / 4, -1, 0))
+    marks = marks[marks != 0]
+    return int(np.count_nonzero(np.diff(marks)))
+
+
+def _profile(image: np.ndarray, start: np.ndarray, end: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """The image's values along the line from ``start`` to ``end`` at ``steps`` (shares of the way), within the
+    image, averaged over three parallel lines a pixel apart (noise)."""
+    points = start[None, :] + steps[:, None] * (end - start)[None, :]
+    inside = (points[:, 0] >= 0) & (points[:, 0] <= image.shape[1] - 1) & (points[:, 1] >= 0) & (points[:, 1] <= image.shape[0] - 1)
+    points = points[inside]
+    if not len(points):
+        return np.zeros(0, np.float32)
+    direction = (end - start) / max(float(np.linalg.norm(end - start)), 1e-6)
+    normal = np.array([-direction[1], direction[0]], np.float32)
+    rows = [cv2.remap(image, (points[:, 0] + k * normal[0])[None].astype(np.float32),
+                      (points[:, 1] + k * normal[1])[None].astype(np.float32), cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_REPLICATE)[0] for k in (-1, 0, 1)]
+    return np.mean(rows, axis=0, dtype=np.float32)
 
 
 def _overlap(a: Corners, b: Corners) -> bool:
@@ -428,11 +546,13 @@ def _motion(image: np.ndarray) -> float | None:
 def _matrix_variants(image: np.ndarray, scale: int = 1) -> Iterator[tuple[str, np.ndarray]]:
     """``image`` sharpened along a hand's motion (when its gradients show one), and stretched between its
     local darkest and lightest (glare's wash lifts the dark modules, a burnt core aside); for an image
-    ``scale`` times a region's size, that image itself first, and the filters ``scale`` times as wide. Read for 2-D
+    ``scale`` times a region's size, that image itself first, then with the motion undone (``_motions_undone``), and
+    the filters ``scale`` times as wide. Read for 2-D
     codes only: their Reed-Solomon code refuses what the filters make up, where a 1-D code's check digit
     would not; and in a 1-D code the bars, not a motion, decide which way the gradients run."""
     if scale > 1:
         yield "upscaled", image
+        yield from _motions_undone(image, scale)
     degrees = _motion(image)
     if degrees is not None:
         length = MOTION_PX * scale
@@ -452,11 +572,37 @@ def _matrix_variants(image: np.ndarray, scale: int = 1) -> Iterator[tuple[str, n
 def _matrix_restored(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
     """``image`` with a hand's motion (when its gradients show one) undone, a Wiener filter that holds low
     light's noise back where sharpening lifts it, and smoothed (a phone screen's moire, finer than a module,
-    fades). For 2-D codes, at the region's size only: read after ``_matrix_variants``."""
-    degrees = _motion(image)
-    if degrees is not None:
-        yield "unblurred", _unblurred(image, MOTION_PX, degrees)
+    fades). For 2-D codes, at the region's size: read after ``_matrix_variants``."""
+    yield from _motions_undone(image)
+    radius = _defocus_radius(image)
+    if radius >= DEFOCUS_LEAST_PX:
+        yield "refocused", _wiener(image, _disc(DEFOCUS_GAIN * radius))
     yield "smoothed", cv2.GaussianBlur(image, (0, 0), SMOOTH_SIGMA)
+
+
+def _motions_undone(image: np.ndarray, scale: int = 1) -> Iterator[tuple[str, np.ndarray]]:
+    """``image`` with a hand's motion, when its gradients show one, undone by a Wiener filter: a line of MOTION_PX
+    (``scale`` times that for an image ``scale`` times a region's size), then of the lengths its edges show."""
+    degrees = _motion(image)
+    if degrees is None:
+        return
+    shown = _motion_length(image, degrees)
+    fixed = (MOTION_PX,) if scale == 1 else ()  # at twice the size, the line of twice MOTION_PX is read sharpened already
+    for length in dict.fromkeys((*fixed, *(round(share * shown) for share in MOTION_SHARES))):
+        if length >= MOTION_LEAST_PX:
+            yield "unblurred", _unblurred(image, length, degrees)
+
+
+def _motion_length(image: np.ndarray, degrees: float) -> float:
+    """The length, in pixels, of the hand's motion ``degrees`` from the rows that would blur ``image``'s sharpest
+    edges as they are: a motion of length L spreads a step between dark and light over L, its slope along the
+    motion 1 / L of the step. The step is the image's range (2nd to 98th percentile), the slope its strongest (99.5th)."""
+    smooth = cv2.GaussianBlur(image, (0, 0), 1.0).astype(np.float32)
+    turn = math.radians(degrees)
+    along = np.abs(cv2.Sobel(smooth, cv2.CV_32F, 1, 0) * math.cos(turn) + cv2.Sobel(smooth, cv2.CV_32F, 0, 1) * math.sin(turn)) / 8
+    dark, light = np.percentile(smooth[::2, ::2], (2, 98))
+    steepest = float(np.percentile(along[::2, ::2], 99.5))
+    return float(light - dark) / steepest if steepest > 0 else 0.0
 
 
 def _unblurred(image: np.ndarray, length: int, degrees: float = 0.0) -> np.ndarray:
@@ -469,13 +615,57 @@ def _unblurred(image: np.ndarray, length: int, degrees: float = 0.0) -> np.ndarr
     if degrees:
         turn = cv2.getRotationMatrix2D(((size - 1) / 2, (size - 1) / 2), -degrees, 1.0)
         line = cv2.warpAffine(line, turn, (size, size), flags=cv2.INTER_LINEAR)
+    return _wiener(image, line)
+
+
+def _refocused(image: np.ndarray, radius: float) -> np.ndarray:
+    """``image`` of a 1-D code, bars upright, with a lens's defocus of ``radius`` pixels undone: a Wiener filter of
+    the disc's spread across the bars (a half ellipse: the chord of the disc at each distance from its centre).
+    A disc wipes out bars whose width is near its diameter's zeros, where a Gaussian only fades them."""
+    half = math.ceil(radius)
+    x = np.arange(-half, half + 1, dtype=np.float32)
+    spread = np.zeros((2 * half + 1, 2 * half + 1), np.float32)
+    spread[half] = np.sqrt(np.clip(radius * radius - x * x, 0, None)) + 1e-3
+    return _wiener(image, spread)
+
+
+def _defocus_radius(image: np.ndarray) -> float:
+    """The radius, in pixels, of the lens's disc of confusion that would blur ``image``'s sharpest edges as they are:
+    a disc of radius r spreads a step between dark and light over 2r, its steepest slope 2 / (pi r) of the step.
+    The step is the image's range (2nd to 98th percentile), the slope its strongest gradients' (99.5th)."""
+    smooth = cv2.GaussianBlur(image, (0, 0), 1.0).astype(np.float32)
+    gx, gy = cv2.Sobel(smooth, cv2.CV_32F, 1, 0) / 8, cv2.Sobel(smooth, cv2.CV_32F, 0, 1) / 8
+    dark, light = np.percentile(smooth[::2, ::2], (2, 98))  # every fourth pixel: the same figures, a quarter the sorting
+    steepest = float(np.percentile(np.hypot(gx[::2, ::2], gy[::2, ::2]), 99.5))
+    return 2 * float(light - dark) / (math.pi * steepest) if steepest > 0 else 0.0
+
+
+def _disc(radius: float) -> np.ndarray:
+    """A lens's disc of confusion of ``radius`` pixels, its rim antialiased."""
+    half = math.ceil(radius) + 1
+    y, x = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float32)
+    return np.clip(radius + 0.5 - np.hypot(x, y), 0, 1)
+
+
+def _refocus(image: np.ndarray, share: float) -> np.ndarray:
+    """``image`` of a 1-D code, bars upright, with ``share`` of the defocus its edges show undone across its bars."""
+    return _refocused(image, share * _defocus_radius(image))
+
+
+def _wiener(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """``image`` with the blur of ``kernel`` (square, odd, centred) undone by a Wiener filter of noise-to-signal
+    ratio UNBLUR_NOISE, on OpenCV's DFT (at the sizes it is fast at), the borders replicated."""
+    size = kernel.shape[0]
     pad = 2 * size
-    padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE).astype(np.float32)
-    kernel = np.zeros_like(padded)
-    kernel[:size, :size] = line / line.sum()
-    response = np.fft.rfft2(np.roll(kernel, (-(size // 2), -(size // 2)), axis=(0, 1)))
-    inverse = np.conj(response) / (np.abs(response) ** 2 + UNBLUR_NOISE)
-    sharp = np.fft.irfft2(np.fft.rfft2(padded) * inverse, s=padded.shape)[pad:-pad, pad:-pad]
+    height, width = image.shape[0] + 2 * pad, image.shape[1] + 2 * pad
+    tall, wide = cv2.getOptimalDFTSize(height), cv2.getOptimalDFTSize(width)  # sizes OpenCV's DFT is fast at
+    padded = cv2.copyMakeBorder(image, pad, pad + tall - height, pad, pad + wide - width, cv2.BORDER_REPLICATE)
+    placed = np.zeros((tall, wide), np.float32)
+    placed[:size, :size] = kernel / kernel.sum()
+    response = cv2.dft(np.roll(placed, (-(size // 2), -(size // 2)), axis=(0, 1)), flags=cv2.DFT_COMPLEX_OUTPUT)
+    spectrum = cv2.mulSpectrums(cv2.dft(padded.astype(np.float32), flags=cv2.DFT_COMPLEX_OUTPUT), response, 0, conjB=True)
+    spectrum /= (response[..., 0] ** 2 + response[..., 1] ** 2 + UNBLUR_NOISE)[..., None]
+    sharp = cv2.idft(spectrum, flags=cv2.DFT_SCALE | cv2.DFT_REAL_OUTPUT)[pad : pad + image.shape[0], pad : pad + image.shape[1]]
     return np.clip(sharp, 0, 255).astype(np.uint8)
 
 
@@ -485,3 +675,8 @@ def _variants(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
     smooth = cv2.GaussianBlur(image, (0, 0), 1.5)
     yield "binarised", cv2.adaptiveThreshold(smooth, 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY, 31, 3)
     yield "equalised", cv2.createCLAHE(clipLimit=3.0, tileGridSize=(4, 4)).apply(smooth)
+
+
+# the 1-D stages whose images undo a blur: each image's filter and its kernel's size, for Cascade._disputed
+RESTORED = {"unblurred": [(_unblurred, length) for length in UNBLUR_PX],
+            "refocused": [(_refocus, share) for share in DEFOCUS_SHARES]}

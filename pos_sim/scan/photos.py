@@ -13,7 +13,9 @@ scanner still reads):
 - ``screen-moire``: the code on a phone screen, its sub-pixels beating with the camera's pixels;
 - ``finger``: a finger over part of a code (never over all of what the code needs to be read);
 - ``steep-angle``: a code turned 30-60 degrees in the frame, and tilted away from the camera;
-- ``several``: every code of ``codes`` in the frame, not only the first.
+- ``several``: every code of ``codes`` in the frame, not only the first;
+- ``defocus``: a phone camera without autofocus held close: the whole frame out of focus, a lens's
+  disc of confusion (not a Gaussian: its edges are sharp, and it wipes out some bar widths whole).
 
 It is a second generator, for measuring on what was not tuned on: ``scripts/bench_scan.py
 --corpus photo``. Every random choice comes from ``rng``: same seed, same pixels.
@@ -30,7 +32,7 @@ from pos_sim.scan.damage import counter_scene
 
 CONDITIONS = (
     "curved", "film-glare", "motion-blur", "depth-of-field", "low-light", "screen-moire", "finger", "steep-angle",
-    "several",
+    "several", "defocus",
 )
 SKIN = ((92, 120, 178), (120, 150, 210), (60, 90, 140), (140, 170, 225))  # BGR, dark to light
 
@@ -68,6 +70,8 @@ def photograph(
     module = min(module_px[: len(shown)])
     if "depth-of-field" in conditions:
         frame = _depth_of_field(frame, module, strength, rng)
+    if "defocus" in conditions:
+        frame = _defocus(frame, module, strength)
     if "motion-blur" in conditions:
         frame = _motion_blur(frame, module, strength, rng)
     frame = _sensor(frame, rng, strength if "low-light" in conditions else 0.0)
@@ -199,6 +203,15 @@ def _depth_of_field(frame: np.ndarray, module: float, s: float, rng: np.random.G
     ramp = ((xx / w - 0.5) * math.cos(theta) + (yy / h - 0.5) * math.sin(theta)) + rng.uniform(-0.2, 0.2)
     weight = np.clip(np.abs(ramp) * 1.6, 0, 1)[:, :, None]
     return (frame * (1 - weight) + blurred * weight).astype(np.uint8)
+
+
+def _defocus(frame: np.ndarray, module: float, s: float) -> np.ndarray:
+    """A fixed-focus lens too close to the code: every point a disc (radius 0.4-1.1 modules), its rim softened."""
+    radius = (0.2 + 0.9 * s) * module
+    r = math.ceil(radius) + 1
+    yy, xx = np.mgrid[-r : r + 1, -r : r + 1].astype(np.float32)
+    disc = np.clip(radius + 0.5 - np.hypot(xx, yy), 0, 1)  # antialiased rim
+    return cv2.filter2D(frame, -1, disc / disc.sum(), borderType=cv2.BORDER_REPLICATE)
 
 
 def _motion_blur(frame: np.ndarray, module: float, s: float, rng: np.random.Generator) -> np.ndarray:

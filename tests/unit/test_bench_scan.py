@@ -55,3 +55,24 @@ def test_a_photo_of_several_codes_names_the_others_and_reading_them_is_no_false_
     cascade = bench.load_decoders(["cascade"])["cascade"]
     texts = {r.text for r in cascade.decode(image)}
     assert frame.text in texts and texts <= {frame.text, *frame.others}
+
+
+def test_a_quick_run_of_the_handheld_corpus_reports_upca_and_ean8_on_small_frames(bench, tmp_path, capsys):
+    out = tmp_path / "handheld.json"
+    frames = len(bench.HANDHELD_CATEGORIES) * len(bench.HANDHELD_SYMBOLOGIES)
+    assert bench.main(["--corpus", "handheld", "--frames", str(frames), "--decoders", "zxing", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads(out.read_text(encoding="utf-8"))
+    result = report["decoders"]["zxing"]
+    assert set(result["success"]) == {"ean13", "upca", "ean8", "code128", "qr", "all"}
+    assert all(result["success"][s]["n"] == len(bench.HANDHELD_CATEGORIES) for s in bench.HANDHELD_SYMBOLOGIES)
+    assert set(result["ms"]) == {"all", "640x480", "320x240"} and "upca" in printed and "320x240" in printed
+    upca = [f for f in report["per_frame"] if f["symbology"] == "upca"]
+    assert all(len(f["text"]) == 12 for f in upca) and any(f["results"]["zxing"]["ok"] for f in upca)
+
+
+def test_a_handheld_photo_is_the_same_for_a_seed_and_a_small_out_of_focus_frame(bench):
+    first, pixels = bench.make_handheld(5, 3, "defocus", "ean8", (320, 240))
+    again, same = bench.make_handheld(5, 3, "defocus", "ean8", (320, 240))
+    assert first == again and np.array_equal(pixels, same) and pixels.shape == (240, 320, 3)
+    assert len(first.text) == 8 and first.module_px >= 1.5

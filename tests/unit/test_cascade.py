@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from pos_sim.domain.codes import gs1, schemes, wallet
+from pos_sim.domain.errors import CodeError
 from pos_sim.render.barcodes import barcode_image, qr_image
 from pos_sim.scan import cascade, damage, decoders, photos
 from pos_sim.scan.cascade import Cascade
@@ -248,3 +249,73 @@ def test_a_qr_code_under_a_hands_motion_in_low_light_is_read_with_the_motion_und
     frame, image = bench.make_photo(62, 97, "motion-blur+low-light", "qr", (640, 480))
     assert decoders.load("zxing").decode(image) == []
     assert [(r.text, r.decoder) for r in Cascade().decode(image)] == [(frame.text, "cascade:unblurred")]
+
+
+def test_a_upca_of_number_system_2_is_read_as_a_upca_of_12_digits():
+    """A UPC-A beginning with 2 (in-store, variable measure) whose price check digit does not follow a store rule is
+    still the symbol its own check digit says: zxing-cpp reads it, so the cascade must too."""
+    text = gs1.make_upca("21234567890")
+    with pytest.raises(CodeError, match="price check digit"):
+        gs1.decode(text).validate()
+    image = in_frame(barcode_image("upca", text, module_px=3))
+    assert [(r.symbology, r.text) for r in decoders.load("zxing").decode(image)] == [("upca", text)]
+    assert [(r.symbology, r.text) for r in Cascade().decode(image)] == [("upca", text)]
+
+
+def test_an_out_of_focus_ean13_that_every_other_pass_misses_is_read_with_the_defocus_undone():
+    image = photos.photograph([(barcode_image("ean13", EAN, module_px=5), 5)], [5.0], (640, 480), ("defocus",), 0.85,
+                              np.random.default_rng(1))
+    assert decoders.load("zxing").decode(image) == []
+    [read] = Cascade().decode(image)
+    assert (read.symbology, read.text, read.decoder) == ("ean13", EAN, "cascade:refocused")
+
+
+def test_an_out_of_focus_qr_code_is_read_with_the_defocus_its_edges_show_undone():
+    image = photos.photograph([(qr_image(PAYNOW, module_px=6), 6)], [6.0], (640, 480), ("defocus",), 0.9,
+                              np.random.default_rng(0))
+    assert decoders.load("zxing").decode(image) == []
+    [read] = Cascade().decode(image)
+    assert (read.text, read.decoder) == (PAYNOW, "cascade:refocused")
+
+
+def test_the_ean8_in_the_middle_of_a_tilted_upca_is_no_read():
+    """The middle 67 modules of this UPC-A make an EAN-8 (04623274) whose guards are parts of the digits beside it, and
+    its check digit passes: a scan line across the tilted code's bars reads it, and zxing-cpp alone returns it. Bars
+    run on past its guards where its quiet zone should be."""
+    upca = "930462327462"
+    image = photos.photograph([(barcode_image("upca", upca, module_px=2), 2)], [2.0], (320, 240), ("steep-angle",), 0.5,
+                              np.random.default_rng(3))
+    assert [(r.symbology, r.text) for r in decoders.load("zxing").decode(image)] == [("ean8", "04623274")]
+    assert [(r.symbology, r.text) for r in Cascade().decode(image)] == [("upca", upca)]
+
+
+def test_a_long_code128_zxing_cpp_reads_is_kept_when_its_other_binariser_misreads_it_and_libzbar_agrees(bench):
+    """zxing-cpp's global binariser, on the place cut out and brought down to 500 pixels, misreads this Code 128 (a
+    text that passes its mod-103 check); libzbar reads it right on many scan lines. Two readers agree: the read stays."""
+    frame, image = bench.make_photo(553, 257, "several", "code128", (1280, 720))
+    assert frame.text in [r.text for r in decoders.load("zxing").decode(image)]
+    texts = {r.text for r in Cascade().decode(image)}
+    assert frame.text in texts and texts <= {frame.text, *frame.others}
+
+
+def test_an_out_of_focus_ean13_misread_as_a_upca_is_refused(bench):
+    """Defocused and moving, this EAN-13's left half reads as a UPC-A's (964777860963, its check digit passes) on every
+    strip of its place; with the defocus its edges show undone, the place reads the EAN-13: two texts, no read."""
+    frame, image = bench.make_handheld(457, 263, "defocus+motion-blur", "ean13", (320, 240))
+    assert {r.text for r in Cascade().decode(image)} <= {frame.text}
+
+
+def test_a_qr_code_under_a_hand_s_motion_is_read_with_the_motion_its_edges_show_undone(bench):
+    """A 2.6-pixel-module QR code smeared by a motion of about two modules: the fixed 6-pixel line undoes too little;
+    the length the region's edges show, undone, reads it."""
+    frame, image = bench.make_photo(564, 257, "motion-blur", "qr", (640, 480))
+    assert frame.text not in [r.text for r in decoders.load("zxing").decode(image)]
+    [read] = Cascade().decode(image)
+    assert (read.text, read.decoder) == (frame.text, "cascade:unblurred")
+
+
+def test_a_micro_qr_made_up_by_sharpening_a_moving_qr_code_is_no_read(bench):
+    """Out of focus and moving, this QR code's region sharpened along the motion reads as a Micro QR ("441387"): a
+    filter's Micro QR is refused, and the passes after it read the QR code."""
+    frame, image = bench.make_handheld(448, 269, "defocus+motion-blur", "qr", (640, 480))
+    assert {r.symbology for r in Cascade().decode(image)} <= {"qr"}
