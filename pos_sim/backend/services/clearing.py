@@ -72,6 +72,7 @@ from pos_sim.backend.store.database import Store, Tx
 from pos_sim.backend.store.tables import accounts, entries, postings
 from pos_sim.backend.store.transit import (
     db_value,
+    execute_many,
     insert_many,
     transit_cap_totals,
     transit_checkpoints,
@@ -307,8 +308,17 @@ class _Tap(NamedTuple):
     code: str
 
 
-_new_tap = tuple.__new__
+_new_tap = _new_wallet = tuple.__new__
 """``_Tap`` of a row of ``_TAPS``: ``_new_tap(_Tap, row)``, as ``_Tap._make(row)`` without a Python call a tap."""
+
+
+class _Wallet(NamedTuple):
+    """A wallet as clearing reads it (``_WALLETS``'s columns)."""
+
+    id: str
+    kind: str
+    currency: str
+    balance: int
 
 
 @dataclass(slots=True)
@@ -436,14 +446,11 @@ _DEBTS = select(transit_debts.c.account, transit_debts.c.owed, transit_debts.c.s
     transit_debts.c.account.in_(_accounts_in))
 _WALLETS = (select(accounts.c.id, accounts.c.kind, accounts.c.currency, accounts.c.balance)
             .where(accounts.c.id.in_(bindparam("wallets", expanding=True))).order_by(accounts.c.id).with_for_update())
-_SET_BALANCE = update(accounts).where(accounts.c.id == bindparam("wallet")).values(balance=bindparam("new_balance"))
 _UPDATE_JOURNEY = (update(transit_journeys)
                    .where(transit_journeys.c.account == bindparam("the_account"),
                           transit_journeys.c.started_ms == bindparam("the_start"),
                           transit_journeys.c.journey_key == bindparam("the_key"))
                    .values({name: bindparam("v_" + name) for name in _JOURNEY_VALUES}))
-_SET_CHECKPOINT = (update(transit_checkpoints).where(transit_checkpoints.c.account == bindparam("the_account"))
-                   .values(before_ms=bindparam("the_before_ms")))
 _DELETE_DEBTS = delete(transit_debts).where(transit_debts.c.account.in_(_accounts_in))
 _DELETE_DEBT_DENIALS = delete(transit_deny).where(transit_deny.c.account.in_(_accounts_in), transit_deny.c.cause == DENY_DEBT)
 
@@ -586,41 +593,45 @@ class _Batch:
     def _checkpoints(self, chunk: list[str], dirty: dict[str, tuple[int, int]]) -> dict[str, int]:
         """Each account's checkpoint for this run: its own, or 0 (from its first tap) for an account new to
         clearing or with a tap older than its checkpoint; written back where that changed it."""
-        known = dict(self.conn.execute(_CHECKPOINTS, {"accounts": chunk}).all())
+        known = dict(self._rows(_CHECKPOINTS, {"accounts": chunk}))
         starts, changed = {}, []
         for account in chunk:
             before = known.get(account)
             start = 0 if before is None or dirty.get(account, (0, NO_TAPS))[1] < before else before
             starts[account] = start
             if before != start:
-                changed.append({"account": account, "before_ms": start})
+                changed.append((account, start))
         if changed:
-            statement = upsert(self.store.dialect)(transit_checkpoints)
-            self.conn.execute(statement.on_conflict_do_update(index_elements=["account"],
-                                                              set_={"before_ms": statement.excluded.before_ms}), changed)
+            execute_many(self.conn, "INSERT INTO transit_checkpoints (account, before_ms) VALUES (?, ?)"
+                                    " ON CONFLICT (account) DO UPDATE SET before_ms = excluded.before_ms", changed)
         return starts
+
+    def _rows(self, statement: Any, parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """The rows ``statement`` reads, as the driver's tuples (a SQLAlchemy row costs a microsecond more a row)."""
+        result = self.conn.execute(statement, parameters)
+        rows = result.cursor.fetchall()
+        result.close()
+        return rows
 
     def clear(self, chunk: list[str]) -> None:
         conn, run = self.conn, self.run
-        riders = dict(conn.execute(_RIDERS, {"accounts": chunk}).all())
-        dirty = {account: (taps, since) for account, taps, since in conn.execute(_TAKE_DIRTY, {"accounts": chunk})}
+        riders = dict(self._rows(_RIDERS, {"accounts": chunk}))
+        dirty = {account: (taps, since) for account, taps, since in self._rows(_TAKE_DIRTY, {"accounts": chunk})}
         run.taps += sum(taps for taps, _since in dirty.values())
         starts = self._checkpoints(chunk, dirty)
         taps: dict[str, list[_Tap]] = defaultdict(list)
         priced = [account for account in dirty if account in riders]
         totals: dict[str, dict[tuple[int, str, int], int]] = defaultdict(dict)
         if priced:
-            result = conn.execute(_TAPS, {"accounts": priced})
-            for row in result.cursor.fetchall():  # the driver's rows: a million taps make no SQLAlchemy rows
+            for row in self._rows(_TAPS, {"accounts": priced}):  # a million taps make no SQLAlchemy rows
                 tap = _new_tap(_Tap, row)
                 taps[tap.account].append(tap)
-            result.close()
-            for account, rider, cap_id, period, spent in conn.execute(_TOTALS, {"accounts": priced}):
+            for account, rider, cap_id, period, spent in self._rows(_TOTALS, {"accounts": priced}):
                 if starts[account]:  # from the first tap, the totals are counted again from nothing
                     totals[account][(rider, cap_id, day_number(period))] = spent
         debts = {row.account: row for row in conn.execute(_DEBTS, {"accounts": chunk})}
-        wallets = {row.id: row for row in conn.execute(_WALLETS, {"wallets": sorted(set(riders.values()))})}
-        self.balances = {wallet_id: row.balance for wallet_id, row in wallets.items()}
+        wallets = {row[0]: _new_wallet(_Wallet, row) for row in self._rows(_WALLETS, {"wallets": sorted(set(riders.values()))})}
+        self.balances = {wallet_id: wallet.balance for wallet_id, wallet in wallets.items()}
         known: dict[str, dict[str, _Journey]] = defaultdict(dict)
         self._read_journeys(_JOURNEYS, chunk, known)
         carried: dict[str, int] = {}  # a debtor's dues before its checkpoint that this run cannot collect
@@ -704,11 +715,9 @@ class _Batch:
 
     def _read_journeys(self, statement: Any, accounts: list[str], known: dict[str, dict[str, _Journey]]) -> None:
         """The journeys ``statement`` reads of ``accounts``, by account and key (the driver's rows, as the taps')."""
-        result = self.conn.execute(statement, {"accounts": accounts})
-        for row in result.cursor.fetchall():
+        for row in self._rows(statement, {"accounts": accounts}):
             journey = _Journey(*row)
             known[journey.account][journey.journey_key] = journey
-        result.close()
 
     def _price(self, account: str, wallet_id: str, taps: list[_Tap], start: int,
                totals: dict[tuple[int, str, int], int]) -> _Priced:
@@ -869,8 +878,8 @@ class _Batch:
         for merchant, moved in sorted(self.merchant_moved.items()):  # no hot row: into a shard on PostgreSQL
             self.tx.move_pooled(merchant, moved)
         if self.changed_wallets:
-            conn.execute(_SET_BALANCE, [{"wallet": wallet_id, "new_balance": self.balances[wallet_id]}
-                                        for wallet_id in sorted(self.changed_wallets)])
+            execute_many(conn, "UPDATE accounts SET balance = ? WHERE id = ?",
+                         [(self.balances[wallet_id], wallet_id) for wallet_id in sorted(self.changed_wallets)])
         if self.postings:
             insert_many(conn, postings, POSTING_COLUMNS, self.postings)
             insert_many(conn, entries, ENTRY_COLUMNS, self.entries)
@@ -896,8 +905,8 @@ class _Batch:
     def _write_checkpoints(self, checkpoints: dict[str, int], totals: dict[str, dict[tuple[int, str, int], int]]) -> None:
         """The accounts' new checkpoints, and the cap totals of the final journeys before them."""
         if checkpoints:
-            self.conn.execute(_SET_CHECKPOINT, [{"the_account": account, "the_before_ms": before}
-                                                for account, before in sorted(checkpoints.items())])
+            execute_many(self.conn, "UPDATE transit_checkpoints SET before_ms = ? WHERE account = ?",
+                         [(before, account) for account, before in sorted(checkpoints.items())])
         if totals:
             self.conn.execute(_DELETE_TOTALS, {"accounts": sorted(totals)})
             insert_many(self.conn, transit_cap_totals, TOTAL_COLUMNS, [
