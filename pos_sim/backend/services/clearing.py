@@ -918,23 +918,23 @@ class _Batch:
 def _summary(journey: Sequence[Ride], riders: int, max_fare: bool) -> str:
     """The journey in a line, in local times: "2025-03-03 M01 08:00 -> M12 08:40", and why it costs the
     maximum fare when it does."""
-    parts = [f"{ride.from_stop} {_clock(ride.start_ms)} -> "
-             + ("no tap-out" if ride.end_ms is None else f"{ride.to_stop} {_clock(ride.end_ms)}") for ride in journey]
-    return (f"{day_text(journey[0].start_ms // 86_400_000)} {'; '.join(parts)}{f' ({riders} riders)' if riders > 1 else ''}"
-            f"{NO_TAP_OUT if max_fare else ''}")
+    first = journey[0]
+    if len(journey) == 1 and first.end_ms is not None:  # most journeys: one ride, tapped out
+        line = (f"{day_text(first.start_ms // 86_400_000)} {first.from_stop} {_CLOCK[first.start_ms // 60_000 % 1440]}"
+                f" -> {first.to_stop} {_CLOCK[first.end_ms // 60_000 % 1440]}")
+    else:
+        line = f"{day_text(first.start_ms // 86_400_000)} " + "; ".join(
+            f"{ride.from_stop} {_CLOCK[ride.start_ms // 60_000 % 1440]} -> "
+            + ("no tap-out" if ride.end_ms is None else f"{ride.to_stop} {_CLOCK[ride.end_ms // 60_000 % 1440]}")
+            for ride in journey)
+    return line + (f" ({riders} riders)" if riders > 1 else "") + (NO_TAP_OUT if max_fare else "")
 
 
 def _summary_no_entry(station_id: str, local_ms: int, riders: int) -> str:
     """An exit with no tap-in in a line: "2025-03-03 no tap-in -> M12 08:40 (maximum fare: no tap-in)"."""
-    return (f"{day_text(local_ms // 86_400_000)} no tap-in -> {station_id} {_clock(local_ms)}"
+    return (f"{day_text(local_ms // 86_400_000)} no tap-in -> {station_id} {_CLOCK[local_ms // 60_000 % 1440]}"
             + (f" ({riders} riders)" if riders > 1 else "") + NO_TAP_IN)
 
 
-@lru_cache(maxsize=None)
-def _hours(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
-
-
-def _clock(local_ms: int) -> str:
-    """"HH:MM" of a local time in milliseconds."""
-    return _hours(local_ms // 60_000 % 1440)
+_CLOCK = [f"{minute // 60:02d}:{minute % 60:02d}" for minute in range(1440)]
+""""HH:MM" of each minute of the day."""
