@@ -111,31 +111,6 @@ def test_the_journeys_of_a_ledger_at_revision_0004_are_kept_and_keyed_in_time_or
         engine.dispose()
 
 
-def test_the_taps_of_a_ledger_at_revision_0005_are_kept_and_indexed_with_what_clearing_reads(url):
-    engine = create_engine(make_url(url).set(drivername="postgresql+psycopg") if url.startswith("postgresql") else url)
-    try:
-        with engine.begin() as connection:
-            command.upgrade(migrations.config(connection), "0005")
-            connection.execute(text(
-                "INSERT INTO merchants (client_id, name, public_key, settlement_currency, created_at)"
-                " VALUES ('METRO_OPS', 'City Metro', 'key', 'SGD', '2025-03-04 00:00:00+00:00')"))
-            connection.execute(text(
-                "INSERT INTO transit_taps (tap_id, client_id, gate_id, station_id, direction, at_ms, utc_offset_s, account,"
-                " code, companions, decision, reason, digest, uploaded_at) VALUES (:tap, 'METRO_OPS', 'M01-G1', 'M01', 'in',"
-                " :at, 28800, :account, 'code', 0, 'open', 'ok', 'digest', '2025-03-04 00:00:00+00:00')"),
-                [{"tap": tap, "at": at, "account": "ab" * 16} for tap, at in (("tap-2", 1000), ("tap-1", 2000))])
-        Store.open(url).close()
-        assert revision(url) == migrations.head() and schema_differences(url) == []
-        with engine.connect() as connection:
-            indexes = {index["name"]: index["column_names"] for index in inspect(connection).get_indexes("transit_taps")}
-            kept = connection.execute(text("SELECT tap_id, at_ms FROM transit_taps ORDER BY account, at_ms")).all()
-        assert indexes == {"ix_transit_taps_account_at_ms_tap_id": [
-            "account", "at_ms", "tap_id", "decision", "direction", "station_id", "utc_offset_s", "companions", "client_id", "code"]}
-        assert [tuple(row) for row in kept] == [("tap-2", 1000), ("tap-1", 2000)]
-    finally:
-        engine.dispose()
-
-
 def test_a_sqlite_ledger_of_pos_sim_0_1_0_opens_with_every_balance_and_payment_intact(tmp_path):
     data = shutil.copytree(FIXTURES / "backend", tmp_path / "backend")
     issuer_keys = sqlite_rows(data / "ledger.db", "SELECT key_id, public_key, private_key FROM transit_keys")

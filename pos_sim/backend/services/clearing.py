@@ -418,10 +418,8 @@ _TAPS = (select(transit_taps.c.account, transit_taps.c.tap_id, transit_taps.c.di
              transit_taps.c.account == transit_checkpoints.c.account,
              transit_taps.c.at_ms >= _from_checkpoint - _REPLAY_MS)))
          .where(transit_checkpoints.c.account.in_(_accounts_in), transit_taps.c.decision == "open")
-         .order_by(transit_checkpoints.c.account, transit_taps.c.at_ms, transit_taps.c.tap_id))
-"""An account's open taps from its checkpoint (and a replay window before it, to know the codes used there): on
-SQLite read from the taps' index alone (it holds every column read here), in its order (ordered by the
-checkpoints' account, the loop's outer table, SQLite sorts nothing)."""
+         .order_by(transit_taps.c.account, transit_taps.c.at_ms, transit_taps.c.tap_id))
+"""An account's open taps from its checkpoint (and a replay window before it, to know the codes used there)."""
 _JOURNEY_FIELDS = [transit_journeys.c[name] for name in _Journey.__dataclass_fields__]
 _JOURNEYS = (select(*_JOURNEY_FIELDS)
              .select_from(transit_checkpoints.join(transit_journeys, and_(

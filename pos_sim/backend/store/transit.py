@@ -62,9 +62,6 @@ transit_deny = Table(
     Column("created_at", UtcDateTime, nullable=False),
 )
 
-TAP_COLUMNS_READ = ("decision", "direction", "station_id", "utc_offset_s", "companions", "client_id", "code")
-"""The columns of a tap clearing reads (beside its account, time and id), kept in the taps' index by account."""
-
 transit_taps = Table(
     "transit_taps",
     metadata,
@@ -82,10 +79,7 @@ transit_taps = Table(
     Column("reason", Text, nullable=False),
     Column("digest", String(64), nullable=False),
     Column("uploaded_at", UtcDateTime, nullable=False),
-    # an account's taps in time order, with every column clearing reads: a batch's taps are read from this index
-    # alone, in the order clearing wants them, not row by row from pages all over the table (gates upload them in
-    # no order of account)
-    Index("ix_transit_taps_account_at_ms_tap_id", "account", "at_ms", "tap_id", *TAP_COLUMNS_READ),
+    Index("ix_transit_taps_account_at_ms", "account", "at_ms"),
 )
 
 transit_dirty = Table(
