@@ -69,6 +69,7 @@ from sqlalchemy.engine import Connection
 from pos_sim.assets import METRO
 from pos_sim.backend.protocol import Refused, amount_json
 from pos_sim.backend.store.database import Store, Tx
+from pos_sim.backend.store.errors import LedgerError
 from pos_sim.backend.store.tables import accounts, entries, postings
 from pos_sim.backend.store.transit import (
     db_value,
@@ -449,6 +450,7 @@ _UPDATE_JOURNEY = (update(transit_journeys)
                           transit_journeys.c.started_ms == bindparam("the_start"),
                           transit_journeys.c.journey_key == bindparam("the_key"))
                    .values({name: bindparam("v_" + name) for name in _JOURNEY_VALUES}))
+_ACCOUNTS_FOUND = select(func.count()).select_from(accounts).where(accounts.c.id.in_(bindparam("ids", expanding=True)))
 _DELETE_DEBTS = delete(transit_debts).where(transit_debts.c.account.in_(_accounts_in))
 _DELETE_DEBT_DENIALS = delete(transit_deny).where(transit_deny.c.account.in_(_accounts_in), transit_deny.c.cause == DENY_DEBT)
 
@@ -544,7 +546,7 @@ class Clearing:
             run = _Run(fares.network.currency.code, accounts=len(ordered))
             with _sqlite_settings(self.store, SQLITE_CLEARING), _cycles_collected_after():
                 for start in range(0, len(ordered), CLEARING_BATCH):
-                    with self.store.begin() as tx:
+                    with self.store.begin(foreign_keys=False) as tx:  # references checked by _Batch (one query)
                         _Batch(self.store, tx, fares, network_id, run).clear(ordered[start:start + CLEARING_BATCH])
             finished = self.store.clock.now()
             with self.store.begin() as tx:
@@ -878,6 +880,7 @@ class _Batch:
         if self.changed_wallets:
             execute_many(conn, "UPDATE accounts SET balance = ? WHERE id = ?",
                          [(self.balances[wallet_id], wallet_id) for wallet_id in sorted(self.changed_wallets)])
+        self._check_references(inserts, updates, owed)
         if self.postings:
             insert_many(conn, postings, POSTING_COLUMNS, self.postings)
             insert_many(conn, entries, ENTRY_COLUMNS, self.entries)
@@ -899,6 +902,20 @@ class _Batch:
             conn.execute(insert(transit_deny), [{"account": account, "cause": DENY_DEBT, "created_at": self.at}
                                                 for account in owed])
         queue(conn, dialect, self.requeue)
+
+    def _check_references(self, inserts: list[_Journey], updates: list[_Journey], owed: dict[str, tuple[str, int]]) -> None:
+        """What the batch writes references only accounts that are in the ledger (clearing writes with SQLite's
+        foreign key checks off, ``Store.begin(foreign_keys=False)``: a lookup a row was 20% of an entry's insert).
+        Every account it references is a wallet it read (``self.balances``: entries, journeys, debts) or a merchant
+        account it looked up (entries), each looked for again here in one query; every entry's posting is one
+        of the batch's own, inserted with it."""
+        wallets = self.balances
+        if not all(journey.wallet_id in wallets for journey in (*inserts, *updates) if journey.wallet_id is not None) \
+                or not all(wallet_id in wallets for wallet_id, _due in owed.values()):
+            raise LedgerError("clearing: a journey or debt references a wallet the batch did not read")
+        referenced = sorted({*wallets, *self.merchant_accounts.values()})
+        if self.conn.execute(_ACCOUNTS_FOUND, {"ids": referenced}).scalar_one() != len(referenced):
+            raise LedgerError("clearing: an account the batch writes to is not in the ledger")
 
     def _write_checkpoints(self, checkpoints: dict[str, int], totals: dict[str, dict[tuple[int, str, int], int]]) -> None:
         """The accounts' new checkpoints, and the cap totals of the final journeys before them."""
