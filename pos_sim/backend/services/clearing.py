@@ -44,7 +44,8 @@ debts); then written back in bulk: each wallet's new balance (never below zero),
 account moved once by the batch's total (into a balance shard where writers run at once, as ``Tx.post``
 moves it), the ledger's postings and entries as ``Tx.post`` writes them (a
 posting a journey, its two legs with their balances after) in a few bulk inserts, the journeys,
-checkpoints, cap totals, debts and deny list.
+checkpoints, cap totals, debts and deny list. On SQLite a batch writes with the foreign key checks off (a lookup a
+row), every account it references looked for in one query instead (``_Batch._check_references``).
 
 Measured by scripts/bench_transit_clearing.py (docs/benchmarks.md).
 """
