@@ -593,3 +593,22 @@ def test_grouping_changes_nothing_where_the_store_takes_many_writers(url: str) -
         assert not store.on_commit(lambda _failed: None)
         with Store.open(url) as other, other.begin() as tx:
             assert tx.account(wallet).balance == 500
+
+
+def test_foreign_keys_go_unchecked_in_one_transaction_only_where_asked_and_only_on_sqlite(store: Store) -> None:
+    from sqlalchemy import insert
+
+    from pos_sim.backend.store.transit import transit_debts
+
+    def owe(tx: Tx, account: str) -> None:  # a debt of a wallet that is not in the ledger
+        tx.connection.execute(insert(transit_debts), {"account": account, "wallet_id": "W-NOWHERE", "currency": "SGD",
+                                                      "owed": 120, "since": datetime.now(UTC), "updated_at": datetime.now(UTC)})
+
+    if store.dialect == "sqlite":
+        with store.begin(foreign_keys=False) as tx:  # the caller checks its references (clearing)
+            owe(tx, "ab" * 16)
+    else:  # PostgreSQL checks every transaction's
+        with pytest.raises(StoreError), store.begin(foreign_keys=False) as tx:
+            owe(tx, "ab" * 16)
+    with pytest.raises(StoreError), store.begin() as tx:  # the next transaction is checked again
+        owe(tx, "cd" * 16)

@@ -44,7 +44,8 @@ debts); then written back in bulk: each wallet's new balance (never below zero),
 account moved once by the batch's total (into a balance shard where writers run at once, as ``Tx.post``
 moves it), the ledger's postings and entries as ``Tx.post`` writes them (a
 posting a journey, its two legs with their balances after) in a few bulk inserts, the journeys,
-checkpoints, cap totals, debts and deny list.
+checkpoints, cap totals, debts and deny list. On SQLite a batch writes with the foreign key checks off (a lookup a
+row), every account it references looked for in one query instead (``_Batch._check_references``).
 
 Measured by scripts/bench_transit_clearing.py (docs/benchmarks.md).
 """
@@ -69,9 +70,11 @@ from sqlalchemy.engine import Connection
 from pos_sim.assets import METRO
 from pos_sim.backend.protocol import Refused, amount_json
 from pos_sim.backend.store.database import Store, Tx
+from pos_sim.backend.store.errors import LedgerError
 from pos_sim.backend.store.tables import accounts, entries, postings
 from pos_sim.backend.store.transit import (
     db_value,
+    execute_many,
     insert_many,
     transit_cap_totals,
     transit_checkpoints,
@@ -307,8 +310,17 @@ class _Tap(NamedTuple):
     code: str
 
 
-_new_tap = tuple.__new__
+_new_tap = _new_wallet = tuple.__new__
 """``_Tap`` of a row of ``_TAPS``: ``_new_tap(_Tap, row)``, as ``_Tap._make(row)`` without a Python call a tap."""
+
+
+class _Wallet(NamedTuple):
+    """A wallet as clearing reads it (``_WALLETS``'s columns)."""
+
+    id: str
+    kind: str
+    currency: str
+    balance: int
 
 
 @dataclass(slots=True)
@@ -434,14 +446,12 @@ _DEBTS = select(transit_debts.c.account, transit_debts.c.owed, transit_debts.c.s
     transit_debts.c.account.in_(_accounts_in))
 _WALLETS = (select(accounts.c.id, accounts.c.kind, accounts.c.currency, accounts.c.balance)
             .where(accounts.c.id.in_(bindparam("wallets", expanding=True))).order_by(accounts.c.id).with_for_update())
-_SET_BALANCE = update(accounts).where(accounts.c.id == bindparam("wallet")).values(balance=bindparam("new_balance"))
 _UPDATE_JOURNEY = (update(transit_journeys)
                    .where(transit_journeys.c.account == bindparam("the_account"),
                           transit_journeys.c.started_ms == bindparam("the_start"),
                           transit_journeys.c.journey_key == bindparam("the_key"))
                    .values({name: bindparam("v_" + name) for name in _JOURNEY_VALUES}))
-_SET_CHECKPOINT = (update(transit_checkpoints).where(transit_checkpoints.c.account == bindparam("the_account"))
-                   .values(before_ms=bindparam("the_before_ms")))
+_ACCOUNTS_FOUND = select(func.count()).select_from(accounts).where(accounts.c.id.in_(bindparam("ids", expanding=True)))
 _DELETE_DEBTS = delete(transit_debts).where(transit_debts.c.account.in_(_accounts_in))
 _DELETE_DEBT_DENIALS = delete(transit_deny).where(transit_deny.c.account.in_(_accounts_in), transit_deny.c.cause == DENY_DEBT)
 
@@ -537,7 +547,7 @@ class Clearing:
             run = _Run(fares.network.currency.code, accounts=len(ordered))
             with _sqlite_settings(self.store, SQLITE_CLEARING), _cycles_collected_after():
                 for start in range(0, len(ordered), CLEARING_BATCH):
-                    with self.store.begin() as tx:
+                    with self.store.begin(foreign_keys=False) as tx:  # references checked by _Batch (one query)
                         _Batch(self.store, tx, fares, network_id, run).clear(ordered[start:start + CLEARING_BATCH])
             finished = self.store.clock.now()
             with self.store.begin() as tx:
@@ -584,41 +594,45 @@ class _Batch:
     def _checkpoints(self, chunk: list[str], dirty: dict[str, tuple[int, int]]) -> dict[str, int]:
         """Each account's checkpoint for this run: its own, or 0 (from its first tap) for an account new to
         clearing or with a tap older than its checkpoint; written back where that changed it."""
-        known = dict(self.conn.execute(_CHECKPOINTS, {"accounts": chunk}).all())
+        known = dict(self._rows(_CHECKPOINTS, {"accounts": chunk}))
         starts, changed = {}, []
         for account in chunk:
             before = known.get(account)
             start = 0 if before is None or dirty.get(account, (0, NO_TAPS))[1] < before else before
             starts[account] = start
             if before != start:
-                changed.append({"account": account, "before_ms": start})
+                changed.append((account, start))
         if changed:
-            statement = upsert(self.store.dialect)(transit_checkpoints)
-            self.conn.execute(statement.on_conflict_do_update(index_elements=["account"],
-                                                              set_={"before_ms": statement.excluded.before_ms}), changed)
+            execute_many(self.conn, "INSERT INTO transit_checkpoints (account, before_ms) VALUES (?, ?)"
+                                    " ON CONFLICT (account) DO UPDATE SET before_ms = excluded.before_ms", changed)
         return starts
+
+    def _rows(self, statement: Any, parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """The rows ``statement`` reads, as the driver's tuples (a SQLAlchemy row costs a microsecond more a row)."""
+        result = self.conn.execute(statement, parameters)
+        rows = result.cursor.fetchall()
+        result.close()
+        return rows
 
     def clear(self, chunk: list[str]) -> None:
         conn, run = self.conn, self.run
-        riders = dict(conn.execute(_RIDERS, {"accounts": chunk}).all())
-        dirty = {account: (taps, since) for account, taps, since in conn.execute(_TAKE_DIRTY, {"accounts": chunk})}
+        riders = dict(self._rows(_RIDERS, {"accounts": chunk}))
+        dirty = {account: (taps, since) for account, taps, since in self._rows(_TAKE_DIRTY, {"accounts": chunk})}
         run.taps += sum(taps for taps, _since in dirty.values())
         starts = self._checkpoints(chunk, dirty)
         taps: dict[str, list[_Tap]] = defaultdict(list)
         priced = [account for account in dirty if account in riders]
         totals: dict[str, dict[tuple[int, str, int], int]] = defaultdict(dict)
         if priced:
-            result = conn.execute(_TAPS, {"accounts": priced})
-            for row in result.cursor.fetchall():  # the driver's rows: a million taps make no SQLAlchemy rows
+            for row in self._rows(_TAPS, {"accounts": priced}):  # a million taps make no SQLAlchemy rows
                 tap = _new_tap(_Tap, row)
                 taps[tap.account].append(tap)
-            result.close()
-            for account, rider, cap_id, period, spent in conn.execute(_TOTALS, {"accounts": priced}):
+            for account, rider, cap_id, period, spent in self._rows(_TOTALS, {"accounts": priced}):
                 if starts[account]:  # from the first tap, the totals are counted again from nothing
                     totals[account][(rider, cap_id, day_number(period))] = spent
         debts = {row.account: row for row in conn.execute(_DEBTS, {"accounts": chunk})}
-        wallets = {row.id: row for row in conn.execute(_WALLETS, {"wallets": sorted(set(riders.values()))})}
-        self.balances = {wallet_id: row.balance for wallet_id, row in wallets.items()}
+        wallets = {row[0]: _new_wallet(_Wallet, row) for row in self._rows(_WALLETS, {"wallets": sorted(set(riders.values()))})}
+        self.balances = {wallet_id: wallet.balance for wallet_id, wallet in wallets.items()}
         known: dict[str, dict[str, _Journey]] = defaultdict(dict)
         self._read_journeys(_JOURNEYS, chunk, known)
         carried: dict[str, int] = {}  # a debtor's dues before its checkpoint that this run cannot collect
@@ -702,11 +716,9 @@ class _Batch:
 
     def _read_journeys(self, statement: Any, accounts: list[str], known: dict[str, dict[str, _Journey]]) -> None:
         """The journeys ``statement`` reads of ``accounts``, by account and key (the driver's rows, as the taps')."""
-        result = self.conn.execute(statement, {"accounts": accounts})
-        for row in result.cursor.fetchall():
+        for row in self._rows(statement, {"accounts": accounts}):
             journey = _Journey(*row)
             known[journey.account][journey.journey_key] = journey
-        result.close()
 
     def _price(self, account: str, wallet_id: str, taps: list[_Tap], start: int,
                totals: dict[tuple[int, str, int], int]) -> _Priced:
@@ -867,8 +879,9 @@ class _Batch:
         for merchant, moved in sorted(self.merchant_moved.items()):  # no hot row: into a shard on PostgreSQL
             self.tx.move_pooled(merchant, moved)
         if self.changed_wallets:
-            conn.execute(_SET_BALANCE, [{"wallet": wallet_id, "new_balance": self.balances[wallet_id]}
-                                        for wallet_id in sorted(self.changed_wallets)])
+            execute_many(conn, "UPDATE accounts SET balance = ? WHERE id = ?",
+                         [(self.balances[wallet_id], wallet_id) for wallet_id in sorted(self.changed_wallets)])
+        self._check_references(inserts, updates, owed)
         if self.postings:
             insert_many(conn, postings, POSTING_COLUMNS, self.postings)
             insert_many(conn, entries, ENTRY_COLUMNS, self.entries)
@@ -891,11 +904,25 @@ class _Batch:
                                                 for account in owed])
         queue(conn, dialect, self.requeue)
 
+    def _check_references(self, inserts: list[_Journey], updates: list[_Journey], owed: dict[str, tuple[str, int]]) -> None:
+        """What the batch writes references only accounts that are in the ledger (clearing writes with SQLite's
+        foreign key checks off, ``Store.begin(foreign_keys=False)``: a lookup a row was 20% of an entry's insert).
+        Every account it references is a wallet it read (``self.balances``: entries, journeys, debts) or a merchant
+        account it looked up (entries), each looked for again here in one query; every entry's posting is one
+        of the batch's own, inserted with it."""
+        wallets = self.balances
+        if not all(journey.wallet_id in wallets for journey in (*inserts, *updates) if journey.wallet_id is not None) \
+                or not all(wallet_id in wallets for wallet_id, _due in owed.values()):
+            raise LedgerError("clearing: a journey or debt references a wallet the batch did not read")
+        referenced = sorted({*wallets, *self.merchant_accounts.values()})
+        if self.conn.execute(_ACCOUNTS_FOUND, {"ids": referenced}).scalar_one() != len(referenced):
+            raise LedgerError("clearing: an account the batch writes to is not in the ledger")
+
     def _write_checkpoints(self, checkpoints: dict[str, int], totals: dict[str, dict[tuple[int, str, int], int]]) -> None:
         """The accounts' new checkpoints, and the cap totals of the final journeys before them."""
         if checkpoints:
-            self.conn.execute(_SET_CHECKPOINT, [{"the_account": account, "the_before_ms": before}
-                                                for account, before in sorted(checkpoints.items())])
+            execute_many(self.conn, "UPDATE transit_checkpoints SET before_ms = ? WHERE account = ?",
+                         [(before, account) for account, before in sorted(checkpoints.items())])
         if totals:
             self.conn.execute(_DELETE_TOTALS, {"accounts": sorted(totals)})
             insert_many(self.conn, transit_cap_totals, TOTAL_COLUMNS, [
@@ -907,23 +934,23 @@ class _Batch:
 def _summary(journey: Sequence[Ride], riders: int, max_fare: bool) -> str:
     """The journey in a line, in local times: "2025-03-03 M01 08:00 -> M12 08:40", and why it costs the
     maximum fare when it does."""
-    parts = [f"{ride.from_stop} {_clock(ride.start_ms)} -> "
-             + ("no tap-out" if ride.end_ms is None else f"{ride.to_stop} {_clock(ride.end_ms)}") for ride in journey]
-    return (f"{day_text(journey[0].start_ms // 86_400_000)} {'; '.join(parts)}{f' ({riders} riders)' if riders > 1 else ''}"
-            f"{NO_TAP_OUT if max_fare else ''}")
+    first = journey[0]
+    if len(journey) == 1 and first.end_ms is not None:  # most journeys: one ride, tapped out
+        line = (f"{day_text(first.start_ms // 86_400_000)} {first.from_stop} {_CLOCK[first.start_ms // 60_000 % 1440]}"
+                f" -> {first.to_stop} {_CLOCK[first.end_ms // 60_000 % 1440]}")
+    else:
+        line = f"{day_text(first.start_ms // 86_400_000)} " + "; ".join(
+            f"{ride.from_stop} {_CLOCK[ride.start_ms // 60_000 % 1440]} -> "
+            + ("no tap-out" if ride.end_ms is None else f"{ride.to_stop} {_CLOCK[ride.end_ms // 60_000 % 1440]}")
+            for ride in journey)
+    return line + (f" ({riders} riders)" if riders > 1 else "") + (NO_TAP_OUT if max_fare else "")
 
 
 def _summary_no_entry(station_id: str, local_ms: int, riders: int) -> str:
     """An exit with no tap-in in a line: "2025-03-03 no tap-in -> M12 08:40 (maximum fare: no tap-in)"."""
-    return (f"{day_text(local_ms // 86_400_000)} no tap-in -> {station_id} {_clock(local_ms)}"
+    return (f"{day_text(local_ms // 86_400_000)} no tap-in -> {station_id} {_CLOCK[local_ms // 60_000 % 1440]}"
             + (f" ({riders} riders)" if riders > 1 else "") + NO_TAP_IN)
 
 
-@lru_cache(maxsize=None)
-def _hours(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
-
-
-def _clock(local_ms: int) -> str:
-    """"HH:MM" of a local time in milliseconds."""
-    return _hours(local_ms // 60_000 % 1440)
+_CLOCK = [f"{minute // 60:02d}:{minute % 60:02d}" for minute in range(1440)]
+""""HH:MM" of each minute of the day."""

@@ -170,14 +170,15 @@ class Store:
         return nullcontext(self._writer)
 
     @contextmanager
-    def begin(self, *, failure_ends_it: bool = False) -> Iterator[Tx]:
+    def begin(self, *, failure_ends_it: bool = False, foreign_keys: bool = True) -> Iterator[Tx]:
         """One transaction: committed when the block ends, rolled back if it raises.
 
         A database failure (unreachable, locked past the busy timeout, a broken schema) is a StoreError.
         ``failure_ends_it``: the caller lets a Duplicate or StoreError of an insert end the transaction,
         never going on in it, so no insert needs a savepoint (on PostgreSQL, two statements saved an insert).
         Inside ``grouping()`` (on its thread), the transaction is one of the group's: undone alone if it
-        raises, committed with the group.
+        raises, committed with the group. ``foreign_keys=False``: on SQLite, outside a group, the transaction's
+        writes are not checked against the rows they reference (SQLite's lookups a row); the caller checks them.
         """
         try:
             with self._queue:
@@ -187,7 +188,7 @@ class Store:
                     return
                 if (failed := self._commit_group()) is not None:  # what comes next sees the group's work durable
                     raise failed
-                with self._connection() as conn, conn.begin():
+                with self._connection() as conn, self._references_checked(conn, foreign_keys), conn.begin():
                     if not (self.one_writer and self._controls_read):
                         self._follow_controls(conn)
                     tx = Tx(conn, self.clock.now, self._accounts, failure_ends_it=failure_ends_it)
@@ -195,6 +196,20 @@ class Store:
                 self._remember(tx.seen)
         except DBAPIError as exc:
             raise StoreError(f"the database failed: {exc.orig}") from exc
+
+    @contextmanager
+    def _references_checked(self, conn: Connection, checked: bool) -> Iterator[None]:
+        """SQLite's foreign key checks off on ``conn`` for the block unless ``checked`` (set outside a transaction:
+        SQLite ignores the setting inside one), and on again after it."""
+        if checked or not self.one_writer:
+            yield
+            return
+        driver = conn.connection.driver_connection
+        driver.execute("PRAGMA foreign_keys = OFF")
+        try:
+            yield
+        finally:
+            driver.execute("PRAGMA foreign_keys = ON")
 
     def _remember(self, seen: dict[str, tuple[str, str]]) -> None:
         """Accounts learnt of in committed transactions: never deleted, nor do they change kind or currency."""

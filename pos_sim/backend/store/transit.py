@@ -170,6 +170,13 @@ def db_value(conn: Connection, column: Any, value: Any) -> Any:
     return value if processor is None else processor(value)
 
 
+def execute_many(conn: Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Run ``sql`` (its parameters marked ``?``) once for each row of values, straight through the driver (as
+    ``insert_many``, without SQLAlchemy's work a row)."""
+    if rows:
+        conn.exec_driver_sql(sql if conn.dialect.name != "postgresql" else sql.replace("?", "%s"), list(rows))
+
+
 def insert_many(conn: Connection, table: Any, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Insert ``rows`` of values for the columns ``names``, as the database takes them (``db_value``),
     straight through the driver: SQLAlchemy's work a row costs several times what the database's does
