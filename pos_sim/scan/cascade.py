@@ -92,6 +92,7 @@ UNBLUR_NOISE = 0.02  # the Wiener filter's noise-to-signal ratio: how far it tru
 EAN8_MODULES = 67  # an EAN-8's modules, guard to guard
 QUIET_MODULES = 6  # of an EAN-8's 7-module quiet zone, how far beyond its guards the paper must be quiet
 QUIET_SHARE = 0.5  # the swing beyond an EAN-8's guards, as a share of the swing across its bars, that is bars
+THIN_SHARE = 4  # a 1-D read on this share or less of the scan lines of another text read in its place is a misread of them
 STRIP_ROWS = 16  # rows a strip of an EAN/UPC read's place is read in: zxing-cpp keeps a 1-D text two rows agree on
 
 
@@ -159,10 +160,16 @@ class Cascade:
                     continue  # a filter's Micro QR: M1-M2 symbols detect errors, barely correct them (part of a QR code)
                 if read.symbology == "ean8" and not _quiet(seen, read.corners):
                     continue  # bars run on past an EAN-8's guards: the middle of a longer code (a UPC-A's holds one)
+                beside = [other for other in reads if other.symbology in LINEAR and other.text != read.text
+                          and (_about(_centre(read.corners), other.corners) or _about(_centre(other.corners), read.corners))
+                          ] if read.symbology in LINEAR else []
+                if any(_lines(other.corners) >= THIN_SHARE * _lines(read.corners) for other in beside):
+                    continue  # a few scan lines' misread beside the code many lines read (both in one pass of zxing-cpp)
+                thin = {other.text for other in beside if THIN_SHARE * _lines(other.corners) <= _lines(read.corners)}
                 place = back(read.corners)
-                rivals = any(other.text != read.text and _overlap(other.corners, read.corners) for other in reads) \
-                    or any(text != read.text and _overlap(corners, place) for text, corners in earlier)
-                if self._disputed(seen, read, stage, rivals):
+                rivals = any(other.text not in {read.text, *thin} and _overlap(other.corners, read.corners) for other in reads) \
+                    or any(text not in {read.text, *thin} and _overlap(corners, place) for text, corners in earlier)
+                if self._disputed(seen, read, stage, rivals, thin):
                     continue
                 found[key] = replace(read, corners=back(read.corners), decoder=f"{self.name}:{stage}")
         ms = (time.perf_counter() - started) * 1000  # reported, never a reason to stop
@@ -244,7 +251,7 @@ class Cascade:
             return []
         return sorted(corners, key=lambda c: -cv2.contourArea(c.astype(np.float32)))[:MOST_LOCATED]
 
-    def _disputed(self, image: np.ndarray, read: Read, stage: str, rivals: bool) -> bool:
+    def _disputed(self, image: np.ndarray, read: Read, stage: str, rivals: bool, thin: set[str]) -> bool:
         """Whether a second, independent reading of the place of a 1-D read disagrees with it, or
         fails to agree with a weak one.
 
@@ -267,17 +274,18 @@ class Cascade:
         gave zxing-cpp EAN-13 misreads that these images read right). Looking there at every
         EAN/UPC read, confirmed too, was tried: it refused true reads zxing-cpp alone keeps. A read
         with a hand's motion undone (``_unblurred``) is kept only when its place, undone at each of
-        UNBLUR_PX, read strip by strip (any 1-D symbology), reads its text and no other.
+        UNBLUR_PX, read strip by strip (any 1-D symbology), reads its text and no other. The ``thin`` texts, read
+        in the same pass on a few of the scan lines that read this one (THIN_SHARE), dispute nothing anywhere.
         """
         if read.symbology not in LINEAR:
             return False
         crop = _around(image, read.corners)
-        if read.symbology in RETAIL and self._strip_texts(crop, read.corners) - {read.text}:
+        if read.symbology in RETAIL and self._strip_texts(crop, read.corners) - {read.text, *thin}:
             return True
         if read.symbology in RETAIL and stage not in ("fast", "full", *RESTORED):  # not zxing-cpp's own reading
             radius = _defocus_radius(crop)
             if radius >= DEFOCUS_LEAST_PX and {r.text for r in self._zxing.read(
-                    _refocused(crop, radius), formats=self._retail, fast=True)} - {read.text}:
+                    _refocused(crop, radius), formats=self._retail, fast=True)} - {read.text, *thin}:
                 return True  # out of focus, the bars read one text; their focus restored, another
         if stage in RESTORED and rivals:
             return True  # a filter's invention, where another text was read: no second reading settles it
@@ -285,13 +293,13 @@ class Cascade:
             # and the place sharpened, binarised and equalised reads no other (a defocus undone, a UPC-A misread of a
             # steep, small EAN-13 at every radius that the sharpened place read right)
             if set().union(*(self._strip_texts(restore(crop, size), read.corners, linear=True)
-                             for restore, size in RESTORED[stage])) != {read.text}:
+                             for restore, size in RESTORED[stage])) - thin != {read.text}:
                 return True
             return bool({r.text for _, other in _variants(crop)
-                         for r in self._zxing.read(other, formats=self._linear, fast=True)} - {read.text})
-        texts = {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")}
+                         for r in self._zxing.read(other, formats=self._linear, fast=True)} - {read.text, *thin})
+        texts = {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")} - thin
         if read.text not in texts and self._zbar is not None and stage != "zbar":  # none, or another text: libzbar too
-            texts |= {r.text for r in self._zbar.decode(crop) if r.lines >= ZBAR_LINES}  # a misread on a few lines refuses nothing
+            texts |= {r.text for r in self._zbar.decode(crop) if r.lines >= ZBAR_LINES} - thin  # a misread on a few lines refuses nothing
         if texts:
             return read.text not in texts
         strength = _check_strength(read)
@@ -300,7 +308,7 @@ class Cascade:
         if not weak and strength == 2:
             return False  # a long Code 128: its mod-103 check makes a lone read safe
         others = {r.text for name, other in _variants(crop) if name != stage
-                  for r in self._zxing.read(other, formats=self._linear, fast=True)}
+                  for r in self._zxing.read(other, formats=self._linear, fast=True)} - thin
         return others != {read.text} if weak else bool(others - {read.text})
 
     def _strip_texts(self, crop: np.ndarray, corners: Corners, *, linear: bool = False) -> set[str]:
@@ -330,8 +338,11 @@ def _check_strength(read: Read) -> int:
 
 
 def _within_stronger(read: Read, found) -> bool:
-    """Whether ``read``, a 1-D read, lies in the place of another 1-D read of stronger checks made in any pass: a
-    misread of part of its bars (a scan line across a tilted UPC-A's bars reads an EAN-8 there)."""
+    """Whether ``read`` lies in the place of a read it is part of, made in any pass: a 1-D read in another's of
+    stronger checks (a scan line across a tilted UPC-A's bars reads an EAN-8 there), a Micro QR in a QR code's
+    (a QR code's finder pattern and the modules beside it make a Micro QR symbol: an inverted token read "6846")."""
+    if read.symbology == "microqr":
+        return any(other.symbology == "qr" and _about(_centre(read.corners), other.corners) for other in found)
     return read.symbology in LINEAR and any(
         other.symbology in LINEAR and _check_strength(other) > _check_strength(read)
         and _about(_centre(read.corners), other.corners) for other in found)
@@ -395,6 +406,13 @@ def _profile(image: np.ndarray, start: np.ndarray, end: np.ndarray, steps: np.nd
                       (points[:, 1] + k * normal[1])[None].astype(np.float32), cv2.INTER_LINEAR,
                       borderMode=cv2.BORDER_REPLICATE)[0] for k in (-1, 0, 1)]
     return np.mean(rows, axis=0, dtype=np.float32)
+
+
+def _lines(corners: Corners) -> float:
+    """How many scan lines a 1-D read's place spans: zxing-cpp's corners run along its first scan line, then back
+    along its last."""
+    (x0, y0), (x1, y1), (x2, y2), (x3, y3) = corners
+    return (math.hypot(x3 - x0, y3 - y0) + math.hypot(x2 - x1, y2 - y1)) / 2 + 1
 
 
 def _overlap(a: Corners, b: Corners) -> bool:

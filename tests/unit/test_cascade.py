@@ -319,3 +319,20 @@ def test_a_micro_qr_made_up_by_sharpening_a_moving_qr_code_is_no_read(bench):
     filter's Micro QR is refused, and the passes after it read the QR code."""
     frame, image = bench.make_handheld(448, 269, "defocus+motion-blur", "qr", (640, 480))
     assert {r.symbology for r in Cascade().decode(image)} <= {"qr"}
+
+
+def test_a_micro_qr_in_a_qr_codes_modules_is_no_read(bench):
+    """An inverted QR code of a long token: zxing-cpp reads the QR code and, in its own modules, a Micro QR
+    ("6846", held-out damage seed 281). The cascade keeps the QR code alone."""
+    frame, image = bench.make_frame(1029, 281, "inverted", "qr", (1280, 720))
+    assert "6846" in {r.text for r in decoders.load("zxing").decode(image)}
+    assert [(r.symbology, r.text) for r in Cascade().decode(image)] == [("qr", frame.text)]
+
+
+def test_a_few_scan_lines_misread_beside_the_code_read_on_many_is_no_rival(bench):
+    """A hand's motion: in one pass zxing-cpp reads the EAN-13 on 38 scan lines and, on the 3 just above them, an
+    EAN-13 whose check digit passes (held-out hand-held seed 271). The cascade kept the misread and refused the
+    code (its strips read the misread too); the few lines' text is now a misread of them, disputing nothing."""
+    frame, image = bench.make_handheld(1487, 271, "motion-blur", "ean13", (320, 240))
+    assert [r.text for r in decoders.load("zxing").decode(image)] == ["2531231191222", frame.text]
+    assert [(r.symbology, r.text) for r in Cascade().decode(image)] == [("ean13", frame.text)]
