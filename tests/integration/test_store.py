@@ -605,10 +605,10 @@ def test_foreign_keys_go_unchecked_in_one_transaction_only_where_asked_and_only_
                                                       "owed": 120, "since": datetime.now(UTC), "updated_at": datetime.now(UTC)})
 
     if store.dialect == "sqlite":
-        with store.begin(foreign_keys=False) as tx:  # the caller checks its references (clearing)
+        with store.begin(bulk=True) as tx:  # the caller checks its references (clearing)
             owe(tx, "ab" * 16)
     else:  # PostgreSQL checks every transaction's
-        with pytest.raises(StoreError), store.begin(foreign_keys=False) as tx:
+        with pytest.raises(StoreError), store.begin(bulk=True) as tx:
             owe(tx, "ab" * 16)
     with pytest.raises(StoreError), store.begin() as tx:  # the next transaction is checked again
         owe(tx, "cd" * 16)

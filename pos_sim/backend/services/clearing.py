@@ -547,7 +547,7 @@ class Clearing:
             run = _Run(fares.network.currency.code, accounts=len(ordered))
             with _sqlite_settings(self.store, SQLITE_CLEARING), _cycles_collected_after():
                 for start in range(0, len(ordered), CLEARING_BATCH):
-                    with self.store.begin(foreign_keys=False) as tx:  # references checked by _Batch (one query)
+                    with self.store.begin(bulk=True) as tx:  # references checked by _Batch (one query)
                         _Batch(self.store, tx, fares, network_id, run).clear(ordered[start:start + CLEARING_BATCH])
             finished = self.store.clock.now()
             with self.store.begin() as tx:
@@ -906,7 +906,7 @@ class _Batch:
 
     def _check_references(self, inserts: list[_Journey], updates: list[_Journey], owed: dict[str, tuple[str, int]]) -> None:
         """What the batch writes references only accounts that are in the ledger (clearing writes with SQLite's
-        foreign key checks off, ``Store.begin(foreign_keys=False)``: a lookup a row was 20% of an entry's insert).
+        foreign key checks off, ``Store.begin(bulk=True)``: a lookup a row was 20% of an entry's insert).
         Every account it references is a wallet it read (``self.balances``: entries, journeys, debts) or a merchant
         account it looked up (entries), each looked for again here in one query; every entry's posting is one
         of the batch's own, inserted with it."""
