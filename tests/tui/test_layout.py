@@ -4,18 +4,20 @@ simulator on a loopback port). Found a total due whose amount fell under its box
 language was written beneath "TOTAL"; the snapshots had recorded it without anyone seeing it."""
 
 import pytest
-from textual.widgets import Static
+from rich.cells import cell_len
+from textual.widgets import Input, Static
 
 from pos_sim.tui.screens.payment import OrderCodeScreen
 from tests.tui.test_gate_screen import at_the_gate, tap
 from tests.tui.test_payment_flows import key, make_app, result, run, simulator, until  # noqa: F401 - the fixtures
 
 SIZES = [(80, 24), (120, 40)]
-LANGUAGES = ["en", "th", "ja", "zh_Hans"]
+LANGUAGES = ["en", "th", "ja", "zh_Hans", "ms"]
 
 
 def cut_off(app) -> list[str]:
-    """The texts on the screen that need more lines than their widget has: what the user cannot read."""
+    """The texts on the screen that need more lines than their widget has, and the hints of empty fields wider than
+    the field: what the user cannot read."""
     cut = []
     for widget in app.screen.query(Static):
         region = widget.content_region
@@ -25,6 +27,11 @@ def cut_off(app) -> list[str]:
         if needed > region.height:
             cut.append(f"{type(app.screen).__name__} {type(widget).__name__}#{widget.id}: needs {needed} lines,"
                        f" has {region.height}: {str(widget.render())!r}")
+    for entry in app.screen.query(Input):
+        width = entry.content_region.width
+        if entry.display and not entry.value and cell_len(entry.placeholder) > width:
+            cut.append(f"{type(app.screen).__name__} Input#{entry.id}: its hint needs {cell_len(entry.placeholder)}"
+                       f" cells, has {width}: {entry.placeholder!r}")
     return cut
 
 

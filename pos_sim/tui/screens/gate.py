@@ -181,7 +181,7 @@ class GateScreen(TerminalScreen):
             yield Static("", id="gate-detail")
             yield Static("", id="gate-fare")
             yield Static("", id="gate-balance")
-            yield Input(placeholder=_("ride code: the scanner types it here, Enter"), id="gate-entry")
+            yield Input(placeholder=_("ride code from the scanner, Enter"), id="gate-entry")
             yield Static("", id="gate-stats")
             log = DataTable(id="gate-log", cursor_type="none", zebra_stripes=True)
             for label, key in ((N_("Time"), "time"), (N_("Station"), "station"), (N_("Dir"), "direction"),
