@@ -194,7 +194,7 @@ class JournalScreen(TerminalScreen):
 
     def compose_face(self) -> ComposeResult:
         with Vertical(id="journal"):
-            yield FilterInput(placeholder=_("filter: receipt number, amount, state, result code"), id="journal-filter")
+            yield FilterInput(placeholder=_("filter: receipt, amount, state, result"), id="journal-filter")
             yield JournalTable(id="journal-table", cursor_type="row", zebra_stripes=True)
             yield Static(_("Reading the sales book..."), id="journal-count")
 

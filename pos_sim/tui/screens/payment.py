@@ -121,7 +121,7 @@ class ScanScreen(TerminalScreen):
                          + (_("Customer: ctrl+t taps the phone.") if tap else _("Customer: ctrl+y shows the wallet's code.")),
                          id="scan-help")
             yield Input(placeholder=_("customer's code"), id="code")
-            yield Input(placeholder=_("or an image file, a folder of images, or a video file, Enter"), id="image")
+            yield Input(placeholder=_("image, folder or video path, Enter"), id="image")
             yield Static("", id="preview")
 
     def on_mount(self) -> None:
