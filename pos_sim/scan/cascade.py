@@ -4,7 +4,9 @@ Passes, cheapest first, each tried only while nothing valid has been read and th
 budget lasts (pixels read, never time: the same frame gives the same reads on a quiet or a loaded
 machine):
 
-1. zxing-cpp on the frame as it is, no retries (most frames end here);
+1. zxing-cpp on the frame as it is, no retries (most frames end here); this pass and pass 3 also read
+   the codes of strong checks a counter meets beside them (``AS_SEEN_ONLY``: Data Matrix, PDF417,
+   Aztec, GS1 DataBar), as zxing-cpp alone reads them; the passes below look for the others only;
 2. candidate regions (where strong gradients are dense), each cut out, upscaled when small and
    turned so a 1-D code's bars stand upright (the angle comes from the region's gradients); the
    regions no read of pass 1 explains are read even after it found a code (several codes a frame);
@@ -43,7 +45,9 @@ in a Code 128's bars) and is refused; so is a 1-D read in the place of a stronge
 pass, and an EAN-8 whose quiet zone holds bars (``_quiet``: the middle of a UPC-A or EAN-13). A Micro QR
 code is read only off an unfiltered image: a QR code's region sharpened along a motion read as one. A wrong read is worse than
 no read. UPC-E is not read: on cluttered frames its short symbols were the main source of false
-reads, and the terminals this simulates meet EAN-13/EAN-8.
+reads, and the terminals this simulates meet EAN-13/EAN-8. Nor are Code 39, Code 93, ITF and Codabar, whose
+one weak check or none lets clutter read as them (zxing-cpp alone made such false reads: photo seed 601 frame 403,
+"A2-D"); ``--decoder zxing`` reads them.
 """
 
 from __future__ import annotations
@@ -64,7 +68,8 @@ from pos_sim.scan.decoders import Corners, Read, gray
 
 RETAIL = ("ean13", "ean8", "upca")  # EAN/UPC: one mod-10 check digit
 LINEAR = (*RETAIL, "code128")
-SYMBOLOGIES = ("qr", "microqr", *LINEAR)  # what the cascade reads, whichever library reads it
+AS_SEEN_ONLY = ("datamatrix", "pdf417", "aztec", "databar", "databar-limited", "databar-expanded")  # strong checks, read as seen
+SYMBOLOGIES = ("qr", "microqr", *LINEAR, *AS_SEEN_ONLY)  # what the cascade reads, whichever library reads it
 DEFAULT_BUDGET_PX = 20 * 1280 * 720  # pixels read a frame: about 20 readings of a 1280x720 frame
 FULL_COST = 4  # zxing-cpp with its retries reads the frame about 4 times (turned, downscaled, inverted)
 ZBAR_COST = 2  # libzbar takes about twice zxing-cpp's time a pixel
@@ -136,6 +141,9 @@ class Cascade:
         matrix = [zxingcpp.BarcodeFormat.QRCode, zxingcpp.BarcodeFormat.MicroQRCode]
         self._matrix = zxingcpp.BarcodeFormats(matrix)
         self._formats = zxingcpp.BarcodeFormats([*matrix, *linear])
+        as_seen_only = [getattr(zxingcpp.BarcodeFormat, f) for f in ("DataMatrix", "PDF417", "Aztec", "DataBar",
+                                                                     "DataBarLimited", "DataBarExpanded")]
+        self._as_seen = zxingcpp.BarcodeFormats([*matrix, *linear, *as_seen_only])
         self._zbar = decoders.load("zbar")
         self._locator = cv2.barcode.BarcodeDetector()
         self.expect = expect
@@ -189,7 +197,7 @@ class Cascade:
             return spent + reserved <= self.budget_px
 
         afford(frame)
-        yield "fast", frame, self._read(frame, fast=True), _same
+        yield "fast", frame, self._zxing.read(frame, formats=self._as_seen, fast=True), _same
         boxes = _candidates(frame)
         candidates = [_Region.candidate(frame, box, angle) for box, angle in boxes]
         barred = [region for region, (_, angle) in zip(candidates, boxes) if angle is not None]  # a 1-D code's gradients
@@ -201,7 +209,7 @@ class Cascade:
             return
         reserved = 0
         afford(frame, FULL_COST)  # its share, reserved so far, now spent
-        yield "full", frame, self._read(frame, fast=False), _same
+        yield "full", frame, self._zxing.read(frame, formats=self._as_seen), _same
         located: list[_Region] = []
         if not found and afford(frame, LOCATE_COST):
             located = [_Region.located(frame, corners) for corners in self._locate(frame)]

@@ -102,7 +102,12 @@ class ZxingDecoder:
         "Code93": "code93",
         "Codabar": "codabar",
         "ITF": "itf",
-        "DataBar": "databar",
+        "DataBarOmni": "databar",  # zxing-cpp 3 names each DataBar it reads by its kind
+        "DataBarStk": "databar",
+        "DataBarStkOmni": "databar",
+        "DataBarLtd": "databar-limited",
+        "DataBarExp": "databar-expanded",
+        "DataBarExpStk": "databar-expanded",
     }
 
     def __init__(self, *, fast: bool = False) -> None:
@@ -154,6 +159,8 @@ class ZbarDecoder:
         "CODE93": "code93",
         "I25": "itf",
         "CODABAR": "codabar",
+        "DATABAR": "databar",
+        "DATABAR_EXP": "databar-expanded",
     }
 
     def __init__(self) -> None:

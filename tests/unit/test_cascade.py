@@ -180,6 +180,25 @@ def test_the_cascade_reads_every_frame_zxing_cpp_alone_reads_whatever_its_budget
         assert all(set(texts) <= {text} for (text, _), texts in zip(frames, reads))
 
 
+@pytest.mark.parametrize("made_as, text, symbology", [
+    ("DataMatrix", "GTIN 09521234543213 LOT AB12 EXP 271231", "datamatrix"),  # a medicine pack's
+    ("PDF417", "ID 8842-1107 TAN AH KOW", "pdf417"),
+    ("Aztec", "TICKET 1207-M01-M12", "aztec"),
+    ("DataBar", "0109521234543213", "databar"),  # loose produce's
+    ("DataBarExpanded", "(01)09521234543213(3103)000123", "databar-expanded"),  # a weighed item's
+])
+def test_the_codes_of_strong_checks_beside_the_retail_ones_are_read_as_zxing_cpp_alone_reads_them(made_as, text, symbology):
+    """A cascade never reads less than its best stage: Data Matrix, PDF417, Aztec and GS1 DataBar are read off the
+    frame as it is (the damage passes look for payment and retail codes only), named as their kind."""
+    import zxingcpp
+
+    code = np.asarray(zxingcpp.create_barcode(text, getattr(zxingcpp.BarcodeFormat, made_as)).to_image(scale=4))
+    frame = damage.damage(in_frame(code, size=(720, 1280)), "noise", 0.3, rng=5)
+    alone = [(r.symbology, r.text) for r in decoders.load("zxing").decode(frame)]
+    assert len(alone) == 1 and alone[0][0] == symbology
+    assert [(r.symbology, r.text) for r in Cascade().decode(frame)] == alone
+
+
 def test_an_ean13_misread_nothing_confirms_is_refused_where_another_image_of_its_place_reads_otherwise(bench):
     """Faded print under noise: zxing-cpp alone reads a wrong EAN-13 whose check digit passes, and its other
     binariser and libzbar see nothing there; the place equalised reads the right number, which refuses it."""
