@@ -155,34 +155,30 @@ def bench_once(url: str, total_taps: int, per_rider: int, seed: int) -> None:
           f" | again {again_s:5.2f} s | load average {before} -> {after} ({os.cpu_count()} CPUs)")
 
 
-def copy_of(url: str, folder: str) -> str:
-    """A copy of the SQLite store at ``url`` as it stands (its WAL checkpointed into the file first), in ``folder``."""
-    path = make_url(url).database
-    with sqlite3.connect(path) as conn:  # the store's own connection is between transactions
+def snapshot(url: str, path: Path) -> Path:
+    """A copy at ``path`` of the SQLite store at ``url`` as it stands (its WAL checkpointed into the file first)."""
+    source = make_url(url).database
+    with sqlite3.connect(source) as conn:  # the store's own connection is between transactions
         busy, _frames, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
     assert not busy, "the store's WAL could not be checkpointed"
-    copy = Path(folder) / "night.db"
-    shutil.copyfile(path, copy)
-    return f"sqlite:///{copy}"
+    shutil.copyfile(source, path)
+    return path
 
 
-def clear_copies(url: str, clock: Clock, repeat: int) -> tuple[list[float], list[float]]:
-    """The night's clearing ``repeat`` times, each on its own copy of the store as it stands before the night (the
-    same taps, journeys, totals and ledger, so the same work as the real night): wall clock and CPU of each."""
-    seconds: list[float] = []
-    cpu: list[float] = []
-    with tempfile.TemporaryDirectory() as folder:
-        for _ in range(repeat):
-            copy = copy_of(url, folder)
-            store = Store.open(copy, clock=clock)
-            service = Transit(store)
-            service.clearing.network()  # the fares read, as the real store's service has them (from night 1 on)
-            started, used = time.perf_counter(), time.process_time()
-            service.clear()
-            seconds.append(time.perf_counter() - started)
-            cpu.append(time.process_time() - used)
-            store.close()
-            os.remove(make_url(copy).database)
+def clear_copy(night: Path, clock: Clock) -> tuple[float, float]:
+    """The night's clearing on a fresh copy of ``night`` (a store as it stood before the night: the same taps,
+    journeys, totals and ledger, so the same work as the real night): its wall clock and CPU."""
+    copy = night.with_name("copy.db")
+    shutil.copyfile(night, copy)
+    store = Store.open(f"sqlite:///{copy}", clock=clock)
+    service = Transit(store)
+    service.clearing.network()  # the fares read, as the real store's service has them (from night 1 on)
+    started, used = time.perf_counter(), time.process_time()
+    service.clear()
+    seconds, cpu = time.perf_counter() - started, time.process_time() - used
+    store.close()
+    for leftover in copy.parent.glob("copy.db*"):
+        leftover.unlink()
     return seconds, cpu
 
 
@@ -200,12 +196,14 @@ def bench_days(url: str, days: int, taps_per_day: int, seed: int, repeat: int) -
     copies = repeat if dialect == "sqlite" else 0
     if copies:
         print(f"{dialect}: each night's figure is the median of {copies} clearings of its taps, each on a copy of the"
-              " store as it stood before the night (then the night is cleared for real; the wall clock and CPU here"
-              " of that one are after the |)", flush=True)
+              " store as it stood before the night (then the night is cleared for real; its own figures follow the |)",
+              flush=True)
     else:
         print(f"{dialect}: each night's figure is its one clearing (copies of the store are SQLite's only)", flush=True)
     seconds: list[float] = []
     cpu: list[float] = []
+    folder = tempfile.TemporaryDirectory()
+    kept: dict[int, Path] = {}  # the stores before the first and the last night
     for day in range(days):
         taps: list[dict] = []
         for code, account in network.riders:
@@ -215,7 +213,14 @@ def bench_days(url: str, days: int, taps_per_day: int, seed: int, repeat: int) -
         network.clock.at = MONDAY + timedelta(days=day + 1, hours=8)  # the night after: the day's last trips are done
         network.upload(taps)
         before = load()
-        walls, cpus = clear_copies(url, network.clock, copies) if copies else ([], [])
+        walls, cpus = [], []
+        if copies:
+            night = snapshot(url, Path(folder.name) / f"before-day-{day + 1}.db")
+            walls, cpus = map(list, zip(*(clear_copy(night, network.clock) for _ in range(copies))))
+            if day in (0, days - 1):
+                kept[day + 1] = night
+            else:
+                night.unlink()
         cleared, clear_s, clear_cpu = network.clear()
         walls, cpus = walls or [clear_s], cpus or [clear_cpu]
         seconds.append(statistics.median(walls))
@@ -226,6 +231,20 @@ def bench_days(url: str, days: int, taps_per_day: int, seed: int, repeat: int) -
         print(f"{dialect} day {day + 1}: {seconds[-1]:.2f} s (CPU here {cpu[-1]:.2f} s{spread}) | {len(taps):,d} taps,"
               f" {cleared['journeys']:,d} journeys, {int(cleared['charged']['value']) / 100:,.2f} SGD,"
               f" {cleared['indebtedCount']:,d} in debt | load average {before} -> {load()}", flush=True)
+    if copies and days > 1:  # the first and the last night again, in turn: the same load for both
+        before = load()
+        turns = {1: ([], []), days: ([], [])}
+        for _ in range(copies):
+            for day, (walls, cpus) in turns.items():
+                wall, used = clear_copy(kept[day], network.clock)
+                walls.append(wall)
+                cpus.append(used)
+        (first_wall, first_cpu), (last_wall, last_cpu) = ([statistics.median(f) for f in figures] for figures in turns.values())
+        print(f"{dialect} day 1 and day {days} cleared in turn, {copies} times each (copies of the store before each"
+              f" night), medians: wall clock {first_wall:.2f} s and {last_wall:.2f} s, {last_wall / first_wall:.2f}x;"
+              f" CPU here {first_cpu:.2f} s and {last_cpu:.2f} s, {last_cpu / first_cpu:.2f}x | load average {before} -> {load()}",
+              flush=True)
+    folder.cleanup()
     with network.store.begin() as tx:  # the old way: every account priced again from its first tap
         tx.connection.execute(update(transit_checkpoints).values(before_ms=0))
         accounts = list(tx.connection.execute(select(transit_checkpoints.c.account)).scalars())
