@@ -161,15 +161,25 @@ def snapshot(url: str, path: Path) -> Path:
     with sqlite3.connect(source) as conn:  # the store's own connection is between transactions
         busy, _frames, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
     assert not busy, "the store's WAL could not be checkpointed"
+    return durable_copy(Path(source), path)
+
+
+def durable_copy(source: Path, path: Path) -> Path:
+    """``source`` copied to ``path`` and synced: the copy's pages are on disk before a clearing is timed on it, or
+    the clearing's first sync would write the whole file (more the bigger the store) and be timed for it."""
     shutil.copyfile(source, path)
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
     return path
 
 
 def clear_copy(night: Path, clock: Clock) -> tuple[float, float]:
     """The night's clearing on a fresh copy of ``night`` (a store as it stood before the night: the same taps,
     journeys, totals and ledger, so the same work as the real night): its wall clock and CPU."""
-    copy = night.with_name("copy.db")
-    shutil.copyfile(night, copy)
+    copy = durable_copy(night, night.with_name("copy.db"))
     store = Store.open(f"sqlite:///{copy}", clock=clock)
     service = Transit(store)
     service.clearing.network()  # the fares read, as the real store's service has them (from night 1 on)
