@@ -268,11 +268,12 @@ def bench_days(url: str, days: int, taps_per_day: int, seed: int, repeat: int) -
     assert whole["charged"]["value"] == "0" and whole["refunded"]["value"] == "0", whole  # the same prices, again
     print(f"{dialect} baseline, every account priced again over all {days} days (the old way): {whole_s:.2f} s"
           f" (CPU here {whole_cpu:.2f} s) | load average {before} -> {load()}")
+    span = min(5, days)
     for name, figures, whole_figure in (("wall clock", seconds, whole_s), ("CPU here", cpu, whole_cpu)):
-        last, first = statistics.median(figures[-5:]), statistics.median(figures[:5])
+        last, first = statistics.median(figures[-span:]), statistics.median(figures[:span])
         print(f"{dialect} {name}: day {days} against day 1 {figures[-1] / figures[0]:.2f}x;"
-              f" days {days - 4}-{days} against days 1-5 (medians) {last / first:.2f}x; the old way {whole_figure / last:.1f}x"
-              f" a night's clearing of days {days - 4}-{days}")
+              f" days {days - span + 1}-{days} against days 1-{span} (medians) {last / first:.2f}x;"
+              f" the old way {whole_figure / last:.1f}x a night's clearing of days {days - span + 1}-{days}")
     network.check_books()
 
 
