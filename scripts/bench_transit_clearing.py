@@ -289,6 +289,8 @@ def main() -> None:
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat is at least 1")
 
     def run(url: str) -> None:
         if args.days:
