@@ -99,10 +99,13 @@ REPLAY_WINDOW = timedelta(seconds=ride_codes.MAX_VALID_S + 2 * ride_codes.MAX_SK
 tap, and gates take it at most its validity and twice the largest clock skew apart): the later is a replay."""
 CLEARING_BATCH = 1000
 """Accounts cleared in one transaction."""
-SQLITE_CLEARING = {"cache_size": -64 * 1024, "mmap_size": 1 << 30}
+SQLITE_CLEARING = {"cache_size": -64 * 1024, "mmap_size": 1 << 30, "wal_autocheckpoint": 10_000}
 """SQLite's settings while clearing: a batch reads its taps from pages all over the file (gates upload them in
 no order of account) and inserts postings by journey key (a random id): with 64 MiB of page cache rather than
-2 and the file's first GiB memory-mapped, a million taps clear in about 1.5 s of CPU less (docs/benchmarks.md)."""
+2 and the file's first GiB memory-mapped, a million taps clear in about 1.5 s of CPU less. And the WAL copied
+into the file (a checkpoint, which syncs it) every 10,000 pages rather than 1,000 (the WAL file up to 40 MiB):
+fewer checkpoints and syncs (200,000 taps: 4 rather than 11), and a page several batches write between two of
+them copied once (docs/benchmarks.md); the first commit after clearing checkpoints what is left."""
 MAX_LISTED = 100
 """The most accounts a clearing's answer lists by name under indebted, settled and errors."""
 FARE_MEDIUM = "wallet_qr"
