@@ -156,7 +156,8 @@ def json_object(body: bytes) -> dict[str, Any]:
         raise Refused("PARAM_ILLEGAL", f"the body is not JSON this gateway keeps ({fast})") from None
     if not isinstance(parsed, dict):
         raise Refused("PARAM_ILLEGAL", "the body must be a JSON object")
-    _nesting(parsed)
+    if body.count(b"{") + body.count(b"[") >= MAX_JSON_DEPTH:  # fewer brackets than that cannot nest too deep
+        _nesting(parsed)
     return parsed
 
 

@@ -49,6 +49,8 @@ class Quote:
         """``money`` (in the source currency) in the target currency, rounded half up to a minor unit."""
         if money.currency != self.source:
             raise AmountError(f"a {self.pair} quote converts {self.source.code}, not {money.currency.code}")
+        if self.target == self.source and self.price == 1:  # a payment in the wallet's own currency: nothing to convert
+            return money
         major = Decimal(money.minor).scaleb(-self.source.minor_units) * self.price
         minor = major.scaleb(self.target.minor_units).quantize(Decimal(1), rounding=ROUND_HALF_UP)
         return Money.of_minor(int(minor), self.target)

@@ -224,7 +224,8 @@ class Payments:
                 if fault.action == "late-success":
                     late.append(payment_id)
                 return {"result": result(fault.result_code), **answer}
-            answer |= {"paymentAmount": amount_json(total), "paymentCreateTime": timestamp(created)}
+            created_text = timestamp(created)
+            answer |= {"paymentAmount": amount_json(total), "paymentCreateTime": created_text}
             if scenario != "PaymentCode":  # waits for a wallet to scan the merchant's code
                 tx.add_payment(**record, status="PROCESSING", result_code="PAYMENT_IN_PROCESS")
                 if scenario == "OrderCode":
@@ -238,7 +239,7 @@ class Payments:
                 return {"result": result(refused.code, refused.detail), **answer}
             paid = tx.add_payment(**record | charge.recorded(created))
             notifications.queue(tx, paid)
-            answer |= {"paymentTime": timestamp(created), "pspCustomerInfo": {"pspName": PSP_NAME, "pspCustomerId": charge.wallet_id}}
+            answer |= {"paymentTime": created_text, "pspCustomerInfo": {"pspName": PSP_NAME, "pspCustomerId": charge.wallet_id}}
             answer |= paid_amounts(paid)
             if charge.payment_quote:
                 answer["paymentQuote"] = _quote_json(charge.payment_quote, created)
