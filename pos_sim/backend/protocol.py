@@ -79,7 +79,9 @@ def now() -> datetime:
 
 def timestamp(moment: datetime) -> str:
     """ISO 8601 with an offset, to the second, as the provider writes times: 2026-11-21T16:04:05+00:00."""
-    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat()
+    if moment.tzinfo is not timezone.utc:
+        moment = moment.astimezone(timezone.utc)
+    return moment.isoformat(timespec="seconds")
 
 
 REQUEST_TIME_WINDOW_S = 300

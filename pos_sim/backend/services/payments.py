@@ -69,7 +69,7 @@ def _hash(body: dict[str, Any]) -> str:
 
 
 def _new_id(prefix: str, at: datetime) -> str:
-    return prefix + at.strftime("%Y%m%d") + secrets.token_hex(8).upper()
+    return f"{prefix}{at.year:04d}{at.month:02d}{at.day:02d}{secrets.token_hex(8).upper()}"  # strftime: 3x the time
 
 
 def entry_code(client_id: str, store_id: str | None = None) -> str:

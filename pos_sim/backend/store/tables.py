@@ -67,7 +67,7 @@ class UtcDateTime(TypeDecorator[datetime]):
                 return None
             if aware(value).tzinfo is not UTC:
                 value = value.astimezone(UTC)
-            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+            return value.isoformat(" ", "microseconds")[:-6]  # less its "+00:00"
 
         return text
 
