@@ -233,6 +233,19 @@ def test_any_body_is_a_json_object_or_refused_param_illegal(body):
     json.dumps(parsed)  # as the services store and hash it
 
 
+@pytest.mark.parametrize("brackets_in_text", ["", "[[{{" * 10])
+def test_a_body_nested_to_the_limit_is_read_and_one_level_deeper_refused(brackets_in_text):
+    """A value at depth ``MAX_JSON_DEPTH`` is read, one level deeper refused, whatever brackets the body's text
+    holds (a body with fewer brackets than that is read without its depth walked)."""
+    def body(lists: int) -> bytes:  # the value 1 inside `lists` arrays inside the object: at depth lists + 2
+        return b'{"note":"' + brackets_in_text.encode() + b'","a":' + b"[" * lists + b"1" + b"]" * lists + b"}"
+
+    deepest = protocol.MAX_JSON_DEPTH - 2
+    assert protocol.json_object(body(deepest))["note"] == brackets_in_text
+    with pytest.raises(Refused, match=f"deeper than {protocol.MAX_JSON_DEPTH}"):
+        protocol.json_object(body(deepest + 1))
+
+
 @given(st.dictionaries(st.sampled_from(["amount", "x"]), json_values | st.fixed_dictionaries(
     {"currency": st.sampled_from(["SGD", "JPY", "XXX"]) | json_values, "value": st.from_regex(r"-?[0-9]{0,22}", fullmatch=True) | json_values}),
     max_size=2), st.integers(min_value=1, max_value=64))
