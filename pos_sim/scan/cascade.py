@@ -76,6 +76,7 @@ LOCATE_COST = 2  # OpenCV's 1-D detector takes about one to one and a half zxing
 MOST_LOCATED = 3  # the 1-D codes the detector found that are read, the largest first
 LOCATED_PX = 480  # the width a located code is brought to, at least: zxing-cpp's 1-D readers want 2+ pixels a module
 ANGLE_BINS = 60  # 3 degrees a bin
+CROSSED_SHARE = 0.2  # the strength across a region's strongest gradient direction, as a share of it, under which it is a 1-D code's
 BAR_SHARE = 0.25  # the share of gradient strength within 4.5 degrees of the peak that says "1-D code" (even: 0.05)
 MOTION_ANISOTROPY = 0.6  # gradient energy across a hand's motion at most this share of that along it: a motion blur
 MOTION_PX = 6  # the line a region is sharpened along, in the region's (upscaled) pixels
@@ -191,8 +192,9 @@ class Cascade:
         afford(frame)
         yield "fast", frame, self._read(frame, fast=True), _same
         boxes = _candidates(frame)
-        candidates = [_Region.candidate(frame, box, angle) for box, angle in boxes]
-        barred = [region for region, (_, angle) in zip(candidates, boxes) if angle is not None]  # a 1-D code's gradients
+        candidates = [_Region.candidate(frame, box, angle) for box, angle, _ in boxes]
+        barred = [region for region, (_, angle, _) in zip(candidates, boxes) if angle is not None]  # a 1-D code's gradients
+        squared = [region for region, (_, _, lone) in zip(candidates, boxes) if not lone]  # no 1-D code's alone: a 2-D code's may
         regions = candidates
         for region in regions:
             if not any(region.holds(read.corners) for read in found.values()) and afford(region.image):
@@ -227,7 +229,7 @@ class Cascade:
                     return
                 yield stage, region.image, self._zxing.read(image, formats=self._matrix, fast=True), region.back
 
-        for region in candidates:  # the places OpenCV's 1-D detector found hold 1-D codes: not read here
+        for region in squared:  # the places OpenCV's 1-D detector found hold 1-D codes: not read here
             yield from matrix(region, chain(_matrix_variants(region.image), _matrix_restored(region.image)))
         for region in barred:  # a hand's motion across a 1-D code's bars undone
             for length in UNBLUR_PX:
@@ -239,7 +241,7 @@ class Cascade:
                 if not found and afford(region.image):
                     refocused = _refocused(region.image, share * radius)
                     yield "refocused", region.image, self._read(refocused, fast=True, linear_only=True), region.back
-        for region in candidates:
+        for region in squared:
             if not found and max(region.image.shape) <= UPSCALED_MOST_PX:
                 larger = region.upscaled()
                 yield from matrix(larger, _matrix_variants(larger.image, 2))
@@ -292,9 +294,13 @@ class Cascade:
         if stage in RESTORED:  # every kernel's image of the place, strip by strip, reads the read's text and no other,
             # and the place sharpened, binarised and equalised reads no other (a defocus undone, a UPC-A misread of a
             # steep, small EAN-13 at every radius that the sharpened place read right)
-            if set().union(*(self._strip_texts(restore(crop, size), read.corners, linear=True)
-                             for restore, size in RESTORED[stage])) - thin != {read.text}:
+            restored = [restore(crop, size) for restore, size in RESTORED[stage]]
+            if set().union(*(self._strip_texts(each, read.corners, linear=True) for each in restored)) - thin != {read.text}:
                 return True
+            if read.symbology in RETAIL and self._zbar is not None and any(
+                    other.symbology in RETAIL and other.text not in {read.text, *thin}
+                    and _check_strength(other) >= _check_strength(read) for each in restored for other in self._zbar.decode(each)):
+                return True  # libzbar reads another EAN/UPC there: zxing-cpp misread the half the filter made up
             return bool({r.text for _, other in _variants(crop)
                          for r in self._zxing.read(other, formats=self._linear, fast=True)} - {read.text, *thin})
         texts = {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")} - thin
@@ -442,9 +448,10 @@ def _around(frame: np.ndarray, corners: Corners, most_px: int = 500) -> np.ndarr
     return cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else crop
 
 
-def _candidates(frame: np.ndarray, most: int = 3) -> list[tuple[tuple[int, int, int, int], float | None]]:
+def _candidates(frame: np.ndarray, most: int = 3) -> list[tuple[tuple[int, int, int, int], float | None, bool]]:
     """Where codes likely are, found on a reduced frame where strong gradients are dense: boxes
-    (x, y, w, h) and the angle that turns the bars of a 1-D code upright (None for a 2-D code, clutter)."""
+    (x, y, w, h), the angle that turns the bars of a 1-D code upright (None for a 2-D code, clutter), and
+    whether the gradients run one way alone (a 1-D code's bars: no 2-D code there)."""
     scale = 4 if frame.shape[1] > 960 else 2
     small = cv2.resize(frame, (frame.shape[1] // scale, frame.shape[0] // scale), interpolation=cv2.INTER_AREA)
     gx = cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3)
@@ -461,25 +468,29 @@ def _candidates(frame: np.ndarray, most: int = 3) -> list[tuple[tuple[int, int, 
         pad = max(w, h) // 4 + 2
         x0, y0 = max(0, x - pad), max(0, y - pad)
         x1, y1 = min(small.shape[1], x + w + pad), min(small.shape[0], y + h + pad)
-        found.append(((x0 * scale, y0 * scale, (x1 - x0) * scale, (y1 - y0) * scale), _bar_angle(gx[y : y + h, x : x + w], gy[y : y + h, x : x + w])))
+        found.append(((x0 * scale, y0 * scale, (x1 - x0) * scale, (y1 - y0) * scale),
+                      *_bar_angle(gx[y : y + h, x : x + w], gy[y : y + h, x : x + w])))
     return found
 
 
-def _bar_angle(gx: np.ndarray, gy: np.ndarray) -> float | None:
+def _bar_angle(gx: np.ndarray, gy: np.ndarray) -> tuple[float | None, bool]:
     """Degrees to turn a region so its strongest shared gradient direction runs horizontally (a 1-D
     code's bars upright), when one direction stands out as a 1-D code's does (0 within 5 degrees of
     upright); None when none does (a QR code, clutter). The direction is the peak of a histogram of gradient directions weighted
-    by strength, which noise and clutter around a code spread but do not move."""
+    by strength, which noise and clutter around a code spread but do not move. And whether that direction stands
+    alone: the one across it has at most CROSSED_SHARE of its strength (a 1-D code's bars; a QR code's modules have
+    edges both ways, as strong)."""
     weight = (gx * gx + gy * gy).ravel()
     direction = np.degrees(np.arctan2(gy, gx)).ravel() % 180
     counts, _ = np.histogram(direction, bins=ANGLE_BINS, range=(0, 180), weights=weight)
     smooth = counts + np.roll(counts, 1) + np.roll(counts, -1)  # a peak split between two bins
     peak = int(np.argmax(smooth))
     if smooth[peak] < BAR_SHARE * counts.sum():
-        return None
+        return None, False
+    lone = bool(smooth[(peak + ANGLE_BINS // 2) % ANGLE_BINS] <= CROSSED_SHARE * smooth[peak])
     angle = (peak + 0.5) * 180 / ANGLE_BINS
     angle = angle - 180 if angle > 90 else angle
-    return angle if abs(angle) > 5 else 0.0
+    return (angle if abs(angle) > 5 else 0.0), lone
 
 
 class _Region:
