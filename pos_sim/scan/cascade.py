@@ -229,8 +229,11 @@ class Cascade:
                     return
                 yield stage, region.image, self._zxing.read(image, formats=self._matrix, fast=True), region.back
 
-        for region in squared:  # the places OpenCV's 1-D detector found hold 1-D codes: not read here
-            yield from matrix(region, chain(_matrix_variants(region.image), _matrix_restored(region.image)))
+        for region in candidates:  # the places OpenCV's 1-D detector found hold 1-D codes: not read here
+            if region in squared:
+                yield from matrix(region, chain(_matrix_variants(region.image), _matrix_restored(region.image)))
+            else:  # gradients one way alone: a 1-D code's bars, or a 2-D code under a hand's motion (only that undone has a chance)
+                yield from matrix(region, chain(_deblurred(region.image), _motions_undone(region.image)))
         for region in barred:  # a hand's motion across a 1-D code's bars undone
             for length in UNBLUR_PX:
                 if not found and afford(region.image):
@@ -297,10 +300,13 @@ class Cascade:
             restored = [restore(crop, size) for restore, size in RESTORED[stage]]
             if set().union(*(self._strip_texts(each, read.corners, linear=True) for each in restored)) - thin != {read.text}:
                 return True
-            if read.symbology in RETAIL and self._zbar is not None and any(
-                    other.symbology in RETAIL and other.text not in {read.text, *thin}
-                    and _check_strength(other) >= _check_strength(read) for each in restored for other in self._zbar.decode(each)):
-                return True  # libzbar reads another EAN/UPC there: zxing-cpp misread the half the filter made up
+            if read.symbology in RETAIL and self._zbar is not None:  # libzbar's reading of those images
+                lines = {}  # text: the most scan lines that read it in one image
+                for other in (other for each in restored for other in self._zbar.decode(each)
+                              if other.symbology in RETAIL and _check_strength(other) >= _check_strength(read)):
+                    lines[other.text] = max(lines.get(other.text, 0), other.lines)
+                if max((count for text, count in lines.items() if text not in {read.text, *thin}), default=0) > lines.get(read.text, 0):
+                    return True  # libzbar reads another EAN/UPC there, on more lines than the read's: a half the filter made up
             return bool({r.text for _, other in _variants(crop)
                          for r in self._zxing.read(other, formats=self._linear, fast=True)} - {read.text, *thin})
         texts = {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")} - thin
@@ -582,6 +588,17 @@ def _matrix_variants(image: np.ndarray, scale: int = 1) -> Iterator[tuple[str, n
     if scale > 1:
         yield "upscaled", image
         yield from _motions_undone(image, scale)
+    yield from _deblurred(image, scale)
+    side = STRETCH_PX * scale
+    window = cv2.getStructuringElement(cv2.MORPH_RECT, (side, side))
+    dark = cv2.blur(cv2.erode(image, window), (side, side)).astype(np.float32)
+    light = cv2.blur(cv2.dilate(image, window), (side, side)).astype(np.float32)
+    yield "stretched", np.clip((image - dark) * 255 / np.maximum(light - dark, 8), 0, 255).astype(np.uint8)
+
+
+def _deblurred(image: np.ndarray, scale: int = 1) -> Iterator[tuple[str, np.ndarray]]:
+    """``image`` sharpened along a hand's motion, when its gradients show one: a line of MOTION_PX, ``scale`` times that for an
+    image ``scale`` times a region's size."""
     degrees = _motion(image)
     if degrees is not None:
         length = MOTION_PX * scale
@@ -591,11 +608,6 @@ def _matrix_variants(image: np.ndarray, scale: int = 1) -> Iterator[tuple[str, n
         line = cv2.warpAffine(line, turn, line.shape[::-1], flags=cv2.INTER_LINEAR)
         smeared = cv2.filter2D(image, cv2.CV_32F, line / line.sum(), borderType=cv2.BORDER_REPLICATE)
         yield "deblurred", np.clip(3.0 * image - 2.0 * smeared, 0, 255).astype(np.uint8)
-    side = STRETCH_PX * scale
-    window = cv2.getStructuringElement(cv2.MORPH_RECT, (side, side))
-    dark = cv2.blur(cv2.erode(image, window), (side, side)).astype(np.float32)
-    light = cv2.blur(cv2.dilate(image, window), (side, side)).astype(np.float32)
-    yield "stretched", np.clip((image - dark) * 255 / np.maximum(light - dark, 8), 0, 255).astype(np.uint8)
 
 
 def _matrix_restored(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
