@@ -19,12 +19,14 @@ machine):
 8. for 2-D codes only, each candidate region of pass 2 sharpened along a hand's motion and with
    that motion undone (a Wiener filter), when its gradients show one, stretched between its local
    darkest and lightest (glare), with a lens's defocus undone (a Wiener filter of a disc, of the
-   radius the region's sharpest edges show), and smoothed (a phone screen's moire);
+   radius the region's sharpest edges show), and smoothed (a phone screen's moire); a region whose gradients
+   run one way alone (a 1-D code's bars, or a 2-D code under a hand's motion) only sharpened along the motion
+   and with it undone: the other filters never read a 2-D code there, and cost a 1-D code's frame its time;
 9. for 1-D codes, each candidate region whose gradients show bars with a hand's motion across the
    bars undone (a Wiener filter, two lengths); then those regions and the detector's with a lens's
    defocus undone across the bars (a phone without autofocus held close: the disc's spread, at
    three shares of the radius the region's edges show);
-10. for 2-D codes, the regions up to UPSCALED_MOST_PX across at twice their size, as they are,
+10. for 2-D codes, the regions whose gradients do not run one way alone, up to UPSCALED_MOST_PX across, at twice their size, as they are,
    sharpened along a hand's motion, stretched, and with the motion undone (Wiener filters of a line
    twice MOTION_PX and of the lengths the edges show, as at the region's size).
 
@@ -37,7 +39,9 @@ is read a second time, and a different text there refuses it. Where the read is 
 bars up, or libzbar's on a few scan lines, whose Code 128 misreads can pass their check) another
 reading must agree. An EAN/UPC read's place is also read strip by strip across its bars: a second
 text there refuses it. A 1-D read with a motion or a defocus undone is kept only when the place, so
-filtered at each length or radius, read strip by strip, reads its text and no other. A read whose
+filtered at each length or radius, read strip by strip, reads its text and no other, and libzbar reads no
+other EAN/UPC there on more scan lines than it reads this one (a steep EAN-13 out of focus whose left half the
+filter made up read as a UPC-A; libzbar read the EAN-13). A read whose
 place lies in a code of stronger checks read in the same pass is a misread of part of it (a UPC-A
 in a Code 128's bars) and is refused; so is a 1-D read in the place of a stronger 1-D read of any
 pass, and an EAN-8 whose quiet zone holds bars (``_quiet``: the middle of a UPC-A or EAN-13). A Micro QR
@@ -194,7 +198,7 @@ class Cascade:
         boxes = _candidates(frame)
         candidates = [_Region.candidate(frame, box, angle) for box, angle, _ in boxes]
         barred = [region for region, (_, angle, _) in zip(candidates, boxes) if angle is not None]  # a 1-D code's gradients
-        squared = [region for region, (_, _, lone) in zip(candidates, boxes) if not lone]  # no 1-D code's alone: a 2-D code's may
+        squared = [region for region, (_, _, lone) in zip(candidates, boxes) if not lone]  # gradients not one way alone: 2-D codes too
         regions = candidates
         for region in regions:
             if not any(region.holds(read.corners) for read in found.values()) and afford(region.image):
