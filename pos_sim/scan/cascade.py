@@ -21,7 +21,7 @@ machine):
    darkest and lightest (glare), with a lens's defocus undone (a Wiener filter of a disc, of the
    radius the region's sharpest edges show), and smoothed (a phone screen's moire); a region whose gradients
    run one way alone (a 1-D code's bars, or a 2-D code under a hand's motion) only sharpened along the motion
-   and with it undone: the other filters never read a 2-D code there, and cost a 1-D code's frame its time;
+   and with it undone (on the tuned seeds the other filters read no 2-D code there, and cost a 1-D code's frame its time);
 9. for 1-D codes, each candidate region whose gradients show bars with a hand's motion across the
    bars undone (a Wiener filter, two lengths); then those regions and the detector's with a lens's
    defocus undone across the bars (a phone without autofocus held close: the disc's spread, at
@@ -282,8 +282,9 @@ class Cascade:
         looked at in those images too, and a different text there refuses it (faded print and noise
         gave zxing-cpp EAN-13 misreads that these images read right). Looking there at every
         EAN/UPC read, confirmed too, was tried: it refused true reads zxing-cpp alone keeps. A read
-        with a hand's motion undone (``_unblurred``) is kept only when its place, undone at each of
-        UNBLUR_PX, read strip by strip (any 1-D symbology), reads its text and no other. The ``thin`` texts, read
+        with a hand's motion or a defocus undone (``RESTORED``) is kept only when its place, undone at each length or
+        radius, read strip by strip (any 1-D symbology), reads its text and no other; and, an EAN/UPC read, when
+        libzbar reads no other EAN/UPC text in those images on more scan lines than it reads the read's. The ``thin`` texts, read
         in the same pass on a few of the scan lines that read this one (THIN_SHARE), dispute nothing anywhere.
         """
         if read.symbology not in LINEAR:
