@@ -19,9 +19,8 @@ machine):
 8. for 2-D codes only, each candidate region of pass 2 sharpened along a hand's motion and with
    that motion undone (a Wiener filter), when its gradients show one, stretched between its local
    darkest and lightest (glare), with a lens's defocus undone (a Wiener filter of a disc, of the
-   radius the region's sharpest edges show), and smoothed (a phone screen's moire); a region whose gradients
-   run one way alone (a 1-D code's bars, or a 2-D code under a hand's motion) only sharpened along the motion
-   and with it undone (on the tuned seeds the other filters read no 2-D code there, and cost a 1-D code's frame its time);
+   radius the region's sharpest edges show), and smoothed (a phone screen's moire); not a region whose gradients
+   run one way alone (a 1-D code's bars: across them, at most CROSSED_SHARE of the strength along them);
 9. for 1-D codes, each candidate region whose gradients show bars with a hand's motion across the
    bars undone (a Wiener filter, two lengths); then those regions and the detector's with a lens's
    defocus undone across the bars (a phone without autofocus held close: the disc's spread, at
@@ -80,7 +79,7 @@ LOCATE_COST = 2  # OpenCV's 1-D detector takes about one to one and a half zxing
 MOST_LOCATED = 3  # the 1-D codes the detector found that are read, the largest first
 LOCATED_PX = 480  # the width a located code is brought to, at least: zxing-cpp's 1-D readers want 2+ pixels a module
 ANGLE_BINS = 60  # 3 degrees a bin
-CROSSED_SHARE = 0.2  # the strength across a region's strongest gradient direction, as a share of it, under which it is a 1-D code's
+CROSSED_SHARE = 0.1  # the strength across a region's strongest gradient direction, as a share of it, under which it is a 1-D code's
 BAR_SHARE = 0.25  # the share of gradient strength within 4.5 degrees of the peak that says "1-D code" (even: 0.05)
 MOTION_ANISOTROPY = 0.6  # gradient energy across a hand's motion at most this share of that along it: a motion blur
 MOTION_PX = 6  # the line a region is sharpened along, in the region's (upscaled) pixels
@@ -198,7 +197,7 @@ class Cascade:
         boxes = _candidates(frame)
         candidates = [_Region.candidate(frame, box, angle) for box, angle, _ in boxes]
         barred = [region for region, (_, angle, _) in zip(candidates, boxes) if angle is not None]  # a 1-D code's gradients
-        squared = [region for region, (_, _, lone) in zip(candidates, boxes) if not lone]  # gradients not one way alone: 2-D codes too
+        squared = [region for region, (_, _, lone) in zip(candidates, boxes) if not lone]  # not a 1-D code's bars alone: 2-D codes too
         regions = candidates
         for region in regions:
             if not any(region.holds(read.corners) for read in found.values()) and afford(region.image):
@@ -233,11 +232,8 @@ class Cascade:
                     return
                 yield stage, region.image, self._zxing.read(image, formats=self._matrix, fast=True), region.back
 
-        for region in candidates:  # the places OpenCV's 1-D detector found hold 1-D codes: not read here
-            if region in squared:
-                yield from matrix(region, chain(_matrix_variants(region.image), _matrix_restored(region.image)))
-            else:  # gradients one way alone: a 1-D code's bars, or a 2-D code under a hand's motion (only that undone has a chance)
-                yield from matrix(region, chain(_deblurred(region.image), _motions_undone(region.image)))
+        for region in squared:  # nor the places OpenCV's 1-D detector found, nor a 1-D code's bars: they hold no 2-D code
+            yield from matrix(region, chain(_matrix_variants(region.image), _matrix_restored(region.image)))
         for region in barred:  # a hand's motion across a 1-D code's bars undone
             for length in UNBLUR_PX:
                 if not found and afford(region.image):
@@ -593,17 +589,6 @@ def _matrix_variants(image: np.ndarray, scale: int = 1) -> Iterator[tuple[str, n
     if scale > 1:
         yield "upscaled", image
         yield from _motions_undone(image, scale)
-    yield from _deblurred(image, scale)
-    side = STRETCH_PX * scale
-    window = cv2.getStructuringElement(cv2.MORPH_RECT, (side, side))
-    dark = cv2.blur(cv2.erode(image, window), (side, side)).astype(np.float32)
-    light = cv2.blur(cv2.dilate(image, window), (side, side)).astype(np.float32)
-    yield "stretched", np.clip((image - dark) * 255 / np.maximum(light - dark, 8), 0, 255).astype(np.uint8)
-
-
-def _deblurred(image: np.ndarray, scale: int = 1) -> Iterator[tuple[str, np.ndarray]]:
-    """``image`` sharpened along a hand's motion, when its gradients show one: a line of MOTION_PX, ``scale`` times that for an
-    image ``scale`` times a region's size."""
     degrees = _motion(image)
     if degrees is not None:
         length = MOTION_PX * scale
@@ -613,6 +598,11 @@ def _deblurred(image: np.ndarray, scale: int = 1) -> Iterator[tuple[str, np.ndar
         line = cv2.warpAffine(line, turn, line.shape[::-1], flags=cv2.INTER_LINEAR)
         smeared = cv2.filter2D(image, cv2.CV_32F, line / line.sum(), borderType=cv2.BORDER_REPLICATE)
         yield "deblurred", np.clip(3.0 * image - 2.0 * smeared, 0, 255).astype(np.uint8)
+    side = STRETCH_PX * scale
+    window = cv2.getStructuringElement(cv2.MORPH_RECT, (side, side))
+    dark = cv2.blur(cv2.erode(image, window), (side, side)).astype(np.float32)
+    light = cv2.blur(cv2.dilate(image, window), (side, side)).astype(np.float32)
+    yield "stretched", np.clip((image - dark) * 255 / np.maximum(light - dark, 8), 0, 255).astype(np.uint8)
 
 
 def _matrix_restored(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
