@@ -79,7 +79,8 @@ LOCATE_COST = 2  # OpenCV's 1-D detector takes about one to one and a half zxing
 MOST_LOCATED = 3  # the 1-D codes the detector found that are read, the largest first
 LOCATED_PX = 480  # the width a located code is brought to, at least: zxing-cpp's 1-D readers want 2+ pixels a module
 ANGLE_BINS = 60  # 3 degrees a bin
-CROSSED_SHARE = 0.1  # the strength across a region's strongest gradient direction, as a share of it, under which it is a 1-D code's
+CROSSED_SHARE = 0.1  # gradient strength across a region's strongest direction, as a share of it, under which it holds a 1-D
+# code's bars alone: no 2-D pass there (1-D codes' regions: 0.05 typically; a QR code smeared by a hand's motion: 0.14 and up)
 BAR_SHARE = 0.25  # the share of gradient strength within 4.5 degrees of the peak that says "1-D code" (even: 0.05)
 MOTION_ANISOTROPY = 0.6  # gradient energy across a hand's motion at most this share of that along it: a motion blur
 MOTION_PX = 6  # the line a region is sharpened along, in the region's (upscaled) pixels
