@@ -21,12 +21,13 @@ machine):
 8. for 2-D codes only, each candidate region of pass 2 sharpened along a hand's motion and with
    that motion undone (a Wiener filter), when its gradients show one, stretched between its local
    darkest and lightest (glare), with a lens's defocus undone (a Wiener filter of a disc, of the
-   radius the region's sharpest edges show), and smoothed (a phone screen's moire);
+   radius the region's sharpest edges show), and smoothed (a phone screen's moire); not a region whose gradients
+   run one way alone (a 1-D code's bars: across them, at most CROSSED_SHARE of the strength along them);
 9. for 1-D codes, each candidate region whose gradients show bars with a hand's motion across the
    bars undone (a Wiener filter, two lengths); then those regions and the detector's with a lens's
    defocus undone across the bars (a phone without autofocus held close: the disc's spread, at
    three shares of the radius the region's edges show);
-10. for 2-D codes, the regions up to UPSCALED_MOST_PX across at twice their size, as they are,
+10. for 2-D codes, the regions whose gradients do not run one way alone, up to UPSCALED_MOST_PX across, at twice their size, as they are,
    sharpened along a hand's motion, stretched, and with the motion undone (Wiener filters of a line
    twice MOTION_PX and of the lengths the edges show, as at the region's size).
 
@@ -39,7 +40,9 @@ is read a second time, and a different text there refuses it. Where the read is 
 bars up, or libzbar's on a few scan lines, whose Code 128 misreads can pass their check) another
 reading must agree. An EAN/UPC read's place is also read strip by strip across its bars: a second
 text there refuses it. A 1-D read with a motion or a defocus undone is kept only when the place, so
-filtered at each length or radius, read strip by strip, reads its text and no other. A read whose
+filtered at each length or radius, read strip by strip, reads its text and no other, and libzbar reads no
+other EAN/UPC there on more scan lines than it reads this one (a steep EAN-13 out of focus whose left half the
+filter made up read as a UPC-A; libzbar read the EAN-13). A read whose
 place lies in a code of stronger checks read in the same pass is a misread of part of it (a UPC-A
 in a Code 128's bars) and is refused; so is a 1-D read in the place of a stronger 1-D read of any
 pass, and an EAN-8 whose quiet zone holds bars (``_quiet``: the middle of a UPC-A or EAN-13). A Micro QR
@@ -81,6 +84,8 @@ LOCATE_COST = 2  # OpenCV's 1-D detector takes about one to one and a half zxing
 MOST_LOCATED = 3  # the 1-D codes the detector found that are read, the largest first
 LOCATED_PX = 480  # the width a located code is brought to, at least: zxing-cpp's 1-D readers want 2+ pixels a module
 ANGLE_BINS = 60  # 3 degrees a bin
+CROSSED_SHARE = 0.1  # gradient strength across a region's strongest direction, as a share of it, under which it holds a 1-D
+# code's bars alone: no 2-D pass there (1-D codes' regions: 0.05 typically; a QR code smeared by a hand's motion: 0.14 and up)
 BAR_SHARE = 0.25  # the share of gradient strength within 4.5 degrees of the peak that says "1-D code" (even: 0.05)
 MOTION_ANISOTROPY = 0.6  # gradient energy across a hand's motion at most this share of that along it: a motion blur
 MOTION_PX = 6  # the line a region is sharpened along, in the region's (upscaled) pixels
@@ -199,8 +204,9 @@ class Cascade:
         afford(frame)
         yield "fast", frame, self._zxing.read(frame, formats=self._as_seen, fast=True), _same
         boxes = _candidates(frame)
-        candidates = [_Region.candidate(frame, box, angle) for box, angle in boxes]
-        barred = [region for region, (_, angle) in zip(candidates, boxes) if angle is not None]  # a 1-D code's gradients
+        candidates = [_Region.candidate(frame, box, angle) for box, angle, _ in boxes]
+        barred = [region for region, (_, angle, _) in zip(candidates, boxes) if angle is not None]  # a 1-D code's gradients
+        squared = [region for region, (_, _, lone) in zip(candidates, boxes) if not lone]  # not a 1-D code's bars alone: 2-D codes too
         regions = candidates
         for region in regions:
             if not any(region.holds(read.corners) for read in found.values()) and afford(region.image):
@@ -235,7 +241,7 @@ class Cascade:
                     return
                 yield stage, region.image, self._zxing.read(image, formats=self._matrix, fast=True), region.back
 
-        for region in candidates:  # the places OpenCV's 1-D detector found hold 1-D codes: not read here
+        for region in squared:  # nor the places OpenCV's 1-D detector found, nor a 1-D code's bars: they hold no 2-D code
             yield from matrix(region, chain(_matrix_variants(region.image), _matrix_restored(region.image)))
         for region in barred:  # a hand's motion across a 1-D code's bars undone
             for length in UNBLUR_PX:
@@ -247,7 +253,7 @@ class Cascade:
                 if not found and afford(region.image):
                     refocused = _refocused(region.image, share * radius)
                     yield "refocused", region.image, self._read(refocused, fast=True, linear_only=True), region.back
-        for region in candidates:
+        for region in squared:
             if not found and max(region.image.shape) <= UPSCALED_MOST_PX:
                 larger = region.upscaled()
                 yield from matrix(larger, _matrix_variants(larger.image, 2))
@@ -276,13 +282,15 @@ class Cascade:
         text, and no other, in another image of the place: the place sharpened, binarised or
         equalised (not the image the read was made in). An EAN/UPC read made where zxing-cpp alone does not look (a
         region, the detector's places, preprocessed images) whose place is out of focus (its edges show a disc of
-        DEFOCUS_LEAST_PX or more) is read with that defocus undone, and another text there refuses it (an EAN-13
+        DEFOCUS_LEAST_PX or more) is read with that defocus undone (at each of DEFOCUS_SHARES of it: a steep EAN-13 read
+        as a UPC-A, held-out hand-held seed 433 frame 455, read right only at 0.8), and another text there refuses it (an EAN-13
         blurred to a UPC-A that passes its check; reads on the frame itself are zxing-cpp's own, kept as before). An EAN/UPC read that nothing confirmed is
         looked at in those images too, and a different text there refuses it (faded print and noise
         gave zxing-cpp EAN-13 misreads that these images read right). Looking there at every
         EAN/UPC read, confirmed too, was tried: it refused true reads zxing-cpp alone keeps. A read
-        with a hand's motion undone (``_unblurred``) is kept only when its place, undone at each of
-        UNBLUR_PX, read strip by strip (any 1-D symbology), reads its text and no other. The ``thin`` texts, read
+        with a hand's motion or a defocus undone (``RESTORED``) is kept only when its place, undone at each length or
+        radius, read strip by strip (any 1-D symbology), reads its text and no other; and, an EAN/UPC read, when
+        libzbar reads no other EAN/UPC text in those images on more scan lines than it reads the read's. The ``thin`` texts, read
         in the same pass on a few of the scan lines that read this one (THIN_SHARE), dispute nothing anywhere.
         """
         if read.symbology not in LINEAR:
@@ -292,17 +300,24 @@ class Cascade:
             return True
         if read.symbology in RETAIL and stage not in ("fast", "full", *RESTORED):  # not zxing-cpp's own reading
             radius = _defocus_radius(crop)
-            if radius >= DEFOCUS_LEAST_PX and {r.text for r in self._zxing.read(
-                    _refocused(crop, radius), formats=self._retail, fast=True)} - {read.text, *thin}:
-                return True  # out of focus, the bars read one text; their focus restored, another
+            if radius >= DEFOCUS_LEAST_PX and {r.text for share in DEFOCUS_SHARES for r in self._zxing.read(
+                    _refocused(crop, share * radius), formats=self._retail, fast=True)} - {read.text, *thin}:
+                return True  # out of focus, the bars read one text; their focus restored (at any of the radii tried), another
         if stage in RESTORED and rivals:
             return True  # a filter's invention, where another text was read: no second reading settles it
         if stage in RESTORED:  # every kernel's image of the place, strip by strip, reads the read's text and no other,
             # and the place sharpened, binarised and equalised reads no other (a defocus undone, a UPC-A misread of a
             # steep, small EAN-13 at every radius that the sharpened place read right)
-            if set().union(*(self._strip_texts(restore(crop, size), read.corners, linear=True)
-                             for restore, size in RESTORED[stage])) - thin != {read.text}:
+            restored = [restore(crop, size) for restore, size in RESTORED[stage]]
+            if set().union(*(self._strip_texts(each, read.corners, linear=True) for each in restored)) - thin != {read.text}:
                 return True
+            if read.symbology in RETAIL and self._zbar is not None:  # libzbar's reading of those images
+                lines = {}  # text: the most scan lines that read it in one image
+                for other in (other for each in restored for other in self._zbar.decode(each)
+                              if other.symbology in RETAIL and _check_strength(other) >= _check_strength(read)):
+                    lines[other.text] = max(lines.get(other.text, 0), other.lines)
+                if max((count for text, count in lines.items() if text not in {read.text, *thin}), default=0) > lines.get(read.text, 0):
+                    return True  # libzbar reads another EAN/UPC there, on more lines than the read's: a half the filter made up
             return bool({r.text for _, other in _variants(crop)
                          for r in self._zxing.read(other, formats=self._linear, fast=True)} - {read.text, *thin})
         texts = {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")} - thin
@@ -450,9 +465,10 @@ def _around(frame: np.ndarray, corners: Corners, most_px: int = 500) -> np.ndarr
     return cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else crop
 
 
-def _candidates(frame: np.ndarray, most: int = 3) -> list[tuple[tuple[int, int, int, int], float | None]]:
+def _candidates(frame: np.ndarray, most: int = 3) -> list[tuple[tuple[int, int, int, int], float | None, bool]]:
     """Where codes likely are, found on a reduced frame where strong gradients are dense: boxes
-    (x, y, w, h) and the angle that turns the bars of a 1-D code upright (None for a 2-D code, clutter)."""
+    (x, y, w, h), the angle that turns the bars of a 1-D code upright (None for a 2-D code, clutter), and
+    whether the gradients run one way alone (a 1-D code's bars: no 2-D code there)."""
     scale = 4 if frame.shape[1] > 960 else 2
     small = cv2.resize(frame, (frame.shape[1] // scale, frame.shape[0] // scale), interpolation=cv2.INTER_AREA)
     gx = cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3)
@@ -469,25 +485,29 @@ def _candidates(frame: np.ndarray, most: int = 3) -> list[tuple[tuple[int, int, 
         pad = max(w, h) // 4 + 2
         x0, y0 = max(0, x - pad), max(0, y - pad)
         x1, y1 = min(small.shape[1], x + w + pad), min(small.shape[0], y + h + pad)
-        found.append(((x0 * scale, y0 * scale, (x1 - x0) * scale, (y1 - y0) * scale), _bar_angle(gx[y : y + h, x : x + w], gy[y : y + h, x : x + w])))
+        found.append(((x0 * scale, y0 * scale, (x1 - x0) * scale, (y1 - y0) * scale),
+                      *_bar_angle(gx[y : y + h, x : x + w], gy[y : y + h, x : x + w])))
     return found
 
 
-def _bar_angle(gx: np.ndarray, gy: np.ndarray) -> float | None:
+def _bar_angle(gx: np.ndarray, gy: np.ndarray) -> tuple[float | None, bool]:
     """Degrees to turn a region so its strongest shared gradient direction runs horizontally (a 1-D
     code's bars upright), when one direction stands out as a 1-D code's does (0 within 5 degrees of
     upright); None when none does (a QR code, clutter). The direction is the peak of a histogram of gradient directions weighted
-    by strength, which noise and clutter around a code spread but do not move."""
+    by strength, which noise and clutter around a code spread but do not move. And whether that direction stands
+    alone: the one across it has at most CROSSED_SHARE of its strength (a 1-D code's bars; a QR code's modules have
+    edges both ways, as strong)."""
     weight = (gx * gx + gy * gy).ravel()
     direction = np.degrees(np.arctan2(gy, gx)).ravel() % 180
     counts, _ = np.histogram(direction, bins=ANGLE_BINS, range=(0, 180), weights=weight)
     smooth = counts + np.roll(counts, 1) + np.roll(counts, -1)  # a peak split between two bins
     peak = int(np.argmax(smooth))
     if smooth[peak] < BAR_SHARE * counts.sum():
-        return None
+        return None, False
+    lone = bool(smooth[(peak + ANGLE_BINS // 2) % ANGLE_BINS] <= CROSSED_SHARE * smooth[peak])
     angle = (peak + 0.5) * 180 / ANGLE_BINS
     angle = angle - 180 if angle > 90 else angle
-    return angle if abs(angle) > 5 else 0.0
+    return (angle if abs(angle) > 5 else 0.0), lone
 
 
 class _Region:
