@@ -46,8 +46,14 @@ def test_the_class_certificate_is_kept_private_named_for_this_machine_and_the_sa
         assert socket.gethostname() in names.get_values_for_type(x509.DNSName)
         with pytest.raises(requests.exceptions.SSLError):  # not a certificate anyone else vouches for
             requests.get(first.url + "/phone", timeout=10)
+        asleep = requests.Session()  # a phone gone to sleep, its connection open: it answers no close
+        assert asleep.get(first.url + "/phone", verify=str(cert_file), timeout=10).status_code == 200
+        started = time.monotonic()
     finally:
-        stop_serve(first)
+        said = stop_serve(first)
+    assert time.monotonic() - started < 25, "ctrl+c waited for the sleeping phone (asyncio gives its close 30 s)"
+    assert first.process.returncode == 130 and "ERROR" not in said, said
+    asleep.close()
     assert stat.S_IMODE((tmp_path / "class" / "tls").stat().st_mode) == 0o700
     assert stat.S_IMODE((tmp_path / "class" / "tls" / "key.pem").stat().st_mode) == 0o600
     again = start_serve(tmp_path / "class", "--tls")
