@@ -658,10 +658,10 @@ def _unblurred(image: np.ndarray, length: int, degrees: float = 0.0) -> np.ndarr
     size = length | 1
     line = np.zeros((size, size), np.float32)
     line[size // 2, (size - length) // 2 : (size - length) // 2 + length] = 1
-    if degrees:
-        turn = cv2.getRotationMatrix2D(((size - 1) / 2, (size - 1) / 2), -degrees, 1.0)
-        line = cv2.warpAffine(line, turn, (size, size), flags=cv2.INTER_LINEAR)
-    return _wiener(image, line)
+    if not degrees:
+        return _wiener_rows(image, line[size // 2])
+    turn = cv2.getRotationMatrix2D(((size - 1) / 2, (size - 1) / 2), -degrees, 1.0)
+    return _wiener(image, cv2.warpAffine(line, turn, (size, size), flags=cv2.INTER_LINEAR))
 
 
 def _refocused(image: np.ndarray, radius: float) -> np.ndarray:
@@ -670,9 +670,7 @@ def _refocused(image: np.ndarray, radius: float) -> np.ndarray:
     A disc wipes out bars whose width is near its diameter's zeros, where a Gaussian only fades them."""
     half = math.ceil(radius)
     x = np.arange(-half, half + 1, dtype=np.float32)
-    spread = np.zeros((2 * half + 1, 2 * half + 1), np.float32)
-    spread[half] = np.sqrt(np.clip(radius * radius - x * x, 0, None)) + 1e-3
-    return _wiener(image, spread)
+    return _wiener_rows(image, np.sqrt(np.clip(radius * radius - x * x, 0, None)) + 1e-3)
 
 
 def _defocus_radius(image: np.ndarray) -> float:
@@ -712,6 +710,27 @@ def _wiener(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     spectrum = cv2.mulSpectrums(cv2.dft(padded.astype(np.float32), flags=cv2.DFT_COMPLEX_OUTPUT), response, 0, conjB=True)
     spectrum /= (response[..., 0] ** 2 + response[..., 1] ** 2 + UNBLUR_NOISE)[..., None]
     sharp = cv2.idft(spectrum, flags=cv2.DFT_SCALE | cv2.DFT_REAL_OUTPUT)[pad : pad + image.shape[0], pad : pad + image.shape[1]]
+    return np.clip(sharp, 0, 255).astype(np.uint8)
+
+
+def _wiener_rows(image: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """``image`` with the blur of ``row`` (odd, centred) along its rows undone: ``_wiener`` of a kernel that is that one
+    row, the same image to a grey level, each row filtered on its own (one-dimensional DFTs and one row of the filter
+    broadcast down the image: a fifth of the time)."""
+    size = row.shape[0]
+    pad = 2 * size
+    width = image.shape[1] + 2 * pad
+    wide = cv2.getOptimalDFTSize(width)
+    padded = cv2.copyMakeBorder(image, 0, 0, pad, pad + wide - width, cv2.BORDER_REPLICATE)
+    placed = np.zeros((1, wide), np.float32)
+    placed[0, :size] = row / row.sum()
+    response = cv2.dft(np.roll(placed, -(size // 2), axis=1), flags=cv2.DFT_COMPLEX_OUTPUT)[0]
+    power = response[:, 0] ** 2 + response[:, 1] ** 2 + UNBLUR_NOISE
+    inverse = np.empty(wide, np.complex64)
+    inverse.real, inverse.imag = response[:, 0] / power, -response[:, 1] / power
+    spectrum = cv2.dft(padded.astype(np.float32), flags=cv2.DFT_COMPLEX_OUTPUT | cv2.DFT_ROWS)
+    spectrum.view(np.complex64)[..., 0] *= inverse
+    sharp = cv2.idft(spectrum, flags=cv2.DFT_SCALE | cv2.DFT_REAL_OUTPUT | cv2.DFT_ROWS)[:, pad : pad + image.shape[1]]
     return np.clip(sharp, 0, 255).astype(np.uint8)
 
 
