@@ -73,9 +73,12 @@ RETAIL = ("ean13", "ean8", "upca")  # EAN/UPC: one mod-10 check digit
 LINEAR = (*RETAIL, "code128")
 AS_SEEN_ONLY = ("datamatrix", "pdf417", "aztec", "databar", "databar-limited", "databar-expanded")  # strong checks, read as seen
 SYMBOLOGIES = ("qr", "microqr", *LINEAR, *AS_SEEN_ONLY)  # what the cascade reads, whichever library reads it
-DEFAULT_BUDGET_PX = 20 * 1280 * 720  # pixels read a frame: about 20 readings of a 1280x720 frame
+DEFAULT_BUDGET_PX = 20 * 1280 * 720  # pixels read a frame, each pass charged its cost: about 20 readings of a 1280x720 frame
 FULL_COST = 4  # zxing-cpp with its retries reads the frame about 4 times (turned, downscaled, inverted)
-ZBAR_COST = 2  # libzbar takes about twice zxing-cpp's time a pixel
+ZBAR_COST = 4  # libzbar takes about four times zxing-cpp's time a pixel (hand-held seed 611: 26 against 6 us a 1,000)
+ROWS_COST = 2  # a 1-D code's motion or defocus undone row by row (``_wiener_rows``) and read: about two readings
+MATRIX_COSTS = {"unblurred": 5, "refocused": 5, "deblurred": 2, "stretched": 2}  # a 2-D pass's filter and reading,
+# in readings: a two-dimensional Wiener filter takes about four readings' time, sharpening or stretching one
 ZBAR_LINES = 8  # libzbar scan lines that read the same text, from which its 1-D read is its own second reading
 STRONG_CODE128 = 6  # Code 128 characters from which its mod-103 check character makes a lone read safe
 PREPROCESSED = ("sharpened", "binarised", "equalised")
@@ -232,31 +235,50 @@ class Cascade:
             for stage, image in _variants(region.image):
                 if not found and afford(image):
                     yield stage, region.image, self._read(image, fast=True), region.back
+        radii = [_defocus_radius(region.image) if not found else 0.0 for region in located + barred]
+        focused = [(region, radius) for region, radius in zip(located + barred, radii) if radius >= DEFOCUS_LEAST_PX]
+        yield from self._refocused(focused, DEFOCUS_SHARES[:1], found, afford)  # the radius the edges show reads most
+        blurred = [(region, _defocus_radius(region.image)) for region in (squared if not found else ())]
+        for region, radius in blurred:  # a 2-D code out of focus: its defocus undone
+            if radius >= DEFOCUS_LEAST_PX and not found and afford(region.image, MATRIX_COSTS["refocused"]):
+                refocused = _wiener(region.image, _disc(DEFOCUS_GAIN * radius))
+                yield "refocused", region.image, self._zxing.read(refocused, formats=self._matrix, fast=True), region.back
+        for region in squared:  # a 2-D code under a hand's motion: sharpened along it, and it undone
+            yield from self._matrix_passes(region, _matrix_moving(region.image), found, afford)
+        for region in barred:  # a hand's motion across a 1-D code's bars undone
+            for length in UNBLUR_PX:
+                if not found and afford(region.image, ROWS_COST):
+                    yield "unblurred", region.image, self._read(_unblurred(region.image, length), fast=True, linear_only=True), region.back
+        yield from self._refocused(focused, DEFOCUS_SHARES[1:], found, afford)
         for region in regions:
             if not found and self._zbar is not None and afford(region.image, ZBAR_COST):
                 yield "zbar", region.image, self._zbar.decode(region.image), region.back
-        def matrix(region: _Region, images: Iterator[tuple[str, np.ndarray]]) -> Iterator[tuple[str, np.ndarray, list[Read], Transform]]:
-            for stage, image in images:  # each image made only when reached
-                if found or not afford(image):
-                    return
-                yield stage, region.image, self._zxing.read(image, formats=self._matrix, fast=True), region.back
 
         for region in squared:  # nor the places OpenCV's 1-D detector found, nor a 1-D code's bars: they hold no 2-D code
-            yield from matrix(region, chain(_matrix_variants(region.image), _matrix_restored(region.image)))
-        for region in barred:  # a hand's motion across a 1-D code's bars undone
-            for length in UNBLUR_PX:
-                if not found and afford(region.image):
-                    yield "unblurred", region.image, self._read(_unblurred(region.image, length), fast=True, linear_only=True), region.back
-        for region in barred + located:  # a lens's defocus across a 1-D code's bars undone
-            radius = _defocus_radius(region.image) if not found else 0.0
-            for share in DEFOCUS_SHARES if radius >= DEFOCUS_LEAST_PX else ():
-                if not found and afford(region.image):
-                    refocused = _refocused(region.image, share * radius)
-                    yield "refocused", region.image, self._read(refocused, fast=True, linear_only=True), region.back
+            yield from self._matrix_passes(region, _matrix_cleaned(region.image), found, afford)
         for region in squared:
             if not found and max(region.image.shape) <= UPSCALED_MOST_PX:
                 larger = region.upscaled()
-                yield from matrix(larger, _matrix_variants(larger.image, 2))
+                yield from self._matrix_passes(larger, _matrix_variants(larger.image, 2), found, afford)
+
+    def _matrix_passes(self, region: _Region, images: Iterator[tuple[str, np.ndarray]], found: dict,
+                afford: Callable[[np.ndarray, int], bool]) -> Iterator[tuple[str, np.ndarray, list[Read], Transform]]:
+        """``images`` of ``region`` read for 2-D codes, each made only when reached, while nothing is ``found`` and
+        the budget lasts."""
+        for stage, image in images:
+            if found or not afford(image, MATRIX_COSTS.get(stage, 1)):
+                return
+            yield stage, region.image, self._zxing.read(image, formats=self._matrix, fast=True), region.back
+
+    def _refocused(self, focused: list[tuple[_Region, float]], shares: tuple[float, ...], found: dict,
+                   afford: Callable[[np.ndarray, int], bool]) -> Iterator[tuple[str, np.ndarray, list[Read], Transform]]:
+        """Each region of a 1-D code out of focus (with the defocus radius its edges show) with ``shares`` of that
+        defocus undone across its bars, while nothing is ``found`` and the budget lasts."""
+        for region, radius in focused:
+            for share in shares:
+                if not found and afford(region.image, ROWS_COST):
+                    refocused = _refocused(region.image, share * radius)
+                    yield "refocused", region.image, self._read(refocused, fast=True, linear_only=True), region.back
 
     def _locate(self, frame: np.ndarray) -> list[np.ndarray]:
         """The corners of the 1-D codes OpenCV's detector finds in ``frame``, the largest first."""
@@ -590,40 +612,52 @@ def _motion(image: np.ndarray) -> float | None:
 
 
 def _matrix_variants(image: np.ndarray, scale: int = 1) -> Iterator[tuple[str, np.ndarray]]:
-    """``image`` sharpened along a hand's motion (when its gradients show one), and stretched between its
-    local darkest and lightest (glare's wash lifts the dark modules, a burnt core aside); for an image
-    ``scale`` times a region's size, that image itself first, then with the motion undone (``_motions_undone``), and
-    the filters ``scale`` times as wide. Read for 2-D
-    codes only: their Reed-Solomon code refuses what the filters make up, where a 1-D code's check digit
-    would not; and in a 1-D code the bars, not a motion, decide which way the gradients run."""
-    if scale > 1:
-        yield "upscaled", image
-        yield from _motions_undone(image, scale)
+    """``image`` (``scale`` times a region's size) as it is, with a hand's motion undone (``_motions_undone``),
+    sharpened along that motion, and stretched between its local darkest and lightest, the filters ``scale`` times as
+    wide. Read for 2-D codes only: their Reed-Solomon code refuses what the filters make up, where a 1-D code's check
+    digit would not; and in a 1-D code the bars, not a motion, decide which way the gradients run."""
+    yield "upscaled", image
+    yield from _motions_undone(image, scale)
     degrees = _motion(image)
     if degrees is not None:
-        length = MOTION_PX * scale
-        line = np.zeros((length + 1, length + 1), np.float32)
-        line[length // 2, :] = 1
-        turn = cv2.getRotationMatrix2D((length / 2, length / 2), -degrees, 1.0)
-        line = cv2.warpAffine(line, turn, line.shape[::-1], flags=cv2.INTER_LINEAR)
-        smeared = cv2.filter2D(image, cv2.CV_32F, line / line.sum(), borderType=cv2.BORDER_REPLICATE)
-        yield "deblurred", np.clip(3.0 * image - 2.0 * smeared, 0, 255).astype(np.uint8)
+        yield "deblurred", _sharpened_along(image, degrees, scale)
+    yield "stretched", _stretched(image, scale)
+
+
+def _matrix_moving(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+    """``image`` (a region) sharpened along a hand's motion, then with it undone (Wiener filters), when its gradients
+    show one; nothing otherwise. For 2-D codes."""
+    degrees = _motion(image)
+    if degrees is not None:
+        yield "deblurred", _sharpened_along(image, degrees)
+        yield from _motions_undone(image)
+
+
+def _matrix_cleaned(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+    """``image`` (a region) stretched between its local darkest and lightest (glare's wash lifts the dark modules, a
+    burnt core aside), and smoothed (a phone screen's moire, finer than a module, fades). For 2-D codes."""
+    yield "stretched", _stretched(image)
+    yield "smoothed", cv2.GaussianBlur(image, (0, 0), SMOOTH_SIGMA)
+
+
+def _sharpened_along(image: np.ndarray, degrees: float, scale: int = 1) -> np.ndarray:
+    """``image`` sharpened along a hand's motion ``degrees`` from its rows: less a line of MOTION_PX (``scale`` times)."""
+    length = MOTION_PX * scale
+    line = np.zeros((length + 1, length + 1), np.float32)
+    line[length // 2, :] = 1
+    turn = cv2.getRotationMatrix2D((length / 2, length / 2), -degrees, 1.0)
+    line = cv2.warpAffine(line, turn, line.shape[::-1], flags=cv2.INTER_LINEAR)
+    smeared = cv2.filter2D(image, cv2.CV_32F, line / line.sum(), borderType=cv2.BORDER_REPLICATE)
+    return np.clip(3.0 * image - 2.0 * smeared, 0, 255).astype(np.uint8)
+
+
+def _stretched(image: np.ndarray, scale: int = 1) -> np.ndarray:
+    """``image`` stretched between its darkest and lightest in a window of STRETCH_PX (``scale`` times) about each pixel."""
     side = STRETCH_PX * scale
     window = cv2.getStructuringElement(cv2.MORPH_RECT, (side, side))
     dark = cv2.blur(cv2.erode(image, window), (side, side)).astype(np.float32)
     light = cv2.blur(cv2.dilate(image, window), (side, side)).astype(np.float32)
-    yield "stretched", np.clip((image - dark) * 255 / np.maximum(light - dark, 8), 0, 255).astype(np.uint8)
-
-
-def _matrix_restored(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
-    """``image`` with a hand's motion (when its gradients show one) undone, a Wiener filter that holds low
-    light's noise back where sharpening lifts it, and smoothed (a phone screen's moire, finer than a module,
-    fades). For 2-D codes, at the region's size: read after ``_matrix_variants``."""
-    yield from _motions_undone(image)
-    radius = _defocus_radius(image)
-    if radius >= DEFOCUS_LEAST_PX:
-        yield "refocused", _wiener(image, _disc(DEFOCUS_GAIN * radius))
-    yield "smoothed", cv2.GaussianBlur(image, (0, 0), SMOOTH_SIGMA)
+    return np.clip((image - dark) * 255 / np.maximum(light - dark, 8), 0, 255).astype(np.uint8)
 
 
 def _motions_undone(image: np.ndarray, scale: int = 1) -> Iterator[tuple[str, np.ndarray]]:
