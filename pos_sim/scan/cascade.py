@@ -235,6 +235,8 @@ class Cascade:
             for stage, image in _variants(region.image):
                 if not found and afford(image):
                     yield stage, region.image, self._read(image, fast=True), region.back
+        for region in squared:  # nor the places OpenCV's 1-D detector found, nor a 1-D code's bars: they hold no 2-D code
+            yield from self._matrix_passes(region, _matrix_cleaned(region.image), found, afford)
         radii = [_defocus_radius(region.image) if not found else 0.0 for region in located + barred]
         focused = [(region, radius) for region, radius in zip(located + barred, radii) if radius >= DEFOCUS_LEAST_PX]
         yield from self._refocused(focused, DEFOCUS_SHARES[:1], found, afford)  # the radius the edges show reads most
@@ -253,9 +255,6 @@ class Cascade:
         for region in regions:
             if not found and self._zbar is not None and afford(region.image, ZBAR_COST):
                 yield "zbar", region.image, self._zbar.decode(region.image), region.back
-
-        for region in squared:  # nor the places OpenCV's 1-D detector found, nor a 1-D code's bars: they hold no 2-D code
-            yield from self._matrix_passes(region, _matrix_cleaned(region.image), found, afford)
         for region in squared:
             if not found and max(region.image.shape) <= UPSCALED_MOST_PX:
                 larger = region.upscaled()
