@@ -266,7 +266,7 @@ class Cascade:
                 yield from self._matrix_passes(larger, _matrix_variants(larger.image, 2), found, afford)
 
     def _matrix_passes(self, region: _Region, images: Iterator[tuple[str, np.ndarray]], found: dict,
-                afford: Callable[[np.ndarray, int], bool]) -> Iterator[tuple[str, np.ndarray, list[Read], Transform]]:
+                       afford: Callable[[np.ndarray, int], bool]) -> Iterator[tuple[str, np.ndarray, list[Read], Transform]]:
         """``images`` of ``region`` read for 2-D codes, each made only when reached, while nothing is ``found`` and
         the budget lasts."""
         for stage, image in images:
