@@ -64,7 +64,6 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from itertools import chain
 
 import cv2
 import numpy as np
@@ -275,7 +274,7 @@ class Cascade:
             yield stage, region.image, self._zxing.read(image, formats=self._matrix, fast=True), region.back
 
     def _refocus_passes(self, focused: list[tuple[_Region, float]], shares: tuple[float, ...], found: dict,
-                   afford: Callable[[np.ndarray, int], bool]) -> Iterator[tuple[str, np.ndarray, list[Read], Transform]]:
+                        afford: Callable[[np.ndarray, int], bool]) -> Iterator[tuple[str, np.ndarray, list[Read], Transform]]:
         """Each region of a 1-D code out of focus (with the defocus radius its edges show) with ``shares`` of that
         defocus undone across its bars, while nothing is ``found`` and the budget lasts."""
         for region, radius in focused:
