@@ -72,7 +72,11 @@ from pos_sim.scan.decoders import Corners, Read, gray
 RETAIL = ("ean13", "ean8", "upca")  # EAN/UPC: one mod-10 check digit
 LINEAR = (*RETAIL, "code128")
 AS_SEEN_ONLY = ("datamatrix", "pdf417", "aztec", "databar", "databar-limited", "databar-expanded")  # strong checks, read as seen
-SYMBOLOGIES = ("qr", "microqr", *LINEAR, *AS_SEEN_ONLY)  # what the cascade reads, whichever library reads it
+WEAK = ("upce", "code39", "code93", "itf", "codabar")  # one weak check or none: read as seen, kept when a second reading agrees
+SYMBOLOGIES = ("qr", "microqr", *LINEAR, *AS_SEEN_ONLY, *WEAK)  # what the cascade reads, whichever library reads it
+AS_IS = ("fast", "full")  # the passes of zxing-cpp on the frame as it is, the only ones that read the weak symbologies
+ITF14 = 14  # an ITF-14 (a carton's GTIN) carries the GS1 check digit
+ITF_LEAST = 8  # digits an ITF of another length has at least (a scanner's length rule: clutter reads as short ITFs)
 DEFAULT_BUDGET_PX = 20 * 1280 * 720  # pixels read a frame: about 20 readings of a 1280x720 frame
 FULL_COST = 4  # zxing-cpp with its retries reads the frame about 4 times (turned, downscaled, inverted)
 ZBAR_COST = 2  # libzbar takes about twice zxing-cpp's time a pixel
@@ -148,7 +152,9 @@ class Cascade:
         self._formats = zxingcpp.BarcodeFormats([*matrix, *linear])
         as_seen_only = [getattr(zxingcpp.BarcodeFormat, f) for f in ("DataMatrix", "PDF417", "Aztec", "DataBar",
                                                                      "DataBarLimited", "DataBarExpanded")]
-        self._as_seen = zxingcpp.BarcodeFormats([*matrix, *linear, *as_seen_only])
+        weak = [getattr(zxingcpp.BarcodeFormat, f) for f in ("UPCE", "Code39", "Code93", "ITF", "Codabar")]
+        self._weak = zxingcpp.BarcodeFormats([*linear, *weak])  # what a weak read's place is read again for
+        self._as_seen = zxingcpp.BarcodeFormats([*matrix, *linear, *as_seen_only, *weak])
         self._zbar = decoders.load("zbar")
         self._locator = cv2.barcode.BarcodeDetector()
         self.expect = expect
@@ -182,6 +188,8 @@ class Cascade:
                 place = back(read.corners)
                 rivals = any(other.text not in {read.text, *thin} and _overlap(other.corners, read.corners) for other in reads) \
                     or any(text not in {read.text, *thin} and _overlap(corners, place) for text, corners in earlier)
+                if read.symbology in WEAK and (stage not in AS_IS or rivals or not self._confirmed(seen, read)):
+                    continue  # read off the frame as it is only, as zxing-cpp alone reads them, and confirmed
                 if self._disputed(seen, read, stage, rivals, thin):
                     continue
                 found[key] = replace(read, corners=back(read.corners), decoder=f"{self.name}:{stage}")
@@ -334,6 +342,20 @@ class Cascade:
                   for r in self._zxing.read(other, formats=self._linear, fast=True)} - thin
         return others != {read.text} if weak else bool(others - {read.text})
 
+    def _confirmed(self, image: np.ndarray, read: Read) -> bool:
+        """Whether a read of a weak symbology (``WEAK``: UPC-E's short symbol, Code 39, Code 93, ITF and Codabar, one
+        weak check or none, which clutter and noise read as) passes its length rule and a second, independent reading
+        of its place agrees with it: libzbar, or zxing-cpp with its other binariser, reads its text there, and no
+        reading there reads another 1-D text."""
+        if not _weak_rule(read):
+            return False
+        crop = _around(image, read.corners)
+        texts = {r.text for r in self._zxing.read(crop, formats=self._weak, fast=True, binarizer="global")}
+        if self._zbar is not None:
+            texts |= {r.text for r in self._zbar.decode(crop) if r.symbology in (*LINEAR, *WEAK)}
+        same = {text for text in texts if _same_code(text, read.text)}
+        return bool(same) and not texts - same
+
     def _strip_texts(self, crop: np.ndarray, corners: Corners, *, linear: bool = False) -> set[str]:
         """The EAN/UPC texts (every 1-D one when ``linear``) zxing-cpp reads in ``crop`` (a read's place), a strip of
         STRIP_ROWS scan lines at a time across the bars. On a whole image zxing-cpp returns the first text two scan lines
@@ -352,7 +374,10 @@ class Cascade:
 
 def _check_strength(read: Read) -> int:
     """How unlikely a misread of ``read``'s symbology passes its checks: a 2-D code's Reed-Solomon
-    code, a long Code 128's mod-103 character, an EAN-13's (a UPC-A's) mod-10 digit, then EAN-8 and short Code 128."""
+    code, a long Code 128's mod-103 character, an EAN-13's (a UPC-A's) mod-10 digit, then EAN-8 and short Code 128,
+    then the weak symbologies."""
+    if read.symbology in WEAK:
+        return -1
     if read.symbology not in LINEAR:
         return 3
     if read.symbology == "code128":
@@ -366,9 +391,24 @@ def _within_stronger(read: Read, found) -> bool:
     (a QR code's finder pattern and the modules beside it make a Micro QR symbol: an inverted token read "6846")."""
     if read.symbology == "microqr":
         return any(other.symbology == "qr" and _about(_centre(read.corners), other.corners) for other in found)
-    return read.symbology in LINEAR and any(
-        other.symbology in LINEAR and _check_strength(other) > _check_strength(read)
+    return read.symbology in (*LINEAR, *WEAK) and any(
+        other.symbology in (*LINEAR, *WEAK) and _check_strength(other) > _check_strength(read)
         and _about(_centre(read.corners), other.corners) for other in found)
+
+
+def _weak_rule(read: Read) -> bool:
+    """The length and check rules a retail scanner applies to a weak symbology: a UPC-E (zxing-cpp gives it expanded, 13
+    digits) passes its check digit; an ITF-14 its GS1 check digit, an ITF of another length has ITF_LEAST digits."""
+    text = read.text
+    if read.symbology == "upce" or (read.symbology == "itf" and len(text) == ITF14):
+        return text.isdigit() and text[-1] == codes.gs1.check_digit(text[:-1])
+    return read.symbology != "itf" or len(text) >= ITF_LEAST
+
+
+def _same_code(text: str, other: str) -> bool:
+    """Whether two reads are of the same text: a UPC-E that zxing-cpp gives as a GTIN-13 and libzbar as a UPC-A are."""
+    short, long = sorted((text, other), key=len)
+    return text == other or (len(long) == 13 and long.isdigit() and long == "0" + short)
 
 
 def _quiet(image: np.ndarray, corners: Corners) -> bool:

@@ -23,6 +23,8 @@ from typing import Protocol
 
 import numpy as np
 
+from pos_sim.domain.codes import gs1
+
 log = logging.getLogger(__name__)
 
 Corners = tuple[tuple[int, int], ...]
@@ -76,9 +78,12 @@ _ECI_CODECS = {
 
 
 def _retail(symbology: str, text: str) -> tuple[str, str]:
-    """A UPC-A read as an EAN-13 with a leading 0 (zxing-cpp names it so) as UPC-A, 12 digits."""
+    """A UPC-A read as an EAN-13 with a leading 0 (zxing-cpp names it so) as UPC-A, 12 digits; a UPC-E as zxing-cpp
+    gives it, the GTIN-13 it stands for (libzbar and OpenCV give its 8 digits)."""
     if symbology == "ean13" and len(text) == 13 and text.startswith("0"):
         return "upca", text[1:]
+    if symbology == "upce" and len(text) == 8 and text.isdigit() and text[0] in "01":
+        return symbology, "0" + gs1.expand_upce(text)
     return symbology, text
 
 
