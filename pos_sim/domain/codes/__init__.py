@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pos_sim.domain.codes import emv_cpm, emv_mpm, gs1, ride, url, wallet
+from pos_sim.domain.codes import emv_cpm, emv_mpm, gs1, gs1_elements, ride, url, wallet
 from pos_sim.domain.errors import CodeError
 from pos_sim.language import N_, Phrase
 
@@ -46,10 +46,14 @@ def classify(text: str) -> Classification:
     if text.isascii() and text.isdigit():
         if len(text) in gs1.SYMBOLOGIES:
             return Classification("gs1", gs1.SYMBOLOGIES[len(text)])
+        if gs1_elements.readable(text):  # a DataBar's "01" + GTIN (+ a weight, a price): no wallet's code starts so
+            return Classification("gs1", gs1_elements.DETAIL)
         try:
             return Classification("wallet-paycode", wallet.decode(text).wallet)
         except CodeError:
             return Classification("unknown")
+    if gs1_elements.looks_like(text):  # a DataBar's, a GS1-128's, a GS1 Data Matrix's: "(01)...", "01" + GTIN + more AIs
+        return Classification("gs1", gs1_elements.DETAIL)
     if text.startswith("00") and len(text) >= 4:
         return Classification("emv-mpm")
     if url.is_link(text):
@@ -71,7 +75,10 @@ def decode(text: str) -> Code:
     if len(text) > emv_mpm.MAX_QR_BYTES:
         raise CodeError(Phrase(N_("{count} characters: longer than any QR code holds ({most} bytes)"), count=len(text),
                                most=emv_mpm.MAX_QR_BYTES))
-    kind = classify(text).kind
+    classified = classify(text)
+    kind = classified.kind
+    if classified.detail == gs1_elements.DETAIL:
+        return gs1_elements.parse(text)
     if kind in _DECODERS:
         return _DECODERS[kind](text)
     if text.isascii() and text.isdigit():
