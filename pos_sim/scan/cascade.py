@@ -124,8 +124,8 @@ def valid(read: Read, expect: str | None = None) -> bool:
                 or read.text[-1] != codes.gs1.check_digit(read.text[:-1]):
             return False
     kind = codes.classify(read.text).kind
-    if kind in ("emv-mpm", "emv-cpm") and read.symbology in LINEAR:
-        return expect is None  # EMV payloads come in QR codes only: a Code 128 of "00..." is some other text
+    if kind in ("emv-mpm", "emv-cpm") and read.symbology in (*LINEAR, *WEAK):
+        return expect is None  # EMV payloads come in QR codes only: a Code 128 or Code 39 of "00..." is some other text
     if kind in ("emv-mpm", "emv-cpm", "wallet-paycode"):
         try:
             codes.parse(read.text)
