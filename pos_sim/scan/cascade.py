@@ -47,10 +47,11 @@ place lies in a code of stronger checks read in the same pass is a misread of pa
 in a Code 128's bars) and is refused; so is a 1-D read in the place of a stronger 1-D read of any
 pass, and an EAN-8 whose quiet zone holds bars (``_quiet``: the middle of a UPC-A or EAN-13). A Micro QR
 code is read only off an unfiltered image: a QR code's region sharpened along a motion read as one. A wrong read is worse than
-no read. UPC-E is not read: on cluttered frames its short symbols were the main source of false
-reads, and the terminals this simulates meet EAN-13/EAN-8. Nor are Code 39, Code 93, ITF and Codabar, whose
-one weak check or none lets clutter read as them (zxing-cpp alone made such false reads: photo seed 601 frame 403,
-"A2-D"); ``--decoder zxing`` reads them.
+no read. UPC-E, Code 39, Code 93, ITF and Codabar (``WEAK``: UPC-E's short symbol, one weak check or none, which
+clutter reads as: zxing-cpp alone read "A2-D" as a Codabar in photo seed 601 frame 403, and halves of EAN-13s as
+UPC-Es) are read in the two passes on the frame as it is, as zxing-cpp alone reads them, and kept only when they pass
+a retail scanner's length rule (an ITF-14's GS1 check digit, ITF_LEAST digits otherwise) and a second reading of
+their place agrees (``Cascade._confirmed``: libzbar, or zxing-cpp's other binariser; for a UPC-E, libzbar).
 """
 
 from __future__ import annotations

@@ -56,8 +56,8 @@ class Element:
     ai: str
     name: str
     data: str
-    offset: int
-    decimals: int | None = None
+    offset: int  # where the data starts in the text
+    decimals: int | None
 
 
 @dataclass(frozen=True)
