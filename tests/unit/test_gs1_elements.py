@@ -82,5 +82,11 @@ def test_the_printed_form_and_the_form_the_code_carries_read_the_same(data, batc
 
 
 def test_a_wallet_code_and_a_retail_barcode_are_not_read_as_element_strings():
+    """Digits alone: a DataBar's element string read whole gives way only to a wallet rule that names its prefix (a
+    24-digit Alipay+ code of business type 02), not to Alipay+'s rule of any 17-32 digits."""
     assert codes.classify("4006381333931") == codes.Classification("gs1", "ean13")
     assert codes.classify("281234567890123456").kind == "wallet-paycode"
+    assert codes.classify("01095212345432133103000123") == codes.Classification("gs1", "element-string")
+    structured = "01" + "09520234543216" + "17271231"  # an element string, and a 24-digit Alipay+ code of type 02
+    assert gs1_elements.readable(structured) and codes.classify(structured).kind == "wallet-paycode"
+    assert codes.classify("01095212345432149999").kind == "wallet-paycode"  # its GTIN's check digit wrong

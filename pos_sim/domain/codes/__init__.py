@@ -46,12 +46,15 @@ def classify(text: str) -> Classification:
     if text.isascii() and text.isdigit():
         if len(text) in gs1.SYMBOLOGIES:
             return Classification("gs1", gs1.SYMBOLOGIES[len(text)])
-        if gs1_elements.readable(text):  # a DataBar's "01" + GTIN (+ a weight, a price): no wallet's code starts so
-            return Classification("gs1", gs1_elements.DETAIL)
         try:
-            return Classification("wallet-paycode", wallet.decode(text).wallet)
+            paycode: wallet.WalletPaymentCode | None = wallet.decode(text)
         except CodeError:
-            return Classification("unknown")
+            paycode = None
+        # a DataBar's "01" + GTIN (+ a weight, a price) read whole: only Alipay+'s rule of any 17-32 digits takes "01",
+        # which gives way; a 24-digit Alipay+ code of business type 02 does not
+        if gs1_elements.readable(text) and (paycode is None or "business_type_identifier" not in paycode.fields()):
+            return Classification("gs1", gs1_elements.DETAIL)
+        return Classification("unknown") if paycode is None else Classification("wallet-paycode", paycode.wallet)
     if gs1_elements.looks_like(text):  # a DataBar's, a GS1-128's, a GS1 Data Matrix's: "(01)...", "01" + GTIN + more AIs
         return Classification("gs1", gs1_elements.DETAIL)
     if text.startswith("00") and len(text) >= 4:
