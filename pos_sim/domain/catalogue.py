@@ -18,6 +18,10 @@ An item is one of:
   a weight in grams at ``price_per_kg`` (see ``weighed_amount``); a label with a count at ``price``
   per piece. Either price is optional; a label needing one the item lacks is refused when scanned.
 
+A GS1 element string (a DataBar on produce, a GS1 Data Matrix on medicine: ``gs1_elements``) finds the fixed item
+of its GTIN (AI 01), sold at the price it carries (392n), by the net weight it carries (310n) at the item's
+``price_per_kg``, else per piece.
+
 Errors are ``CatalogueError`` naming where in the catalogue the fault lies (``items[3].price``),
 ``UnknownItemError`` for a scan or reference the catalogue does not have, and the ``CodeError`` of
 ``gs1`` for a scan that is no valid GS1 barcode (wrong check digit: a misread).
@@ -34,7 +38,7 @@ from typing import Any
 
 from babel import Locale, UnknownLocaleError
 
-from pos_sim.domain.codes import gs1
+from pos_sim.domain.codes import gs1, gs1_elements
 from pos_sim.domain.errors import AmountError, CodeError, DomainError
 from pos_sim.domain.money import Currency, Money, currency
 from pos_sim.language import N_, Phrase
@@ -133,7 +137,7 @@ class TaxScheme:
 class Item:
     """A product of the catalogue: ``barcode`` (fixed item) or ``item_reference`` (variable-measure item).
 
-    ``price`` is per piece; ``price_per_kg`` only for variable-measure items sold by weight.
+    ``price`` is per piece; ``price_per_kg`` for items sold by weight (a label's, a GS1 DataBar's net weight).
     ``index`` is the item's place in the catalogue's ``items``, for messages.
     """
 
@@ -195,6 +199,8 @@ class Catalogue:
         CodeError when ``text`` is no valid GS1 barcode (a misread), UnknownItemError when the
         catalogue lacks it, CatalogueError when a label needs a price the item does not have.
         """
+        if gs1_elements.looks_like(text) or (len(text) not in gs1.SYMBOLOGIES and gs1_elements.readable(text)):
+            return self._lookup_elements(text)
         barcode = gs1.decode(text, self.rules)
         barcode.validate()
         label = barcode.variable_measure
@@ -225,6 +231,26 @@ class Catalogue:
         if measure == "weight":
             return Scan(item, text, "weight", grams=value)
         return Scan(item, text, "count", quantity=value)
+
+    def _lookup_elements(self, text: str) -> Scan:
+        """The item of a GS1 element string's GTIN (AI 01: a DataBar on produce, a GS1 Data Matrix on medicine), sold
+        by the net weight (310n) it carries at ``price_per_kg``, at the price (392n) it carries, else per piece."""
+        elements = gs1_elements.parse(text)
+        elements.validate()
+        item = self._by_gtin.get(elements.gtin)
+        if item is None:
+            raise UnknownItemError(Phrase(N_("barcode {barcode} is not in the catalogue"), barcode=text), barcode=text)
+        price, grams = elements.price_minor(self.currency.minor_units), elements.grams
+        if price is not None:
+            return Scan(item, text, "price", label_price=Money(price, self.currency))
+        if grams is not None:
+            if item.price_per_kg is None:
+                raise CatalogueError(f"items[{item.index}].price_per_kg",
+                                     Phrase(_LABEL_WITHOUT_PRICE["weight"], item=item.name, barcode=text))
+            if grams == 0:
+                raise CodeError(Phrase(_LABEL_OF_NOTHING["weight"], item=item.name), offset=elements.get("net_weight").offset)
+            return Scan(item, text, "weight", grams=grams)
+        return Scan(item, text)
 
     def item_by_reference(self, item_reference: str) -> Item:
         """The variable-measure item with this reference (a PLU keyed at the counter)."""
@@ -382,9 +408,7 @@ def _item(entry: object, index: int, cur: Currency, tax: TaxScheme, rules: tuple
         barcode = _barcode(entry["barcode"], f"{path}.barcode", name, rules)
         if prices["price"] is None:
             raise CatalogueError(f"{path}.price", f"{name}: missing, a fixed item needs its price")
-        if prices["price_per_kg"] is not None:
-            raise CatalogueError(f"{path}.price_per_kg", f"{name}: only a variable-measure item is sold by weight")
-        return Item(name, entry["tax"], barcode=barcode, price=prices["price"], index=index)
+        return Item(name, entry["tax"], barcode=barcode, index=index, **prices)
     reference = _item_reference(entry["item_reference"], f"{path}.item_reference", name, rules)
     return Item(name, entry["tax"], item_reference=reference, index=index, **prices)
 

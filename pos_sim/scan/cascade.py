@@ -52,10 +52,11 @@ place lies in a code of stronger checks read in the same pass is a misread of pa
 in a Code 128's bars) and is refused; so is a 1-D read in the place of a stronger 1-D read of any
 pass, and an EAN-8 whose quiet zone holds bars (``_quiet``: the middle of a UPC-A or EAN-13). A Micro QR
 code is read only off an unfiltered image: a QR code's region sharpened along a motion read as one. A wrong read is worse than
-no read. UPC-E is not read: on cluttered frames its short symbols were the main source of false
-reads, and the terminals this simulates meet EAN-13/EAN-8. Nor are Code 39, Code 93, ITF and Codabar, whose
-one weak check or none lets clutter read as them (zxing-cpp alone made such false reads: photo seed 601 frame 403,
-"A2-D"); ``--decoder zxing`` reads them.
+no read. UPC-E, Code 39, Code 93, ITF and Codabar (``WEAK``: UPC-E's short symbol, one weak check or none, which
+clutter reads as: zxing-cpp alone read "A2-D" as a Codabar in photo seed 601 frame 403, and halves of EAN-13s as
+UPC-Es) are read in the two passes on the frame as it is, as zxing-cpp alone reads them, and kept only when they pass
+a retail scanner's length rule (an ITF-14's GS1 check digit, ITF_LEAST digits otherwise) and a second reading of
+their place agrees (``Cascade._confirmed``: libzbar, or zxing-cpp's other binariser; for a UPC-E, libzbar).
 """
 
 from __future__ import annotations
@@ -76,7 +77,11 @@ from pos_sim.scan.decoders import Corners, Read, gray
 RETAIL = ("ean13", "ean8", "upca")  # EAN/UPC: one mod-10 check digit
 LINEAR = (*RETAIL, "code128")
 AS_SEEN_ONLY = ("datamatrix", "pdf417", "aztec", "databar", "databar-limited", "databar-expanded")  # strong checks, read as seen
-SYMBOLOGIES = ("qr", "microqr", *LINEAR, *AS_SEEN_ONLY)  # what the cascade reads, whichever library reads it
+WEAK = ("upce", "code39", "code93", "itf", "codabar")  # one weak check or none: read as seen, kept when a second reading agrees
+SYMBOLOGIES = ("qr", "microqr", *LINEAR, *AS_SEEN_ONLY, *WEAK)  # what the cascade reads, whichever library reads it
+AS_IS = ("fast", "full")  # the passes of zxing-cpp on the frame as it is, the only ones that read the weak symbologies
+ITF14 = 14  # an ITF-14 (a carton's GTIN) carries the GS1 check digit
+ITF_LEAST = 8  # digits an ITF of another length has at least (a scanner's length rule: clutter reads as short ITFs)
 DEFAULT_BUDGET_PX = 20 * 1280 * 720  # pixels read a frame, each pass charged its cost: about 20 readings of a 1280x720 frame
 FULL_COST = 4  # zxing-cpp with its retries reads the frame about 4 times (turned, downscaled, inverted)
 ZBAR_COST = 4  # libzbar takes about four times zxing-cpp's time a pixel (hand-held seed 611: 26 against 6 us a 1,000)
@@ -127,8 +132,8 @@ def valid(read: Read, expect: str | None = None) -> bool:
                 or read.text[-1] != codes.gs1.check_digit(read.text[:-1]):
             return False
     kind = codes.classify(read.text).kind
-    if kind in ("emv-mpm", "emv-cpm") and read.symbology in LINEAR:
-        return expect is None  # EMV payloads come in QR codes only: a Code 128 of "00..." is some other text
+    if kind in ("emv-mpm", "emv-cpm") and read.symbology in (*LINEAR, *WEAK):
+        return expect is None  # EMV payloads come in QR codes only: a Code 128 or Code 39 of "00..." is some other text
     if kind in ("emv-mpm", "emv-cpm", "wallet-paycode"):
         try:
             codes.parse(read.text)
@@ -155,7 +160,9 @@ class Cascade:
         self._formats = zxingcpp.BarcodeFormats([*matrix, *linear])
         as_seen_only = [getattr(zxingcpp.BarcodeFormat, f) for f in ("DataMatrix", "PDF417", "Aztec", "DataBar",
                                                                      "DataBarLimited", "DataBarExpanded")]
-        self._as_seen = zxingcpp.BarcodeFormats([*matrix, *linear, *as_seen_only])
+        weak = [getattr(zxingcpp.BarcodeFormat, f) for f in ("UPCE", "Code39", "Code93", "ITF", "Codabar")]
+        self._weak = zxingcpp.BarcodeFormats([*linear, *weak])  # what a weak read's place is read again for
+        self._as_seen = zxingcpp.BarcodeFormats([*matrix, *linear, *as_seen_only, *weak])
         self._zbar = decoders.load("zbar")
         self._locator = cv2.barcode.BarcodeDetector()
         self.expect = expect
@@ -189,6 +196,8 @@ class Cascade:
                 place = back(read.corners)
                 rivals = any(other.text not in {read.text, *thin} and _overlap(other.corners, read.corners) for other in reads) \
                     or any(text not in {read.text, *thin} and _overlap(corners, place) for text, corners in earlier)
+                if read.symbology in WEAK and (stage not in AS_IS or rivals or not self._confirmed(seen, read)):
+                    continue  # read off the frame as it is only, as zxing-cpp alone reads them, and confirmed
                 if self._disputed(seen, read, stage, rivals, thin):
                     continue
                 found[key] = replace(read, corners=back(read.corners), decoder=f"{self.name}:{stage}")
@@ -359,6 +368,20 @@ class Cascade:
                   for r in self._zxing.read(other, formats=self._linear, fast=True)} - thin
         return others != {read.text} if weak else bool(others - {read.text})
 
+    def _confirmed(self, image: np.ndarray, read: Read) -> bool:
+        """Whether a read of a weak symbology (``WEAK``: UPC-E's short symbol, Code 39, Code 93, ITF and Codabar, one
+        weak check or none, which clutter and noise read as) passes its length rule and a second reading of its place
+        agrees with it: libzbar, or zxing-cpp with its other binariser, reads its text there, and no reading there
+        reads another 1-D text. A UPC-E only libzbar confirms: zxing-cpp's other binariser repeats its UPC-E misreads
+        of half an EAN-13 (photo seed 613 frame 390, under glare at a steep angle)."""
+        if not _weak_rule(read):
+            return False
+        crop = _around(image, read.corners)
+        zbar = {r.text for r in self._zbar.decode(crop) if r.symbology in (*LINEAR, *WEAK)} if self._zbar is not None else set()
+        zxing = {r.text for r in self._zxing.read(crop, formats=self._weak, fast=True, binarizer="global")}
+        agree = zbar if read.symbology == "upce" else zbar | zxing
+        return any(_same_code(text, read.text) for text in agree) and all(_same_code(text, read.text) for text in zbar | zxing)
+
     def _strip_texts(self, crop: np.ndarray, corners: Corners, *, linear: bool = False) -> set[str]:
         """The EAN/UPC texts (every 1-D one when ``linear``) zxing-cpp reads in ``crop`` (a read's place), a strip of
         STRIP_ROWS scan lines at a time across the bars. On a whole image zxing-cpp returns the first text two scan lines
@@ -377,7 +400,10 @@ class Cascade:
 
 def _check_strength(read: Read) -> int:
     """How unlikely a misread of ``read``'s symbology passes its checks: a 2-D code's Reed-Solomon
-    code, a long Code 128's mod-103 character, an EAN-13's (a UPC-A's) mod-10 digit, then EAN-8 and short Code 128."""
+    code, a long Code 128's mod-103 character, an EAN-13's (a UPC-A's) mod-10 digit, then EAN-8 and short Code 128,
+    then the weak symbologies."""
+    if read.symbology in WEAK:
+        return -1
     if read.symbology not in LINEAR:
         return 3
     if read.symbology == "code128":
@@ -391,9 +417,24 @@ def _within_stronger(read: Read, found) -> bool:
     (a QR code's finder pattern and the modules beside it make a Micro QR symbol: an inverted token read "6846")."""
     if read.symbology == "microqr":
         return any(other.symbology == "qr" and _about(_centre(read.corners), other.corners) for other in found)
-    return read.symbology in LINEAR and any(
-        other.symbology in LINEAR and _check_strength(other) > _check_strength(read)
+    return read.symbology in (*LINEAR, *WEAK) and any(
+        other.symbology in (*LINEAR, *WEAK) and _check_strength(other) > _check_strength(read)
         and _about(_centre(read.corners), other.corners) for other in found)
+
+
+def _weak_rule(read: Read) -> bool:
+    """The length and check rules a retail scanner applies to a weak symbology: a UPC-E (zxing-cpp gives it expanded, 13
+    digits) passes its check digit; an ITF-14 its GS1 check digit, an ITF of another length has ITF_LEAST digits."""
+    text = read.text
+    if read.symbology == "upce" or (read.symbology == "itf" and len(text) == ITF14):
+        return text.isdigit() and text[-1] == codes.gs1.check_digit(text[:-1])
+    return read.symbology != "itf" or len(text) >= ITF_LEAST
+
+
+def _same_code(text: str, other: str) -> bool:
+    """Whether two reads are of the same text: a UPC-E that zxing-cpp gives as a GTIN-13 and libzbar as a UPC-A are."""
+    short, long = sorted((text, other), key=len)
+    return text == other or (len(long) == 13 and long.isdigit() and long == "0" + short)
 
 
 def _quiet(image: np.ndarray, corners: Corners) -> bool:

@@ -10,7 +10,11 @@ UTF-8, ISO-8859-x...), else the decoder's own reading of the bytes (zxing-cpp an
 Shift_JIS, the JIS X 0510 default, from UTF-8 and ISO-8859-1; OpenCV reads ISO-8859-1, the ISO/IEC
 18004 default). ``raw`` keeps the bytes as the code holds them where the library gives them
 (zxing-cpp); libzbar gives them as UTF-8, OpenCV as UTF-8 for ISO-8859-1. A UPC-A is reported as UPC-A, 12 digits,
-whichever way the library names it (a UPC-A is an EAN-13 whose first digit is 0, the same bars).
+whichever way the library names it (a UPC-A is an EAN-13 whose first digit is 0, the same bars); a UPC-E as the
+GTIN-13 it stands for, as zxing-cpp gives it. A GS1 code (DataBar, DataBar Limited and Expanded, GS1-128, GS1 Data
+Matrix, GS1 QR) is its element string, as the code carries it and libzbar gives it: the Application Identifiers and
+their data without parentheses, a GS (\x1d) after a field of variable length that another follows ("0109521234543213"
+and "010952123454321310AB12\x1d3103000123"), not zxing-cpp's human-readable "(01)09521234543213".
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+
+from pos_sim.domain.codes import gs1
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +82,12 @@ _ECI_CODECS = {
 
 
 def _retail(symbology: str, text: str) -> tuple[str, str]:
-    """A UPC-A read as an EAN-13 with a leading 0 (zxing-cpp names it so) as UPC-A, 12 digits."""
+    """A UPC-A read as an EAN-13 with a leading 0 (zxing-cpp names it so) as UPC-A, 12 digits; a UPC-E as zxing-cpp
+    gives it, the GTIN-13 it stands for (libzbar and OpenCV give its 8 digits)."""
     if symbology == "ean13" and len(text) == 13 and text.startswith("0"):
         return "upca", text[1:]
+    if symbology == "upce" and len(text) == 8 and text.isdigit() and text[0] in "01":
+        return symbology, "0" + gs1.expand_upce(text)
     return symbology, text
 
 
@@ -139,7 +148,9 @@ class ZxingDecoder:
                 continue
             pos = code.position
             corners = _points([(p.x, p.y) for p in (pos.top_left, pos.top_right, pos.bottom_right, pos.bottom_left)])
-            symbology, text = _retail(self._symbologies.get(code.format, str(code.format).lower()), code.text)
+            # a GS1 code's element string, as its bytes hold it and libzbar gives it, not zxing-cpp's "(01)..." HRI
+            text = bytes(code.bytes).decode("ascii", errors="replace") if code.content_type == self._zx.ContentType.GS1 else code.text
+            symbology, text = _retail(self._symbologies.get(code.format, str(code.format).lower()), text)
             reads.append(Read(symbology, text, bytes(code.bytes), corners, self.name, ms))
         return reads
 

@@ -275,7 +275,7 @@ def test_the_small_catalogue_is_good():
         ("items.0.price", True, "items[0].price", "must be an integer of minor units"),
         ("items.0.price", -5, "items[0].price", "must be above 0, got -5"),
         ("items.0.price", ..., "items[0].price", "Water: missing, a fixed item needs its price"),
-        ("items.0.price_per_kg", 100, "items[0].price_per_kg", "only a variable-measure item is sold by weight"),
+        ("items.0.price_per_kg", 100, None, None),  # a fixed item sold by the net weight its GS1 DataBar carries
         ("items.0.tax", "reduced", "items[0].tax", "Water: 'reduced' is not a tax category (known: standard)"),
         ("items.0.tax", ..., "items[0]", "missing field tax"),
         ("items.0.name", "  ", "items[0].name", "must be non-empty text"),

@@ -112,3 +112,40 @@ def test_a_upc_a_is_reported_as_upc_a_with_12_digits(name):
     frame = frame_with(barcode_image("upca", "036000291452", module_px=3), (100, 60), size=(400, 500))
     assert [(r.symbology, r.text) for r in (Cascade() if name == "cascade" else decoders.load(name)).decode(frame)] \
         == [("upca", "036000291452")]
+
+
+def _made(text: str, made_as: str, **options) -> np.ndarray:
+    import zxingcpp
+
+    code = np.asarray(zxingcpp.create_barcode(text, getattr(zxingcpp.BarcodeFormat, made_as), **options).to_image(scale=4))
+    return frame_with(code, (60, 60), size=(60 + code.shape[0] + 60, 60 + code.shape[1] + 60))
+
+
+GS1_CODES = [  # (made as, the HRI it is made from, the symbology read, who reads it)
+    ("DataBar", "(01)09521234543213", "databar", ("zxing", "zbar")),  # loose produce's
+    ("DataBarExpanded", "(01)09521234543213(3103)000123", "databar-expanded", ("zxing", "zbar")),  # a weighed item's
+    ("DataBarExpanded", "(01)09521234543213(10)AB12(3103)000123", "databar-expanded", ("zxing", "zbar")),
+    ("Code128", "(01)09521234543213(10)AB12(3103)000123", "code128", ("zxing", "zbar")),  # GS1-128, a carton's
+    ("DataMatrix", "(01)09521234543213(17)271231(10)AB12", "datamatrix", ("zxing",)),  # a medicine pack's
+]
+
+
+@pytest.mark.parametrize("made_as, hri, symbology, readers", GS1_CODES)
+def test_a_gs1_code_reads_as_its_element_string_whichever_decoder_reads_it(made_as, hri, symbology, readers):
+    """The same GS1 code is the same text whoever reads it: its element string, the AIs and their data without
+    parentheses, a GS after a field of variable length that another follows (zxing-cpp said "(01)...", libzbar
+    "01..."), through every decoder that reads the symbology and the cascade."""
+    element = hri.replace("(10)AB12(", "(10)AB12\x1d(").replace("(", "").replace(")", "")
+    frame = _made(hri, made_as, **({} if made_as.startswith("DataBar") else {"gs1": True}))
+    for name in (*readers, "cascade"):
+        decoder = Cascade() if name == "cascade" else decoders.load(name)
+        assert [(r.symbology, r.text) for r in decoder.decode(frame)] == [(symbology, element)], name
+
+
+@pytest.mark.parametrize("name", ["zxing", "zbar", "cascade"])
+def test_a_upc_e_is_reported_as_upc_e_with_the_gtin_13_it_stands_for(name):
+    """A UPC-E (small packs) is the GTIN-13 its zeros put back give, as zxing-cpp says it: libzbar's 8 digits
+    are expanded, so every decoder and the cascade give one text a till looks up."""
+    frame = _made("0425261", "UPCE")  # UPC-E 04252614: the UPC-A 042100005264
+    assert [(r.symbology, r.text) for r in (Cascade() if name == "cascade" else decoders.load(name)).decode(frame)] \
+        == [("upce", "0042100005264")]

@@ -3,7 +3,7 @@
 import random
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from pos_sim.domain.codes import gs1
@@ -252,3 +252,35 @@ def test_a_megabyte_of_digits_raises_code_error():
     text = "".join(random.Random(13).choices("0123456789", k=1_000_000))
     with pytest.raises(CodeError, match="1000000 digits"):
         _decode_and_validate(text)
+
+
+@pytest.mark.parametrize("upce, upca", [
+    ("04252614", "042100005264"),  # last data digit 1: the manufacturer's third digit, four zeros, the item's three
+    ("01234565", "012345000065"),  # 5-9: the manufacturer's five digits, four zeros, the item's one
+    ("01234133", "012300000413"),  # 3
+    ("01234145", "012340000015"),  # 4
+    ("11234562", "112345000062"),  # number system 1
+])
+def test_a_upc_e_expands_to_the_upc_a_it_stands_for(upce, upca):
+    assert gs1.expand_upce(upce) == upca
+    assert gs1.check_digit(upca[:-1]) == upca[-1] == upce[-1]
+
+
+@given(st.sampled_from("01"), st.text("0123456789", min_size=6, max_size=6))
+def test_a_upc_e_expands_as_zxing_cpp_reads_its_bars(system, data):
+    """Whatever its digits, the UPC-A a UPC-E's zeros put back give is the GTIN-13 zxing-cpp reads off its bars."""
+    import numpy as np
+    import zxingcpp
+
+    try:
+        symbol = zxingcpp.create_barcode(system + data, zxingcpp.BarcodeFormat.UPCE)
+    except ValueError:  # digits no UPC-A compresses to (a 0-2 after the last digit 3, ...): no such symbol
+        assume(False)
+    [read] = zxingcpp.read_barcodes(np.pad(np.asarray(symbol.to_image(scale=2)), 20, constant_values=255))
+    assert "0" + gs1.expand_upce(system + data + read.text[-1]) == read.text
+
+
+@pytest.mark.parametrize("upce, error", [("0123456", "8 digits"), ("2123456x", "8 digits"), ("21234565", "number system")])
+def test_a_upc_e_of_the_wrong_shape_is_refused_with_a_clear_error(upce, error):
+    with pytest.raises(CodeError, match=error):
+        gs1.expand_upce(upce)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pos_sim.domain.codes import emv_cpm, emv_mpm, gs1, ride, url, wallet
+from pos_sim.domain.codes import emv_cpm, emv_mpm, gs1, gs1_elements, ride, url, wallet
 from pos_sim.domain.errors import CodeError
 from pos_sim.language import N_, Phrase
 
@@ -47,9 +47,16 @@ def classify(text: str) -> Classification:
         if len(text) in gs1.SYMBOLOGIES:
             return Classification("gs1", gs1.SYMBOLOGIES[len(text)])
         try:
-            return Classification("wallet-paycode", wallet.decode(text).wallet)
+            paycode: wallet.WalletPaymentCode | None = wallet.decode(text)
         except CodeError:
-            return Classification("unknown")
+            paycode = None
+        # a DataBar's "01" + GTIN (+ a weight, a price) read whole: only Alipay+'s rule of any 17-32 digits takes "01",
+        # which gives way; a 24-digit Alipay+ code of business type 02 does not
+        if gs1_elements.readable(text) and (paycode is None or "business_type_identifier" not in paycode.fields()):
+            return Classification("gs1", gs1_elements.DETAIL)
+        return Classification("unknown") if paycode is None else Classification("wallet-paycode", paycode.wallet)
+    if gs1_elements.looks_like(text):  # a DataBar's, a GS1-128's, a GS1 Data Matrix's: "(01)...", "01" + GTIN + more AIs
+        return Classification("gs1", gs1_elements.DETAIL)
     if text.startswith("00") and len(text) >= 4:
         return Classification("emv-mpm")
     if url.is_link(text):
@@ -71,7 +78,10 @@ def decode(text: str) -> Code:
     if len(text) > emv_mpm.MAX_QR_BYTES:
         raise CodeError(Phrase(N_("{count} characters: longer than any QR code holds ({most} bytes)"), count=len(text),
                                most=emv_mpm.MAX_QR_BYTES))
-    kind = classify(text).kind
+    classified = classify(text)
+    kind = classified.kind
+    if classified.detail == gs1_elements.DETAIL:
+        return gs1_elements.parse(text)
     if kind in _DECODERS:
         return _DECODERS[kind](text)
     if text.isascii() and text.isdigit():

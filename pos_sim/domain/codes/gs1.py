@@ -222,6 +222,19 @@ def make_upca(first11: str) -> str:
     return (data := _digits(first11, 11, "UPC-A data")) + check_digit(data)
 
 
+def expand_upce(upce: str) -> str:
+    """The UPC-A (12 digits) a UPC-E of 8 digits (number system 0 or 1, six data digits, the check digit) stands for:
+    its zeros put back where the last data digit says (GS1 General Specifications 5.2.2.4.2)."""
+    _digits(upce, 8, "UPC-E")
+    if upce[0] not in "01":
+        raise CodeError(f"UPC-E {upce}: number system must be 0 or 1, not {upce[0]}")
+    a, b, c, d, e, last = upce[1:7]
+    data = {"0": a + b + last + "0000" + c + d + e, "1": a + b + last + "0000" + c + d + e,
+            "2": a + b + last + "0000" + c + d + e, "3": a + b + c + "00000" + d + e,
+            "4": a + b + c + d + "00000" + e}.get(last, a + b + c + d + e + "0000" + last)
+    return upce[0] + data + upce[7]
+
+
 def make_variable_measure(rule: VariableMeasureRule, item_reference: str, value: int, prefix: str | None = None) -> str:
     """The barcode of an item under ``rule`` (prefix: the rule's first unless given); a UPC-A for prefix "02"."""
     prefix = rule.prefixes[0] if prefix is None else prefix
