@@ -429,9 +429,13 @@ _TAPS = (select(transit_taps.c.account, transit_taps.c.tap_id, transit_taps.c.di
          .order_by(transit_taps.c.account, transit_taps.c.at_ms, transit_taps.c.tap_id))
 """An account's open taps from its checkpoint (and a replay window before it, to know the codes used there)."""
 _JOURNEY_FIELDS = [transit_journeys.c[name] for name in _Journey.__dataclass_fields__]
-_JOURNEYS = select(*_JOURNEY_FIELDS).where(transit_journeys.c.started_day.in_(bindparam("days", expanding=True)),
-                                            transit_journeys.c.account.in_(_accounts_in))
-"""The accounts' journeys of those days (a lookup in the key an account a day)."""
+_JOURNEYS = (select(*_JOURNEY_FIELDS)
+             .select_from(transit_checkpoints.join(transit_journeys, and_(
+                 transit_journeys.c.account == transit_checkpoints.c.account,
+                 transit_journeys.c.started_ms >= _from_checkpoint)))
+             .where(transit_checkpoints.c.account.in_(_accounts_in),
+                    transit_journeys.c.started_day.in_(bindparam("days", expanding=True))))
+"""The accounts' journeys of those days from their checkpoints on (a range of the key an account a day)."""
 _JOURNEY_DAYS = select(select(func.min(transit_journeys.c.started_day)).scalar_subquery(),
                        select(func.max(transit_journeys.c.started_day)).scalar_subquery())
 """The first and the last day of any journey (each an end of the key: two aggregates in one SELECT scan the table)."""
@@ -739,8 +743,7 @@ class _Batch:
                 continue
             for row in self._rows(_JOURNEYS, {"days": list(range(day, last + 1)), "accounts": accounts}):
                 journey = _Journey(*row)
-                if journey.started_ms >= starts[journey.account]:
-                    known[journey.account][journey.journey_key] = journey
+                known[journey.account][journey.journey_key] = journey
 
     def _read_journeys(self, statement: Any, accounts: list[str], known: dict[str, dict[str, _Journey]]) -> None:
         """The journeys ``statement`` reads of ``accounts``, by account and key (the driver's rows, as the taps')."""
