@@ -433,9 +433,10 @@ _JOURNEYS = (select(*_JOURNEY_FIELDS)
              .select_from(transit_checkpoints.join(transit_journeys, and_(
                  transit_journeys.c.account == transit_checkpoints.c.account,
                  transit_journeys.c.started_ms >= _from_checkpoint)))
-             .where(transit_checkpoints.c.account.in_(_accounts_in),
-                    transit_journeys.c.started_day.in_(bindparam("days", expanding=True))))
-"""The accounts' journeys of those days from their checkpoints on (a range of the key an account a day)."""
+             .where(transit_checkpoints.c.account.in_(_accounts_in), transit_journeys.c.account.in_(_accounts_in),
+                    transit_journeys.c.started_day == bindparam("day")))
+"""The accounts' journeys of a day from their checkpoints on: a range of the key an account (a day at a time and
+the accounts named for the journeys too, or PostgreSQL reads every journey of the days asked)."""
 _JOURNEY_DAYS = select(select(func.min(transit_journeys.c.started_day)).scalar_subquery(),
                        select(func.max(transit_journeys.c.started_day)).scalar_subquery())
 """The first and the last day of any journey (each an end of the key: two aggregates in one SELECT scan the table)."""
@@ -730,8 +731,8 @@ class _Batch:
     def _read_from_checkpoints(self, starts: dict[str, int], known: dict[str, dict[str, _Journey]]) -> None:
         """Each account's journeys from its checkpoint on (``starts``), read day by day (the key is the day's
         first): the days from the checkpoint's to the last journey's, in one query for the accounts whose
-        checkpoints fall on the same day (most of them: the night before). A journey's day is its local one,
-        which is at most a day before its day in UTC."""
+        checkpoints fall on the same day (most of them: the night before), a query a day. A journey's day is its
+        local one, which is at most a day before its day in UTC."""
         first, last = self.conn.execute(_JOURNEY_DAYS).one()
         if last is None:
             return
@@ -741,9 +742,10 @@ class _Batch:
         for day, accounts in sorted(from_day.items()):
             if day > last:
                 continue
-            for row in self._rows(_JOURNEYS, {"days": list(range(day, last + 1)), "accounts": accounts}):
-                journey = _Journey(*row)
-                known[journey.account][journey.journey_key] = journey
+            for each in range(day, last + 1):
+                for row in self._rows(_JOURNEYS, {"day": each, "accounts": accounts}):
+                    journey = _Journey(*row)
+                    known[journey.account][journey.journey_key] = journey
 
     def _read_journeys(self, statement: Any, accounts: list[str], known: dict[str, dict[str, _Journey]]) -> None:
         """The journeys ``statement`` reads of ``accounts``, by account and key (the driver's rows, as the taps')."""
