@@ -1,8 +1,8 @@
 """The decoder cascade: the fast path first, then preprocessing where a first pass fails.
 
-Passes, cheapest first, each tried only while nothing valid has been read and the frame's work
-budget lasts (pixels read, never time: the same frame gives the same reads on a quiet or a loaded
-machine):
+Passes, cheap or likely first, each tried only while nothing valid has been read and the frame's work
+budget lasts (pixels read, each pass charged its cost in readings of them, never time: the same frame gives the
+same reads on a quiet or a loaded machine):
 
 1. zxing-cpp on the frame as it is, no retries (most frames end here); this pass and pass 3 also read
    the codes of strong checks a counter meets beside them (``AS_SEEN_ONLY``: Data Matrix, PDF417,
@@ -17,19 +17,24 @@ machine):
    quiet zone, bars upright (it finds codes whose bars a tilt or clutter hide from pass 2);
 5. the frame inverted, for 1-D codes in dark mode (zxing-cpp's 1-D readers ignore inversion);
 6. each region sharpened (blur), binarised after smoothing (noise), and contrast-equalised;
-7. libzbar on each region, a different reader that gets some codes zxing-cpp misses;
-8. for 2-D codes only, each candidate region of pass 2 sharpened along a hand's motion and with
-   that motion undone (a Wiener filter), when its gradients show one, stretched between its local
-   darkest and lightest (glare), with a lens's defocus undone (a Wiener filter of a disc, of the
-   radius the region's sharpest edges show), and smoothed (a phone screen's moire); not a region whose gradients
-   run one way alone (a 1-D code's bars: across them, at most CROSSED_SHARE of the strength along them);
-9. for 1-D codes, each candidate region whose gradients show bars with a hand's motion across the
-   bars undone (a Wiener filter, two lengths); then those regions and the detector's with a lens's
-   defocus undone across the bars (a phone without autofocus held close: the disc's spread, at
-   three shares of the radius the region's edges show);
+7. for 2-D codes only, each candidate region stretched between its local darkest and lightest (glare) and smoothed
+   (a phone screen's moire); not a region whose gradients run one way alone (a 1-D code's bars: across them, at most
+   CROSSED_SHARE of the strength along them), nor in the passes for 2-D codes below;
+8. the blurs a region's edges show undone, where they read most for their cost (hand-held seed 611: the defocus the
+   edges show read 37 of the 39 frames the three radii read): for 1-D codes, the detector's places and the regions
+   whose gradients show bars with a lens's defocus undone across the bars (a phone without autofocus held close: the
+   disc's spread, of the radius the region's edges show); for 2-D codes, each region with that defocus undone (a
+   Wiener filter of a disc), then sharpened along a hand's motion and with that motion undone (Wiener filters), when
+   its gradients show one; for 1-D codes, a hand's motion across the bars undone (two lengths), then the defocus at
+   the two other shares of the radius;
+9. libzbar on each region, a different reader that gets some codes zxing-cpp misses (at four readings' cost a pixel,
+   the pass that reads least for it);
 10. for 2-D codes, the regions whose gradients do not run one way alone, up to UPSCALED_MOST_PX across, at twice their size, as they are,
    sharpened along a hand's motion, stretched, and with the motion undone (Wiener filters of a line
    twice MOTION_PX and of the lengths the edges show, as at the region's size).
+
+A 1-D code's bars stand upright in its region, so its blurs are undone row by row (``_wiener_rows``: the 2-D filter's
+image to a grey level, a fifth of the time).
 
 Every read is validated before it is returned (``valid``): EAN/UPC check digits (the symbol's own:
 a store's price check digit in a number-system-2 UPC-A is the till's business, not the scanner's), the CRC and
@@ -59,7 +64,6 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from itertools import chain
 
 import cv2
 import numpy as np
@@ -73,9 +77,12 @@ RETAIL = ("ean13", "ean8", "upca")  # EAN/UPC: one mod-10 check digit
 LINEAR = (*RETAIL, "code128")
 AS_SEEN_ONLY = ("datamatrix", "pdf417", "aztec", "databar", "databar-limited", "databar-expanded")  # strong checks, read as seen
 SYMBOLOGIES = ("qr", "microqr", *LINEAR, *AS_SEEN_ONLY)  # what the cascade reads, whichever library reads it
-DEFAULT_BUDGET_PX = 20 * 1280 * 720  # pixels read a frame: about 20 readings of a 1280x720 frame
+DEFAULT_BUDGET_PX = 20 * 1280 * 720  # pixels read a frame, each pass charged its cost: about 20 readings of a 1280x720 frame
 FULL_COST = 4  # zxing-cpp with its retries reads the frame about 4 times (turned, downscaled, inverted)
-ZBAR_COST = 2  # libzbar takes about twice zxing-cpp's time a pixel
+ZBAR_COST = 4  # libzbar takes about four times zxing-cpp's time a pixel (hand-held seed 611: 26 against 6 us a 1,000)
+ROWS_COST = 2  # a 1-D code's motion or defocus undone row by row (``_wiener_rows``) and read: about two readings
+MATRIX_COSTS = {"unblurred": 5, "refocused": 5, "deblurred": 2, "stretched": 2}  # a 2-D pass's filter and reading,
+# in readings: a two-dimensional Wiener filter takes about four readings' time, sharpening or stretching one
 ZBAR_LINES = 8  # libzbar scan lines that read the same text, from which its 1-D read is its own second reading
 STRONG_CODE128 = 6  # Code 128 characters from which its mod-103 check character makes a lone read safe
 PREPROCESSED = ("sharpened", "binarised", "equalised")
@@ -232,31 +239,49 @@ class Cascade:
             for stage, image in _variants(region.image):
                 if not found and afford(image):
                     yield stage, region.image, self._read(image, fast=True), region.back
+        for region in squared:  # nor the places OpenCV's 1-D detector found, nor a 1-D code's bars: they hold no 2-D code
+            yield from self._matrix_passes(region, _matrix_cleaned(region.image), found, afford)
+        radii = [_defocus_radius(region.image) if not found else 0.0 for region in located + barred]
+        focused = [(region, radius) for region, radius in zip(located + barred, radii) if radius >= DEFOCUS_LEAST_PX]
+        yield from self._refocus_passes(focused, DEFOCUS_SHARES[:1], found, afford)  # the radius the edges show reads most
+        blurred = [(region, _defocus_radius(region.image)) for region in (squared if not found else ())]
+        for region, radius in blurred:  # a 2-D code out of focus: its defocus undone
+            if radius >= DEFOCUS_LEAST_PX and not found and afford(region.image, MATRIX_COSTS["refocused"]):
+                refocused = _wiener(region.image, _disc(DEFOCUS_GAIN * radius))
+                yield "refocused", region.image, self._zxing.read(refocused, formats=self._matrix, fast=True), region.back
+        for region in squared:  # a 2-D code under a hand's motion: sharpened along it, and it undone
+            yield from self._matrix_passes(region, _matrix_moving(region.image), found, afford)
+        for region in barred:  # a hand's motion across a 1-D code's bars undone
+            for length in UNBLUR_PX:
+                if not found and afford(region.image, ROWS_COST):
+                    yield "unblurred", region.image, self._read(_unblurred(region.image, length), fast=True, linear_only=True), region.back
+        yield from self._refocus_passes(focused, DEFOCUS_SHARES[1:], found, afford)
         for region in regions:
             if not found and self._zbar is not None and afford(region.image, ZBAR_COST):
                 yield "zbar", region.image, self._zbar.decode(region.image), region.back
-        def matrix(region: _Region, images: Iterator[tuple[str, np.ndarray]]) -> Iterator[tuple[str, np.ndarray, list[Read], Transform]]:
-            for stage, image in images:  # each image made only when reached
-                if found or not afford(image):
-                    return
-                yield stage, region.image, self._zxing.read(image, formats=self._matrix, fast=True), region.back
-
-        for region in squared:  # nor the places OpenCV's 1-D detector found, nor a 1-D code's bars: they hold no 2-D code
-            yield from matrix(region, chain(_matrix_variants(region.image), _matrix_restored(region.image)))
-        for region in barred:  # a hand's motion across a 1-D code's bars undone
-            for length in UNBLUR_PX:
-                if not found and afford(region.image):
-                    yield "unblurred", region.image, self._read(_unblurred(region.image, length), fast=True, linear_only=True), region.back
-        for region in barred + located:  # a lens's defocus across a 1-D code's bars undone
-            radius = _defocus_radius(region.image) if not found else 0.0
-            for share in DEFOCUS_SHARES if radius >= DEFOCUS_LEAST_PX else ():
-                if not found and afford(region.image):
-                    refocused = _refocused(region.image, share * radius)
-                    yield "refocused", region.image, self._read(refocused, fast=True, linear_only=True), region.back
         for region in squared:
             if not found and max(region.image.shape) <= UPSCALED_MOST_PX:
                 larger = region.upscaled()
-                yield from matrix(larger, _matrix_variants(larger.image, 2))
+                yield from self._matrix_passes(larger, _matrix_variants(larger.image, 2), found, afford)
+
+    def _matrix_passes(self, region: _Region, images: Iterator[tuple[str, np.ndarray]], found: dict,
+                       afford: Callable[[np.ndarray, int], bool]) -> Iterator[tuple[str, np.ndarray, list[Read], Transform]]:
+        """``images`` of ``region`` read for 2-D codes, each made only when reached, while nothing is ``found`` and
+        the budget lasts."""
+        for stage, image in images:
+            if found or not afford(image, MATRIX_COSTS.get(stage, 1)):
+                return
+            yield stage, region.image, self._zxing.read(image, formats=self._matrix, fast=True), region.back
+
+    def _refocus_passes(self, focused: list[tuple[_Region, float]], shares: tuple[float, ...], found: dict,
+                        afford: Callable[[np.ndarray, int], bool]) -> Iterator[tuple[str, np.ndarray, list[Read], Transform]]:
+        """Each region of a 1-D code out of focus (with the defocus radius its edges show) with ``shares`` of that
+        defocus undone across its bars, while nothing is ``found`` and the budget lasts."""
+        for region, radius in focused:
+            for share in shares:
+                if not found and afford(region.image, ROWS_COST):
+                    refocused = _refocused(region.image, share * radius)
+                    yield "refocused", region.image, self._read(refocused, fast=True, linear_only=True), region.back
 
     def _locate(self, frame: np.ndarray) -> list[np.ndarray]:
         """The corners of the 1-D codes OpenCV's detector finds in ``frame``, the largest first."""
@@ -590,40 +615,52 @@ def _motion(image: np.ndarray) -> float | None:
 
 
 def _matrix_variants(image: np.ndarray, scale: int = 1) -> Iterator[tuple[str, np.ndarray]]:
-    """``image`` sharpened along a hand's motion (when its gradients show one), and stretched between its
-    local darkest and lightest (glare's wash lifts the dark modules, a burnt core aside); for an image
-    ``scale`` times a region's size, that image itself first, then with the motion undone (``_motions_undone``), and
-    the filters ``scale`` times as wide. Read for 2-D
-    codes only: their Reed-Solomon code refuses what the filters make up, where a 1-D code's check digit
-    would not; and in a 1-D code the bars, not a motion, decide which way the gradients run."""
-    if scale > 1:
-        yield "upscaled", image
-        yield from _motions_undone(image, scale)
+    """``image`` (``scale`` times a region's size) as it is, with a hand's motion undone (``_motions_undone``),
+    sharpened along that motion, and stretched between its local darkest and lightest, the filters ``scale`` times as
+    wide. Read for 2-D codes only: their Reed-Solomon code refuses what the filters make up, where a 1-D code's check
+    digit would not; and in a 1-D code the bars, not a motion, decide which way the gradients run."""
+    yield "upscaled", image
+    yield from _motions_undone(image, scale)
     degrees = _motion(image)
     if degrees is not None:
-        length = MOTION_PX * scale
-        line = np.zeros((length + 1, length + 1), np.float32)
-        line[length // 2, :] = 1
-        turn = cv2.getRotationMatrix2D((length / 2, length / 2), -degrees, 1.0)
-        line = cv2.warpAffine(line, turn, line.shape[::-1], flags=cv2.INTER_LINEAR)
-        smeared = cv2.filter2D(image, cv2.CV_32F, line / line.sum(), borderType=cv2.BORDER_REPLICATE)
-        yield "deblurred", np.clip(3.0 * image - 2.0 * smeared, 0, 255).astype(np.uint8)
+        yield "deblurred", _sharpened_along(image, degrees, scale)
+    yield "stretched", _stretched(image, scale)
+
+
+def _matrix_moving(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+    """``image`` (a region) sharpened along a hand's motion, then with it undone (Wiener filters), when its gradients
+    show one; nothing otherwise. For 2-D codes."""
+    degrees = _motion(image)
+    if degrees is not None:
+        yield "deblurred", _sharpened_along(image, degrees)
+        yield from _motions_undone(image)
+
+
+def _matrix_cleaned(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+    """``image`` (a region) stretched between its local darkest and lightest (glare's wash lifts the dark modules, a
+    burnt core aside), and smoothed (a phone screen's moire, finer than a module, fades). For 2-D codes."""
+    yield "stretched", _stretched(image)
+    yield "smoothed", cv2.GaussianBlur(image, (0, 0), SMOOTH_SIGMA)
+
+
+def _sharpened_along(image: np.ndarray, degrees: float, scale: int = 1) -> np.ndarray:
+    """``image`` sharpened along a hand's motion ``degrees`` from its rows: less a line of MOTION_PX (``scale`` times)."""
+    length = MOTION_PX * scale
+    line = np.zeros((length + 1, length + 1), np.float32)
+    line[length // 2, :] = 1
+    turn = cv2.getRotationMatrix2D((length / 2, length / 2), -degrees, 1.0)
+    line = cv2.warpAffine(line, turn, line.shape[::-1], flags=cv2.INTER_LINEAR)
+    smeared = cv2.filter2D(image, cv2.CV_32F, line / line.sum(), borderType=cv2.BORDER_REPLICATE)
+    return np.clip(3.0 * image - 2.0 * smeared, 0, 255).astype(np.uint8)
+
+
+def _stretched(image: np.ndarray, scale: int = 1) -> np.ndarray:
+    """``image`` stretched between its darkest and lightest in a window of STRETCH_PX (``scale`` times) about each pixel."""
     side = STRETCH_PX * scale
     window = cv2.getStructuringElement(cv2.MORPH_RECT, (side, side))
     dark = cv2.blur(cv2.erode(image, window), (side, side)).astype(np.float32)
     light = cv2.blur(cv2.dilate(image, window), (side, side)).astype(np.float32)
-    yield "stretched", np.clip((image - dark) * 255 / np.maximum(light - dark, 8), 0, 255).astype(np.uint8)
-
-
-def _matrix_restored(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
-    """``image`` with a hand's motion (when its gradients show one) undone, a Wiener filter that holds low
-    light's noise back where sharpening lifts it, and smoothed (a phone screen's moire, finer than a module,
-    fades). For 2-D codes, at the region's size: read after ``_matrix_variants``."""
-    yield from _motions_undone(image)
-    radius = _defocus_radius(image)
-    if radius >= DEFOCUS_LEAST_PX:
-        yield "refocused", _wiener(image, _disc(DEFOCUS_GAIN * radius))
-    yield "smoothed", cv2.GaussianBlur(image, (0, 0), SMOOTH_SIGMA)
+    return np.clip((image - dark) * 255 / np.maximum(light - dark, 8), 0, 255).astype(np.uint8)
 
 
 def _motions_undone(image: np.ndarray, scale: int = 1) -> Iterator[tuple[str, np.ndarray]]:
@@ -658,10 +695,10 @@ def _unblurred(image: np.ndarray, length: int, degrees: float = 0.0) -> np.ndarr
     size = length | 1
     line = np.zeros((size, size), np.float32)
     line[size // 2, (size - length) // 2 : (size - length) // 2 + length] = 1
-    if degrees:
-        turn = cv2.getRotationMatrix2D(((size - 1) / 2, (size - 1) / 2), -degrees, 1.0)
-        line = cv2.warpAffine(line, turn, (size, size), flags=cv2.INTER_LINEAR)
-    return _wiener(image, line)
+    if not degrees:
+        return _wiener_rows(image, line[size // 2])
+    turn = cv2.getRotationMatrix2D(((size - 1) / 2, (size - 1) / 2), -degrees, 1.0)
+    return _wiener(image, cv2.warpAffine(line, turn, (size, size), flags=cv2.INTER_LINEAR))
 
 
 def _refocused(image: np.ndarray, radius: float) -> np.ndarray:
@@ -670,9 +707,7 @@ def _refocused(image: np.ndarray, radius: float) -> np.ndarray:
     A disc wipes out bars whose width is near its diameter's zeros, where a Gaussian only fades them."""
     half = math.ceil(radius)
     x = np.arange(-half, half + 1, dtype=np.float32)
-    spread = np.zeros((2 * half + 1, 2 * half + 1), np.float32)
-    spread[half] = np.sqrt(np.clip(radius * radius - x * x, 0, None)) + 1e-3
-    return _wiener(image, spread)
+    return _wiener_rows(image, np.sqrt(np.clip(radius * radius - x * x, 0, None)) + 1e-3)
 
 
 def _defocus_radius(image: np.ndarray) -> float:
@@ -712,6 +747,27 @@ def _wiener(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     spectrum = cv2.mulSpectrums(cv2.dft(padded.astype(np.float32), flags=cv2.DFT_COMPLEX_OUTPUT), response, 0, conjB=True)
     spectrum /= (response[..., 0] ** 2 + response[..., 1] ** 2 + UNBLUR_NOISE)[..., None]
     sharp = cv2.idft(spectrum, flags=cv2.DFT_SCALE | cv2.DFT_REAL_OUTPUT)[pad : pad + image.shape[0], pad : pad + image.shape[1]]
+    return np.clip(sharp, 0, 255).astype(np.uint8)
+
+
+def _wiener_rows(image: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """``image`` with the blur of ``row`` (odd, centred) along its rows undone: ``_wiener`` of a kernel that is that one
+    row, the same image to a grey level, each row filtered on its own (one-dimensional DFTs and one row of the filter
+    broadcast down the image: a fifth of the time)."""
+    size = row.shape[0]
+    pad = 2 * size
+    width = image.shape[1] + 2 * pad
+    wide = cv2.getOptimalDFTSize(width)
+    padded = cv2.copyMakeBorder(image, 0, 0, pad, pad + wide - width, cv2.BORDER_REPLICATE)
+    placed = np.zeros((1, wide), np.float32)
+    placed[0, :size] = row / row.sum()
+    response = cv2.dft(np.roll(placed, -(size // 2), axis=1), flags=cv2.DFT_COMPLEX_OUTPUT)[0]
+    power = response[:, 0] ** 2 + response[:, 1] ** 2 + UNBLUR_NOISE
+    inverse = np.empty(wide, np.complex64)
+    inverse.real, inverse.imag = response[:, 0] / power, -response[:, 1] / power
+    spectrum = cv2.dft(padded.astype(np.float32), flags=cv2.DFT_COMPLEX_OUTPUT | cv2.DFT_ROWS)
+    spectrum.view(np.complex64)[..., 0] *= inverse
+    sharp = cv2.idft(spectrum, flags=cv2.DFT_SCALE | cv2.DFT_REAL_OUTPUT | cv2.DFT_ROWS)[:, pad : pad + image.shape[1]]
     return np.clip(sharp, 0, 255).astype(np.uint8)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -612,3 +613,31 @@ def test_foreign_keys_go_unchecked_in_one_transaction_only_where_asked_and_only_
             owe(tx, "ab" * 16)
     with pytest.raises(StoreError), store.begin() as tx:  # the next transaction is checked again
         owe(tx, "cd" * 16)
+
+
+def test_payments_and_postings_are_keyed_in_the_order_they_were_made(store: Store) -> None:
+    """Ids that sort by time put a commit's new rows on the last page of each key, not on a random page apiece
+    (pages a pay writes: docs/benchmarks.md); and an operator listing payments by id reads them in time order."""
+    from pos_sim.backend.services.payments import Payments
+    from pos_sim.backend.services.wallets import Wallets
+
+    with store.begin() as tx:
+        shop(tx)
+    wallet = Wallets(store).open("SGD", 100_000, "Alice")["walletId"]
+    payments = Payments(store)
+    made = []
+    for i in range(12):
+        body = {"productCode": "IN_STORE_PAYMENT", "paymentRequestId": f"order-{i}",
+                "paymentAmount": {"currency": "SGD", "value": "150"},
+                "paymentMethod": {"paymentMethodType": "CONNECT_WALLET",
+                                  "paymentMethodId": Wallets(store).payment_code(wallet)["code"]},
+                "paymentFactor": {"inStorePaymentScenario": "PaymentCode"}}
+        answer = payments.call("SHOP_1", "pay", body)
+        assert answer["result"]["resultStatus"] == "S"
+        made.append(answer["paymentId"])
+        time.sleep(0.002)  # ids of one millisecond share their time and differ by their random part
+    assert made == sorted(made) and len(set(made)) == 12
+    assert all(len(payment_id) == 25 and payment_id.startswith("P20") for payment_id in made)
+    with store.begin() as tx:
+        postings = [h.posting_id for h in reversed(tx.history(wallet))]
+    assert len(postings) == 13 and postings == sorted(postings)  # the opening balance's, then the pays'

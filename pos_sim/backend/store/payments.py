@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, text, update
 
 from pos_sim.backend.store.errors import StoreError
 from pos_sim.backend.store.ledger import Ledger, check_amount, currency_code
@@ -15,6 +15,7 @@ from pos_sim.backend.store.tables import (
     PAYMENT_STATUSES,
     REFUND_STATUSES,
     SCENARIOS,
+    WAITING,
     UtcDateTime,
     aware,
     device_tokens,
@@ -139,7 +140,7 @@ class PaymentRecords(Ledger):
         query = (
             select(payments)
             .where(payments.c.payment_method_id == code_value, payments.c.scenario == scenario,
-                   payments.c.status == "PROCESSING")
+                   text(WAITING))  # as the index's condition is written, so the database reads the index
             .order_by(payments.c.created_at, payments.c.payment_id)
             .limit(1)
         )

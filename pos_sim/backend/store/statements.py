@@ -70,7 +70,7 @@ class Statement:
     def _run(self, conn: Connection, params: Any, many: bool = False) -> tuple[_Compiled, Any]:
         """Run it on the driver's cursor, once, or once a row of ``params`` (``many``); with its cursor."""
         compiled = self._as(conn, tuple(params[0] if many else params))
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             if many:
                 cursor.executemany(compiled.sql, [compiled.arguments(row) for row in params])

@@ -21,9 +21,13 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 
 from pos_sim.backend.store.errors import StoreError
+
+WAITING = "status = 'PROCESSING'"
+"""The payments that wait: a customer's scan of their merchant code pays them (``ix_payments_waiting_code``)."""
 
 MAX_AMOUNT = 2**63 - 1
 """The largest amount a BIGINT column holds, in minor units."""
@@ -65,8 +69,8 @@ class UtcDateTime(TypeDecorator[datetime]):
         def text(value: datetime | None) -> str | None:
             if value is None:
                 return None
-            if aware(value).tzinfo is not UTC:
-                value = value.astimezone(UTC)
+            if value.__class__ is not datetime or value.tzinfo is not UTC:  # a time the clock made is both
+                value = aware(value).astimezone(UTC)
             return value.isoformat(" ", "microseconds")[:-6]  # less its "+00:00"
 
         return text
@@ -162,7 +166,7 @@ payments = Table(
     Column("wallet_currency", String(3)),
     Column("settlement_amount", BigInteger),
     Column("settlement_currency", String(3)),
-    Column("payment_method_id", Text, index=True),
+    Column("payment_method_id", Text),
     Column("notify_url", Text),
     Column("request_json", Text),
     Column("created_at", UtcDateTime, nullable=False),
@@ -170,6 +174,9 @@ payments = Table(
     Column("cancelled_at", UtcDateTime),
     Column("expires_at", UtcDateTime),
     UniqueConstraint("client_id", "payment_request_id"),
+    # the payments waiting for a customer to scan their merchant code (payment_for_code): a PaymentCode pay, paid
+    # at once, writes nothing to it
+    Index("ix_payments_waiting_code", "payment_method_id", sqlite_where=text(WAITING), postgresql_where=text(WAITING)),
 )
 
 refunds = Table(
