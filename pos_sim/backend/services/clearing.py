@@ -356,8 +356,8 @@ class _Journey:
     def row(self) -> tuple[Any, ...]:
         """Its values in the order of ``JOURNEY_COLUMNS`` (but ``updated_at``)."""
         return (self.account, self.journey_key, self.wallet_id, self.client_id, self.started_ms, self.started_day,
-                self.legs, self.riders,
-                self.currency, self.fare, self.amount, self.paid, self.penalty, self.capped_by, self.summary, self.error)
+                self.legs, self.riders, self.currency, self.fare, self.amount, self.paid, self.penalty, self.capped_by,
+                self.summary, self.error)
 
     def values(self) -> tuple[Any, ...]:
         """What decides whether a journey's row must be written again."""
