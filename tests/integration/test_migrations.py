@@ -89,24 +89,33 @@ def test_a_new_ledger_is_made_at_the_newest_revision_with_exactly_the_stores_tab
     assert schema_differences(url) == []
 
 
-def test_the_journeys_of_a_ledger_at_revision_0004_are_kept_and_keyed_in_time_order(url):
+def test_the_journeys_of_a_ledger_at_revision_0004_are_kept_and_keyed_by_their_local_day(url):
+    late_evening = 86_400_000 - 3_600_000  # 23:00 UTC on day 0: day 1 at the gate's +08:00
     engine = create_engine(make_url(url).set(drivername="postgresql+psycopg") if url.startswith("postgresql") else url)
     try:
         with engine.begin() as connection:
             command.upgrade(migrations.config(connection), "0004")
+            connection.execute(text("INSERT INTO merchants (client_id, name, public_key, settlement_currency, created_at)"
+                                    " VALUES ('METRO_OPS', 'City Metro', '-', 'SGD', '2025-03-04 00:00:00+00:00')"))
+            connection.execute(text(
+                "INSERT INTO transit_taps (tap_id, client_id, gate_id, station_id, direction, at_ms, utc_offset_s, account,"
+                " code, companions, decision, reason, digest, uploaded_at) VALUES ('tap-1', 'METRO_OPS', 'G1', 'M01', 'in',"
+                " :at, 28800, :account, 'code', 0, 'open', 'ok', 'digest', '2025-03-04 00:00:00+00:00')"),
+                {"at": late_evening, "account": "ab" * 16})
             connection.execute(text(
                 "INSERT INTO transit_journeys (account, journey_key, wallet_id, client_id, started_ms, legs, riders, currency,"
                 " fare, amount, paid, penalty, capped_by, summary, error, updated_at) VALUES (:account, :key, NULL, 'METRO_OPS',"
                 " :started, 1, 1, 'SGD', 320, 320, 120, 0, NULL, '2025-03-03 M01 08:00 -> M12 08:40', NULL, '2025-03-04 00:00:00+00:00')"),
-                [{"account": "ab" * 16, "key": key, "started": started} for key, started in (("tap-2", 1000), ("tap-1", 2000))])
+                [{"account": "ab" * 16, "key": key, "started": started} for key, started in (("tap-2", 1000), ("tap-1", late_evening))])
         Store.open(url).close()
         assert revision(url) == migrations.head() and schema_differences(url) == []
         with engine.connect() as connection:
             assert inspect(connection).get_pk_constraint("transit_journeys")["constrained_columns"] == [
-                "account", "started_ms", "journey_key"]
-            kept = connection.execute(text("SELECT journey_key, started_ms, amount, paid FROM transit_journeys"
+                "started_day", "account", "started_ms", "journey_key"]
+            kept = connection.execute(text("SELECT journey_key, started_ms, started_day, amount, paid FROM transit_journeys"
                                            " ORDER BY account, started_ms")).all()
-        assert [tuple(row) for row in kept] == [("tap-2", 1000, 320, 120), ("tap-1", 2000, 320, 120)]
+        # tap-2's tap is not in the ledger: its day is the UTC one
+        assert [tuple(row) for row in kept] == [("tap-2", 1000, 0, 320, 120), ("tap-1", late_evening, 1, 320, 120)]
     finally:
         engine.dispose()
 

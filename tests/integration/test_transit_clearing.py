@@ -10,8 +10,11 @@ offline for a while) to wallets that can pay: the same fares and balances. On SQ
 (POS_SIM_TEST_PG), a fresh database for each example.
 """
 
+import random
+import sqlite3
 import tempfile
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -23,6 +26,7 @@ from sqlalchemy import func, insert, select
 from pos_sim.backend.store.clock import SimClock
 from pos_sim.backend.store.database import Store
 from pos_sim.backend.store.tables import entries, postings
+from pos_sim.backend.services import transit as transit_service
 from pos_sim.backend.services.transit import Transit
 from pos_sim.backend.store.transit import transit_debts, transit_deny, transit_journeys, transit_riders
 from pos_sim.domain.codes import ride
@@ -153,3 +157,59 @@ def test_an_entry_waiting_for_its_exit_stays_after_the_checkpoint(kind):
     later = [tap(2, "out", START + timedelta(hours=3, minutes=30), "M05")]
     check(kind, ([(account, 100_000)], [first, later], [START + timedelta(hours=3, minutes=10),
                                                            START + timedelta(hours=4)], [0, 0, 0]))
+
+
+def pages_written(path: Path, clearing: Callable[[], object], btree: str) -> int:
+    """The pages of B-tree ``btree`` in the SQLite store at ``path`` that ``clearing`` changed (its WAL checkpointed
+    into the file before and after; the store's own connection is between transactions)."""
+    def checkpointed() -> list[bytes]:
+        with sqlite3.connect(path) as db:
+            assert not db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            size = db.execute("PRAGMA page_size").fetchone()[0]
+        data = path.read_bytes()
+        return [data[at:at + size] for at in range(0, len(data), size)]
+
+    before = checkpointed()
+    clearing()
+    after = checkpointed()
+    with sqlite3.connect(path) as db:
+        pages = {number - 1 for (number,) in db.execute("SELECT pageno FROM dbstat WHERE name = ?", (btree,))}
+    return sum(1 for number in pages if number >= len(before) or before[number] != after[number])
+
+
+def test_a_night_s_clearing_writes_as_few_pages_of_the_journeys_key_after_a_week_as_on_the_first_night(tmp_path):
+    """A night's journeys go at the end of the journeys' key (the day first), on as many pages as they fill, whatever
+    the nights behind them: keyed by account first, each rider's journeys went to a page of the rider's own, and a
+    night's clearing wrote more pages every night (docs/benchmarks.md). Pages are what the machine's load does not move."""
+    rng = random.Random(5)
+    accounts = [rng.getrandbits(128).to_bytes(16, "big") for _ in range(200)]
+    codes = [ride.sign(ride.RideCode(ISSUER.key_id, account, START, 60, 1, 0), ISSUER_KEY) for account in accounts]
+    path = tmp_path / "ledger.db"
+    clock = Clock()
+    written = {}
+    with Store.open(f"sqlite:///{path}", clock=clock) as store:
+        transit = Transit(store)
+        with store.begin() as tx:
+            tx.add_merchant(OPERATOR, "City Metro", "(not used)", "SGD")
+            tx.connection.execute(insert(transit_riders), [
+                {"account": account.hex(), "wallet_id": tx.add_wallet("SGD", 100_000, f"rider {n}"), "sequence": 1,
+                 "created_at": START} for n, account in enumerate(accounts)])
+        for night in range(1, 9):  # three journeys a rider a day, from Monday on
+            morning = START + timedelta(days=night - 1, hours=11)
+            taps = []
+            for account, code in zip(accounts, codes):
+                at = morning + timedelta(minutes=rng.randrange(60))
+                for _ in range(3):
+                    for direction, station, when in zip(("in", "out"), rng.sample(STATIONS, 2), (at, at + timedelta(minutes=30))):
+                        taps.append({"tapId": str(uuid.UUID(int=rng.getrandbits(128))), "stationId": station, "gateId": "G1",
+                                     "direction": direction, "at": when.isoformat(), "code": code, "account": account.hex(),
+                                     "decision": "open", "reason": "ok"})
+                    at += timedelta(hours=4)
+            rng.shuffle(taps)
+            clock.at = morning + timedelta(days=1)  # the night after: the taps uploaded, then cleared
+            for start in range(0, len(taps), transit_service.MAX_TAPS):
+                answer = transit.upload(OPERATOR, {"gateId": "G1", "taps": taps[start:start + transit_service.MAX_TAPS]})
+                assert not answer["refused"], answer["refused"][:1]
+            written[night] = pages_written(path, transit.clear, "sqlite_autoindex_transit_journeys_1")
+    assert written[8] <= 2 * written[1], written
+

@@ -73,6 +73,7 @@ from pos_sim.backend.store.database import Store, Tx
 from pos_sim.backend.store.errors import LedgerError
 from pos_sim.backend.store.tables import accounts, entries, postings
 from pos_sim.backend.store.transit import (
+    DAY_MS,
     db_value,
     execute_many,
     insert_many,
@@ -335,6 +336,7 @@ class _Journey:
     wallet_id: str | None
     client_id: str
     started_ms: int  # Unix milliseconds of its first tap
+    started_day: int  # the first tap's local day (the gate's UTC offset), Unix days: the key's first column
     legs: int
     riders: int
     currency: str
@@ -353,8 +355,9 @@ class _Journey:
 
     def row(self) -> tuple[Any, ...]:
         """Its values in the order of ``JOURNEY_COLUMNS`` (but ``updated_at``)."""
-        return (self.account, self.journey_key, self.wallet_id, self.client_id, self.started_ms, self.legs, self.riders,
-                self.currency, self.fare, self.amount, self.paid, self.penalty, self.capped_by, self.summary, self.error)
+        return (self.account, self.journey_key, self.wallet_id, self.client_id, self.started_ms, self.started_day,
+                self.legs, self.riders, self.currency, self.fare, self.amount, self.paid, self.penalty, self.capped_by,
+                self.summary, self.error)
 
     def values(self) -> tuple[Any, ...]:
         """What decides whether a journey's row must be written again."""
@@ -430,16 +433,23 @@ _JOURNEYS = (select(*_JOURNEY_FIELDS)
              .select_from(transit_checkpoints.join(transit_journeys, and_(
                  transit_journeys.c.account == transit_checkpoints.c.account,
                  transit_journeys.c.started_ms >= _from_checkpoint)))
-             .where(transit_checkpoints.c.account.in_(_accounts_in)))
+             .where(transit_checkpoints.c.account.in_(_accounts_in), transit_journeys.c.account.in_(_accounts_in),
+                    transit_journeys.c.started_day == bindparam("day")))
+"""The accounts' journeys of a day from their checkpoints on: a range of the key an account (a day at a time and
+the accounts named for the journeys too, or PostgreSQL reads every journey of the days asked)."""
+_JOURNEY_DAYS = select(select(func.min(transit_journeys.c.started_day)).scalar_subquery(),
+                       select(func.max(transit_journeys.c.started_day)).scalar_subquery())
+"""The first and the last day of any journey (each an end of the key: two aggregates in one SELECT scan the table)."""
 _owed = (transit_debts.join(transit_checkpoints, transit_checkpoints.c.account == transit_debts.c.account)
          .join(transit_journeys, and_(transit_journeys.c.account == transit_debts.c.account,
                                       transit_journeys.c.started_ms < _from_checkpoint)))
 _due = transit_journeys.c.amount - transit_journeys.c.paid
+_unpaid = (transit_journeys.c.amount != transit_journeys.c.paid) | transit_journeys.c.error.is_not(None)  # transit.UNPAID
 _OWED_JOURNEYS = (select(*_JOURNEY_FIELDS).select_from(_owed)
-                  .where(transit_debts.c.account.in_(_accounts_in), transit_journeys.c.amount > transit_journeys.c.paid))
+                  .where(transit_debts.c.account.in_(_accounts_in), _unpaid, transit_journeys.c.amount > transit_journeys.c.paid))
 """A debtor's unpaid journeys before its checkpoint (final: only what is paid of them can change)."""
 _OWED_SUMS = (select(transit_debts.c.account, func.min(_due), func.sum(_due)).select_from(_owed)
-              .where(transit_debts.c.account.in_(_accounts_in), transit_journeys.c.amount > transit_journeys.c.paid)
+              .where(transit_debts.c.account.in_(_accounts_in), _unpaid, transit_journeys.c.amount > transit_journeys.c.paid)
               .group_by(transit_debts.c.account))
 """Per debtor, the least and the total it owes for those journeys."""
 _TOTALS = select(transit_cap_totals.c.account, transit_cap_totals.c.rider, transit_cap_totals.c.cap_id,
@@ -450,7 +460,8 @@ _DEBTS = select(transit_debts.c.account, transit_debts.c.owed, transit_debts.c.s
 _WALLETS = (select(accounts.c.id, accounts.c.kind, accounts.c.currency, accounts.c.balance)
             .where(accounts.c.id.in_(bindparam("wallets", expanding=True))).order_by(accounts.c.id).with_for_update())
 _UPDATE_JOURNEY = (update(transit_journeys)
-                   .where(transit_journeys.c.account == bindparam("the_account"),
+                   .where(transit_journeys.c.started_day == bindparam("the_day"),
+                          transit_journeys.c.account == bindparam("the_account"),
                           transit_journeys.c.started_ms == bindparam("the_start"),
                           transit_journeys.c.journey_key == bindparam("the_key"))
                    .values({name: bindparam("v_" + name) for name in _JOURNEY_VALUES}))
@@ -637,7 +648,7 @@ class _Batch:
         wallets = {row[0]: _new_wallet(_Wallet, row) for row in self._rows(_WALLETS, {"wallets": sorted(set(riders.values()))})}
         self.balances = {wallet_id: wallet.balance for wallet_id, wallet in wallets.items()}
         known: dict[str, dict[str, _Journey]] = defaultdict(dict)
-        self._read_journeys(_JOURNEYS, chunk, known)
+        self._read_from_checkpoints(starts, known)
         carried: dict[str, int] = {}  # a debtor's dues before its checkpoint that this run cannot collect
         if debts:
             payable = []
@@ -716,6 +727,25 @@ class _Batch:
                 run.settled.append(account)
         self._write(chunk, inserts, updates, owed, debts)
         self._write_checkpoints(checkpoints, new_totals)
+
+    def _read_from_checkpoints(self, starts: dict[str, int], known: dict[str, dict[str, _Journey]]) -> None:
+        """Each account's journeys from its checkpoint on (``starts``), read day by day (the key is the day's
+        first): the days from the checkpoint's to the last journey's, in one query for the accounts whose
+        checkpoints fall on the same day (most of them: the night before), a query a day. A journey's day is its
+        local one, which is at most a day before its day in UTC."""
+        first, last = self.conn.execute(_JOURNEY_DAYS).one()
+        if last is None:
+            return
+        from_day: dict[int, list[str]] = defaultdict(list)
+        for account, start in starts.items():
+            from_day[max(start // DAY_MS - 1, first)].append(account)
+        for day, accounts in sorted(from_day.items()):
+            if day > last:
+                continue
+            for each in range(day, last + 1):
+                for row in self._rows(_JOURNEYS, {"day": each, "accounts": accounts}):
+                    journey = _Journey(*row)
+                    known[journey.account][journey.journey_key] = journey
 
     def _read_journeys(self, statement: Any, accounts: list[str], known: dict[str, dict[str, _Journey]]) -> None:
         """The journeys ``statement`` reads of ``accounts``, by account and key (the driver's rows, as the taps')."""
@@ -839,7 +869,8 @@ class _Batch:
 
     def _journey(self, account: str, key: str, wallet_id: str, first: _Tap, legs: int, riders: int, fare: int,
                  amount: int, penalty: int, capped_by: str | None, summary: str) -> _Journey:
-        return _Journey(account, key, wallet_id, first.client_id, first.at_ms, legs, riders, self.currency, fare, amount,
+        return _Journey(account, key, wallet_id, first.client_id, first.at_ms,
+                        (first.at_ms + first.utc_offset_s * 1000) // DAY_MS, legs, riders, self.currency, fare, amount,
                         0, penalty, capped_by, summary, None)
 
     def _merchant(self, client_id: str) -> str:
@@ -894,7 +925,8 @@ class _Batch:
         if updates:
             conn.execute(_UPDATE_JOURNEY, [
                 {"v_" + name: self.at if name == "updated_at" else getattr(journey, name) for name in _JOURNEY_VALUES}
-                | {"the_account": journey.account, "the_start": journey.started_ms, "the_key": journey.journey_key}
+                | {"the_day": journey.started_day, "the_account": journey.account, "the_start": journey.started_ms,
+                   "the_key": journey.journey_key}
                 for journey in updates])
         conn.execute(_DELETE_DEBTS, {"accounts": chunk})
         conn.execute(_DELETE_DEBT_DENIALS, {"accounts": chunk})

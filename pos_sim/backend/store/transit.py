@@ -12,9 +12,12 @@
   the earliest time among them (``since_ms``). An upload adds to it in the transaction that stores its
   taps; a clearing takes an account off it in the transaction that prices its taps, so no tap is ever
   missed (see clearing.py).
-- ``transit_journeys``: each journey priced, keyed by its account, the time and the id of its first tap
-  (its tap-in, or the tap-out of an exit without one): what it costs after capping (``amount``) and what
-  the wallet has paid of it (``paid``).
+- ``transit_journeys``: each journey priced, keyed by the day, its account, the time and the id of its first
+  tap (its tap-in, or the tap-out of an exit without one): what it costs after capping (``amount``) and what
+  the wallet has paid of it (``paid``). The day (local, of the first tap) first, so a night's journeys go at
+  the end of the key, on as many pages as the night has journeys, whatever the history behind them (keyed by account first, a night
+  wrote a page a rider, more pages every night: docs/benchmarks.md); the journeys not fully paid are also
+  indexed by account (``ix_transit_journeys_unpaid``), for the debts and the wallet's standing.
 - ``transit_checkpoints``: per account, the time before which every tap is in a journey no later
   tap can change (``before_ms``): clearing prices only the taps from there on (clearing.py).
 - ``transit_cap_totals``: per account, rider (0 the holder, 1... the companions) and cap, what the
@@ -28,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, PrimaryKeyConstraint, String, Table, Text
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, PrimaryKeyConstraint, String, Table, Text, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -90,6 +93,12 @@ transit_dirty = Table(
     Column("since_ms", BigInteger, nullable=False),  # the earliest at_ms of the taps queued (clearing.NO_TAPS: none)
 )
 
+DAY_MS = 86_400_000
+"""A day in milliseconds: ``transit_journeys.started_day`` is the local time of its first tap ``// DAY_MS``."""
+UNPAID = text("amount <> paid OR error IS NOT NULL")
+"""A journey not fully paid (owed, to refund, or not charged): the rows ``ix_transit_journeys_unpaid`` holds. A
+query uses that index only with this very condition among its own (SQLite's rule for a partial index)."""
+
 transit_journeys = Table(
     "transit_journeys",
     metadata,
@@ -98,6 +107,7 @@ transit_journeys = Table(
     Column("wallet_id", Text, ForeignKey("accounts.id")),
     Column("client_id", Text, nullable=False),  # the operator paid: the one whose gate took the first tap-in
     Column("started_ms", BigInteger, nullable=False),  # Unix milliseconds of its first tap
+    Column("started_day", BigInteger, nullable=False),  # its first tap's local day (the gate's UTC offset), Unix days
     Column("legs", Integer, nullable=False),
     Column("riders", Integer, nullable=False),
     Column("currency", String(3), nullable=False),
@@ -109,9 +119,9 @@ transit_journeys = Table(
     Column("summary", Text, nullable=False),
     Column("error", Text),  # why it is not charged (the wallet's currency is not the network's)
     Column("updated_at", UtcDateTime, nullable=False),
-    # in time order within the account: a night's journeys go at the end of each account's keys, and the one
-    # index serves both a journey by its key and an account's journeys from a time on (clearing)
-    PrimaryKeyConstraint("account", "started_ms", "journey_key"),
+    # a night's journeys at the end of the key; an account's journeys from a time on read day by day (clearing)
+    PrimaryKeyConstraint("started_day", "account", "started_ms", "journey_key"),
+    Index("ix_transit_journeys_unpaid", "account", "started_ms", sqlite_where=UNPAID, postgresql_where=UNPAID),
 )
 
 transit_checkpoints = Table(
