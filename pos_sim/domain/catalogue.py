@@ -199,7 +199,7 @@ class Catalogue:
         CodeError when ``text`` is no valid GS1 barcode (a misread), UnknownItemError when the
         catalogue lacks it, CatalogueError when a label needs a price the item does not have.
         """
-        if gs1_elements.looks_like(text) or (len(text) not in gs1.SYMBOLOGIES and gs1_elements.readable(text)):
+        if gs1_elements.looks_like(text) or (len(text) not in gs1.SYMBOLOGIES and gs1_elements.starts_with_gtin(text)):
             return self._lookup_elements(text)
         barcode = gs1.decode(text, self.rules)
         barcode.validate()

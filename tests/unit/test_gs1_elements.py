@@ -57,6 +57,7 @@ def test_a_price_it_carries_is_the_price_in_the_shops_minor_units():
     ("(01)09521234543213(10)AB 12", "a character a GS1 code cannot carry"),
     ("(01)09521234543213(3103)000123(3103)000124", "given twice"),
     ("(01)09521234543213(3104)001235", "not a whole number of grams"),
+    ("0109521234543214", "AI \\(01\\): wrong check digit: expected 3, found 4"),  # a DataBar's digits alone, misread
 ])
 def test_a_malformed_element_string_is_refused_saying_what_is_wrong(text, error):
     with pytest.raises(CodeError, match=error):

@@ -135,10 +135,16 @@ def looks_like(text: str) -> bool:
     return bool(re.match(r"\(\d{2,4}\)", text)) or (bool(re.match(r"01\d{14}", text)) and not text.isdigit())
 
 
+def starts_with_gtin(text: str) -> bool:
+    """Whether ``text`` starts as a DataBar's element string does, "01" and 14 digits: read as one at a product scan, so
+    a misread says what is wrong with it (its check digit) rather than that it is no EAN-13."""
+    return bool(re.match(r"01\d{14}", text))
+
+
 def readable(text: str) -> bool:
     """Whether ``text``, all digits, is an element string that starts with a GTIN and parses and validates whole: a
     DataBar's "01" and 14 digits, and a net weight or price after them (else digits are a wallet's code)."""
-    if not re.match(r"01\d{14}", text):
+    if not starts_with_gtin(text):
         return False
     try:
         parse(text).validate()
