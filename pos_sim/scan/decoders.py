@@ -135,6 +135,7 @@ class ZxingDecoder:
         """Every valid code zxing-cpp finds; ``fast`` skips its retries (rotation, downscaling, inversion),
         ``binarizer`` is "local" (its default, local averages) or "global" (a histogram of the whole image)."""
         options: dict = {"try_rotate": False, "try_downscale": False, "try_invert": False} if fast else {}
+        options["text_mode"] = self._zx.TextMode.Plain  # the characters the code holds, not "<CR><LF>" (its default, HRI)
         if binarizer == "global":
             options["binarizer"] = self._zx.Binarizer.GlobalHistogram
         if formats is not None:

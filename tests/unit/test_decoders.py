@@ -88,6 +88,7 @@ TEXTS = {  # name: (text, encoding, ECI designator)
     "utf-8-eci": ("héllo wörld ✓ ラーメン", "utf-8", True),
     "iso-8859-1": ("café crème brûlée", "iso-8859-1", False),  # ISO/IEC 18004's default
     "iso-8859-1-eci": ("café crème brûlée", "iso-8859-1", True),
+    "iso-15434": ("[)>\x1e06\x1dP4006381333931\x1dQ2\x1e\x04", "iso-8859-1", False),  # its RS, GS, EOT as themselves
 }
 # What a library cannot tell: libzbar ignores ECI 29 (GB 2312/GB 18030) and guesses Big5; OpenCV reads
 # bytes without ECI as ISO-8859-1 (the standard's default), so a Shift_JIS code without ECI as Latin-1.
