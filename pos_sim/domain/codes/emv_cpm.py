@@ -139,7 +139,8 @@ def _parse(data: bytes, start: int, end: int, depth: int) -> tuple[Tlv, ...]:
             raise CodeError(Phrase(N_("length truncated")), offset=pos, tag=tag)
         length = int.from_bytes(data[pos + 1 : body], "big") if size else first
         if body + length > end:
-            raise CodeError(Phrase(N_("length {length} runs past the data ({left} bytes left)"), length=length, left=end - body),
+            raise CodeError(Phrase(N_("length {length} runs past the data ({left} bytes left)"), length=length,
+                                   left=end - body),
                             offset=pos, tag=tag)
         if not data[offset] & 0x20:
             objects.append(Tlv(tag, data[body : body + length], offset=offset, length_size=size))
@@ -261,8 +262,8 @@ def _check_poi_data(app: Tlv, common: tuple[Tlv, ...], strict: bool) -> None:
                             offset=obj.offset, tag=obj.tag)
         shown = _show(name, obj.value)
         if strict and not re.fullmatch(field.pattern, shown):
-            raise CodeError(Phrase(N_("{name} {value!r} is not in its EMV format"), name=name, value=shown), offset=obj.offset,
-                            tag=obj.tag)
+            raise CodeError(Phrase(N_("{name} {value!r} is not in its EMV format"), name=name, value=shown),
+                            offset=obj.offset, tag=obj.tag)
 
 
 def decode(text: str) -> CpmPayload:
@@ -454,8 +455,8 @@ def read_token_presentation(text: str) -> TokenPresentation:
         if not _YYMM.fullmatch(rest[:4]):
             raise CodeError(Phrase(N_("track 2 expiry {expiry} is not YYMM"), expiry=rest[:4]), tag="57")
         if pan is not None and track_pan != pan:
-            raise CodeError(Phrase(N_("track 2 PAN {track_pan} is not the PAN {pan} of '5A'"), track_pan=track_pan, pan=pan),
-                            tag="57")
+            raise CodeError(Phrase(N_("track 2 PAN {track_pan} is not the PAN {pan} of '5A'"), track_pan=track_pan,
+                                   pan=pan), tag="57")
         if expiry is not None and rest[:4] != expiry:
             raise CodeError(Phrase(N_("track 2 expiry {track_expiry} is not the expiry {expiry} of '5F24'"),
                                    track_expiry=rest[:4], expiry=expiry), tag="57")

@@ -107,7 +107,8 @@ def _read(text: str, start: int, end: int, scope: str | None) -> tuple[DataObjec
         head = text[pos : pos + 4]
         if len(head) < 4 or pos + 4 > end:
             raise CodeError(
-                Phrase(N_("truncated data object: {left} characters left where an ID and a length need 4"), left=end - pos),
+                Phrase(N_("truncated data object: {left} characters left where an ID and a length need 4"),
+                       left=end - pos),
                 offset=pos,
                 tag=scope,
             )
@@ -280,7 +281,8 @@ class _Validator:
         if bad is not None:
             raise CodeError(Phrase(N_("payload is not valid UTF-8 text")), offset=bad)
         if self.strict and len(text) > STRICT_MAX_CHARS:
-            raise CodeError(Phrase(N_("payload has {count} characters, EMVCo allows {most}"), count=len(text), most=STRICT_MAX_CHARS))
+            raise CodeError(Phrase(N_("payload has {count} characters, EMVCo allows {most}"), count=len(text),
+                                   most=STRICT_MAX_CHARS))
 
     def check_crc(self) -> None:
         objects = self.code.objects
@@ -295,7 +297,8 @@ class _Validator:
             self.fail(Phrase(N_("CRC {crc!r} must be uppercase hex"), crc=crc.value), crc)
         expected = crc16_ccitt_false(self.code.payload[: crc.offset + 4].encode("utf-8"))
         if crc.value.upper() != expected:
-            self.fail(Phrase(N_("CRC {crc} does not match the payload (computed {expected})"), crc=crc.value, expected=expected), crc)
+            self.fail(Phrase(N_("CRC {crc} does not match the payload (computed {expected})"), crc=crc.value,
+                             expected=expected), crc)
 
     def check_shape(self, objects: tuple[DataObject, ...], scope: str | None) -> None:
         seen: dict[str, DataObject] = {}
@@ -313,8 +316,8 @@ class _Validator:
         code = self.code
         first = code.objects[0]
         if first.id != "00":
-            self.fail(Phrase(N_("the payload must start with the Payload Format Indicator (ID 00), not ID {id}"), id=first.id),
-                      first)
+            self.fail(Phrase(N_("the payload must start with the Payload Format Indicator (ID 00), not ID {id}"),
+                             id=first.id), first)
         allowed = ("01",) if self.strict else ("01", "02")
         if first.value not in allowed:
             message = (N_("Payload Format Indicator {value!r} is not 01") if self.strict
@@ -331,7 +334,8 @@ class _Validator:
             self.check_value(obj, name, fmt, size, exact, lenient_format=id_ in ("59", "60", "61"))
         poi = code.get("01")
         if poi is not None and poi.value not in ("11", "12"):
-            self.fail(Phrase(N_("Point of Initiation Method {value!r} is not 11 (static) or 12 (dynamic)"), value=poi.value), poi)
+            self.fail(Phrase(N_("Point of Initiation Method {value!r} is not 11 (static) or 12 (dynamic)"),
+                             value=poi.value), poi)
         cur = code.get("53")
         try:
             iso_currency(cur.value)
@@ -346,13 +350,15 @@ class _Validator:
         if fmt == "N" and not (value.isascii() and value.isdigit()):
             self.fail(Phrase(N_("{name} {value!r} must be digits"), name=name, value=value), obj)
         if exact and len(value) != size:
-            self.fail(Phrase(N_("{name} must be {size} characters, got {count}"), name=name, size=size, count=len(value)), obj)
+            self.fail(Phrase(N_("{name} must be {size} characters, got {count}"), name=name, size=size,
+                             count=len(value)), obj)
         if self.strict:
             if len(value) > size:
                 self.fail(Phrase(N_("{name} may have at most {size} characters, got {count}"), name=name, size=size,
                                  count=len(value)), obj)
             if fmt == "ans" and not _ANS.match(value):
-                self.fail(Phrase(N_("{name} {value!r} has characters outside printable ASCII"), name=name, value=value), obj)
+                self.fail(Phrase(N_("{name} {value!r} has characters outside printable ASCII"), name=name,
+                                 value=value), obj)
         elif not lenient_format and fmt == "ans" and not _ANS.match(value):
             self.fail(Phrase(N_("{name} {value!r} has characters outside printable ASCII"), name=name, value=value), obj)
 
@@ -376,7 +382,8 @@ class _Validator:
             if tip_value != "03" and self.strict:
                 self.fail(Phrase(N_("a convenience fee percentage (ID 57) needs indicator 03 in ID 55")), percent)
             if not _PERCENT.match(percent.value) or percent.value == "00.00":
-                self.fail(Phrase(N_("convenience fee percentage {value!r} is not 00.01-99.99"), value=percent.value), percent)
+                self.fail(Phrase(N_("convenience fee percentage {value!r} is not 00.01-99.99"),
+                                 value=percent.value), percent)
         elif tip_value == "03":
             self.fail(Phrase(N_("indicator 03 needs a convenience fee percentage in ID 57")), tip)
 
@@ -410,8 +417,8 @@ class _Validator:
         if guid is None:
             self.fail(Phrase(N_("template has no globally unique identifier (sub-ID 00)")), obj)
         if len(guid.value) > 32 and self.strict:
-            self.fail(Phrase(N_("globally unique identifier has {count} characters, at most 32"), count=len(guid.value)), guid,
-                      tag=f"{obj.id}.00")
+            self.fail(Phrase(N_("globally unique identifier has {count} characters, at most 32"),
+                             count=len(guid.value)), guid, tag=f"{obj.id}.00")
 
     def check_additional_data(self) -> None:
         data = self.code.get("62")
