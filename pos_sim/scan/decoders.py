@@ -10,13 +10,13 @@ UTF-8, ISO-8859-x...), else the decoder's own reading of the bytes (zxing-cpp an
 Shift_JIS, the JIS X 0510 default, from UTF-8 and ISO-8859-1, libzbar Big5 too; OpenCV reads ISO-8859-1, the
 ISO/IEC 18004 default). A terminal's market may say better (``charset``: a Japanese terminal's Shift_JIS, a
 Chinese one's GB 18030, a Taiwanese or Hong Kong one's Big5): the bytes of a 2-D code that names no charset and are
-not UTF-8 are read in it when it holds them, strictly (``in_charset``), else as the library guessed; only zxing-cpp
-can, the one library that gives the bytes and whether an ECI named them. An ECI, or UTF-8, always stands. ``raw`` keeps the bytes
-as the code holds them where the library gives them (zxing-cpp); libzbar gives them as UTF-8, OpenCV as UTF-8 for
-ISO-8859-1 (without an ECI it gives bytes that are not UTF-8 as their ISO-8859-1 reading in UTF-8, the same bytes as
-a UTF-8 code of that text: the code's own bytes cannot be had back). A UPC-A is reported as UPC-A, 12 digits,
-whichever way the library names it (a UPC-A is an EAN-13 whose first digit is 0, the same bars); a UPC-E as the
-GTIN-13 it stands for, as zxing-cpp gives it. A GS1 code (DataBar, DataBar Limited and Expanded, GS1-128, GS1 Data
+not UTF-8 are read in it when it holds them, strictly (``_in_charset``), else as the library guessed. Only
+zxing-cpp's reads can be, the one library that gives the bytes and whether an ECI named them; an ECI, or UTF-8,
+always stands. ``raw`` keeps the bytes as the code holds them where the library gives them (zxing-cpp); libzbar
+gives them as UTF-8, OpenCV as UTF-8 for ISO-8859-1 (without an ECI it gives bytes that are not UTF-8 as their
+ISO-8859-1 reading in UTF-8, the same bytes as a UTF-8 code of that text: the code's own cannot be had back).
+A UPC-A is reported as UPC-A, 12 digits, whichever way the library names it (a UPC-A is an EAN-13 whose first digit
+is 0, the same bars); a UPC-E as the GTIN-13 it stands for, as zxing-cpp gives it. A GS1 code (DataBar, DataBar Limited and Expanded, GS1-128, GS1 Data
 Matrix, GS1 QR) is its element string, as the code carries it and libzbar gives it: the Application Identifiers and
 their data without parentheses, a GS (\x1d) after a field of variable length that another follows ("0109521234543213"
 and "010952123454321310AB12\x1d3103000123"), not zxing-cpp's human-readable "(01)09521234543213".
@@ -90,7 +90,7 @@ BYTE_MODES = ("qr", "microqr", "rmqr", "datamatrix", "aztec", "pdf417")
 """The 2-D symbologies whose bytes name no charset without an ECI (readers guess it); a 1-D code's are ISO-8859-1."""
 
 
-def in_charset(raw: bytes, charset: str | None) -> str | None:
+def _in_charset(raw: bytes, charset: str | None) -> str | None:
     """The text of a code's bytes that name no charset, in ``charset`` (decoded strictly); None when they are UTF-8
     (they stay UTF-8), or ``charset`` is None or does not hold them (the library's reading stands)."""
     if charset is None:
@@ -178,11 +178,11 @@ class ZxingDecoder:
             corners = _points([(p.x, p.y) for p in (pos.top_left, pos.top_right, pos.bottom_right, pos.bottom_left)])
             raw, text = bytes(code.bytes), code.text
             symbology = self._symbologies.get(code.format, str(code.format).lower())
-            preferred = in_charset(raw, self.charset) \
+            preferred = _in_charset(raw, self.charset) \
                 if symbology in BYTE_MODES and code.content_type == self._zx.ContentType.Text else None
             if code.content_type == self._zx.ContentType.GS1:
                 text = raw.decode("ascii", errors="replace")  # its element string, as libzbar gives it, not "(01)..."
-            elif preferred is not None:
+            elif preferred not in (None, text):  # the same text: no need to ask whether an ECI named the charset
                 named = self._eci_named(image, options) if named is None else named
                 text = text if named.get((code.format, str(pos)), True) else preferred
             symbology, text = _retail(symbology, text)
