@@ -87,7 +87,8 @@ def run_gate(args: argparse.Namespace) -> int:
                                                                     why=why))
         denied = unread = taps = 0
         try:
-            for origin, text, error in scanned_texts(args.text, args.camera, args.scan, args.frames, merchant_language(args)):
+            scanned = scanned_texts(args.text, args.camera, args.scan, args.frames, merchant_language(args))
+            for origin, text, error in scanned:
                 if error is not None:
                     print(f"{origin}: {error}", file=sys.stderr)
                     unread += 1

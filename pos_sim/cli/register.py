@@ -110,8 +110,8 @@ def scanned_code(path: Path, language: str) -> str:
     ``language`` reads it."""
     if not path.is_file():
         raise UsageError(_("--scan {path}: no such image file").format(path=path))
-    texts = list(dict.fromkeys(read.text for result in scanner.read_images([path], scanner.decoder_named("auto", language=language))
-                               for read in result.reads))
+    decoder = scanner.decoder_named("auto", language=language)
+    texts = list(dict.fromkeys(read.text for result in scanner.read_images([path], decoder) for read in result.reads))
     if not texts:
         raise UsageError(_("--scan {path}: no code read in the image").format(path=path))
     payable = [text for text in texts if codes.classify(text).kind in ("wallet-paycode", "emv-cpm")] or texts

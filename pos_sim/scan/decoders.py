@@ -16,10 +16,11 @@ always stands. ``raw`` keeps the bytes as the code holds them where the library 
 gives them as UTF-8, OpenCV as UTF-8 for ISO-8859-1 (without an ECI it gives bytes that are not UTF-8 as their
 ISO-8859-1 reading in UTF-8, the same bytes as a UTF-8 code of that text: the code's own cannot be had back).
 A UPC-A is reported as UPC-A, 12 digits, whichever way the library names it (a UPC-A is an EAN-13 whose first digit
-is 0, the same bars); a UPC-E as the GTIN-13 it stands for, as zxing-cpp gives it. A GS1 code (DataBar, DataBar Limited and Expanded, GS1-128, GS1 Data
-Matrix, GS1 QR) is its element string, as the code carries it and libzbar gives it: the Application Identifiers and
-their data without parentheses, a GS (\x1d) after a field of variable length that another follows ("0109521234543213"
-and "010952123454321310AB12\x1d3103000123"), not zxing-cpp's human-readable "(01)09521234543213".
+is 0, the same bars); a UPC-E as the GTIN-13 it stands for, as zxing-cpp gives it. A GS1 code (DataBar, DataBar
+Limited and Expanded, GS1-128, GS1 Data Matrix, GS1 QR) is its element string, as the code carries it and libzbar
+gives it: the Application Identifiers and their data without parentheses, a GS (\x1d) after a field of variable
+length that another follows ("0109521234543213" and "010952123454321310AB12\x1d3103000123"), not zxing-cpp's
+human-readable "(01)09521234543213".
 """
 
 from __future__ import annotations

@@ -430,7 +430,8 @@ class _Run:
         """The one code the scan's source gives, or None when it gives none."""
         source = action.source
         if isinstance(source, FileSource):
-            texts = [read.text for result in scanner.read_images([source.path], self.runner.decoder(self.settings.language)) for read in result.reads]
+            decoder = self.runner.decoder(self.settings.language)
+            texts = [read.text for result in scanner.read_images([source.path], decoder) for read in result.reads]
             happened.said.append(f"scanned the image {source.path.name}")
         elif isinstance(source, VirtualSource):
             text = source.text
@@ -438,7 +439,8 @@ class _Run:
                 text = self.fresh_code(source.wallet)
             elif source.phone is not None:
                 text = self.sim.tap(self.wallet_ids[source.phone])
-            _image, reads = scanner.virtual_scan(text, self.runner.decoder(self.settings.language), profile=source.damage, strength=source.strength,
+            decoder = self.runner.decoder(self.settings.language)
+            _image, reads = scanner.virtual_scan(text, decoder, profile=source.damage, strength=source.strength,
                                                  symbology=source.symbology, seed=source.seed)
             texts = [read.text for read in reads]
             whose = f" of wallet {source.wallet}" if source.wallet else f" of {source.phone}'s phone" if source.phone else ""

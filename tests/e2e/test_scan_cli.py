@@ -70,11 +70,12 @@ def test_a_code_that_names_no_charset_reads_in_the_charset_of_the_merchants_lang
     for encoding, text in codes.items():
         segno.make_qr(text, encoding=encoding, eci=False, mode="byte").save(str(tmp_path / f"{encoding}.png"), scale=5)
     english = {name: value for name, value in os.environ.items() if name != "POS_SIM_LANGUAGE"}
-    for args, env, encoding in ((["--language", "zh_Hans"], english, "gbk"), ([], english | {"POS_SIM_LANGUAGE": "ja"}, "cp932"),
+    for args, env, encoding in ((["--language", "zh_Hans"], english, "gbk"),
+                                ([], english | {"POS_SIM_LANGUAGE": "ja"}, "cp932"),
                                 (["--language", "zh_Hant", "--decoder", "zxing"], english, "big5")):
         run = pos_sim("scan", "--json", *args, str(tmp_path / f"{encoding}.png"), env=env)
         assert run.returncode == 0, run.stderr
-        assert [(line["symbology"], line["text"]) for line in lines(run)] == [("qr", codes[encoding])], (args, env.get("POS_SIM_LANGUAGE"))
+        assert [(line["symbology"], line["text"]) for line in lines(run)] == [("qr", codes[encoding])], (args, encoding)
     run = pos_sim("scan", "--json", str(tmp_path / "gbk.png"), env=english)
     assert run.returncode == 0 and lines(run)[0]["text"] != codes["gbk"]
 
