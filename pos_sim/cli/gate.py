@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pos_sim.cli.backend import default_data_dir, reach_gateway
 from pos_sim.cli.errors import EXIT_DECLINED, EXIT_OK, UsageError
-from pos_sim.cli.settings import FLAG_SETTINGS, terminal_values
+from pos_sim.cli.settings import FLAG_SETTINGS, merchant_language, terminal_values
 from pos_sim.language import N_, _
 
 
@@ -87,7 +87,8 @@ def run_gate(args: argparse.Namespace) -> int:
                                                                     why=why))
         denied = unread = taps = 0
         try:
-            for origin, text, error in scanned_texts(args.text, args.camera, args.scan, args.frames):
+            scanned = scanned_texts(args.text, args.camera, args.scan, args.frames, merchant_language(args))
+            for origin, text, error in scanned:
                 if error is not None:
                     print(f"{origin}: {error}", file=sys.stderr)
                     unread += 1

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pos_sim.cli.backend import reach_gateway
 from pos_sim.cli.errors import EXIT_DECLINED, EXIT_OK, EXIT_UNRESOLVED, UsageError
-from pos_sim.cli.settings import terminal_options, terminal_values
+from pos_sim.cli.settings import merchant_language, terminal_options, terminal_values
 from pos_sim.domain import codes
 from pos_sim.domain.errors import DomainError
 from pos_sim.domain.money import Money, parse_money
@@ -105,12 +105,13 @@ def keyed_money(text: str, register: Register, flag: str = "--amount") -> Money:
         raise UsageError(Phrase("{flag} {text!r}: {problem}", flag=flag, text=text, problem=message_of(exc))) from None
 
 
-def scanned_code(path: Path) -> str:
-    """The one customer code an image holds (a wallet code or a phone's CPM payload)."""
+def scanned_code(path: Path, language: str) -> str:
+    """The one customer code an image holds (a wallet code or a phone's CPM payload), read as a terminal speaking
+    ``language`` reads it."""
     if not path.is_file():
         raise UsageError(_("--scan {path}: no such image file").format(path=path))
-    texts = list(dict.fromkeys(read.text for result in scanner.read_images([path], scanner.decoder_named("auto"))
-                               for read in result.reads))
+    decoder = scanner.decoder_named("auto", language=language)
+    texts = list(dict.fromkeys(read.text for result in scanner.read_images([path], decoder) for read in result.reads))
     if not texts:
         raise UsageError(_("--scan {path}: no code read in the image").format(path=path))
     payable = [text for text in texts if codes.classify(text).kind in ("wallet-paycode", "emv-cpm")] or texts
@@ -151,7 +152,7 @@ def show_merchant_code(code: MerchantCode) -> None:
 def run_sale(args: argparse.Namespace) -> int:
     if args.amount is None and not args.item:
         raise UsageError(_("give --amount AMOUNT or --item BARCODE (one or more), the sale to charge"))
-    code = scanned_code(args.scan) if args.scan else args.code
+    code = scanned_code(args.scan, merchant_language(args)) if args.scan else args.code
     tender = Tender.ORDER_CODE if args.order_code else Tender.ENTRY_CODE if args.entry_code else Tender.CUSTOMER_CODE
     with opened_register(args) as register:
         for barcode in args.item:

@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 from pos_sim.cli.errors import EXIT_OK, EXIT_UNREAD, UsageError
+from pos_sim.cli.settings import merchant_language
 from pos_sim.domain import codes
-from pos_sim.language import N_, _
+from pos_sim.language import LANGUAGES, N_, _
 from pos_sim.scan import damage, frames, scanner
 
 
@@ -24,6 +25,10 @@ def add_scan_command(commands: argparse._SubParsersAction) -> None:
     scan.add_argument("--json", action="store_true", help="one JSON object per line per code found")
     scan.add_argument("--decoder", choices=scanner.DECODERS, default="auto", help="auto is the cascade (default)")
     scan.add_argument("--expect", choices=codes.KINDS[:-1], help="only accept codes of this kind")
+    scan.add_argument("--language", metavar="LANG",
+                      help=f"the merchant's language ({', '.join(LANGUAGES)}; default: POS_SIM_LANGUAGE, else the config "
+                           "file's, else en): its messages, and the charset a code that names none is read in "
+                           "(ja Shift_JIS, zh_Hans GB 18030, zh_Hant Big5)")
     live = scan.add_mutually_exclusive_group()
     live.add_argument("--camera", metavar="SOURCE", help="camera index, stream URL or video file: print each new code once")
     live.add_argument("--damage", metavar="PROFILE", choices=damage.PROFILES, help="virtual scan of --text damaged by PROFILE")
@@ -42,7 +47,7 @@ def run_scan(args: argparse.Namespace) -> int:
         raise UsageError(_("give image PATHs, or --camera SOURCE, or --damage PROFILE --text TEXT (one of them)"))
     if args.damage is not None and not args.text:
         raise UsageError(_("--damage needs --text, the payload to render"))
-    decoder = scanner.decoder_named(args.decoder, args.expect)
+    decoder = scanner.decoder_named(args.decoder, args.expect, merchant_language(args))
     if args.camera is not None:
         if Path(args.camera).is_file():
             source = frames.video(args.camera)

@@ -147,10 +147,11 @@ class Cascade:
 
     name = "cascade"
 
-    def __init__(self, *, expect: str | None = None, budget_px: int = DEFAULT_BUDGET_PX) -> None:
+    def __init__(self, *, expect: str | None = None, budget_px: int = DEFAULT_BUDGET_PX,
+                 charset: str | None = None) -> None:
         import zxingcpp
 
-        self._zxing = decoders.ZxingDecoder()
+        self._zxing = decoders.ZxingDecoder(charset=charset)  # a 2-D code that names no charset: read in it if it can
         retail = [getattr(zxingcpp.BarcodeFormat, f) for f in ("EAN13", "EAN8", "UPCA")]
         linear = [*retail, zxingcpp.BarcodeFormat.Code128]
         self._retail = zxingcpp.BarcodeFormats(retail)

@@ -7,14 +7,20 @@ name and the time taken. A decoder whose library cannot be loaded is reported on
 
 The text is the one the code says: its ECI designator when it has one (Shift_JIS, GB 18030, Big5,
 UTF-8, ISO-8859-x...), else the decoder's own reading of the bytes (zxing-cpp and libzbar tell
-Shift_JIS, the JIS X 0510 default, from UTF-8 and ISO-8859-1; OpenCV reads ISO-8859-1, the ISO/IEC
-18004 default). ``raw`` keeps the bytes as the code holds them where the library gives them
-(zxing-cpp); libzbar gives them as UTF-8, OpenCV as UTF-8 for ISO-8859-1. A UPC-A is reported as UPC-A, 12 digits,
-whichever way the library names it (a UPC-A is an EAN-13 whose first digit is 0, the same bars); a UPC-E as the
-GTIN-13 it stands for, as zxing-cpp gives it. A GS1 code (DataBar, DataBar Limited and Expanded, GS1-128, GS1 Data
-Matrix, GS1 QR) is its element string, as the code carries it and libzbar gives it: the Application Identifiers and
-their data without parentheses, a GS (\x1d) after a field of variable length that another follows ("0109521234543213"
-and "010952123454321310AB12\x1d3103000123"), not zxing-cpp's human-readable "(01)09521234543213".
+Shift_JIS, the JIS X 0510 default, from UTF-8 and ISO-8859-1, libzbar Big5 too; OpenCV reads ISO-8859-1, the
+ISO/IEC 18004 default). A terminal's market may say better (``charset``: a Japanese terminal's Shift_JIS, a
+Chinese one's GB 18030, a Taiwanese or Hong Kong one's Big5): the bytes of a 2-D code that names no charset and are
+not UTF-8 are read in it when it holds them, strictly (``_in_charset``), else as the library guessed. Only
+zxing-cpp's reads can be, the one library that gives the bytes and whether an ECI named them; an ECI, or UTF-8,
+always stands. ``raw`` keeps the bytes as the code holds them where the library gives them (zxing-cpp); libzbar
+gives them as UTF-8, OpenCV as UTF-8 for ISO-8859-1 (without an ECI it gives bytes that are not UTF-8 as their
+ISO-8859-1 reading in UTF-8, the same bytes as a UTF-8 code of that text: the code's own cannot be had back).
+A UPC-A is reported as UPC-A, 12 digits, whichever way the library names it (a UPC-A is an EAN-13 whose first digit
+is 0, the same bars); a UPC-E as the GTIN-13 it stands for, as zxing-cpp gives it. A GS1 code (DataBar, DataBar
+Limited and Expanded, GS1-128, GS1 Data Matrix, GS1 QR) is its element string, as the code carries it and libzbar
+gives it: the Application Identifiers and their data without parentheses, a GS (\x1d) after a field of variable
+length that another follows ("0109521234543213" and "010952123454321310AB12\x1d3103000123"), not zxing-cpp's
+human-readable "(01)09521234543213".
 """
 
 from __future__ import annotations
@@ -81,6 +87,26 @@ _ECI_CODECS = {
 }
 
 
+BYTE_MODES = ("qr", "microqr", "rmqr", "datamatrix", "aztec", "pdf417")
+"""The 2-D symbologies whose bytes name no charset without an ECI (readers guess it); a 1-D code's are ISO-8859-1."""
+
+
+def _in_charset(raw: bytes, charset: str | None) -> str | None:
+    """The text of a code's bytes that name no charset, in ``charset`` (decoded strictly); None when they are UTF-8
+    (they stay UTF-8), or ``charset`` is None or does not hold them (the library's reading stands)."""
+    if charset is None:
+        return None
+    try:
+        raw.decode("utf-8")
+        return None
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode(charset)
+    except UnicodeDecodeError:
+        return None
+
+
 def _retail(symbology: str, text: str) -> tuple[str, str]:
     """A UPC-A read as an EAN-13 with a leading 0 (zxing-cpp names it so) as UPC-A, 12 digits; a UPC-E as zxing-cpp
     gives it, the GTIN-13 it stands for (libzbar and OpenCV give its 8 digits)."""
@@ -119,12 +145,13 @@ class ZxingDecoder:
         "DataBarExpStk": "databar-expanded",
     }
 
-    def __init__(self, *, fast: bool = False) -> None:
+    def __init__(self, *, fast: bool = False, charset: str | None = None) -> None:
         import zxingcpp
 
         self._zx = zxingcpp
         self._symbologies = {getattr(zxingcpp.BarcodeFormat, k): v for k, v in self._SYMBOLOGIES.items()}
         self.fast = fast
+        self.charset = charset  # what the bytes of a 2-D code that names no charset are read in, when it holds them
         if fast:
             self.name = "zxing-fast"
 
@@ -144,16 +171,33 @@ class ZxingDecoder:
         found = self._zx.read_barcodes(image, **options)
         ms = (time.perf_counter() - started) * 1000
         reads = []
+        named: dict[tuple, bool] | None = None  # which codes an ECI names the charset of, asked once when needed
         for code in found:
             if not code.valid:
                 continue
             pos = code.position
             corners = _points([(p.x, p.y) for p in (pos.top_left, pos.top_right, pos.bottom_right, pos.bottom_left)])
-            # a GS1 code's element string, as its bytes hold it and libzbar gives it, not zxing-cpp's "(01)..." HRI
-            text = bytes(code.bytes).decode("ascii", errors="replace") if code.content_type == self._zx.ContentType.GS1 else code.text
-            symbology, text = _retail(self._symbologies.get(code.format, str(code.format).lower()), text)
-            reads.append(Read(symbology, text, bytes(code.bytes), corners, self.name, ms))
+            raw, text = bytes(code.bytes), code.text
+            symbology = self._symbologies.get(code.format, str(code.format).lower())
+            preferred = _in_charset(raw, self.charset) \
+                if symbology in BYTE_MODES and code.content_type == self._zx.ContentType.Text else None
+            if code.content_type == self._zx.ContentType.GS1:
+                text = raw.decode("ascii", errors="replace")  # its element string, as libzbar gives it, not "(01)..."
+            elif preferred not in (None, text):  # the same text: no need to ask whether an ECI named the charset
+                named = self._eci_named(image, options) if named is None else named
+                text = text if named.get((code.format, str(pos)), True) else preferred
+            symbology, text = _retail(symbology, text)
+            reads.append(Read(symbology, text, raw, corners, self.name, ms))
         return reads
+
+    def _eci_named(self, image: np.ndarray, options: dict) -> dict[tuple, bool]:
+        """Whether an ECI names the charset of each code zxing-cpp reads in ``image`` (by its format and place): its
+        bytes with their ECI designators (``TextMode.HexECI``, after the symbology identifier) are more than its
+        bytes. zxing-cpp's Python binding has no other word of it, nor its reader's fallback character set option:
+        the same reading again, asked only for a code whose bytes the terminal's charset would read."""
+        found = self._zx.read_barcodes(image, **options | {"text_mode": self._zx.TextMode.HexECI})
+        return {(code.format, str(code.position)): bytes.fromhex(code.text)[3:] != bytes(code.bytes)
+                for code in found if code.valid}
 
 
 class ZbarDecoder:
@@ -214,8 +258,8 @@ class OpenCvDecoder:
     def __init__(self) -> None:
         import cv2
 
+        self._cv2 = cv2
         self._finder = cv2.QRCodeDetectorAruco()
-        self._qr = cv2.QRCodeDetector()
         self._barcode = cv2.barcode.BarcodeDetector()
 
     def decode(self, image: np.ndarray) -> list[Read]:
@@ -224,10 +268,11 @@ class OpenCvDecoder:
         reads: list[tuple[str, str, bytes, Corners]] = []
         ok, points = self._finder.detectMulti(frame)
         for p in points if ok and points is not None else ():
-            raw, _ = self._qr.decodeBytes(frame, p.reshape(-1, 1, 2).astype(np.float32))
+            qr = self._cv2.QRCodeDetector()  # a detector's getEncoding() keeps the ECI of the first code it decoded
+            raw, _ = qr.decodeBytes(frame, p.reshape(-1, 1, 2).astype(np.float32))
             if raw:
                 # ECI 0: no designator, or ISO-8859-1 that OpenCV has already turned into UTF-8
-                codec = _ECI_CODECS.get(self._qr.getEncoding(), "utf-8") if self._qr.getEncoding() else "utf-8"
+                codec = _ECI_CODECS.get(qr.getEncoding(), "utf-8") if qr.getEncoding() else "utf-8"
                 reads.append(("qr", raw.decode(codec, errors="replace"), raw, _points(p)))
         result = self._barcode.detectAndDecodeWithType(frame)
         ok, texts, kinds, points = result if len(result) == 4 else (result[0], *result[1:])
@@ -244,10 +289,11 @@ _ADAPTERS = {"zxing": ZxingDecoder, "zbar": ZbarDecoder, "opencv": OpenCvDecoder
 _reported: set[str] = set()
 
 
-def load(name: str) -> Decoder | None:
-    """The decoder called ``name``, or None (said once in the log) when its library is missing."""
+def load(name: str, charset: str | None = None) -> Decoder | None:
+    """The decoder called ``name``, or None (said once in the log) when its library is missing; ``charset``: what it
+    reads the bytes of a 2-D code that names no charset in, where its library gives them (zxing-cpp alone)."""
     try:
-        return _ADAPTERS[name]()
+        return ZxingDecoder(charset=charset) if name == "zxing" else _ADAPTERS[name]()
     except (ImportError, OSError, AttributeError) as exc:
         if name not in _reported:
             _reported.add(name)

@@ -20,19 +20,27 @@ from pos_sim.scan.cascade import Cascade
 from pos_sim.scan.decoders import Decoder, Read
 
 DECODERS = ("auto", *decoders.NAMES)
+CHARSETS = {"ja": "cp932", "zh_Hans": "gb18030", "zh_Hant": "cp950"}
+"""What a terminal reads the bytes of a 2-D code that names no charset (no ECI) and are not UTF-8 in, by the merchant's
+language (``pos_sim.language``), where they hold them: Japan's Shift_JIS (JIS X 0510's default) as Windows writes it
+(CP932: "㈱", "①"), mainland China's GB 18030 (GBK and GB 2312 are part of it: Chinese merchants' and older Chinese
+apps' codes), Taiwan's and Hong Kong's Big5 as Windows writes it (CP950: "€"). Another language's terminal, or bytes
+its charset does not hold, are read as the decoder guesses (``decoders``)."""
 
 
 class ScannerError(Exception):
     """A scanner that cannot be set up: an unknown or missing decoder, a code that cannot be drawn."""
 
 
-def decoder_named(name: str, expect: str | None = None) -> Decoder:
-    """``auto`` is the cascade; the others are one library alone, as it reads."""
+def decoder_named(name: str, expect: str | None = None, language: str = "en") -> Decoder:
+    """``auto`` is the cascade; the others are one library alone, as it reads; each reads codes that name no charset
+    as a terminal speaking ``language`` does (``CHARSETS``)."""
+    charset = CHARSETS.get(language)
     if name == "auto":
-        return Cascade(expect=expect)
+        return Cascade(expect=expect, charset=charset)
     if name not in decoders.NAMES:
         raise ScannerError(f"unknown decoder {name!r}: choose from {', '.join(DECODERS)}")
-    decoder = decoders.load(name)
+    decoder = decoders.load(name, charset)
     if decoder is None:
         raise ScannerError(f"decoder {name} is not available here: {decoders.available()[name]}")
     return decoder

@@ -100,7 +100,7 @@ class Runner:
         self.work_dir = work_dir
         self.python = python
         self.simulator = Simulator(gateway_url, admin_token=admin_token)
-        self._decoder: Decoder | None = None
+        self._decoders: dict[str, Decoder] = {}
 
     def close(self) -> None:
         self.simulator.close()
@@ -111,12 +111,11 @@ class Runner:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    @property
-    def decoder(self) -> Decoder:
-        """The scanner's decoder (the cascade), made when a scan first needs it."""
-        if self._decoder is None:
-            self._decoder = scanner.decoder_named("auto")
-        return self._decoder
+    def decoder(self, language: str) -> Decoder:
+        """The scanner's decoder (the cascade) of a terminal speaking ``language``, made when a scan first needs it."""
+        if language not in self._decoders:
+            self._decoders[language] = scanner.decoder_named("auto", language=language)
+        return self._decoders[language]
 
     def run_files(self, files: Iterable[ScenarioFile],
                   on_result: Callable[[ScenarioFile, ScenarioResult], None] | None = None) -> list[FileResult]:
@@ -431,7 +430,8 @@ class _Run:
         """The one code the scan's source gives, or None when it gives none."""
         source = action.source
         if isinstance(source, FileSource):
-            texts = [read.text for result in scanner.read_images([source.path], self.runner.decoder) for read in result.reads]
+            decoder = self.runner.decoder(self.settings.language)
+            texts = [read.text for result in scanner.read_images([source.path], decoder) for read in result.reads]
             happened.said.append(f"scanned the image {source.path.name}")
         elif isinstance(source, VirtualSource):
             text = source.text
@@ -439,7 +439,8 @@ class _Run:
                 text = self.fresh_code(source.wallet)
             elif source.phone is not None:
                 text = self.sim.tap(self.wallet_ids[source.phone])
-            _image, reads = scanner.virtual_scan(text, self.runner.decoder, profile=source.damage, strength=source.strength,
+            decoder = self.runner.decoder(self.settings.language)
+            _image, reads = scanner.virtual_scan(text, decoder, profile=source.damage, strength=source.strength,
                                                  symbology=source.symbology, seed=source.seed)
             texts = [read.text for read in reads]
             whose = f" of wallet {source.wallet}" if source.wallet else f" of {source.phone}'s phone" if source.phone else ""

@@ -751,16 +751,17 @@ class Gate:
 
 
 def scanned_texts(text: str | None = None, camera: str | None = None, paths: Sequence[Path] | None = None,
-                  max_frames: int | None = None) -> Iterator[tuple[str, str | None, str | None]]:
+                  max_frames: int | None = None, language: str = "en") -> Iterator[tuple[str, str | None, str | None]]:
     """What a gate's scanner reads, as (origin, text, None), or (origin, None, why) for an image without a code:
     one ``text``; a ``camera`` (an index, a stream URL, or a video file), each new code once; image files and
-    folders (``paths``), each code found. SourceError for a camera or video that cannot be opened."""
+    folders (``paths``), each code found, read as a terminal speaking ``language`` reads them. SourceError for a camera
+    or video that cannot be opened."""
     from pos_sim.scan import frames, scanner  # here: deciding needs no OpenCV
 
     if text is not None:
         yield "text", text, None
         return
-    decoder = scanner.decoder_named("auto")
+    decoder = scanner.decoder_named("auto", language=language)
     if camera is not None:
         if Path(camera).is_file():
             source = frames.video(camera)

@@ -469,8 +469,8 @@ class PosApp(App[None]):
         text, damage = view.code.code, self.damage
 
         def scan() -> str | None:
-            _image, reads = virtual_scan(text, decoder_named(self.decoder), profile=damage, strength=0.5,
-                                         seed=secrets.randbelow(2**31))
+            decoder = decoder_named(self.decoder, language=self.settings.language)
+            _image, reads = virtual_scan(text, decoder, profile=damage, strength=0.5, seed=secrets.randbelow(2**31))
             return reads[0].text if reads else None
 
         def scanned(result: str | None) -> None:

@@ -1,11 +1,13 @@
 """`pos-sim scan` as QA runs it: files and folders, JSON lines, exit codes, live video, virtual scans."""
 
 import json
+import os
 import subprocess
 import sys
 
 import cv2
 import numpy as np
+import segno
 
 from pos_sim.assets import ASSETS
 from pos_sim.domain.codes import schemes
@@ -15,8 +17,8 @@ PAYNOW = schemes.paynow(uen="201403121W")
 EAN = "4006381333931"
 
 
-def pos_sim(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pos_sim", *args], capture_output=True, text=True, timeout=120)
+def pos_sim(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pos_sim", *args], capture_output=True, text=True, timeout=120, env=env)
 
 
 def lines(run: subprocess.CompletedProcess) -> list[dict]:
@@ -58,6 +60,24 @@ def test_every_image_read_exits_0_and_each_single_decoder_can_be_chosen(tmp_path
         assert line["text"] == PAYNOW and line["decoder"].startswith("cascade" if decoder == "auto" else decoder)
     human = pos_sim("scan", str(image))
     assert human.returncode == 0 and f"qr emv-mpm {PAYNOW}" in human.stdout
+
+
+def test_a_code_that_names_no_charset_reads_in_the_charset_of_the_merchants_language(tmp_path):
+    """A Chinese merchant's GBK code, a Japanese one's Shift_JIS code, a Taiwanese one's Big5 code, none with an ECI,
+    read as their text by a terminal speaking the language (--language, else POS_SIM_LANGUAGE); an English-speaking
+    terminal reads the GBK one as zxing-cpp guesses it (half-width katakana), not as Chinese."""
+    codes = {"gbk": "北京烤鸭 128元", "cp932": "東京 ㈱山田商店 ①番", "big5": "台北市信義區市府路45號 鼎泰豐 250元"}
+    for encoding, text in codes.items():
+        segno.make_qr(text, encoding=encoding, eci=False, mode="byte").save(str(tmp_path / f"{encoding}.png"), scale=5)
+    english = {name: value for name, value in os.environ.items() if name != "POS_SIM_LANGUAGE"}
+    for args, env, encoding in ((["--language", "zh_Hans"], english, "gbk"),
+                                ([], english | {"POS_SIM_LANGUAGE": "ja"}, "cp932"),
+                                (["--language", "zh_Hant", "--decoder", "zxing"], english, "big5")):
+        run = pos_sim("scan", "--json", *args, str(tmp_path / f"{encoding}.png"), env=env)
+        assert run.returncode == 0, run.stderr
+        assert [(line["symbology"], line["text"]) for line in lines(run)] == [("qr", codes[encoding])], (args, encoding)
+    run = pos_sim("scan", "--json", str(tmp_path / "gbk.png"), env=english)
+    assert run.returncode == 0 and lines(run)[0]["text"] != codes["gbk"]
 
 
 def test_bad_usage_exits_2_with_a_message(tmp_path):

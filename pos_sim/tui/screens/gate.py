@@ -347,11 +347,12 @@ class GateScreen(TerminalScreen):
             self.notify(_("No customer's wallet: the gateway is not the simulator"), severity="warning")
             return
         wallet_id, damage, decoder = view.customer.wallet_id, self.pos.damage, self.pos.decoder
+        spoken = self.pos.settings.language
         shown = view.code.code if view.ride and view.code is not None and not self.pos.code_is_stale() else None
 
         def show(simulator) -> str | None:  # the ride code the wallet pane shows, or a fresh one
             code = shown or simulator.ride_code(wallet_id).code
-            _image, reads = virtual_scan(code, decoder_named(decoder), profile=damage, strength=0.5,
+            _image, reads = virtual_scan(code, decoder_named(decoder, language=spoken), profile=damage, strength=0.5,
                                          seed=secrets.randbelow(2**31))
             return reads[0].text if reads else None
 

@@ -155,7 +155,7 @@ class ScanScreen(TerminalScreen):
         if path.suffix.lower() in VIDEO_SUFFIXES:
             self.live(lambda: frames.video(path, every=2), str(path))
             return
-        decoder = decoder_named(self.pos.decoder)
+        decoder = decoder_named(self.pos.decoder, language=self.pos.settings.language)
 
         def first() -> str | None:
             for result in read_images([path], decoder):
@@ -183,7 +183,7 @@ class ScanScreen(TerminalScreen):
     @work(thread=True, exclusive=True, group="scanner", exit_on_error=False)
     def _live(self, source: Callable[[], Iterator[frames.Frame]], origin: str) -> None:
         worker = get_current_worker()
-        decoder = decoder_named(self.pos.decoder)
+        decoder = decoder_named(self.pos.decoder, language=self.pos.settings.language)
         shown = 0.0
         try:
             stream = source()
