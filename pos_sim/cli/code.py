@@ -15,7 +15,7 @@ from pos_sim.domain import codes
 from pos_sim.domain.codes import emv_cpm, emv_mpm, ride, schemes, wallet
 from pos_sim.domain.errors import CodeError
 from pos_sim.domain.money import Money, currency, parse_money
-from pos_sim.language import N_, _, message_of
+from pos_sim.language import N_, Phrase, _, message_of
 from pos_sim.render import qr
 
 
@@ -48,11 +48,12 @@ def read_text(arg: str) -> str:
     limit = emv_mpm.MAX_QR_BYTES + 2  # the most any QR code holds, and a line break
     data = sys.stdin.buffer.read(limit + 1)
     if len(data) > limit:
-        raise CodeError(f"input is longer than any QR code holds ({emv_mpm.MAX_QR_BYTES} bytes)", offset=limit)
+        raise CodeError(Phrase(N_("input is longer than any QR code holds ({most} bytes)"), most=emv_mpm.MAX_QR_BYTES),
+                        offset=limit)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise CodeError("input is not UTF-8 text", offset=exc.start) from None
+        raise CodeError(Phrase(N_("input is not UTF-8 text")), offset=exc.start) from None
     return text.rstrip("\r\n")  # scanners and echo end a read with a line break
 
 

@@ -65,7 +65,7 @@ from pos_sim.domain.codes import ride
 from pos_sim.domain.errors import DomainError
 from pos_sim.domain.fares import FareError, FareNetwork, Fares, Journey, Leg, read_network
 from pos_sim.domain.money import Money
-from pos_sim.language import N_, Phrase, joined
+from pos_sim.language import N_, Phrase, joined, message_of
 from pos_sim.terminal import local_file
 from pos_sim.terminal.errors import TerminalError
 from pos_sim.terminal.gateway import (
@@ -585,7 +585,8 @@ class Gate:
         try:
             signed = ride.read(text)
         except DomainError as exc:
-            decision = self._make(base, None, 1, _Outcome("deny", GateReason.UNREADABLE, MESSAGES[GateReason.UNREADABLE], str(exc)))
+            decision = self._make(base, None, 1, _Outcome("deny", GateReason.UNREADABLE, MESSAGES[GateReason.UNREADABLE],
+                                                            message_of(exc)))
             self.journal.record(decision)
             return replace(decision, ms=(time.perf_counter() - started) * 1000)
         code = signed.code

@@ -59,6 +59,28 @@ def test_a_bad_barcode_is_said_in_the_merchants_language_and_its_json_stays_engl
     assert run.stderr == "ข้อผิดพลาด: gs1: เลขตรวจสอบผิด: ควรเป็น 1 แต่เป็น 2 (ตำแหน่ง 12)\n", run.stderr
 
 
+@pytest.mark.parametrize("lang, text, said, english", [
+    ("ja", BEST_TRANSPORT[:-4] + "ABCD", "エラー：emv-mpm: CRC ABCD がペイロードと一致しません (計算値 A13A) (タグ 63, 位置 240)",
+     "CRC ABCD does not match the payload (computed A13A) (tag 63, offset 240)"),
+    ("zh_Hant", "RC1:abc", "錯誤：ride-code: 'a' 不是 base45 字元（0-9、A-Z、空格、$%*+-./:）（base45 為大寫） (位置 4)",
+     "'a' is not a base45 character (0-9, A-Z, space, $%*+-./:) (base45 is upper case) (offset 4)"),
+    ("ms", "(01)09521234543214", "ralat: gs1: AI (01): digit semak salah: sepatutnya 3, didapati 4 (kedudukan 17)",
+     "AI (01): wrong check digit: expected 3, found 4 (offset 17)"),
+], ids=["emv-mpm", "ride-code", "gs1-databar"])
+def test_a_bad_payment_code_is_said_in_the_merchants_language_with_where_and_its_json_stays_english(lang, text, said, english):
+    """A cashier in Tokyo, Taipei or Kuala Lumpur reads what is wrong with a scanned EMV QR, ride code or DataBar, and where
+    (tag, offset), in the terminal's language; --json keeps the English for tools."""
+    import os
+
+    env = {**os.environ, "POS_SIM_LANGUAGE": lang}
+    run = subprocess.run([sys.executable, "-m", "pos_sim", "code", "parse", text], capture_output=True, timeout=60, text=True,
+                         env=env)
+    assert (run.returncode, run.stdout, run.stderr) == (2, "", said + "\n"), run.stderr
+    run = subprocess.run([sys.executable, "-m", "pos_sim", "code", "parse", "--json", text], capture_output=True, timeout=60,
+                         text=True, env=env)
+    assert json.loads(run.stdout)["error"] == english
+
+
 def test_strict_mode_refuses_promptpay_that_lenient_accepts():
     promptpay = "00020101021129370016A000000677010111011300668012345675802TH530376463046197"
     assert pos_sim("code", "parse", promptpay).returncode == 0

@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from com.alipay.ams.api.request.pay.alipay_pay_query_request import AlipayPayQueryRequest
+from pos_sim import language
 from pos_sim.backend.protocol import Refused
 from pos_sim.backend.services.tokens import TOKEN_AID, TOKEN_BIN
 from pos_sim.domain import device_token
@@ -165,6 +166,18 @@ def test_a_payload_that_is_no_presentation_is_an_invalid_code(sdk, backend, toke
     assert refused["result"]["resultCode"] == "INVALID_CODE"
     assert refused["result"]["resultMessage"].startswith("the device token presentation does not read: ")
     assert balance(backend, token["walletId"]) == 10_000
+
+
+def test_a_refusal_is_english_whatever_the_merchants_language(sdk, backend, token):
+    """The AMS API speaks English: with the terminal in Japanese and its backend embedded in the same process (as the
+    TUI runs it), the CodeError of a presentation that does not read answers its English, not its translation."""
+    language.use("ja")
+    try:
+        refused = pay(sdk, CUT_SHORT)
+    finally:
+        language.use("en")
+    assert refused["result"]["resultMessage"] == ("the device token presentation does not read: length 62 runs past the "
+                                                  "data (48 bytes left) (tag 61, offset 8)")
 
 
 def test_a_declined_pay_uses_the_presentation_up(sdk, backend, wallet):

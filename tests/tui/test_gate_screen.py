@@ -193,8 +193,8 @@ def test_at_the_gate_the_wallet_pane_shows_its_ride_code_and_f5_presents_it(make
 
 def test_the_gate_in_thai_says_everything_in_thai_with_the_riders_chinese_beneath(simulator, tmp_path):  # noqa: F811
     """A gate at a Bangkok station, a Chinese-speaking rider: the sign, the rider's line, the fare and where the
-    entry was, a forged code's detail (the verifier's words), the log and the sync line in Thai; no word of English
-    on the screen but names, codes and units."""
+    entry was, a forged code's detail (the verifier's words), a misread code's (the reader's), the log and the sync line
+    in Thai; no word of English on the screen but names, codes and units."""
     from tests.tui.test_payment_flows import ASCII_WORD, screen_text
 
     customers = (Customer("Alice", simulator.open_wallet(sgd("50.00"), "Alice")),)
@@ -228,6 +228,11 @@ def test_the_gate_in_thai_says_everything_in_thai_with_the_riders_chinese_beneat
             assert refused.reason is GateReason.UNKNOWN_KEY and refused.detail.startswith("Ride code not recognised")
             assert text_of(screen, "#gate-detail") == ("ไม่รู้จักรหัสโดยสาร: ประตูนี้ไม่รู้จักกุญแจผู้ออกรหัส 65000 "
                                                        "กรุณาแสดงรหัสใหม่ ถ้ายังเป็นอีกให้ติดต่อเจ้าหน้าที่")
+            assert not english(screen), english(screen)
+            misread = await tap(pilot, screen, *typed("RC1:abc"))  # a ride code typed in lower case: what is wrong, where
+            assert misread.reason is GateReason.UNREADABLE and misread.detail.startswith("'a' is not a base45 character")
+            assert text_of(screen, "#gate-detail") == ("'a' ไม่ใช่อักขระ base45 (0-9, A-Z, ช่องว่าง, $%*+-./:) "
+                                                       "(base45 ใช้ตัวพิมพ์ใหญ่) (ตำแหน่ง 4)")
             assert not english(screen), english(screen)
             await move(pilot, screen, "M12", "out")
             left = await tap(pilot, screen, "f5")

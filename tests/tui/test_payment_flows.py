@@ -462,8 +462,9 @@ def test_a_sale_in_thai_for_a_chinese_speaking_customer(make_app, simulator):
 
 
 def test_a_mistyped_product_barcode_is_refused_in_thai(make_app, simulator):
-    """A Thai cashier keys a product barcode with a wrong check digit, then one too short: each toast says what is
-    wrong in Thai (where the fault lies too), and nothing goes in the cart."""
+    """A Thai cashier keys a product barcode with a wrong check digit, then one too short, then a DataBar's element
+    string with a wrong GTIN check digit: each toast says what is wrong in Thai (where the fault lies too), and
+    nothing goes in the cart."""
     app = make_app(language="th")
 
     async def scenario():
@@ -480,6 +481,11 @@ def test_a_mistyped_product_barcode_is_refused_in_thai(make_app, simulator):
             await until(pilot, lambda: len(notified) > 1, what="the short barcode refused")
             said = [n.message for n in notified][1:]
             assert said == ["10 หลัก: บาร์โค้ดสินค้า GS1 มี 13 (EAN-13), 12 (UPC-A) หรือ 8 (EAN-8) หลัก"], said
+            assert app.register.cart.is_empty
+            await pilot.press(*"(01)09521234543214(3103)000500", "enter")  # a DataBar's GTIN, its check digit mistyped
+            await until(pilot, lambda: len(notified) > 2, what="the DataBar refused")
+            said = [n.message for n in notified][2:]
+            assert said == ["AI (01): เลขตรวจสอบผิด: ควรเป็น 3 แต่เป็น 4 (ตำแหน่ง 17)"], said
             assert app.register.cart.is_empty
             words = ui_words() - NOT_ENGLISH_UI
             assert not {word for n in notified for word in ASCII_WORD.findall(f"{n.title} {n.message}") if word in words}

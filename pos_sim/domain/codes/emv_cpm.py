@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from pos_sim.domain.errors import CodeError
+from pos_sim.language import N_, Phrase
 
 PREFIX = "hQVDUFY"  # base64 of '85' 05 "CPV": how a POI tells a CPM payload (5.1.1.1)
 MAX_TEXT_CHARS = 4096  # base64 characters, 3072 bytes: well over the 512 bytes a POI must read
@@ -91,7 +92,7 @@ class Tlv:
         n = len(contents)
         size = max(self.length_size, 0 if n < 0x80 else (n.bit_length() + 7) // 8)
         if size > 2:
-            raise CodeError(f"{n} bytes do not fit a 0x82 length", tag=self.tag)
+            raise CodeError(Phrase(N_("{count} bytes do not fit a 0x82 length"), count=n), tag=self.tag)
         head = bytes([n]) if size == 0 else bytes([0x80 | size]) + n.to_bytes(size, "big")
         return bytes.fromhex(self.tag) + head + contents
 
@@ -113,7 +114,7 @@ def _tag_end(data: bytes, pos: int, end: int) -> int:
         if not data[i] & 0x80:
             return i + 1
     tag = data[pos:last].hex().upper()
-    raise CodeError(f"tag truncated or longer than {MAX_TAG_BYTES} bytes", offset=pos, tag=tag)
+    raise CodeError(Phrase(N_("tag truncated or longer than {most} bytes"), most=MAX_TAG_BYTES), offset=pos, tag=tag)
 
 
 def _parse(data: bytes, start: int, end: int, depth: int) -> tuple[Tlv, ...]:
@@ -125,23 +126,26 @@ def _parse(data: bytes, start: int, end: int, depth: int) -> tuple[Tlv, ...]:
         pos = _tag_end(data, pos, end)
         tag = data[offset:pos].hex().upper()
         if pos == end:
-            raise CodeError("object has no length", offset=pos, tag=tag)
+            raise CodeError(Phrase(N_("object has no length")), offset=pos, tag=tag)
         first = data[pos]
         if first == 0x80:
-            raise CodeError("indefinite length (0x80) is not allowed", offset=pos, tag=tag)
+            raise CodeError(Phrase(N_("indefinite length (0x80) is not allowed")), offset=pos, tag=tag)
         if first > 0x82:
-            raise CodeError(f"length form 0x{first:02X}: at most 0x82 (two length bytes)", offset=pos, tag=tag)
+            raise CodeError(Phrase(N_("length form {form}: at most 0x82 (two length bytes)"), form=f"0x{first:02X}"),
+                            offset=pos, tag=tag)
         size = first & 0x7F if first & 0x80 else 0
         body = pos + 1 + size
         if body > end:
-            raise CodeError("length truncated", offset=pos, tag=tag)
+            raise CodeError(Phrase(N_("length truncated")), offset=pos, tag=tag)
         length = int.from_bytes(data[pos + 1 : body], "big") if size else first
         if body + length > end:
-            raise CodeError(f"length {length} runs past the data ({end - body} bytes left)", offset=pos, tag=tag)
+            raise CodeError(Phrase(N_("length {length} runs past the data ({left} bytes left)"), length=length,
+                                   left=end - body),
+                            offset=pos, tag=tag)
         if not data[offset] & 0x20:
             objects.append(Tlv(tag, data[body : body + length], offset=offset, length_size=size))
         elif depth == MAX_DEPTH:
-            raise CodeError(f"templates nested deeper than {MAX_DEPTH}", offset=offset, tag=tag)
+            raise CodeError(Phrase(N_("templates nested deeper than {most}"), most=MAX_DEPTH), offset=offset, tag=tag)
         else:
             children = _parse(data, body, body + length, depth + 1)
             objects.append(Tlv(tag, children=children, offset=offset, length_size=size))
@@ -204,13 +208,13 @@ class CpmPayload:
         """Raise CodeError for the first rule the payload breaks (see the module docstring)."""
         tree = self.tree
         if not tree or tree[0].tag != "85" or tree[0].value != PAYLOAD_FORMAT:
-            raise CodeError('the payload must start with Payload Format Indicator "CPV01"', offset=0, tag="85")
+            raise CodeError(Phrase(N_('the payload must start with Payload Format Indicator "CPV01"')), offset=0, tag="85")
         apps = [o for o in tree if o.tag == "61"]
         commons = [o for o in tree if o.tag == "62"]
         if not apps:
-            raise CodeError("no Application Template", tag="61")
+            raise CodeError(Phrase(N_("no Application Template")), tag="61")
         if len(commons) > 1:
-            raise CodeError("a second Common Data Template", offset=commons[1].offset, tag="62")
+            raise CodeError(Phrase(N_("a second Common Data Template")), offset=commons[1].offset, tag="62")
         if strict:
             _check_layout(tree)
         for app in apps:
@@ -220,14 +224,14 @@ class CpmPayload:
 def _check_layout(tree: tuple[Tlv, ...]) -> None:
     count = next((i for i, o in enumerate(tree[1:]) if o.tag != "61"), len(tree) - 1)
     if count > 2:
-        raise CodeError("more than two Application Templates", offset=tree[3].offset, tag="61")
+        raise CodeError(Phrase(N_("more than two Application Templates")), offset=tree[3].offset, tag="61")
     rest = tree[1 + count :]
     if rest and rest[0].tag == "62":
         rest = rest[1:]
     for obj in rest:
         if not obj.constructed or obj.tag in ("61", "62"):
             raise CodeError(
-                "out of place: '85', then one or two '61', then one '62', then only other templates",
+                Phrase(N_("out of place: '85', then one or two '61', then one '62', then only other templates")),
                 offset=obj.offset,
                 tag=obj.tag,
             )
@@ -239,39 +243,43 @@ def _check_poi_data(app: Tlv, common: tuple[Tlv, ...], strict: bool) -> None:
         if obj.constructed:
             continue
         if obj.tag in seen:
-            raise CodeError("a tag twice in the POI data of an application (5.1.1.10)", offset=obj.offset, tag=obj.tag)
+            raise CodeError(Phrase(N_("a tag twice in the POI data of an application (5.1.1.10)")), offset=obj.offset,
+                            tag=obj.tag)
         seen[obj.tag] = obj
     if _first(app.children, "4F") is None:
-        raise CodeError("Application Template without an ADF name (4F)", offset=app.offset, tag="61")
+        raise CodeError(Phrase(N_("Application Template without an ADF name (4F)")), offset=app.offset, tag="61")
     if "57" not in seen and "5A" not in seen:
-        raise CodeError("application has neither Track 2 (57) nor PAN (5A)", offset=app.offset, tag="61")
+        raise CodeError(Phrase(N_("application has neither Track 2 (57) nor PAN (5A)")), offset=app.offset, tag="61")
     for name, field in FIELDS.items():
         obj = seen.get(field.tag)
         if obj is None:
             continue
         if field.text and not obj.value.isascii():
-            raise CodeError(f"{name} is not ASCII text", offset=obj.offset, tag=obj.tag)
+            raise CodeError(Phrase(N_("{name} is not ASCII text"), name=name), offset=obj.offset, tag=obj.tag)
         if (strict or field.tag == "4F") and not field.low <= len(obj.value) <= field.high:
             size = f"{field.low}-{field.high}" if field.low < field.high else field.low
-            raise CodeError(f"{name} has {len(obj.value)} bytes, not {size}", offset=obj.offset, tag=obj.tag)
+            raise CodeError(Phrase(N_("{name} has {count} bytes, not {size}"), name=name, count=len(obj.value), size=size),
+                            offset=obj.offset, tag=obj.tag)
         shown = _show(name, obj.value)
         if strict and not re.fullmatch(field.pattern, shown):
-            raise CodeError(f"{name} {shown!r} is not in its EMV format", offset=obj.offset, tag=obj.tag)
+            raise CodeError(Phrase(N_("{name} {value!r} is not in its EMV format"), name=name, value=shown),
+                            offset=obj.offset, tag=obj.tag)
 
 
 def decode(text: str) -> CpmPayload:
     """Read base64 ``text`` (surrounding whitespace ignored) as BER-TLV; CodeError where it breaks."""
     if not isinstance(text, str):
-        raise CodeError("a CPM payload is text")
+        raise CodeError(Phrase(N_("a CPM payload is text")))
     text = text.strip()
     if len(text) > MAX_TEXT_CHARS:
-        raise CodeError(f"payload of {len(text)} characters, at most {MAX_TEXT_CHARS}", offset=MAX_TEXT_CHARS)
+        raise CodeError(Phrase(N_("payload of {count} characters, at most {most}"), count=len(text), most=MAX_TEXT_CHARS),
+                        offset=MAX_TEXT_CHARS)
     try:
         data = base64.b64decode(text, validate=True)
     except ValueError:
-        raise CodeError("payload is not RFC 4648 base64") from None
+        raise CodeError(Phrase(N_("payload is not RFC 4648 base64"))) from None
     if not data:
-        raise CodeError("empty payload", offset=0)
+        raise CodeError(Phrase(N_("empty payload")), offset=0)
     return CpmPayload(_parse(data, 0, len(data), 0))
 
 
@@ -285,9 +293,9 @@ def parse(text: str, strict: bool = False) -> CpmPayload:
 def _hex(value: Any, tag: str, pad: bool = False) -> bytes:
     """Bytes of a hex string; ``pad`` completes an odd number of digits with an F."""
     if not isinstance(value, str) or not re.fullmatch("[0-9A-Fa-f]*", value):
-        raise CodeError(f"{value!r} is not hex", tag=tag)
+        raise CodeError(Phrase(N_("{value!r} is not hex"), value=value), tag=tag)
     if len(value) % 2 and not pad:
-        raise CodeError(f"{value!r} is an odd number of hex digits", tag=tag)
+        raise CodeError(Phrase(N_("{value!r} is an odd number of hex digits"), value=value), tag=tag)
     return bytes.fromhex(value + "F" * (len(value) % 2))
 
 
@@ -295,14 +303,14 @@ def _primitive(tag: str, value: str) -> Tlv:
     """A transparent object: any primitive tag, a hex value."""
     raw = _hex(tag, str(tag))
     if not raw or _tag_end(raw, 0, len(raw)) != len(raw) or raw[0] & 0x20:
-        raise CodeError(f"{tag!r} is not a primitive BER tag", tag=str(tag))
+        raise CodeError(Phrase(N_("{tag!r} is not a primitive BER tag"), tag=tag), tag=str(tag))
     return Tlv(raw.hex().upper(), _hex(value, tag))
 
 
 def _template(tag: str, fields: dict[str, Any]) -> Tlv:
     unknown = set(fields) - set(FIELDS) - {"transparent"}
     if unknown:
-        raise CodeError(f"unknown CPM fields {sorted(unknown)}", tag=tag)
+        raise CodeError(Phrase(N_("unknown CPM fields {fields}"), fields=sorted(unknown)), tag=tag)
     children = []
     for name, field in FIELDS.items():
         value = fields.get(name)
@@ -313,7 +321,7 @@ def _template(tag: str, fields: dict[str, Any]) -> Tlv:
         elif isinstance(value, str) and value.isascii():
             children.append(Tlv(field.tag, value.encode("ascii")))
         else:
-            raise CodeError(f"{name} {value!r} is not ASCII text", tag=field.tag)
+            raise CodeError(Phrase(N_("{name} {value!r} is not ASCII text"), name=name, value=value), tag=field.tag)
     transparent = fields.get("transparent")
     if transparent is not None:
         children.append(Tlv(TEMPLATES[tag], children=tuple(_primitive(t, v) for t, v in transparent.items())))
@@ -366,15 +374,16 @@ def token_presentation(presentation: TokenPresentation) -> str:
     """
     p = presentation
     if not isinstance(p.pan, str) or not re.fullmatch("[0-9]{1,19}", p.pan):
-        raise CodeError(f"PAN {p.pan!r} is not 1-19 digits", tag="5A")
+        raise CodeError(Phrase(N_("PAN {pan!r} is not 1-19 digits"), pan=p.pan), tag="5A")
     if not isinstance(p.expiry, str) or not _YYMM.fullmatch(p.expiry):
-        raise CodeError(f"expiry {p.expiry!r} is not YYMM", tag="5F24")
+        raise CodeError(Phrase(N_("expiry {expiry!r} is not YYMM"), expiry=p.expiry), tag="5F24")
     if isinstance(p.atc, bool) or not isinstance(p.atc, int) or not 0 <= p.atc <= 0xFFFF:
-        raise CodeError(f"ATC {p.atc!r} does not fit 2 bytes", tag="9F36")
+        raise CodeError(Phrase(N_("ATC {atc!r} does not fit 2 bytes"), atc=p.atc), tag="9F36")
     if not isinstance(p.cryptogram, bytes) or len(p.cryptogram) != 8:
-        raise CodeError(f"an application cryptogram is 8 bytes, not {p.cryptogram!r}", tag="9F26")
+        raise CodeError(Phrase(N_("an application cryptogram is 8 bytes, not {cryptogram!r}"), cryptogram=p.cryptogram),
+                        tag="9F26")
     if isinstance(p.cid, bool) or not isinstance(p.cid, int) or not 0 <= p.cid <= 0xFF:
-        raise CodeError(f"CID {p.cid!r} does not fit a byte", tag="9F27")
+        raise CodeError(Phrase(N_("CID {cid!r} does not fit a byte"), cid=p.cid), tag="9F27")
     last_day = calendar.monthrange(2000 + int(p.expiry[:2]), int(p.expiry[2:]))[1]
     application = {
         "aid": p.aid,
@@ -398,7 +407,7 @@ def _token_data(template: Tlv) -> dict[str, bytes]:
     found: dict[str, bytes] = {}
     for obj in template.children:
         if obj.tag in found:
-            raise CodeError("a tag twice in the transparent template", offset=obj.offset, tag=obj.tag)
+            raise CodeError(Phrase(N_("a tag twice in the transparent template")), offset=obj.offset, tag=obj.tag)
         if not obj.constructed:
             found[obj.tag] = obj.value
     return found
@@ -407,9 +416,10 @@ def _token_data(template: Tlv) -> dict[str, bytes]:
 def _token_field(data: dict[str, bytes], tag: str, size: int, what: str, offset: int) -> bytes:
     value = data.get(tag)
     if value is None:
-        raise CodeError(f"no {what} ({tag}) in the transparent template: not a device token presentation", offset=offset, tag="63")
+        raise CodeError(Phrase(N_("no {name} ({tag}) in the transparent template: not a device token presentation"),
+                               name=what, tag=tag), offset=offset, tag="63")
     if len(value) != size:
-        raise CodeError(f"{what} has {len(value)} bytes, not {size}", tag=tag)
+        raise CodeError(Phrase(N_("{name} has {count} bytes, not {size}"), name=what, count=len(value), size=size), tag=tag)
     return value
 
 
@@ -424,31 +434,36 @@ def read_token_presentation(text: str) -> TokenPresentation:
     poi = {o.tag: o.value for o in app.children + (common.children if common else ()) if not o.constructed}
     transparent = _first(app.children, "63")
     if transparent is None or not transparent.constructed:
-        raise CodeError("no transparent template (63): not a device token presentation", offset=app.offset, tag="61")
+        raise CodeError(Phrase(N_("no transparent template (63): not a device token presentation")), offset=app.offset,
+                        tag="61")
     data = _token_data(transparent)
     atc = int.from_bytes(_token_field(data, "9F36", 2, "ATC", transparent.offset), "big")
-    cryptogram = _token_field(data, "9F26", 8, "application cryptogram", transparent.offset)
-    cid = _token_field(data, "9F27", 1, "cryptogram information data", transparent.offset)[0]
+    cryptogram = _token_field(data, "9F26", 8, Phrase(N_("application cryptogram")), transparent.offset)
+    cid = _token_field(data, "9F27", 1, Phrase(N_("cryptogram information data")), transparent.offset)[0]
     if cid & 0xC0 != CID_ARQC:
-        raise CodeError(f"cryptogram information data {cid:02X} is not an ARQC (80): only online authorisation is simulated", tag="9F27")
+        raise CodeError(Phrase(N_("cryptogram information data {cid} is not an ARQC (80): only online authorisation is "
+                                  "simulated"), cid=f"{cid:02X}"), tag="9F27")
     pan = _show("pan", poi["5A"]) if "5A" in poi else None
     expiry = None
     if "5F24" in data:
         shown = data["5F24"].hex().upper()
         if len(data["5F24"]) != 3 or not _YYMM.fullmatch(shown[:4]):
-            raise CodeError(f"expiry {shown} is not YYMMDD", tag="5F24")
+            raise CodeError(Phrase(N_("expiry {expiry} is not YYMMDD"), expiry=shown), tag="5F24")
         expiry = shown[:4]
     if "57" in poi:
         track_pan, _, rest = _show("track2", poi["57"]).rstrip("F").partition("D")
         if not _YYMM.fullmatch(rest[:4]):
-            raise CodeError(f"track 2 expiry {rest[:4]} is not YYMM", tag="57")
+            raise CodeError(Phrase(N_("track 2 expiry {expiry} is not YYMM"), expiry=rest[:4]), tag="57")
         if pan is not None and track_pan != pan:
-            raise CodeError(f"track 2 PAN {track_pan} is not the PAN {pan} of '5A'", tag="57")
+            raise CodeError(Phrase(N_("track 2 PAN {track_pan} is not the PAN {pan} of '5A'"), track_pan=track_pan,
+                                   pan=pan), tag="57")
         if expiry is not None and rest[:4] != expiry:
-            raise CodeError(f"track 2 expiry {rest[:4]} is not the expiry {expiry} of '5F24'", tag="57")
+            raise CodeError(Phrase(N_("track 2 expiry {track_expiry} is not the expiry {expiry} of '5F24'"),
+                                   track_expiry=rest[:4], expiry=expiry), tag="57")
         pan, expiry = track_pan, rest[:4]
     if pan is None or expiry is None:
-        raise CodeError("no expiry: neither '5F24' in the transparent template nor track 2 (57)", offset=app.offset, tag="61")
+        raise CodeError(Phrase(N_("no expiry: neither '5F24' in the transparent template nor track 2 (57)")),
+                        offset=app.offset, tag="61")
     label = poi["50"].decode("ascii") if "50" in poi else None
     aid = _first(app.children, "4F").value.hex().upper()
     return TokenPresentation(pan, expiry, atc, cryptogram, aid, label, cid)

@@ -28,6 +28,7 @@ from typing import Any
 from pos_sim.domain.codes.crc import crc16_ccitt_false
 from pos_sim.domain.errors import AmountError, CodeError
 from pos_sim.domain.money import currency as iso_currency
+from pos_sim.language import N_, Phrase
 
 MAX_QR_BYTES = 2953  # the most a QR code (version 40, byte mode, level L) can hold
 STRICT_MAX_CHARS = 512  # EMVCo MPM 4.1
@@ -106,22 +107,23 @@ def _read(text: str, start: int, end: int, scope: str | None) -> tuple[DataObjec
         head = text[pos : pos + 4]
         if len(head) < 4 or pos + 4 > end:
             raise CodeError(
-                f"truncated data object: {end - pos} characters left where an ID and a length need 4",
+                Phrase(N_("truncated data object: {left} characters left where an ID and a length need 4"),
+                       left=end - pos),
                 offset=pos,
                 tag=scope,
             )
         id_, length = head[:2], head[2:]
         path = id_ if scope is None else f"{scope}.{id_}"
         if not (id_.isascii() and id_.isdigit()):
-            raise CodeError(f"data object ID {id_!r} is not two digits", offset=pos, tag=scope)
+            raise CodeError(Phrase(N_("data object ID {id!r} is not two digits"), id=id_), offset=pos, tag=scope)
         if not (length.isascii() and length.isdigit()):
-            raise CodeError(f"length {length!r} is not two digits", offset=pos + 2, tag=path)
+            raise CodeError(Phrase(N_("length {length!r} is not two digits"), length=length), offset=pos + 2, tag=path)
         size = int(length)
         if size == 0:
-            raise CodeError("length 00: a data object must have a value", offset=pos + 2, tag=path)
+            raise CodeError(Phrase(N_("length 00: a data object must have a value")), offset=pos + 2, tag=path)
         if pos + 4 + size > end:
             raise CodeError(
-                f"value declares {size} characters but only {end - pos - 4} remain",
+                Phrase(N_("value declares {size} characters but only {left} remain"), size=size, left=end - pos - 4),
                 offset=pos,
                 tag=path,
             )
@@ -235,12 +237,13 @@ def _currency_alpha(numeric: str | None) -> str | None:
 def decode(text: str) -> MerchantPresentedCode:
     """Read the TLV structure of ``text``; CodeError where it breaks (no rule checks: see validate)."""
     if not isinstance(text, str):
-        raise CodeError("an MPM payload is text")
+        raise CodeError(Phrase(N_("an MPM payload is text")))
     if not text:
-        raise CodeError("empty payload", offset=0)
+        raise CodeError(Phrase(N_("empty payload")), offset=0)
     if len(text) > MAX_QR_BYTES:
         raise CodeError(
-            f"payload of {len(text)} characters is longer than any QR code holds ({MAX_QR_BYTES} bytes)",
+            Phrase(N_("payload of {count} characters is longer than any QR code holds ({most} bytes)"), count=len(text),
+                   most=MAX_QR_BYTES),
             offset=MAX_QR_BYTES,
         )
     return MerchantPresentedCode(text, _read(text, 0, len(text), None))
@@ -258,7 +261,7 @@ class _Validator:
         self.code = code
         self.strict = strict
 
-    def fail(self, message: str, obj: DataObject | None = None, tag: str | None = None) -> None:
+    def fail(self, message: Phrase, obj: DataObject | None = None, tag: str | None = None) -> None:
         raise CodeError(message, offset=None if obj is None else obj.offset, tag=tag or (obj.id if obj else None))
 
     def run(self) -> None:
@@ -276,49 +279,54 @@ class _Validator:
         text = self.code.payload
         bad = next((i for i, ch in enumerate(text) if "\ud800" <= ch <= "\udfff"), None)
         if bad is not None:
-            raise CodeError("payload is not valid UTF-8 text", offset=bad)
+            raise CodeError(Phrase(N_("payload is not valid UTF-8 text")), offset=bad)
         if self.strict and len(text) > STRICT_MAX_CHARS:
-            raise CodeError(f"payload has {len(text)} characters, EMVCo allows {STRICT_MAX_CHARS}")
+            raise CodeError(Phrase(N_("payload has {count} characters, EMVCo allows {most}"), count=len(text),
+                                   most=STRICT_MAX_CHARS))
 
     def check_crc(self) -> None:
         objects = self.code.objects
         crc = self.code.get("63")
         if crc is None:
-            self.fail("no CRC (ID 63)", tag="63")
+            self.fail(Phrase(N_("no CRC (ID 63)")), tag="63")
         if objects[-1] is not crc:
-            self.fail("the CRC (ID 63) must be the last object", crc)
+            self.fail(Phrase(N_("the CRC (ID 63) must be the last object")), crc)
         if len(crc.value) != 4 or not _HEX4.match(crc.value):
-            self.fail(f"CRC {crc.value!r} is not four hex digits", crc)
+            self.fail(Phrase(N_("CRC {crc!r} is not four hex digits"), crc=crc.value), crc)
         if self.strict and crc.value != crc.value.upper():
-            self.fail(f"CRC {crc.value!r} must be uppercase hex", crc)
+            self.fail(Phrase(N_("CRC {crc!r} must be uppercase hex"), crc=crc.value), crc)
         expected = crc16_ccitt_false(self.code.payload[: crc.offset + 4].encode("utf-8"))
         if crc.value.upper() != expected:
-            self.fail(f"CRC {crc.value} does not match the payload (computed {expected})", crc)
+            self.fail(Phrase(N_("CRC {crc} does not match the payload (computed {expected})"), crc=crc.value,
+                             expected=expected), crc)
 
     def check_shape(self, objects: tuple[DataObject, ...], scope: str | None) -> None:
         seen: dict[str, DataObject] = {}
         for obj in objects:
             path = obj.id if scope is None else f"{scope}.{obj.id}"
             if obj.id in seen:
-                self.fail(f"duplicate ID {obj.id}", obj, tag=path)
+                self.fail(Phrase(N_("duplicate ID {id}"), id=obj.id), obj, tag=path)
             seen[obj.id] = obj
             if obj.children is not None:
                 if not obj.children:
-                    self.fail("template has no data objects", obj, tag=path)
+                    self.fail(Phrase(N_("template has no data objects")), obj, tag=path)
                 self.check_shape(obj.children, path)
 
     def check_root(self) -> None:
         code = self.code
         first = code.objects[0]
         if first.id != "00":
-            self.fail(f"the payload must start with the Payload Format Indicator (ID 00), not ID {first.id}", first)
+            self.fail(Phrase(N_("the payload must start with the Payload Format Indicator (ID 00), not ID {id}"),
+                             id=first.id), first)
         allowed = ("01",) if self.strict else ("01", "02")
         if first.value not in allowed:
-            self.fail(f"Payload Format Indicator {first.value!r} is not {' or '.join(allowed)}", first)
+            message = (N_("Payload Format Indicator {value!r} is not 01") if self.strict
+                       else N_("Payload Format Indicator {value!r} is not 01 or 02"))
+            self.fail(Phrase(message, value=first.value), first)
         required = ["53", "58"] + (["52", "59", "60"] if self.strict else [])
         for id_ in required:
             if code.get(id_) is None:
-                self.fail(f"{ROOT_FIELDS[id_][0]} (ID {id_}) is missing", tag=id_)
+                self.fail(Phrase(N_("{name} (ID {id}) is missing"), name=ROOT_FIELDS[id_][0], id=id_), tag=id_)
         for id_, (name, fmt, size, exact) in ROOT_FIELDS.items():
             obj = code.get(id_)
             if obj is None or id_ == "63":
@@ -326,83 +334,91 @@ class _Validator:
             self.check_value(obj, name, fmt, size, exact, lenient_format=id_ in ("59", "60", "61"))
         poi = code.get("01")
         if poi is not None and poi.value not in ("11", "12"):
-            self.fail(f"Point of Initiation Method {poi.value!r} is not 11 (static) or 12 (dynamic)", poi)
+            self.fail(Phrase(N_("Point of Initiation Method {value!r} is not 11 (static) or 12 (dynamic)"),
+                             value=poi.value), poi)
         cur = code.get("53")
         try:
             iso_currency(cur.value)
         except AmountError:
-            self.fail(f"transaction currency {cur.value!r} is not an ISO 4217 numeric code", cur)
+            self.fail(Phrase(N_("transaction currency {value!r} is not an ISO 4217 numeric code"), value=cur.value), cur)
         country = code.get("58")
         if self.strict and not re.fullmatch(r"[A-Z]{2}", country.value):
-            self.fail(f"country code {country.value!r} is not ISO 3166-1 alpha-2", country)
+            self.fail(Phrase(N_("country code {value!r} is not ISO 3166-1 alpha-2"), value=country.value), country)
 
     def check_value(self, obj: DataObject, name: str, fmt: str, size: int, exact: bool, lenient_format: bool) -> None:
         value = obj.value
         if fmt == "N" and not (value.isascii() and value.isdigit()):
-            self.fail(f"{name} {value!r} must be digits", obj)
+            self.fail(Phrase(N_("{name} {value!r} must be digits"), name=name, value=value), obj)
         if exact and len(value) != size:
-            self.fail(f"{name} must be {size} characters, got {len(value)}", obj)
+            self.fail(Phrase(N_("{name} must be {size} characters, got {count}"), name=name, size=size,
+                             count=len(value)), obj)
         if self.strict:
             if len(value) > size:
-                self.fail(f"{name} may have at most {size} characters, got {len(value)}", obj)
+                self.fail(Phrase(N_("{name} may have at most {size} characters, got {count}"), name=name, size=size,
+                                 count=len(value)), obj)
             if fmt == "ans" and not _ANS.match(value):
-                self.fail(f"{name} {value!r} has characters outside printable ASCII", obj)
+                self.fail(Phrase(N_("{name} {value!r} has characters outside printable ASCII"), name=name,
+                                 value=value), obj)
         elif not lenient_format and fmt == "ans" and not _ANS.match(value):
-            self.fail(f"{name} {value!r} has characters outside printable ASCII", obj)
+            self.fail(Phrase(N_("{name} {value!r} has characters outside printable ASCII"), name=name, value=value), obj)
 
     def check_amounts(self) -> None:
         code = self.code
         amount = code.get("54")
         if amount is not None:
-            self.check_amount(amount, "transaction amount", zero_ok=not self.strict)
+            self.check_amount(amount, Phrase(N_("transaction amount")), zero_ok=not self.strict)
         tip = code.get("55")
         fixed, percent = code.get("56"), code.get("57")
         if tip is not None and tip.value not in ("01", "02", "03"):
-            self.fail(f"tip or convenience indicator {tip.value!r} is not 01, 02 or 03", tip)
+            self.fail(Phrase(N_("tip or convenience indicator {value!r} is not 01, 02 or 03"), value=tip.value), tip)
         tip_value = None if tip is None else tip.value
         if fixed is not None:
             if tip_value != "02" and self.strict:
-                self.fail("a fixed convenience fee (ID 56) needs indicator 02 in ID 55", fixed)
-            self.check_amount(fixed, "convenience fee", zero_ok=False)
+                self.fail(Phrase(N_("a fixed convenience fee (ID 56) needs indicator 02 in ID 55")), fixed)
+            self.check_amount(fixed, Phrase(N_("convenience fee")), zero_ok=False)
         elif tip_value == "02":
-            self.fail("indicator 02 needs a fixed convenience fee in ID 56", tip)
+            self.fail(Phrase(N_("indicator 02 needs a fixed convenience fee in ID 56")), tip)
         if percent is not None:
             if tip_value != "03" and self.strict:
-                self.fail("a convenience fee percentage (ID 57) needs indicator 03 in ID 55", percent)
+                self.fail(Phrase(N_("a convenience fee percentage (ID 57) needs indicator 03 in ID 55")), percent)
             if not _PERCENT.match(percent.value) or percent.value == "00.00":
-                self.fail(f"convenience fee percentage {percent.value!r} is not 00.01-99.99", percent)
+                self.fail(Phrase(N_("convenience fee percentage {value!r} is not 00.01-99.99"),
+                                 value=percent.value), percent)
         elif tip_value == "03":
-            self.fail("indicator 03 needs a convenience fee percentage in ID 57", tip)
+            self.fail(Phrase(N_("indicator 03 needs a convenience fee percentage in ID 57")), tip)
 
     def check_amount(self, obj: DataObject, name: str, zero_ok: bool) -> None:
         value = obj.value
         if len(value) > 13 or not _AMOUNT.match(value):
-            self.fail(f"{name} {value!r} is not digits with at most one '.' (13 characters at most)", obj)
+            self.fail(Phrase(N_("{name} {value!r} is not digits with at most one '.' (13 characters at most)"), name=name,
+                             value=value), obj)
         if not zero_ok and not value.strip("0."):
-            self.fail(f"{name} must not be zero", obj)
+            self.fail(Phrase(N_("{name} must not be zero"), name=name), obj)
         decimals = len(value.partition(".")[2])
         minor_units = iso_currency(self.code.value("53")).minor_units
         if decimals > minor_units:
             currency = iso_currency(self.code.value("53")).code
-            self.fail(f"{name} {value} has {decimals} decimals, {currency} has {minor_units}", obj)
+            self.fail(Phrase(N_("{name} {value} has {decimals} decimals, {currency} has {places}"), name=name, value=value,
+                             decimals=decimals, currency=currency, places=minor_units), obj)
 
     def check_accounts(self) -> None:
         accounts = [o for o in self.code.objects if _is_merchant_account(o.id)]
         if not accounts:
-            self.fail("no merchant account information (IDs 02-51)", tag="02-51")
+            self.fail(Phrase(N_("no merchant account information (IDs 02-51)")), tag="02-51")
         for obj in accounts:
             if obj.children is None:
                 if self.strict and not _ANS.match(obj.value):
-                    self.fail("merchant account has characters outside printable ASCII", obj)
+                    self.fail(Phrase(N_("merchant account has characters outside printable ASCII")), obj)
                 continue
             self.check_guid(obj)
 
     def check_guid(self, obj: DataObject) -> None:
         guid = obj.get("00")
         if guid is None:
-            self.fail("template has no globally unique identifier (sub-ID 00)", obj)
+            self.fail(Phrase(N_("template has no globally unique identifier (sub-ID 00)")), obj)
         if len(guid.value) > 32 and self.strict:
-            self.fail(f"globally unique identifier has {len(guid.value)} characters, at most 32", guid, tag=f"{obj.id}.00")
+            self.fail(Phrase(N_("globally unique identifier has {count} characters, at most 32"),
+                             count=len(guid.value)), guid, tag=f"{obj.id}.00")
 
     def check_additional_data(self) -> None:
         data = self.code.get("62")
@@ -411,16 +427,17 @@ class _Validator:
         for obj in data.children or ():
             tag = f"62.{obj.id}"
             if "01" <= obj.id <= "08" and self.strict and (len(obj.value) > 25 or not _ANS.match(obj.value)):
-                self.fail("additional data values are printable ASCII of at most 25 characters", obj, tag=tag)
+                self.fail(Phrase(N_("additional data values are printable ASCII of at most 25 characters")), obj, tag=tag)
             if obj.id == "09" and (
                 len(obj.value) > 3 or set(obj.value) - set("AME") or len(set(obj.value)) != len(obj.value)
             ):
-                self.fail(f"consumer data request {obj.value!r} must be A, M and/or E, each once", obj, tag=tag)
+                self.fail(Phrase(N_("consumer data request {value!r} must be A, M and/or E, each once"), value=obj.value), obj,
+                          tag=tag)
             if obj.id >= "50" and self.strict:
                 if obj.children is None:
-                    self.fail("payment system template (50-99) is not TLV", obj, tag=tag)
+                    self.fail(Phrase(N_("payment system template (50-99) is not TLV")), obj, tag=tag)
                 if obj.get("00") is None:
-                    self.fail("payment system template has no GUID (sub-ID 00)", obj, tag=tag)
+                    self.fail(Phrase(N_("payment system template has no GUID (sub-ID 00)")), obj, tag=tag)
 
     def check_language(self) -> None:
         lang = self.code.get("64")
@@ -428,15 +445,16 @@ class _Validator:
             return
         preference, name = lang.get("00"), lang.get("01")
         if preference is None or name is None:
-            self.fail("language template needs a language (00) and an alternate merchant name (01)", lang)
+            self.fail(Phrase(N_("language template needs a language (00) and an alternate merchant name (01)")), lang)
         if len(preference.value) != 2:
-            self.fail(f"language preference {preference.value!r} is not a two-letter ISO 639 code", preference, tag="64.00")
+            self.fail(Phrase(N_("language preference {value!r} is not a two-letter ISO 639 code"), value=preference.value),
+                      preference, tag="64.00")
         if self.strict:
             city = lang.get("02")
             if len(name.value) > 25:
-                self.fail("alternate merchant name is longer than 25 characters", name, tag="64.01")
+                self.fail(Phrase(N_("alternate merchant name is longer than 25 characters")), name, tag="64.01")
             if city is not None and len(city.value) > 15:
-                self.fail("alternate merchant city is longer than 15 characters", city, tag="64.02")
+                self.fail(Phrase(N_("alternate merchant city is longer than 15 characters")), city, tag="64.02")
 
     def check_unreserved(self) -> None:
         if not self.strict:
@@ -444,7 +462,7 @@ class _Validator:
         for obj in self.code.objects:
             if _is_unreserved(obj.id):
                 if obj.children is None:
-                    self.fail("unreserved template (80-99) is not TLV", obj)
+                    self.fail(Phrase(N_("unreserved template (80-99) is not TLV")), obj)
                 self.check_guid(obj)
 
 
@@ -454,9 +472,9 @@ def encode(objects: list[tuple[str, str | list]]) -> str:
     for id_, value in objects:
         text = encode(value) if isinstance(value, list) else value
         if not re.fullmatch(r"[0-9]{2}", id_):
-            raise CodeError(f"data object ID {id_!r} is not two digits", tag=id_)
+            raise CodeError(Phrase(N_("data object ID {id!r} is not two digits"), id=id_), tag=id_)
         if not 1 <= len(text) <= 99:
-            raise CodeError(f"value of {len(text)} characters: a data object holds 1 to 99", tag=id_)
+            raise CodeError(Phrase(N_("value of {count} characters: a data object holds 1 to 99"), count=len(text)), tag=id_)
         out.append(f"{id_}{len(text):02d}{text}")
     return "".join(out)
 
@@ -486,7 +504,7 @@ def build(fields: dict[str, Any]) -> str:
         elif name in ("merchant_accounts", "unreserved_templates", "rfu"):
             objects.extend((id_, _template_pairs(v) if isinstance(v, dict) else v) for id_, v in value.items())
         else:
-            raise CodeError(f"unknown MPM field {name!r}")
+            raise CodeError(Phrase(N_("unknown MPM field {name!r}"), name=name))
     if "payload_format_indicator" not in fields:
         objects.append(("00", "01"))
     objects.sort(key=lambda pair: pair[0])

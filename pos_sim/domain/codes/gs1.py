@@ -78,24 +78,26 @@ class VariableMeasureRule:
 
     def __post_init__(self) -> None:
         if not (isinstance(self.prefixes, tuple) and self.prefixes):
-            raise CodeError("prefixes must be a non-empty list")
+            raise CodeError(Phrase(N_("prefixes must be a non-empty list")))
         for prefix in self.prefixes:
             if prefix not in _VARIABLE_MEASURE_PREFIXES:
-                raise CodeError(f"prefixes: {prefix!r} is not a variable-measure prefix (02, 20-29)")
+                raise CodeError(Phrase(N_("prefixes: {prefix!r} is not a variable-measure prefix (02, 20-29)"), prefix=prefix))
         if self.measure not in _MEASURES:
-            raise CodeError(f"measure must be one of {', '.join(_MEASURES)}, not {self.measure!r}")
+            raise CodeError(Phrase(N_("measure must be one of {measures}, not {measure!r}"), measures=", ".join(_MEASURES),
+                                   measure=self.measure))
         for name, digits in (("item_digits", self.item_digits), ("value_digits", self.value_digits)):
             if type(digits) is not int or digits < 1:
-                raise CodeError(f"{name} must be a positive integer, not {digits!r}")
+                raise CodeError(Phrase(N_("{name} must be a positive integer, not {digits!r}"), name=name, digits=digits))
         if type(self.price_check) is not bool:
-            raise CodeError(f"price_check must be true or false, not {self.price_check!r}")
+            raise CodeError(Phrase(N_("price_check must be true or false, not {value!r}"), value=self.price_check))
         if self.price_check and self.value_digits not in (4, 5):
-            raise CodeError(f"value_digits must be 4 or 5 with a price check digit, not {self.value_digits}")
+            raise CodeError(Phrase(N_("value_digits must be 4 or 5 with a price check digit, not {digits}"),
+                                   digits=self.value_digits))
         if (used := 2 + self.item_digits + self.price_check + self.value_digits) != 12:
-            raise CodeError(
-                f"item_digits and value_digits must fill the 12 data digits with the prefix"
-                f"{' and the price check digit' if self.price_check else ''}, they fill {used}"
-            )
+            message = (N_("item_digits and value_digits must fill the 12 data digits with the prefix and the price check "
+                          "digit, they fill {used}") if self.price_check
+                       else N_("item_digits and value_digits must fill the 12 data digits with the prefix, they fill {used}"))
+            raise CodeError(Phrase(message, used=used))
 
     def spans(self) -> list[tuple[str, int, int]]:
         """(name, start, end) of each part within the GTIN-13 data digits."""
@@ -118,24 +120,25 @@ DEFAULT_RULES = (
 def rules_from_dicts(configs: list[dict[str, Any]]) -> tuple[VariableMeasureRule, ...]:
     """A rule set from config tables with the fields of ``VariableMeasureRule`` (``price_check`` optional)."""
     if not isinstance(configs, (list, tuple)):
-        raise CodeError("variable-measure rules must be a list of tables")
+        raise CodeError(Phrase(N_("variable-measure rules must be a list of tables")))
     rules, owners = [], {}
     for number, config in enumerate(configs, 1):
         try:
             if not isinstance(config, dict):
-                raise CodeError("must be a table")
+                raise CodeError(Phrase(N_("must be a table")))
             if unknown := [repr(key) for key in config if key not in _RULE_FIELDS]:
-                raise CodeError(f"unknown field {', '.join(unknown)}")
+                raise CodeError(Phrase(N_("unknown field {fields}"), fields=", ".join(unknown)))
             if missing := [name for name in _RULE_FIELDS[:-1] if name not in config]:  # price_check may go
-                raise CodeError(f"missing field {', '.join(missing)}")
+                raise CodeError(Phrase(N_("missing field {fields}"), fields=", ".join(missing)))
             if isinstance(prefixes := config["prefixes"], list):
                 config = {**config, "prefixes": tuple(prefixes)}
             rule = VariableMeasureRule(**config)
         except CodeError as error:
-            raise CodeError(f"variable-measure rule {number}: {error.reason}") from None
+            raise CodeError(Phrase(N_("variable-measure rule {number}: {problem}"), number=number, problem=error.reason)) from None
         for prefix in rule.prefixes:
             if prefix in owners:
-                raise CodeError(f"variable-measure rule {number}: prefix {prefix} is already in rule {owners[prefix]}")
+                raise CodeError(Phrase(N_("variable-measure rule {number}: prefix {prefix} is already in rule {other}"),
+                                       number=number, prefix=prefix, other=owners[prefix]))
             owners[prefix] = number
         rules.append(rule)
     return tuple(rules)
@@ -206,20 +209,20 @@ def decode(text: str, rules: tuple[VariableMeasureRule, ...] = DEFAULT_RULES) ->
 
 def _digits(text: str, length: int, name: str) -> str:
     if len(text) != length or _NON_DIGIT.search(text):
-        raise CodeError(f"{name} must be {length} digits")
+        raise CodeError(Phrase(N_("{name} must be {length} digits"), name=name, length=length))
     return text
 
 
 def make_ean13(first12: str) -> str:
-    return (data := _digits(first12, 12, "EAN-13 data")) + check_digit(data)
+    return (data := _digits(first12, 12, Phrase(N_("EAN-13 data")))) + check_digit(data)
 
 
 def make_ean8(first7: str) -> str:
-    return (data := _digits(first7, 7, "EAN-8 data")) + check_digit(data)
+    return (data := _digits(first7, 7, Phrase(N_("EAN-8 data")))) + check_digit(data)
 
 
 def make_upca(first11: str) -> str:
-    return (data := _digits(first11, 11, "UPC-A data")) + check_digit(data)
+    return (data := _digits(first11, 11, Phrase(N_("UPC-A data")))) + check_digit(data)
 
 
 def expand_upce(upce: str) -> str:
@@ -227,7 +230,7 @@ def expand_upce(upce: str) -> str:
     its zeros put back where the last data digit says (GS1 General Specifications 5.2.2.4.2)."""
     _digits(upce, 8, "UPC-E")
     if upce[0] not in "01":
-        raise CodeError(f"UPC-E {upce}: number system must be 0 or 1, not {upce[0]}")
+        raise CodeError(Phrase(N_("UPC-E {upce}: number system must be 0 or 1, not {system}"), upce=upce, system=upce[0]))
     a, b, c, d, e, last = upce[1:7]
     data = {"0": a + b + last + "0000" + c + d + e, "1": a + b + last + "0000" + c + d + e,
             "2": a + b + last + "0000" + c + d + e, "3": a + b + c + "00000" + d + e,
@@ -239,10 +242,12 @@ def make_variable_measure(rule: VariableMeasureRule, item_reference: str, value:
     """The barcode of an item under ``rule`` (prefix: the rule's first unless given); a UPC-A for prefix "02"."""
     prefix = rule.prefixes[0] if prefix is None else prefix
     if prefix not in rule.prefixes:
-        raise CodeError(f"prefix {prefix!r} is not one of the rule's {', '.join(rule.prefixes)}")
-    _digits(item_reference, rule.item_digits, "item reference")
+        raise CodeError(Phrase(N_("prefix {prefix!r} is not one of the rule's {prefixes}"), prefix=prefix,
+                               prefixes=", ".join(rule.prefixes)))
+    _digits(item_reference, rule.item_digits, Phrase(N_("item reference")))
     if type(value) is not int or not 0 <= value < 10**rule.value_digits:
-        raise CodeError(f"{rule.measure} {value!r} does not fit {rule.value_digits} digits")
+        raise CodeError(Phrase(N_("{measure} {value!r} does not fit {digits} digits"), measure=rule.measure, value=value,
+                               digits=rule.value_digits))
     field = f"{value:0{rule.value_digits}d}"
     data = prefix + item_reference + (price_check_digit(field) if rule.price_check else "") + field
     return make_upca(data[1:]) if prefix == "02" else make_ean13(data)

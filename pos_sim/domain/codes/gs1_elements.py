@@ -30,6 +30,7 @@ from typing import Any
 
 from pos_sim.domain.codes.gs1 import check_digit
 from pos_sim.domain.errors import CodeError
+from pos_sim.language import N_, Phrase
 
 GS = "\x1d"
 KIND = "gs1"
@@ -74,7 +75,7 @@ class ElementString:
     def gtin(self) -> str:
         element = self.get("gtin")
         if element is None:
-            raise CodeError("a GS1 element string without a GTIN (AI 01) names no item")
+            raise CodeError(Phrase(N_("a GS1 element string without a GTIN (AI 01) names no item")))
         return element.data
 
     @property
@@ -85,8 +86,8 @@ class ElementString:
             return None
         milligrams, rest = divmod(int(element.data) * 10**6, 10**element.decimals)
         if rest or milligrams % 1000:
-            raise CodeError(f"AI ({element.ai}): a net weight of {_decimal(element)} kg is not a whole number of grams",
-                            offset=element.offset)
+            raise CodeError(Phrase(N_("AI ({ai}): a net weight of {weight} kg is not a whole number of grams"), ai=element.ai,
+                                   weight=_decimal(element)), offset=element.offset)
         return milligrams // 1000
 
     def price_minor(self, exponent: int) -> int | None:
@@ -96,8 +97,8 @@ class ElementString:
             return None
         minor, rest = divmod(int(element.data) * 10**exponent, 10**element.decimals)
         if rest:
-            raise CodeError(f"AI ({element.ai}): a price of {_decimal(element)} is finer than the currency's "
-                            f"{exponent} decimals", offset=element.offset)
+            raise CodeError(Phrase(N_("AI ({ai}): a price of {price} is finer than the currency's {places} decimals"),
+                                   ai=element.ai, price=_decimal(element), places=exponent), offset=element.offset)
         return minor
 
     def fields(self) -> dict[str, Any]:
@@ -111,13 +112,13 @@ class ElementString:
         """The GTIN's check digit, the expiry a date; strict is the same as lenient."""
         gtin = self.get("gtin")
         if gtin is not None and gtin.data[-1] != check_digit(gtin.data[:-1]):
-            raise CodeError(f"AI (01): wrong check digit: expected {check_digit(gtin.data[:-1])}, found {gtin.data[-1]}",
-                            offset=gtin.offset + 13)
+            raise CodeError(Phrase(N_("AI (01): wrong check digit: expected {expected}, found {found}"),
+                                   expected=check_digit(gtin.data[:-1]), found=gtin.data[-1]), offset=gtin.offset + 13)
         expiry = self.get("expiry")
         if expiry is not None:
             month, day = int(expiry.data[2:4]), int(expiry.data[4:6])
             if not 1 <= month <= 12 or day > (29 if month == 2 else 30 if month in (4, 6, 9, 11) else 31):
-                raise CodeError(f"AI (17): {expiry.data} is no date (YYMMDD)", offset=expiry.offset)
+                raise CodeError(Phrase(N_("AI (17): {date} is no date (YYMMDD)"), date=expiry.data), offset=expiry.offset)
 
     def hri(self) -> str:
         """The human-readable form: each AI in parentheses before its data."""
@@ -157,31 +158,34 @@ def _known(code: str, offset: int) -> tuple[str, tuple[str, int | None, int, boo
     """(AI, its rule, decimals) for the AI at the start of ``code``."""
     if code[:3] in _DECIMAL_AIS:
         if len(code) < 4 or not code[3].isdigit():
-            raise CodeError(f"AI ({code[:3]}n) needs its fourth digit, the number of decimals", offset=offset)
+            raise CodeError(Phrase(N_("AI ({ai}n) needs its fourth digit, the number of decimals"), ai=code[:3]), offset=offset)
         return code[:4], _AIS[code[:3]], int(code[3])
     if code[:2] in _AIS:
         return code[:2], _AIS[code[:2]], None
-    raise CodeError(f"unknown or unsupported GS1 Application Identifier at {code[:4]!r} (known: 01, 10, 17, 21, "
-                    "310n, 392n)", offset=offset)
+    raise CodeError(Phrase(N_("unknown or unsupported GS1 Application Identifier at {start!r} (known: 01, 10, 17, 21, "
+                              "310n, 392n)"), start=code[:4]), offset=offset)
 
 
 def _element(ai: str, rule: tuple[str, int | None, int, bool], decimals: int | None, data: str, offset: int) -> Element:
     name, length, most, digits = rule
     if length is not None and len(data) != length:
-        raise CodeError(f"AI ({ai}) {name}: {length} characters, found {len(data)}", offset=offset)
+        raise CodeError(Phrase(N_("AI ({ai}) {name}: {length} characters, found {count}"), ai=ai, name=name, length=length,
+                               count=len(data)), offset=offset)
     if not 1 <= len(data) <= most:
-        raise CodeError(f"AI ({ai}) {name}: 1-{most} characters, found {len(data)}", offset=offset)
+        raise CodeError(Phrase(N_("AI ({ai}) {name}: 1-{most} characters, found {count}"), ai=ai, name=name, most=most,
+                               count=len(data)), offset=offset)
     if digits and not (data.isascii() and data.isdigit()):
-        raise CodeError(f"AI ({ai}) {name}: digits only, found {data!r}", offset=offset)
+        raise CodeError(Phrase(N_("AI ({ai}) {name}: digits only, found {data!r}"), ai=ai, name=name, data=data), offset=offset)
     if not _CHARACTERS.match(data):
-        raise CodeError(f"AI ({ai}) {name}: {data!r} holds a character a GS1 code cannot carry", offset=offset)
+        raise CodeError(Phrase(N_("AI ({ai}) {name}: {data!r} holds a character a GS1 code cannot carry"), ai=ai, name=name,
+                               data=data), offset=offset)
     return Element(ai, name, data, offset, decimals)
 
 
 def parse(text: str) -> ElementString:
     """The elements of ``text``, an element string in either form; CodeError naming the first fault and where."""
     if not text:
-        raise CodeError("an empty GS1 element string")
+        raise CodeError(Phrase(N_("an empty GS1 element string")))
     elements: list[Element] = []
     if text.startswith("("):
         position = 0
@@ -190,11 +194,13 @@ def parse(text: str) -> ElementString:
                 break
             ai, rule, decimals = _known(match.group(1), match.start())
             if ai != match.group(1):
-                raise CodeError(f"AI ({match.group(1)}): not an Application Identifier of that length", offset=match.start())
+                raise CodeError(Phrase(N_("AI ({ai}): not an Application Identifier of that length"), ai=match.group(1)),
+                                offset=match.start())
             elements.append(_element(ai, rule, decimals, match.group(2), match.start(2)))
             position = match.end()
         if position != len(text):
-            raise CodeError(f"not a GS1 element string in parentheses from {text[position:position + 8]!r}", offset=position)
+            raise CodeError(Phrase(N_("not a GS1 element string in parentheses from {text!r}"), text=text[position:position + 8]),
+                            offset=position)
     else:
         position = 0
         while position < len(text):
@@ -205,5 +211,5 @@ def parse(text: str) -> ElementString:
             elements.append(_element(ai, rule, decimals, text[start:end], start))
             position = end + (text[end : end + 1] == GS)  # a GS ends a field of variable length (or, needless, a fixed one)
     if len({element.name for element in elements}) != len(elements):
-        raise CodeError("an Application Identifier given twice in one element string")
+        raise CodeError(Phrase(N_("an Application Identifier given twice in one element string")))
     return ElementString(tuple(elements))

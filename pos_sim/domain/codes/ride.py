@@ -140,13 +140,14 @@ def base45_decode(text: str, start: int = 0) -> bytes:
     values = []
     for i, ch in enumerate(text):
         if ch not in _BASE45_VALUE:
-            hint = " (base45 is upper case)" if ch.upper() in _BASE45_VALUE else ""
-            raise CodeError(f"{ch!r} is not a base45 character (0-9, A-Z, space, $%*+-./:){hint}", offset=start + i)
+            message = (N_("{char!r} is not a base45 character (0-9, A-Z, space, $%*+-./:) (base45 is upper case)")
+                       if ch.upper() in _BASE45_VALUE else N_("{char!r} is not a base45 character (0-9, A-Z, space, $%*+-./:)"))
+            raise CodeError(Phrase(message, char=ch), offset=start + i)
         values.append(_BASE45_VALUE[ch])
     if len(values) % 3 == 1:
         raise CodeError(
-            f"{len(values)} base45 characters: they come in groups of 3 and a last group of 2, so one is left over"
-            " (a character lost or added)",
+            Phrase(N_("{count} base45 characters: they come in groups of 3 and a last group of 2, so one is left over"
+                      " (a character lost or added)"), count=len(values)),
             offset=start + len(values) - 1,
         )
     out = bytearray()
@@ -155,7 +156,8 @@ def base45_decode(text: str, start: int = 0) -> bytes:
         n = sum(v * 45**j for j, v in enumerate(group))
         top = 0xFFFF if len(group) == 3 else 0xFF
         if n > top:
-            raise CodeError(f"base45 group {text[i : i + 3]!r} is {n}, over {top}: not the base45 of any bytes", offset=start + i)
+            raise CodeError(Phrase(N_("base45 group {group!r} is {value}, over {top}: not the base45 of any bytes"),
+                                   group=text[i : i + 3], value=n, top=top), offset=start + i)
         out += n.to_bytes(len(group) - 1, "big")
     return bytes(out)
 
@@ -165,7 +167,8 @@ def base45_decode(text: str, start: int = 0) -> bytes:
 
 def _int_in(value: object, low: int, high: int, name: str, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise CodeError(f"{what} {value!r} is not {low}-{high}", offset=_OFFSET[name], tag=name)
+        raise CodeError(Phrase(N_("{what} {value!r} is not {low}-{high}"), what=what, value=value, low=low, high=high),
+                        offset=_OFFSET[name], tag=name)
     return value
 
 
@@ -191,21 +194,25 @@ class RideCode:
     companions: int = 0
 
     def __post_init__(self) -> None:
-        _int_in(self.key_id, 0, MAX_KEY_ID, "key_id", "issuer key id")
+        _int_in(self.key_id, 0, MAX_KEY_ID, "key_id", Phrase(N_("issuer key id")))
         if not isinstance(self.account, bytes) or len(self.account) not in ACCOUNT_BYTES:
-            shown = f"{len(self.account)} bytes" if isinstance(self.account, bytes) else type(self.account).__name__
-            raise CodeError(f"an account token is {ACCOUNT_BYTES.start}-{ACCOUNT_BYTES.stop - 1} bytes, got {shown}",
-                            offset=_OFFSET["account"], tag="account")
+            low, high = ACCOUNT_BYTES.start, ACCOUNT_BYTES.stop - 1
+            said = (Phrase(N_("an account token is {low}-{high} bytes, got {count} bytes"), low=low, high=high,
+                           count=len(self.account)) if isinstance(self.account, bytes)
+                    else Phrase(N_("an account token is {low}-{high} bytes, got {type}"), low=low, high=high,
+                                type=type(self.account).__name__))
+            raise CodeError(said, offset=_OFFSET["account"], tag="account")
         if not isinstance(self.issued_at, datetime) or self.issued_at.tzinfo is None or self.issued_at.utcoffset() is None:
-            raise CodeError(f"issue time {self.issued_at!r} must be an aware datetime (with a UTC offset)", tag="issued_at")
+            raise CodeError(Phrase(N_("issue time {time!r} must be an aware datetime (with a UTC offset)"), time=self.issued_at),
+                            tag="issued_at")
         if self.issued_at.microsecond:
-            raise CodeError(f"issue time {self.issued_at.isoformat()} is not a whole second", tag="issued_at")
+            raise CodeError(Phrase(N_("issue time {time} is not a whole second"), time=self.issued_at.isoformat()), tag="issued_at")
         issued = self.issued_at.astimezone(UTC)
         object.__setattr__(self, "issued_at", issued)
-        _int_in(int(issued.timestamp()), 0, MAX_SECONDS, "issued_at", "issue time (Unix seconds)")
-        _int_in(self.valid_s, 1, MAX_VALID_S, "valid_s", "validity (seconds)")
-        _int_in(self.sequence, 0, MAX_SEQUENCE, "sequence", "sequence number")
-        _int_in(self.companions, 0, MAX_COMPANIONS, "companions", "companion count")
+        _int_in(int(issued.timestamp()), 0, MAX_SECONDS, "issued_at", Phrase(N_("issue time (Unix seconds)")))
+        _int_in(self.valid_s, 1, MAX_VALID_S, "valid_s", Phrase(N_("validity (seconds)")))
+        _int_in(self.sequence, 0, MAX_SEQUENCE, "sequence", Phrase(N_("sequence number")))
+        _int_in(self.companions, 0, MAX_COMPANIONS, "companions", Phrase(N_("companion count")))
 
     @property
     def expires_at(self) -> datetime:
@@ -295,30 +302,36 @@ def read(text: str) -> SignedRideCode:
     (the error's tag then names the field).
     """
     if not isinstance(text, str):
-        raise CodeError(f"a ride code is text, not {type(text).__name__}")
+        raise CodeError(Phrase(N_("a ride code is text, not {type}"), type=type(text).__name__))
     if not text.startswith(PREFIX):
         if other := _OTHER_PREFIX.match(text):
-            raise CodeError(f"ride code text form {other.group()!r} is unknown: this reader knows {PREFIX!r}", offset=0)
-        raise CodeError(f"not a ride code: it starts {text[:len(PREFIX)]!r}, a ride code starts {PREFIX!r}", offset=0)
+            raise CodeError(Phrase(N_("ride code text form {form!r} is unknown: this reader knows {known!r}"), form=other.group(),
+                                   known=PREFIX), offset=0)
+        raise CodeError(Phrase(N_("not a ride code: it starts {start!r}, a ride code starts {prefix!r}"),
+                               start=text[:len(PREFIX)], prefix=PREFIX), offset=0)
     if len(text) > MAX_TEXT_CHARS:
-        raise CodeError(f"{len(text)} characters: far longer than a ride code", offset=MAX_TEXT_CHARS)
+        raise CodeError(Phrase(N_("{count} characters: far longer than a ride code"), count=len(text)), offset=MAX_TEXT_CHARS)
     if len(text) == len(PREFIX):
-        raise CodeError(f"nothing after {PREFIX!r}", offset=len(PREFIX))
+        raise CodeError(Phrase(N_("nothing after {prefix!r}"), prefix=PREFIX), offset=len(PREFIX))
     data = base45_decode(text[len(PREFIX):], start=len(PREFIX))
     if data[0] != VERSION:
-        raise CodeError(f"unknown ride code payload version 0x{data[0]:02X}: this reader knows 0x{VERSION:02X}",
+        raise CodeError(Phrase(N_("unknown ride code payload version {version}: this reader knows {known}"),
+                               version=f"0x{data[0]:02X}", known=f"0x{VERSION:02X}"),
                         offset=0, tag="version")
     if len(data) < HEADER_BYTES:
-        raise CodeError(f"payload is {len(data)} bytes, shorter than its {HEADER_BYTES}-byte header"
-                        f" (a version 1 ride code is {PAYLOAD_BYTES.start}-{PAYLOAD_BYTES.stop - 1} bytes)", offset=len(data))
+        raise CodeError(Phrase(N_("payload is {count} bytes, shorter than its {header}-byte header (a version 1 ride code is "
+                                  "{low}-{high} bytes)"), count=len(data), header=HEADER_BYTES, low=PAYLOAD_BYTES.start,
+                               high=PAYLOAD_BYTES.stop - 1), offset=len(data))
     account_length = data[_OFFSET["account_length"]]
     if account_length not in ACCOUNT_BYTES:
-        raise CodeError(f"account length {account_length} is not {ACCOUNT_BYTES.start}-{ACCOUNT_BYTES.stop - 1}",
+        raise CodeError(Phrase(N_("account length {length} is not {low}-{high}"), length=account_length,
+                               low=ACCOUNT_BYTES.start, high=ACCOUNT_BYTES.stop - 1),
                         offset=_OFFSET["account_length"], tag="account_length")
     expected = HEADER_BYTES + account_length + SIGNATURE_BYTES
     if len(data) != expected:
-        raise CodeError(f"payload is {len(data)} bytes; with a {account_length}-byte account it must be {expected}"
-                        f" ({HEADER_BYTES} header, {account_length} account, {SIGNATURE_BYTES} signature)",
+        raise CodeError(Phrase(N_("payload is {count} bytes; with a {length}-byte account it must be {expected} ({header} "
+                                  "header, {length} account, {signature} signature)"), count=len(data),
+                               length=account_length, expected=expected, header=HEADER_BYTES, signature=SIGNATURE_BYTES),
                         offset=min(len(data), expected))
     signed, signature = data[: HEADER_BYTES + account_length], data[HEADER_BYTES + account_length :]
     field_of = {name: int.from_bytes(data[offset : offset + size], "big") for name, offset, size in _FIELDS}

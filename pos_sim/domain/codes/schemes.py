@@ -17,6 +17,7 @@ from pos_sim.domain.codes.emv_mpm import MerchantPresentedCode
 from pos_sim.domain.errors import CodeError
 from pos_sim.domain.money import Money
 from pos_sim.domain.money import currency as iso_currency
+from pos_sim.language import N_, Phrase
 
 # GUID (sub-ID 00 of a merchant account template) -> scheme name; compared case-insensitively.
 SCHEME_GUIDS = {
@@ -33,6 +34,8 @@ SCHEME_GUIDS = {
     "BR.GOV.BCB.SPI": "Pix",
     "A000000727": "VietQR",
 }
+_PROXY_WORDS = {"phone": Phrase(N_("phone")), "national_id": Phrase(N_("national id")), "ewallet": Phrase(N_("ewallet"))}
+"""How a PromptPay proxy is named in an error about its digits."""
 
 
 def schemes_of(code: MerchantPresentedCode) -> list[str]:
@@ -50,23 +53,25 @@ def _amount(amount: Money | None, currency: str, scheme: str) -> str | None:
     if amount is None:
         return None
     if amount.currency.code != currency:
-        raise CodeError(f"{scheme} takes amounts in {currency}, not {amount.currency.code}", tag="54")
+        raise CodeError(Phrase(N_("{scheme} takes amounts in {currency}, not {given}"), scheme=scheme, currency=currency,
+                               given=amount.currency.code), tag="54")
     if amount.minor <= 0:
-        raise CodeError(f"{scheme} amount must be positive, got {amount.major_str()}", tag="54")
+        raise CodeError(Phrase(N_("{scheme} amount must be positive, got {amount}"), scheme=scheme, amount=amount.major_str()),
+                        tag="54")
     return amount.major_str()
 
 
 def _digits(value: str, what: str) -> str:
     digits = re.sub(r"[\s-]", "", value)
     if not digits.isascii() or not digits.isdigit():
-        raise CodeError(f"{what} {value!r} must be digits")
+        raise CodeError(Phrase(N_("{name} {value!r} must be digits"), name=what, value=value))
     return digits
 
 
 def _one_of(**proxies: str | None) -> tuple[str, str]:
     given = [(name, value) for name, value in proxies.items() if value]
     if len(given) != 1:
-        raise CodeError(f"give exactly one of {', '.join(proxies)}")
+        raise CodeError(Phrase(N_("give exactly one of {names}"), names=", ".join(proxies)))
     return given[0]
 
 
@@ -79,18 +84,18 @@ def promptpay(
 ) -> str:
     """A PromptPay credit-transfer QR to a phone number, a national/tax id or an e-wallet id."""
     kind, value = _one_of(phone=phone, national_id=national_id, ewallet=ewallet)
-    digits = _digits(value, kind.replace("_", " "))
+    digits = _digits(value, _PROXY_WORDS[kind])
     if kind == "phone":
         if not 9 <= len(digits) <= 10:
-            raise CodeError(f"Thai phone number {value!r} must have 9 or 10 digits")
+            raise CodeError(Phrase(N_("Thai phone number {value!r} must have 9 or 10 digits"), value=value))
         proxy = ("01", ("0066" + digits.lstrip("0")).rjust(13, "0"))
     elif kind == "national_id":
         if len(digits) != 13:
-            raise CodeError(f"national or tax id {value!r} must have 13 digits")
+            raise CodeError(Phrase(N_("national or tax id {value!r} must have 13 digits"), value=value))
         proxy = ("02", digits)
     else:
         if len(digits) != 15:
-            raise CodeError(f"e-wallet id {value!r} must have 15 digits")
+            raise CodeError(Phrase(N_("e-wallet id {value!r} must have 15 digits"), value=value))
         proxy = ("03", digits)
     objects = [
         ("00", "01"),
@@ -107,9 +112,9 @@ def promptpay(
 
 def promptpay_bill(*, biller_id: str, ref1: str, ref2: str | None = None, amount: Money | None = None) -> str:
     """A PromptPay bill-payment QR (template 30): biller id and one or two references."""
-    biller = _digits(biller_id, "biller id")
+    biller = _digits(biller_id, Phrase(N_("biller id")))
     if len(biller) != 15 and len(biller) != 13:
-        raise CodeError(f"biller id {biller_id!r} must have 13 or 15 digits")
+        raise CodeError(Phrase(N_("biller id {value!r} must have 13 or 15 digits"), value=biller_id))
     account = [("00", "A000000677010112"), ("01", biller), ("02", ref1)] + ([("03", ref2)] if ref2 else [])
     objects = [("00", "01"), ("01", "12" if amount else "11"), ("30", account), ("53", "764"), ("58", "TH")]
     total = _amount(amount, "THB", "PromptPay")
@@ -132,7 +137,7 @@ def paynow(
     """A PayNow QR (SGQR layout) to a mobile number (+65...) or a company UEN."""
     kind, value = _one_of(mobile=mobile, uen=uen)
     if kind == "mobile":
-        digits = _digits(value.lstrip("+"), "mobile number")
+        digits = _digits(value.lstrip("+"), Phrase(N_("mobile number")))
         proxy = ("0", "+" + (digits if digits.startswith("65") and len(digits) == 10 else "65" + digits))
     else:
         proxy = ("2", value.strip().upper())
@@ -158,11 +163,11 @@ def fps(
     kind, value = _one_of(fps_id=fps_id, mobile=mobile, email=email)
     sub = {"fps_id": "02", "mobile": "03", "email": "04"}[kind]
     if kind == "fps_id":
-        value = _digits(value, "FPS id")
+        value = _digits(value, Phrase(N_("FPS id")))
     account = [("00", "hk.com.hkicl"), (sub, value.strip())]
     currency = amount.currency.code if amount else "HKD"
     if currency not in ("HKD", "CNY"):
-        raise CodeError(f"FPS takes HKD or CNY, not {currency}", tag="53")
+        raise CodeError(Phrase(N_("FPS takes HKD or CNY, not {currency}"), currency=currency), tag="53")
     return _merchant(
         amount, currency, "FPS", ("26", account), "HK", merchant_name, merchant_city, [("05", reference)] if reference else []
     )
@@ -179,7 +184,7 @@ def duitnow(
     reference: str | None = None,
 ) -> str:
     """A DuitNow QR (PayNet, MY): acquirer id and merchant account in template 26."""
-    template = [("00", "A0000006150001"), ("01", _digits(acquirer_id, "acquirer id")), ("02", account.strip())]
+    template = [("00", "A0000006150001"), ("01", _digits(acquirer_id, Phrase(N_("acquirer id")))), ("02", account.strip())]
     return _merchant(
         amount, "MYR", "DuitNow", ("26", template), "MY", merchant_name, merchant_city,
         [("01", reference)] if reference else [], mcc=mcc,
@@ -199,9 +204,9 @@ def qris(
 ) -> str:
     """A QRIS QR (Bank Indonesia): the national merchant id (NMID) in template 51."""
     if not re.fullmatch(r"ID[0-9]{10,13}", nmid):
-        raise CodeError(f"QRIS NMID {nmid!r} must be 'ID' and 10-13 digits")
+        raise CodeError(Phrase(N_("QRIS NMID {nmid!r} must be 'ID' and 10-13 digits"), nmid=nmid))
     if criteria not in ("UMI", "UKE", "UME", "UBE", "URE"):
-        raise CodeError(f"QRIS merchant criteria {criteria!r} is not UMI, UKE, UME, UBE or URE")
+        raise CodeError(Phrase(N_("QRIS merchant criteria {criteria!r} is not UMI, UKE, UME, UBE or URE"), criteria=criteria))
     template = [("00", "ID.CO.QRIS.WWW"), ("02", nmid), ("03", criteria)]
     extra = [("61", postal_code)] if postal_code else []
     return _merchant(
@@ -223,7 +228,7 @@ def pix(
     """A Pix BR Code: static to a Pix key, or dynamic with the PSP's payload URL (no scheme)."""
     kind, value = _one_of(key=key, url=url)
     if not re.fullmatch(r"\*\*\*|[A-Za-z0-9]{1,25}", txid):
-        raise CodeError(f"Pix txid {txid!r} must be '***' or 1-25 letters and digits", tag="62.05")
+        raise CodeError(Phrase(N_("Pix txid {txid!r} must be '***' or 1-25 letters and digits"), txid=txid), tag="62.05")
     account = [("00", "br.gov.bcb.pix")]
     if kind == "key":
         account.append(("01", value.strip()))

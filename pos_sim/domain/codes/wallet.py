@@ -90,7 +90,8 @@ def decode(text: str) -> WalletPaymentCode:
 
 def make_alipay_plus_code(issuer: str, uin: str) -> str:
     """A 24-digit Alipay+ payment code: 6-digit Code Issuer Identifier, "02", 16-digit UIN."""
-    for name, part, length in (("code issuer identifier", issuer, 6), ("UIN", uin, 16)):
+    for message, part, length in ((N_("an Alipay+ code issuer identifier is {length} digits"), issuer, 6),
+                                  (N_("an Alipay+ UIN is {length} digits"), uin, 16)):
         if len(part) != length or _NON_DIGIT.search(part):
-            raise CodeError(f"an Alipay+ {name} is {length} digits")
+            raise CodeError(Phrase(message, length=length))
     return issuer + _PAYMENT_CODE_BUSINESS_TYPE + uin
