@@ -65,6 +65,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -260,7 +261,7 @@ class Cascade:
                 refocused = _wiener(region.image, _disc(DEFOCUS_GAIN * radius))
                 yield "refocused", region.image, self._zxing.read(refocused, formats=self._matrix, fast=True), region.back
         for region in squared:  # a 2-D code under a hand's motion: sharpened along it, and it undone
-            yield from self._matrix_passes(region, _matrix_moving(region.image), found, afford)
+            yield from self._matrix_passes(region, _matrix_moving(region), found, afford)
         for region in barred:  # a hand's motion across a 1-D code's bars undone
             for length in UNBLUR_PX:
                 if not found and afford(region.image, ROWS_COST):
@@ -272,7 +273,7 @@ class Cascade:
         for region in squared:
             if not found and max(region.image.shape) <= UPSCALED_MOST_PX:
                 larger = region.upscaled()
-                yield from self._matrix_passes(larger, _matrix_variants(larger.image, 2), found, afford)
+                yield from self._matrix_passes(larger, _matrix_variants(region, larger), found, afford)
 
     def _matrix_passes(self, region: _Region, images: Iterator[tuple[str, np.ndarray]], found: dict,
                        afford: Callable[[np.ndarray, int], bool]) -> Iterator[tuple[str, np.ndarray, list[Read], Transform]]:
@@ -583,6 +584,24 @@ class _Region:
 
     def __init__(self, image: np.ndarray, matrix: np.ndarray, box: tuple[int, int, int, int]) -> None:
         self.image, self.matrix, self.box = image, matrix, box
+        self._unblurred: dict[int, np.ndarray] = {}
+
+    @cached_property
+    def motion(self) -> float | None:
+        """The direction of a hand's motion its gradients show (``_motion``), worked out once."""
+        return _motion(self.image)
+
+    @cached_property
+    def motion_length(self) -> float:
+        """The length of that motion its sharpest edges show (``_motion_length``), worked out once."""
+        return _motion_length(self.image, self.motion) if self.motion is not None else 0.0
+
+    def unblurred(self, length: int) -> np.ndarray:
+        """This region with a hand's motion of ``length`` pixels along ``motion`` undone (``_unblurred``), made once:
+        the 2-D passes at the region's size and at twice it read the same image."""
+        if length not in self._unblurred:
+            self._unblurred[length] = _unblurred(self.image, length, self.motion)
+        return self._unblurred[length]
 
     @classmethod
     def candidate(cls, frame: np.ndarray, box: tuple[int, int, int, int], angle: float | None) -> _Region:
@@ -629,8 +648,7 @@ class _Region:
 
     def upscaled(self) -> _Region:
         """This region at twice its size."""
-        larger = cv2.resize(self.image, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
-        return _Region(larger, np.diag([2.0, 2.0, 1.0]) @ self.matrix, self.box)
+        return _Region(_twice(self.image), np.diag([2.0, 2.0, 1.0]) @ self.matrix, self.box)
 
     def holds(self, corners: Corners) -> bool:
         """Whether this region is about the code at ``corners`` (in the frame): its centre is within
@@ -641,6 +659,11 @@ class _Region:
     def back(self, corners: Corners) -> Corners:
         points = cv2.perspectiveTransform(np.array(corners, dtype=np.float32)[None], np.linalg.inv(self.matrix))[0]
         return tuple((round(float(px)), round(float(py))) for px, py in points)
+
+
+def _twice(image: np.ndarray) -> np.ndarray:
+    """``image`` at twice its size."""
+    return cv2.resize(image, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
 
 
 def _motion(image: np.ndarray) -> float | None:
@@ -656,26 +679,26 @@ def _motion(image: np.ndarray) -> float | None:
     return None
 
 
-def _matrix_variants(image: np.ndarray, scale: int = 1) -> Iterator[tuple[str, np.ndarray]]:
-    """``image`` (``scale`` times a region's size) as it is, with a hand's motion undone (``_motions_undone``),
-    sharpened along that motion, and stretched between its local darkest and lightest, the filters ``scale`` times as
-    wide. Read for 2-D codes only: their Reed-Solomon code refuses what the filters make up, where a 1-D code's check
-    digit would not; and in a 1-D code the bars, not a motion, decide which way the gradients run."""
-    yield "upscaled", image
-    yield from _motions_undone(image, scale)
-    degrees = _motion(image)
-    if degrees is not None:
-        yield "deblurred", _sharpened_along(image, degrees, scale)
-    yield "stretched", _stretched(image, scale)
+def _matrix_variants(region: _Region, larger: _Region) -> Iterator[tuple[str, np.ndarray]]:
+    """``larger`` (``region`` at twice its size) as it is, with a hand's motion undone, sharpened along that motion, and
+    stretched between its local darkest and lightest, the filters twice as wide. The motion is undone at the region's
+    size and that image brought to twice it (``_motions_undone``; the region's pass made it already: a Wiener filter of
+    four times the pixels and a line twice as long took about eight readings' time for the same image, its finest
+    frequencies aside). Read for 2-D codes only: their Reed-Solomon code refuses what the filters make up, where a 1-D
+    code's check digit would not; and in a 1-D code the bars, not a motion, decide which way the gradients run."""
+    yield "upscaled", larger.image
+    yield from ((stage, _twice(undone)) for stage, undone in _motions_undone(region, fixed=False))
+    if larger.motion is not None:
+        yield "deblurred", _sharpened_along(larger.image, larger.motion, 2)
+    yield "stretched", _stretched(larger.image, 2)
 
 
-def _matrix_moving(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
-    """``image`` (a region) sharpened along a hand's motion, then with it undone (Wiener filters), when its gradients
-    show one; nothing otherwise. For 2-D codes."""
-    degrees = _motion(image)
-    if degrees is not None:
-        yield "deblurred", _sharpened_along(image, degrees)
-        yield from _motions_undone(image)
+def _matrix_moving(region: _Region) -> Iterator[tuple[str, np.ndarray]]:
+    """``region`` sharpened along a hand's motion, then with it undone (Wiener filters), when its gradients show one;
+    nothing otherwise. For 2-D codes."""
+    if region.motion is not None:
+        yield "deblurred", _sharpened_along(region.image, region.motion)
+        yield from _motions_undone(region)
 
 
 def _matrix_cleaned(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
@@ -705,17 +728,16 @@ def _stretched(image: np.ndarray, scale: int = 1) -> np.ndarray:
     return np.clip((image - dark) * 255 / np.maximum(light - dark, 8), 0, 255).astype(np.uint8)
 
 
-def _motions_undone(image: np.ndarray, scale: int = 1) -> Iterator[tuple[str, np.ndarray]]:
-    """``image`` with a hand's motion, when its gradients show one, undone by a Wiener filter: a line of MOTION_PX
-    (``scale`` times that for an image ``scale`` times a region's size), then of the lengths its edges show."""
-    degrees = _motion(image)
-    if degrees is None:
+def _motions_undone(region: _Region, *, fixed: bool = True) -> Iterator[tuple[str, np.ndarray]]:
+    """``region`` with a hand's motion, when its gradients show one, undone by a Wiener filter: a line of MOTION_PX
+    (when ``fixed``: at twice the size, that line's image is read sharpened already), then of the lengths its edges
+    show."""
+    if region.motion is None:
         return
-    shown = _motion_length(image, degrees)
-    fixed = (MOTION_PX,) if scale == 1 else ()  # at twice the size, the line of twice MOTION_PX is read sharpened already
-    for length in dict.fromkeys((*fixed, *(round(share * shown) for share in MOTION_SHARES))):
+    shown = region.motion_length
+    for length in dict.fromkeys((*((MOTION_PX,) if fixed else ()), *(round(share * shown) for share in MOTION_SHARES))):
         if length >= MOTION_LEAST_PX:
-            yield "unblurred", _unblurred(image, length, degrees)
+            yield "unblurred", region.unblurred(length)
 
 
 def _motion_length(image: np.ndarray, degrees: float) -> float:
