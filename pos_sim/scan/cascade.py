@@ -252,10 +252,10 @@ class Cascade:
                     yield stage, region.image, self._read(image, fast=True), region.back
         for region in squared:  # nor the places OpenCV's 1-D detector found, nor a 1-D code's bars: they hold no 2-D code
             yield from self._matrix_passes(region, _matrix_cleaned(region.image), found, afford)
-        radii = [_defocus_radius(region.image) if not found else 0.0 for region in located + barred]
+        radii = [region.defocus if not found else 0.0 for region in located + barred]
         focused = [(region, radius) for region, radius in zip(located + barred, radii) if radius >= DEFOCUS_LEAST_PX]
         yield from self._refocus_passes(focused, DEFOCUS_SHARES[:1], found, afford)  # the radius the edges show reads most
-        blurred = [(region, _defocus_radius(region.image)) for region in (squared if not found else ())]
+        blurred = [(region, region.defocus) for region in (squared if not found else ())]
         for region, radius in blurred:  # a 2-D code out of focus: its defocus undone
             if radius >= DEFOCUS_LEAST_PX and not found and afford(region.image, MATRIX_COSTS["refocused"]):
                 refocused = _wiener(region.image, _disc(DEFOCUS_GAIN * radius))
@@ -592,6 +592,12 @@ class _Region:
         return _motion(self.image)
 
     @cached_property
+    def defocus(self) -> float:
+        """The radius of the lens's defocus its edges show (``_defocus_radius``), worked out once: a region of a 1-D
+        code's bars that a 2-D code's edges could make is looked at as both."""
+        return _defocus_radius(self.image)
+
+    @cached_property
     def motion_length(self) -> float:
         """The length of that motion its sharpest edges show (``_motion_length``), worked out once."""
         return _motion_length(self.image, self.motion) if self.motion is not None else 0.0
@@ -724,8 +730,13 @@ def _stretched(image: np.ndarray, scale: int = 1) -> np.ndarray:
     side = STRETCH_PX * scale
     window = cv2.getStructuringElement(cv2.MORPH_RECT, (side, side))
     dark = cv2.blur(cv2.erode(image, window), (side, side)).astype(np.float32)
-    light = cv2.blur(cv2.dilate(image, window), (side, side)).astype(np.float32)
-    return np.clip((image - dark) * 255 / np.maximum(light - dark, 8), 0, 255).astype(np.uint8)
+    span = cv2.blur(cv2.dilate(image, window), (side, side)).astype(np.float32)
+    span -= dark
+    np.maximum(span, 8, out=span)
+    stretched = np.subtract(image, dark, dtype=np.float32)  # in place from here: a region's float images are large
+    stretched *= 255
+    stretched /= span
+    return np.clip(stretched, 0, 255, out=stretched).astype(np.uint8)
 
 
 def _motions_undone(region: _Region, *, fixed: bool = True) -> Iterator[tuple[str, np.ndarray]]:
