@@ -344,7 +344,7 @@ class Cascade:
         if stage in RESTORED:  # every kernel's image of the place, strip by strip, reads the read's text and no other,
             # and the place sharpened, binarised and equalised reads no other (a defocus undone, a UPC-A misread of a
             # steep, small EAN-13 at every radius that the sharpened place read right)
-            restored = [restore(crop, size) for restore, size in RESTORED[stage]]
+            restored = RESTORED[stage](crop)
             if set().union(*(self._strip_texts(each, read.corners, linear=True) for each in restored)) - thin != {read.text}:
                 return True
             if read.symbology in RETAIL and self._zbar is not None:  # libzbar's reading of those images
@@ -803,9 +803,16 @@ def _disc(radius: float) -> np.ndarray:
     return np.clip(radius + 0.5 - np.hypot(x, y), 0, 1)
 
 
-def _refocus(image: np.ndarray, share: float) -> np.ndarray:
-    """``image`` of a 1-D code, bars upright, with ``share`` of the defocus its edges show undone across its bars."""
-    return _refocused(image, share * _defocus_radius(image))
+def _refocuses(image: np.ndarray) -> list[np.ndarray]:
+    """``image`` of a 1-D code, bars upright, with each of DEFOCUS_SHARES of the defocus its edges show undone across its
+    bars (the radius worked out once)."""
+    radius = _defocus_radius(image)
+    return [_refocused(image, share * radius) for share in DEFOCUS_SHARES]
+
+
+def _unblurs(image: np.ndarray) -> list[np.ndarray]:
+    """``image`` of a 1-D code, bars upright, with a hand's motion across its bars undone at each of UNBLUR_PX."""
+    return [_unblurred(image, length) for length in UNBLUR_PX]
 
 
 def _wiener(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -854,6 +861,5 @@ def _variants(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
     yield "equalised", cv2.createCLAHE(clipLimit=3.0, tileGridSize=(4, 4)).apply(smooth)
 
 
-# the 1-D stages whose images undo a blur: each image's filter and its kernel's size, for Cascade._disputed
-RESTORED = {"unblurred": [(_unblurred, length) for length in UNBLUR_PX],
-            "refocused": [(_refocus, share) for share in DEFOCUS_SHARES]}
+# the 1-D stages whose images undo a blur: the images of a place each kernel's filter makes, for Cascade._disputed
+RESTORED = {"unblurred": _unblurs, "refocused": _refocuses}
