@@ -89,6 +89,8 @@ ZBAR_COST = 4  # libzbar takes about four times zxing-cpp's time a pixel (hand-h
 ROWS_COST = 2  # a 1-D code's motion or defocus undone row by row (``_wiener_rows``) and read: about two readings
 MATRIX_COSTS = {"unblurred": 5, "refocused": 5, "deblurred": 2, "stretched": 2}  # a 2-D pass's filter and reading,
 # in readings: a two-dimensional Wiener filter takes about four readings' time, sharpening or stretching one
+UPSCALED_COSTS = {**MATRIX_COSTS, "unblurred": 2}  # at twice a region's size, the region's motion undone is brought to
+# it (about one reading's time) and read
 ZBAR_LINES = 8  # libzbar scan lines that read the same text, from which its 1-D read is its own second reading
 STRONG_CODE128 = 6  # Code 128 characters from which its mod-103 check character makes a lone read safe
 PREPROCESSED = ("sharpened", "binarised", "equalised")
@@ -273,14 +275,15 @@ class Cascade:
         for region in squared:
             if not found and max(region.image.shape) <= UPSCALED_MOST_PX:
                 larger = region.upscaled()
-                yield from self._matrix_passes(larger, _matrix_variants(region, larger), found, afford)
+                yield from self._matrix_passes(larger, _matrix_variants(region, larger), found, afford, UPSCALED_COSTS)
 
     def _matrix_passes(self, region: _Region, images: Iterator[tuple[str, np.ndarray]], found: dict,
-                       afford: Callable[[np.ndarray, int], bool]) -> Iterator[tuple[str, np.ndarray, list[Read], Transform]]:
+                       afford: Callable[[np.ndarray, int], bool], costs: dict[str, int] = MATRIX_COSTS,
+                       ) -> Iterator[tuple[str, np.ndarray, list[Read], Transform]]:
         """``images`` of ``region`` read for 2-D codes, each made only when reached, while nothing is ``found`` and
-        the budget lasts."""
+        the budget lasts (each charged its stage's ``costs``)."""
         for stage, image in images:
-            if found or not afford(image, MATRIX_COSTS.get(stage, 1)):
+            if found or not afford(image, costs.get(stage, 1)):
                 return
             yield stage, region.image, self._zxing.read(image, formats=self._matrix, fast=True), region.back
 
