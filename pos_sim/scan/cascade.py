@@ -31,7 +31,7 @@ same reads on a quiet or a loaded machine):
    the pass that reads least for it);
 10. for 2-D codes, the regions whose gradients do not run one way alone, up to UPSCALED_MOST_PX across, at twice their size, as they are,
    with the motion undone (the region's own images of the lengths its edges show, brought to twice its size: a Wiener
-   filter there took five to nine readings' time), sharpened along a hand's motion, and stretched.
+   filter there took five to ten readings' time), sharpened along a hand's motion, and stretched.
 
 A 1-D code's bars stand upright in its region, so its blurs are undone row by row (``_wiener_rows``: the 2-D filter's
 image to a grey level, a fifth of the time).
@@ -692,7 +692,7 @@ def _matrix_variants(region: _Region, larger: _Region) -> Iterator[tuple[str, np
     """``larger`` (``region`` at twice its size) as it is, with a hand's motion undone, sharpened along that motion, and
     stretched between its local darkest and lightest, the filters twice as wide. The motion is undone at the region's
     size and that image brought to twice it (``_motions_undone``; the region's pass made it already: a Wiener filter of
-    four times the pixels and a line twice as long took five to nine readings' time for the same image, its finest
+    four times the pixels and a line twice as long took five to ten readings' time for the same image, its finest
     frequencies aside). Read for 2-D codes only: their Reed-Solomon code refuses what the filters make up, where a 1-D
     code's check digit would not; and in a 1-D code the bars, not a motion, decide which way the gradients run."""
     yield "upscaled", larger.image
