@@ -30,8 +30,8 @@ same reads on a quiet or a loaded machine):
 9. libzbar on each region, a different reader that gets some codes zxing-cpp misses (at four readings' cost a pixel,
    the pass that reads least for it);
 10. for 2-D codes, the regions whose gradients do not run one way alone, up to UPSCALED_MOST_PX across, at twice their size, as they are,
-   sharpened along a hand's motion, stretched, and with the motion undone (Wiener filters of a line
-   twice MOTION_PX and of the lengths the edges show, as at the region's size).
+   with the motion undone (the region's own images of the lengths its edges show, brought to twice its size: a Wiener
+   filter there took five to ten readings' time), sharpened along a hand's motion, and stretched.
 
 A 1-D code's bars stand upright in its region, so its blurs are undone row by row (``_wiener_rows``: the 2-D filter's
 image to a grey level, a fifth of the time).
@@ -65,6 +65,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -88,6 +89,8 @@ ZBAR_COST = 4  # libzbar takes about four times zxing-cpp's time a pixel (hand-h
 ROWS_COST = 2  # a 1-D code's motion or defocus undone row by row (``_wiener_rows``) and read: about two readings
 MATRIX_COSTS = {"unblurred": 5, "refocused": 5, "deblurred": 2, "stretched": 2}  # a 2-D pass's filter and reading,
 # in readings: a two-dimensional Wiener filter takes about four readings' time, sharpening or stretching one
+UPSCALED_COSTS = {**MATRIX_COSTS, "unblurred": 2}  # at twice a region's size, the region's motion undone is brought to
+# it (about one reading's time) and read
 ZBAR_LINES = 8  # libzbar scan lines that read the same text, from which its 1-D read is its own second reading
 STRONG_CODE128 = 6  # Code 128 characters from which its mod-103 check character makes a lone read safe
 PREPROCESSED = ("sharpened", "binarised", "equalised")
@@ -251,16 +254,16 @@ class Cascade:
                     yield stage, region.image, self._read(image, fast=True), region.back
         for region in squared:  # nor the places OpenCV's 1-D detector found, nor a 1-D code's bars: they hold no 2-D code
             yield from self._matrix_passes(region, _matrix_cleaned(region.image), found, afford)
-        radii = [_defocus_radius(region.image) if not found else 0.0 for region in located + barred]
+        radii = [region.defocus if not found else 0.0 for region in located + barred]
         focused = [(region, radius) for region, radius in zip(located + barred, radii) if radius >= DEFOCUS_LEAST_PX]
         yield from self._refocus_passes(focused, DEFOCUS_SHARES[:1], found, afford)  # the radius the edges show reads most
-        blurred = [(region, _defocus_radius(region.image)) for region in (squared if not found else ())]
+        blurred = [(region, region.defocus) for region in (squared if not found else ())]
         for region, radius in blurred:  # a 2-D code out of focus: its defocus undone
             if radius >= DEFOCUS_LEAST_PX and not found and afford(region.image, MATRIX_COSTS["refocused"]):
                 refocused = _wiener(region.image, _disc(DEFOCUS_GAIN * radius))
                 yield "refocused", region.image, self._zxing.read(refocused, formats=self._matrix, fast=True), region.back
         for region in squared:  # a 2-D code under a hand's motion: sharpened along it, and it undone
-            yield from self._matrix_passes(region, _matrix_moving(region.image), found, afford)
+            yield from self._matrix_passes(region, _matrix_moving(region), found, afford)
         for region in barred:  # a hand's motion across a 1-D code's bars undone
             for length in UNBLUR_PX:
                 if not found and afford(region.image, ROWS_COST):
@@ -272,14 +275,15 @@ class Cascade:
         for region in squared:
             if not found and max(region.image.shape) <= UPSCALED_MOST_PX:
                 larger = region.upscaled()
-                yield from self._matrix_passes(larger, _matrix_variants(larger.image, 2), found, afford)
+                yield from self._matrix_passes(larger, _matrix_variants(region, larger), found, afford, UPSCALED_COSTS)
 
     def _matrix_passes(self, region: _Region, images: Iterator[tuple[str, np.ndarray]], found: dict,
-                       afford: Callable[[np.ndarray, int], bool]) -> Iterator[tuple[str, np.ndarray, list[Read], Transform]]:
+                       afford: Callable[[np.ndarray, int], bool], costs: dict[str, int] = MATRIX_COSTS,
+                       ) -> Iterator[tuple[str, np.ndarray, list[Read], Transform]]:
         """``images`` of ``region`` read for 2-D codes, each made only when reached, while nothing is ``found`` and
-        the budget lasts."""
+        the budget lasts (each charged its stage's ``costs``)."""
         for stage, image in images:
-            if found or not afford(image, MATRIX_COSTS.get(stage, 1)):
+            if found or not afford(image, costs.get(stage, 1)):
                 return
             yield stage, region.image, self._zxing.read(image, formats=self._matrix, fast=True), region.back
 
@@ -343,7 +347,7 @@ class Cascade:
         if stage in RESTORED:  # every kernel's image of the place, strip by strip, reads the read's text and no other,
             # and the place sharpened, binarised and equalised reads no other (a defocus undone, a UPC-A misread of a
             # steep, small EAN-13 at every radius that the sharpened place read right)
-            restored = [restore(crop, size) for restore, size in RESTORED[stage]]
+            restored = RESTORED[stage](crop)
             if set().union(*(self._strip_texts(each, read.corners, linear=True) for each in restored)) - thin != {read.text}:
                 return True
             if read.symbology in RETAIL and self._zbar is not None:  # libzbar's reading of those images
@@ -583,6 +587,30 @@ class _Region:
 
     def __init__(self, image: np.ndarray, matrix: np.ndarray, box: tuple[int, int, int, int]) -> None:
         self.image, self.matrix, self.box = image, matrix, box
+        self._unblurred: dict[int, np.ndarray] = {}
+
+    @cached_property
+    def motion(self) -> float | None:
+        """The direction of a hand's motion its gradients show (``_motion``), worked out once."""
+        return _motion(self.image)
+
+    @cached_property
+    def defocus(self) -> float:
+        """The radius of the lens's defocus its edges show (``_defocus_radius``), worked out once: a region of a 1-D
+        code's bars that a 2-D code's edges could make is looked at as both."""
+        return _defocus_radius(self.image)
+
+    @cached_property
+    def motion_length(self) -> float:
+        """The length of that motion its sharpest edges show (``_motion_length``), worked out once."""
+        return _motion_length(self.image, self.motion) if self.motion is not None else 0.0
+
+    def unblurred(self, length: int) -> np.ndarray:
+        """This region with a hand's motion of ``length`` pixels along ``motion`` undone (``_unblurred``), made once:
+        the 2-D passes at the region's size and at twice it read the same image."""
+        if length not in self._unblurred:
+            self._unblurred[length] = _unblurred(self.image, length, self.motion)
+        return self._unblurred[length]
 
     @classmethod
     def candidate(cls, frame: np.ndarray, box: tuple[int, int, int, int], angle: float | None) -> _Region:
@@ -629,8 +657,7 @@ class _Region:
 
     def upscaled(self) -> _Region:
         """This region at twice its size."""
-        larger = cv2.resize(self.image, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
-        return _Region(larger, np.diag([2.0, 2.0, 1.0]) @ self.matrix, self.box)
+        return _Region(_twice(self.image), np.diag([2.0, 2.0, 1.0]) @ self.matrix, self.box)
 
     def holds(self, corners: Corners) -> bool:
         """Whether this region is about the code at ``corners`` (in the frame): its centre is within
@@ -641,6 +668,11 @@ class _Region:
     def back(self, corners: Corners) -> Corners:
         points = cv2.perspectiveTransform(np.array(corners, dtype=np.float32)[None], np.linalg.inv(self.matrix))[0]
         return tuple((round(float(px)), round(float(py))) for px, py in points)
+
+
+def _twice(image: np.ndarray) -> np.ndarray:
+    """``image`` at twice its size."""
+    return cv2.resize(image, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
 
 
 def _motion(image: np.ndarray) -> float | None:
@@ -656,26 +688,26 @@ def _motion(image: np.ndarray) -> float | None:
     return None
 
 
-def _matrix_variants(image: np.ndarray, scale: int = 1) -> Iterator[tuple[str, np.ndarray]]:
-    """``image`` (``scale`` times a region's size) as it is, with a hand's motion undone (``_motions_undone``),
-    sharpened along that motion, and stretched between its local darkest and lightest, the filters ``scale`` times as
-    wide. Read for 2-D codes only: their Reed-Solomon code refuses what the filters make up, where a 1-D code's check
-    digit would not; and in a 1-D code the bars, not a motion, decide which way the gradients run."""
-    yield "upscaled", image
-    yield from _motions_undone(image, scale)
-    degrees = _motion(image)
-    if degrees is not None:
-        yield "deblurred", _sharpened_along(image, degrees, scale)
-    yield "stretched", _stretched(image, scale)
+def _matrix_variants(region: _Region, larger: _Region) -> Iterator[tuple[str, np.ndarray]]:
+    """``larger`` (``region`` at twice its size) as it is, with a hand's motion undone, sharpened along that motion, and
+    stretched between its local darkest and lightest, the filters twice as wide. The motion is undone at the region's
+    size and that image brought to twice it (``_motions_undone``; the region's pass made it already: a Wiener filter of
+    four times the pixels and a line twice as long took five to ten readings' time for the same image, its finest
+    frequencies aside). Read for 2-D codes only: their Reed-Solomon code refuses what the filters make up, where a 1-D
+    code's check digit would not; and in a 1-D code the bars, not a motion, decide which way the gradients run."""
+    yield "upscaled", larger.image
+    yield from ((stage, _twice(undone)) for stage, undone in _motions_undone(region, fixed=False))
+    if larger.motion is not None:
+        yield "deblurred", _sharpened_along(larger.image, larger.motion, 2)
+    yield "stretched", _stretched(larger.image, 2)
 
 
-def _matrix_moving(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
-    """``image`` (a region) sharpened along a hand's motion, then with it undone (Wiener filters), when its gradients
-    show one; nothing otherwise. For 2-D codes."""
-    degrees = _motion(image)
-    if degrees is not None:
-        yield "deblurred", _sharpened_along(image, degrees)
-        yield from _motions_undone(image)
+def _matrix_moving(region: _Region) -> Iterator[tuple[str, np.ndarray]]:
+    """``region`` sharpened along a hand's motion, then with it undone (Wiener filters), when its gradients show one;
+    nothing otherwise. For 2-D codes."""
+    if region.motion is not None:
+        yield "deblurred", _sharpened_along(region.image, region.motion)
+        yield from _motions_undone(region)
 
 
 def _matrix_cleaned(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
@@ -701,21 +733,25 @@ def _stretched(image: np.ndarray, scale: int = 1) -> np.ndarray:
     side = STRETCH_PX * scale
     window = cv2.getStructuringElement(cv2.MORPH_RECT, (side, side))
     dark = cv2.blur(cv2.erode(image, window), (side, side)).astype(np.float32)
-    light = cv2.blur(cv2.dilate(image, window), (side, side)).astype(np.float32)
-    return np.clip((image - dark) * 255 / np.maximum(light - dark, 8), 0, 255).astype(np.uint8)
+    span = cv2.blur(cv2.dilate(image, window), (side, side)).astype(np.float32)
+    span -= dark
+    np.maximum(span, 8, out=span)
+    stretched = np.subtract(image, dark, dtype=np.float32)  # in place from here: a region's float images are large
+    stretched *= 255
+    stretched /= span
+    return np.clip(stretched, 0, 255, out=stretched).astype(np.uint8)
 
 
-def _motions_undone(image: np.ndarray, scale: int = 1) -> Iterator[tuple[str, np.ndarray]]:
-    """``image`` with a hand's motion, when its gradients show one, undone by a Wiener filter: a line of MOTION_PX
-    (``scale`` times that for an image ``scale`` times a region's size), then of the lengths its edges show."""
-    degrees = _motion(image)
-    if degrees is None:
+def _motions_undone(region: _Region, *, fixed: bool = True) -> Iterator[tuple[str, np.ndarray]]:
+    """``region`` with a hand's motion, when its gradients show one, undone by a Wiener filter: a line of MOTION_PX
+    (when ``fixed``: at twice the size, that line's image is read sharpened already), then of the lengths its edges
+    show."""
+    if region.motion is None:
         return
-    shown = _motion_length(image, degrees)
-    fixed = (MOTION_PX,) if scale == 1 else ()  # at twice the size, the line of twice MOTION_PX is read sharpened already
-    for length in dict.fromkeys((*fixed, *(round(share * shown) for share in MOTION_SHARES))):
+    shown = region.motion_length
+    for length in dict.fromkeys((*((MOTION_PX,) if fixed else ()), *(round(share * shown) for share in MOTION_SHARES))):
         if length >= MOTION_LEAST_PX:
-            yield "unblurred", _unblurred(image, length, degrees)
+            yield "unblurred", region.unblurred(length)
 
 
 def _motion_length(image: np.ndarray, degrees: float) -> float:
@@ -770,9 +806,16 @@ def _disc(radius: float) -> np.ndarray:
     return np.clip(radius + 0.5 - np.hypot(x, y), 0, 1)
 
 
-def _refocus(image: np.ndarray, share: float) -> np.ndarray:
-    """``image`` of a 1-D code, bars upright, with ``share`` of the defocus its edges show undone across its bars."""
-    return _refocused(image, share * _defocus_radius(image))
+def _refocuses(image: np.ndarray) -> list[np.ndarray]:
+    """``image`` of a 1-D code, bars upright, with each of DEFOCUS_SHARES of the defocus its edges show undone across its
+    bars (the radius worked out once)."""
+    radius = _defocus_radius(image)
+    return [_refocused(image, share * radius) for share in DEFOCUS_SHARES]
+
+
+def _unblurs(image: np.ndarray) -> list[np.ndarray]:
+    """``image`` of a 1-D code, bars upright, with a hand's motion across its bars undone at each of UNBLUR_PX."""
+    return [_unblurred(image, length) for length in UNBLUR_PX]
 
 
 def _wiener(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -821,6 +864,5 @@ def _variants(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
     yield "equalised", cv2.createCLAHE(clipLimit=3.0, tileGridSize=(4, 4)).apply(smooth)
 
 
-# the 1-D stages whose images undo a blur: each image's filter and its kernel's size, for Cascade._disputed
-RESTORED = {"unblurred": [(_unblurred, length) for length in UNBLUR_PX],
-            "refocused": [(_refocus, share) for share in DEFOCUS_SHARES]}
+# the 1-D stages whose images undo a blur: the images of a place each kernel's filter makes, for Cascade._disputed
+RESTORED = {"unblurred": _unblurs, "refocused": _refocuses}
