@@ -40,12 +40,16 @@ WALLET = ("walletId", "name", "currency", "balance", "history")
 
 
 def shown(running, expected: Path) -> dict:
-    """What the simulator shows now of each wallet the fixture recorded."""
+    """What the simulator shows now of each wallet the fixture recorded, as 0.1.0 showed it. A fare posting's
+    journeys, which 0.1.0 did not list, must be the one journey it paid (its memo "fare {the journey's summary}")."""
     wallets = {}
     for wallet_id in json.loads(expected.read_text(encoding="utf-8"))["wallets"]:
         answer = requests.get(f"{running.url}/sim/wallets/{wallet_id}", timeout=10)
         assert answer.status_code == 200, answer.text
         wallets[wallet_id] = {key: answer.json()[key] for key in WALLET}
+        for line in wallets[wallet_id]["history"]:
+            if line["kind"] == "fare":
+                assert [f"fare {journey['summary']}" for journey in line.pop("journeys")] == [line["memo"]]
     return wallets
 
 
@@ -116,6 +120,34 @@ def test_the_journeys_of_a_ledger_at_revision_0004_are_kept_and_keyed_by_their_l
                                            " ORDER BY account, started_ms")).all()
         # tap-2's tap is not in the ledger: its day is the UTC one
         assert [tuple(row) for row in kept] == [("tap-2", 1000, 0, 320, 120), ("tap-1", late_evening, 1, 320, 120)]
+    finally:
+        engine.dispose()
+
+
+def test_the_journeys_of_a_ledger_at_revision_0007_name_the_fare_posting_that_paid_them_last(url):
+    engine = create_engine(make_url(url).set(drivername="postgresql+psycopg") if url.startswith("postgresql") else url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(migrations.config(connection), "0007")
+            connection.execute(text("INSERT INTO merchants (client_id, name, public_key, settlement_currency, created_at)"
+                                    " VALUES ('METRO_OPS', 'City Metro', '-', 'SGD', '2025-03-04 00:00:00+00:00')"))
+            connection.execute(text("INSERT INTO postings (id, kind, ref, memo, created_at) VALUES (:id, :kind, :ref, :memo, :at)"), [
+                {"id": "L2", "kind": "fare", "ref": "tap-1", "memo": "fare 2025-03-03 M01 08:00 -> M12 08:40",
+                 "at": "2025-03-04 00:00:00+00:00"},  # paid, then refunded by a later clearing (a random id of 0.1.0)
+                {"id": "L1", "kind": "fare-refund", "ref": "tap-1", "memo": "fare refund 2025-03-03 M01 08:00 -> M12 08:40",
+                 "at": "2025-03-05 00:00:00+00:00"},
+                {"id": "L3", "kind": "pay", "ref": "tap-2", "memo": "pay SIM_DEMO", "at": "2025-03-06 00:00:00+00:00"}])
+            connection.execute(text(
+                "INSERT INTO transit_journeys (account, journey_key, wallet_id, client_id, started_ms, started_day, legs, riders,"
+                " currency, fare, amount, paid, penalty, capped_by, summary, error, updated_at) VALUES (:account, :key, NULL,"
+                " 'METRO_OPS', 1000, 0, 1, 1, 'SGD', 270, 110, :paid, 0, NULL, '2025-03-03 M01 08:00 -> M12 08:40', NULL,"
+                " '2025-03-04 00:00:00+00:00')"),
+                [{"account": "ab" * 16, "key": "tap-1", "paid": 110}, {"account": "ab" * 16, "key": "tap-2", "paid": 0}])
+        Store.open(url).close()
+        assert revision(url) == migrations.head() and schema_differences(url) == []
+        with engine.connect() as connection:
+            named = connection.execute(text("SELECT journey_key, posting_id FROM transit_journeys ORDER BY journey_key")).all()
+        assert [tuple(row) for row in named] == [("tap-1", "L1"), ("tap-2", None)]  # the newest fare posting; unpaid: none
     finally:
         engine.dispose()
 

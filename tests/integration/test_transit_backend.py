@@ -294,6 +294,44 @@ def test_clearing_charges_the_metro_fares_with_the_daily_cap_and_the_max_fare(ba
     assert clear(backend)["charged"]["value"] == "0"
 
 
+def test_a_nights_journeys_are_one_posting_listing_each_journey_with_its_amount_and_why(backend, gate, wallet):
+    wallet_id = wallet(balance=10_000)
+    alone, for_two = ride_code(backend, wallet_id), ride_code(backend, wallet_id, companions=1)
+    gate.upload(trip(alone, MONDAY, ("M01", "08:00"), ("M12", "08:40"))  # Z1 -> Z3 at peak: 2.70
+                + trip(for_two, MONDAY, ("M01", "10:00"), ("M02", "10:10"))  # Z1 -> Z1 off-peak, 1.20 each
+                + [tap(alone, "out", f"{MONDAY}T14:00:00", "M04")])  # no tap-in: the maximum fare, 3.20
+    assert clear(backend)["charged"]["value"] == "830"
+    history = sim(backend, "GET", f"/sim/wallets/{wallet_id}")["history"]
+    fares = [entry for entry in history if entry["kind"] == "fare"]
+    assert [(entry["memo"], entry["amount"], entry["ref"]) for entry in fares] == [
+        (f"fares {MONDAY}: 3 journeys", -830, alone["account"])]
+    assert [(line["summary"], line["riders"], line["amount"], line["cappedBy"]) for line in fares[0]["journeys"]] == [
+        (f"{MONDAY} M01 08:00 -> M12 08:40", 1, {"currency": "SGD", "value": "270"}, None),
+        (f"{MONDAY} M01 10:00 -> M02 10:10 (2 riders)", 2, {"currency": "SGD", "value": "240"}, None),
+        (f"{MONDAY} no tap-in -> M04 14:00 (maximum fare: no tap-in)", 1, {"currency": "SGD", "value": "320"}, None),
+    ]
+    assert history[0] == fares[0] and balance(backend, wallet_id) == 10_000 - 830
+
+
+def test_a_wallet_that_can_pay_some_journeys_gets_a_posting_of_those_and_owes_the_rest(backend, gate, wallet):
+    wallet_id = wallet(balance=400)
+    code = ride_code(backend, wallet_id)
+    gate.upload(trip(code, MONDAY, ("M01", "08:00"), ("M12", "08:40"))  # 2.70: paid, 1.30 left
+                + trip(code, MONDAY, ("M02", "11:00"), ("M10", "11:45"))  # 2.20: not enough, owed
+                + trip(code, MONDAY, ("M05", "20:00"), ("M06", "20:15")))  # 1.20, the day's cap leaves 1.10: paid
+    cleared = clear(backend)
+    assert cleared["charged"]["value"] == "380" and cleared["indebted"] == [code["account"]]
+    assert fares_of(backend, wallet_id) == [(f"fares {MONDAY}: 2 journeys", -380, [
+        (f"{MONDAY} M01 08:00 -> M12 08:40", 270), (f"{MONDAY} M05 20:00 -> M06 20:15 (capped: metro_day)", 110)])]
+    shown = sim(backend, "GET", f"/sim/wallets/{wallet_id}")["transit"]
+    assert [(j["summary"], j["amount"]["value"], j["paid"]["value"]) for j in shown["unpaidJourneys"]] == [
+        (f"{MONDAY} M02 11:00 -> M10 11:45", "220", "0")]
+    assert shown["debt"]["owed"] == {"currency": "SGD", "value": "220"} and balance(backend, wallet_id) == 20
+    sim(backend, "POST", f"/sim/wallets/{wallet_id}/top-up", json={"amount": 500})
+    assert clear(backend)["settled"] == [code["account"]]
+    assert fares_of(backend, wallet_id)[1:] == [(f"fares {MONDAY}: 1 journey", -220, [(f"{MONDAY} M02 11:00 -> M10 11:45", 220)])]
+
+
 def test_a_journey_without_a_tap_in_or_a_tap_out_pays_the_max_fare_and_the_history_says_why(backend, gate, wallet):
     wallet_id = wallet()
     code = ride_code(backend, wallet_id)
