@@ -69,8 +69,19 @@ def sqlite_rows(path: Path, query: str) -> list[tuple]:
         return db.execute(query).fetchall()
 
 
+def engine_of(url: str):
+    return create_engine(make_url(url).set(drivername="postgresql+psycopg") if url.startswith("postgresql") else url)
+
+
+def at_revision(connection, revision_id: str) -> None:
+    """The ledger of ``connection`` migrated up to ``revision_id``, with the metro operator's merchant row."""
+    command.upgrade(migrations.config(connection), revision_id)
+    connection.execute(text("INSERT INTO merchants (client_id, name, public_key, settlement_currency, created_at)"
+                            " VALUES ('METRO_OPS', 'City Metro', '-', 'SGD', '2025-03-04 00:00:00+00:00')"))
+
+
 def schema_differences(url: str) -> list:
-    engine = create_engine(make_url(url).set(drivername="postgresql+psycopg") if url.startswith("postgresql") else url)
+    engine = engine_of(url)
     try:
         with engine.connect() as connection:
             return compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), metadata)
@@ -79,7 +90,7 @@ def schema_differences(url: str) -> list:
 
 
 def revision(url: str) -> str:
-    engine = create_engine(make_url(url).set(drivername="postgresql+psycopg") if url.startswith("postgresql") else url)
+    engine = engine_of(url)
     try:
         with engine.connect() as connection:
             return connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
@@ -95,12 +106,10 @@ def test_a_new_ledger_is_made_at_the_newest_revision_with_exactly_the_stores_tab
 
 def test_the_journeys_of_a_ledger_at_revision_0004_are_kept_and_keyed_by_their_local_day(url):
     late_evening = 86_400_000 - 3_600_000  # 23:00 UTC on day 0: day 1 at the gate's +08:00
-    engine = create_engine(make_url(url).set(drivername="postgresql+psycopg") if url.startswith("postgresql") else url)
+    engine = engine_of(url)
     try:
         with engine.begin() as connection:
-            command.upgrade(migrations.config(connection), "0004")
-            connection.execute(text("INSERT INTO merchants (client_id, name, public_key, settlement_currency, created_at)"
-                                    " VALUES ('METRO_OPS', 'City Metro', '-', 'SGD', '2025-03-04 00:00:00+00:00')"))
+            at_revision(connection, "0004")
             connection.execute(text(
                 "INSERT INTO transit_taps (tap_id, client_id, gate_id, station_id, direction, at_ms, utc_offset_s, account,"
                 " code, companions, decision, reason, digest, uploaded_at) VALUES ('tap-1', 'METRO_OPS', 'G1', 'M01', 'in',"
@@ -125,12 +134,10 @@ def test_the_journeys_of_a_ledger_at_revision_0004_are_kept_and_keyed_by_their_l
 
 
 def test_the_journeys_of_a_ledger_at_revision_0007_name_the_fare_posting_that_paid_them_last(url):
-    engine = create_engine(make_url(url).set(drivername="postgresql+psycopg") if url.startswith("postgresql") else url)
+    engine = engine_of(url)
     try:
         with engine.begin() as connection:
-            command.upgrade(migrations.config(connection), "0007")
-            connection.execute(text("INSERT INTO merchants (client_id, name, public_key, settlement_currency, created_at)"
-                                    " VALUES ('METRO_OPS', 'City Metro', '-', 'SGD', '2025-03-04 00:00:00+00:00')"))
+            at_revision(connection, "0007")
             connection.execute(text("INSERT INTO postings (id, kind, ref, memo, created_at) VALUES (:id, :kind, :ref, :memo, :at)"), [
                 {"id": "L2", "kind": "fare", "ref": "tap-1", "memo": "fare 2025-03-03 M01 08:00 -> M12 08:40",
                  "at": "2025-03-04 00:00:00+00:00"},  # paid, then refunded by a later clearing (a random id of 0.1.0)
