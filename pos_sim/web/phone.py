@@ -49,12 +49,13 @@ class Phone:
 
     def show(self, wallet_id: str) -> dict[str, Any]:
         """The wallet's name, balance and history (newest first), amounts written out, each line's kind in the
-        wallet's language."""
+        wallet's language; a fare line with the journeys it paid."""
         wallet = self.wallet(wallet_id)
         said = self.simulator.wallet(wallet.wallet_id)
         currency = said["currency"]
         history = [{"time": entry["time"], "what": self._what(entry, wallet.language), "ref": entry["ref"],
-                    "amount": self._money(Money.of_minor(entry["amount"], currency))} for entry in said["history"]]
+                    "amount": self._money(Money.of_minor(entry["amount"], currency)),
+                    "journeys": [self._journey(line) for line in entry.get("journeys", [])]} for entry in said["history"]]
         return {"walletId": wallet_id, "name": said["name"], "balance": self._money(Money.of_minor(said["balance"], currency)),
                 "history": history}
 
@@ -63,6 +64,12 @@ class Phone:
         """What a history line was (a payment, a refund, money added), as the customer reads it."""
         kind = entry["kind"]
         return in_language(lang, HISTORY[kind]) if kind in HISTORY else entry["memo"] or kind
+
+    def _journey(self, line: dict[str, Any]) -> dict[str, str]:
+        """A journey a fare posting paid: what it was and why it cost what it did, and its amount written out."""
+        capped = f" (capped: {line['cappedBy']})" if line["cappedBy"] else ""
+        return {"what": line["summary"] + capped, "amount": self._money(Money.of_minor(int(line["amount"]["value"]),
+                                                                                        line["amount"]["currency"]))}
 
     def payment_code(self, wallet_id: str) -> dict[str, Any]:
         """A fresh one-time payment code: its text, when it goes stale, and its QR as a PNG data URI."""

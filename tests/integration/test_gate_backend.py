@@ -278,7 +278,8 @@ def test_an_exit_with_no_entry_goes_up_as_such_and_is_charged_the_maximum_fare(t
     cleared = clear(backend.url)
     assert (cleared["taps"], cleared["journeys"], cleared["charged"]["value"]) == (1, 1, "320")
     history = requests.get(f"{backend.url}/sim/wallets/{rider}", timeout=10).json()["history"]
-    assert history[0]["memo"].endswith("no tap-in -> M12 " + left.at.strftime("%H:%M") + " (maximum fare: no tap-in)")
+    assert [line["summary"] for line in history[0]["journeys"]] == [
+        left.at.strftime("%Y-%m-%d no tap-in -> M12 %H:%M") + " (maximum fare: no tap-in)"]
     assert balance(backend.url, rider) == before - 320
     _entry.close(), out.close()
 

@@ -40,12 +40,16 @@ WALLET = ("walletId", "name", "currency", "balance", "history")
 
 
 def shown(running, expected: Path) -> dict:
-    """What the simulator shows now of each wallet the fixture recorded."""
+    """What the simulator shows now of each wallet the fixture recorded, as 0.1.0 showed it. A fare posting's
+    journeys, which 0.1.0 did not list, must be the one journey it paid (its memo "fare {the journey's summary}")."""
     wallets = {}
     for wallet_id in json.loads(expected.read_text(encoding="utf-8"))["wallets"]:
         answer = requests.get(f"{running.url}/sim/wallets/{wallet_id}", timeout=10)
         assert answer.status_code == 200, answer.text
         wallets[wallet_id] = {key: answer.json()[key] for key in WALLET}
+        for line in wallets[wallet_id]["history"]:
+            if line["kind"] == "fare":
+                assert [f"fare {journey['summary']}" for journey in line.pop("journeys")] == [line["memo"]]
     return wallets
 
 
@@ -65,8 +69,19 @@ def sqlite_rows(path: Path, query: str) -> list[tuple]:
         return db.execute(query).fetchall()
 
 
+def engine_of(url: str):
+    return create_engine(make_url(url).set(drivername="postgresql+psycopg") if url.startswith("postgresql") else url)
+
+
+def at_revision(connection, revision_id: str) -> None:
+    """The ledger of ``connection`` migrated up to ``revision_id``, with the metro operator's merchant row."""
+    command.upgrade(migrations.config(connection), revision_id)
+    connection.execute(text("INSERT INTO merchants (client_id, name, public_key, settlement_currency, created_at)"
+                            " VALUES ('METRO_OPS', 'City Metro', '-', 'SGD', '2025-03-04 00:00:00+00:00')"))
+
+
 def schema_differences(url: str) -> list:
-    engine = create_engine(make_url(url).set(drivername="postgresql+psycopg") if url.startswith("postgresql") else url)
+    engine = engine_of(url)
     try:
         with engine.connect() as connection:
             return compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), metadata)
@@ -75,7 +90,7 @@ def schema_differences(url: str) -> list:
 
 
 def revision(url: str) -> str:
-    engine = create_engine(make_url(url).set(drivername="postgresql+psycopg") if url.startswith("postgresql") else url)
+    engine = engine_of(url)
     try:
         with engine.connect() as connection:
             return connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
@@ -91,12 +106,10 @@ def test_a_new_ledger_is_made_at_the_newest_revision_with_exactly_the_stores_tab
 
 def test_the_journeys_of_a_ledger_at_revision_0004_are_kept_and_keyed_by_their_local_day(url):
     late_evening = 86_400_000 - 3_600_000  # 23:00 UTC on day 0: day 1 at the gate's +08:00
-    engine = create_engine(make_url(url).set(drivername="postgresql+psycopg") if url.startswith("postgresql") else url)
+    engine = engine_of(url)
     try:
         with engine.begin() as connection:
-            command.upgrade(migrations.config(connection), "0004")
-            connection.execute(text("INSERT INTO merchants (client_id, name, public_key, settlement_currency, created_at)"
-                                    " VALUES ('METRO_OPS', 'City Metro', '-', 'SGD', '2025-03-04 00:00:00+00:00')"))
+            at_revision(connection, "0004")
             connection.execute(text(
                 "INSERT INTO transit_taps (tap_id, client_id, gate_id, station_id, direction, at_ms, utc_offset_s, account,"
                 " code, companions, decision, reason, digest, uploaded_at) VALUES ('tap-1', 'METRO_OPS', 'G1', 'M01', 'in',"
@@ -116,6 +129,32 @@ def test_the_journeys_of_a_ledger_at_revision_0004_are_kept_and_keyed_by_their_l
                                            " ORDER BY account, started_ms")).all()
         # tap-2's tap is not in the ledger: its day is the UTC one
         assert [tuple(row) for row in kept] == [("tap-2", 1000, 0, 320, 120), ("tap-1", late_evening, 1, 320, 120)]
+    finally:
+        engine.dispose()
+
+
+def test_the_journeys_of_a_ledger_at_revision_0007_name_the_fare_posting_that_paid_them_last(url):
+    engine = engine_of(url)
+    try:
+        with engine.begin() as connection:
+            at_revision(connection, "0007")
+            connection.execute(text("INSERT INTO postings (id, kind, ref, memo, created_at) VALUES (:id, :kind, :ref, :memo, :at)"), [
+                {"id": "L2", "kind": "fare", "ref": "tap-1", "memo": "fare 2025-03-03 M01 08:00 -> M12 08:40",
+                 "at": "2025-03-04 00:00:00+00:00"},  # paid, then refunded by a later clearing (a random id of 0.1.0)
+                {"id": "L1", "kind": "fare-refund", "ref": "tap-1", "memo": "fare refund 2025-03-03 M01 08:00 -> M12 08:40",
+                 "at": "2025-03-05 00:00:00+00:00"},
+                {"id": "L3", "kind": "pay", "ref": "tap-2", "memo": "pay SIM_DEMO", "at": "2025-03-06 00:00:00+00:00"}])
+            connection.execute(text(
+                "INSERT INTO transit_journeys (account, journey_key, wallet_id, client_id, started_ms, started_day, legs, riders,"
+                " currency, fare, amount, paid, penalty, capped_by, summary, error, updated_at) VALUES (:account, :key, NULL,"
+                " 'METRO_OPS', 1000, 0, 1, 1, 'SGD', 270, 110, :paid, 0, NULL, '2025-03-03 M01 08:00 -> M12 08:40', NULL,"
+                " '2025-03-04 00:00:00+00:00')"),
+                [{"account": "ab" * 16, "key": "tap-1", "paid": 110}, {"account": "ab" * 16, "key": "tap-2", "paid": 0}])
+        Store.open(url).close()
+        assert revision(url) == migrations.head() and schema_differences(url) == []
+        with engine.connect() as connection:
+            named = connection.execute(text("SELECT journey_key, posting_id FROM transit_journeys ORDER BY journey_key")).all()
+        assert [tuple(row) for row in named] == [("tap-1", "L1"), ("tap-2", None)]  # the newest fare posting; unpaid: none
     finally:
         engine.dispose()
 

@@ -84,10 +84,17 @@ def trip(code: dict, day: str, entry: tuple[str, str], exit_: tuple[str, str] | 
     return taps
 
 
-def fares_of(backend, wallet_id: str) -> list[tuple[str, int]]:
-    """The wallet's fare postings, oldest first: (memo, amount)."""
+def fares_of(backend, wallet_id: str) -> list[tuple[str, int, list[tuple[str, int]]]]:
+    """The wallet's fare postings, oldest first: (memo, amount, its journeys as (summary and cap, what it costs))."""
     history = sim(backend, "GET", f"/sim/wallets/{wallet_id}")["history"]
-    return [(h["memo"], h["amount"]) for h in reversed(history) if h["kind"].startswith("fare")]
+    return [(h["memo"], h["amount"], [(line["summary"] + (f" (capped: {line['cappedBy']})" if line["cappedBy"] else ""),
+                                       int(line["amount"]["value"])) for line in h["journeys"]])
+            for h in reversed(history) if h["kind"].startswith("fare")]
+
+
+def journeys_of(backend, wallet_id: str) -> list[tuple[str, int]]:
+    """The journeys of the wallet's fare postings, oldest posting first: (summary and cap, what it costs)."""
+    return [line for _memo, _amount, lines in fares_of(backend, wallet_id) for line in lines]
 
 
 # --- ride codes and the key ring ---------------------------------------------------------------------------
@@ -255,13 +262,13 @@ def test_clearing_charges_the_metro_fares_with_the_daily_cap_and_the_max_fare(ba
     assert cleared["charged"] == {"currency": "SGD", "value": "1070"}
     assert cleared["indebted"] == [] and cleared["errors"] == []
     assert balance(backend, wallet_id) == 10_000 - 1070
-    assert fares_of(backend, wallet_id) == [
-        (f"fare {MONDAY} M01 08:00 -> M12 08:40", -270),
-        (f"fare {MONDAY} M02 11:00 -> M10 11:45", -220),
-        (f"fare {MONDAY} M03 18:00 -> M11 18:50 (capped: metro_day)", -110),
-        (f"fare {MONDAY} M01 21:00 -> no tap-out (maximum fare: no tap-out within 3 h)", -320),
-        (f"fare {TUESDAY} M01 07:30 -> M04 07:45", -150),
-    ]
+    assert fares_of(backend, wallet_id) == [(f"fares {MONDAY} to {TUESDAY}: 5 journeys", -1070, [  # one posting
+        (f"{MONDAY} M01 08:00 -> M12 08:40", 270),
+        (f"{MONDAY} M02 11:00 -> M10 11:45", 220),
+        (f"{MONDAY} M03 18:00 -> M11 18:50 (capped: metro_day)", 110),
+        (f"{MONDAY} M01 21:00 -> no tap-out (maximum fare: no tap-out within 3 h)", 320),
+        (f"{TUESDAY} M01 07:30 -> M04 07:45", 150),
+    ])]  # the Z2 -> Z2 journey capped to nothing was not paid: no posting has it
     merchant = sim(backend, "GET", "/sim/merchants")  # the operator was paid what the wallet paid
     assert any(m["clientId"] == DEMO_CLIENT_ID for m in merchant["merchants"])
 
@@ -276,12 +283,53 @@ def test_clearing_charges_the_metro_fares_with_the_daily_cap_and_the_max_fare(ba
     assert late["taps"] == 2 and late["journeys"] == 3
     assert (late["charged"]["value"], late["refunded"]["value"]) == ("170", "170")
     assert balance(backend, wallet_id) == 10_000 - 1070
-    assert sorted(fares_of(backend, wallet_id)[5:]) == sorted([
-        (f"fare {MONDAY} M01 06:00 -> M05 06:30", -170),
-        (f"fare refund {MONDAY} M02 11:00 -> M10 11:45 (capped: metro_day)", 60),
-        (f"fare refund {MONDAY} M03 18:00 -> M11 18:50 (capped: metro_day)", 110),
-    ])
+    assert fares_of(backend, wallet_id)[1:] == [  # the refunds first; each journey under the posting that paid it last
+        (f"fare refunds {MONDAY}: 2 journeys", 170, [(f"{MONDAY} M02 11:00 -> M10 11:45 (capped: metro_day)", 160),
+                                                      (f"{MONDAY} M03 18:00 -> M11 18:50 (capped: metro_day)", 0)]),
+        (f"fares {MONDAY}: 1 journey", -170, [(f"{MONDAY} M01 06:00 -> M05 06:30", 170)]),
+    ]
+    assert [summary for summary, _cost in fares_of(backend, wallet_id)[0][2]] == [
+        f"{MONDAY} M01 08:00 -> M12 08:40", f"{MONDAY} M01 21:00 -> no tap-out (maximum fare: no tap-out within 3 h)",
+        f"{TUESDAY} M01 07:30 -> M04 07:45"]
     assert clear(backend)["charged"]["value"] == "0"
+
+
+def test_a_nights_journeys_are_one_posting_listing_each_journey_with_its_amount_and_why(backend, gate, wallet):
+    wallet_id = wallet(balance=10_000)
+    alone, for_two = ride_code(backend, wallet_id), ride_code(backend, wallet_id, companions=1)
+    gate.upload(trip(alone, MONDAY, ("M01", "08:00"), ("M12", "08:40"))  # Z1 -> Z3 at peak: 2.70
+                + trip(for_two, MONDAY, ("M01", "10:00"), ("M02", "10:10"))  # Z1 -> Z1 off-peak, 1.20 each
+                + [tap(alone, "out", f"{MONDAY}T14:00:00", "M04")])  # no tap-in: the maximum fare, 3.20
+    assert clear(backend)["charged"]["value"] == "830"
+    history = sim(backend, "GET", f"/sim/wallets/{wallet_id}")["history"]
+    fares = [entry for entry in history if entry["kind"] == "fare"]
+    assert [(entry["memo"], entry["amount"], entry["ref"]) for entry in fares] == [
+        (f"fares {MONDAY}: 3 journeys", -830, alone["account"])]
+    assert [(line["summary"], line["riders"], line["amount"], line["cappedBy"]) for line in fares[0]["journeys"]] == [
+        (f"{MONDAY} M01 08:00 -> M12 08:40", 1, {"currency": "SGD", "value": "270"}, None),
+        (f"{MONDAY} M01 10:00 -> M02 10:10 (2 riders)", 2, {"currency": "SGD", "value": "240"}, None),
+        (f"{MONDAY} no tap-in -> M04 14:00 (maximum fare: no tap-in)", 1, {"currency": "SGD", "value": "320"}, None),
+    ]
+    assert history[0] == fares[0] and balance(backend, wallet_id) == 10_000 - 830
+
+
+def test_a_wallet_that_can_pay_some_journeys_gets_a_posting_of_those_and_owes_the_rest(backend, gate, wallet):
+    wallet_id = wallet(balance=400)
+    code = ride_code(backend, wallet_id)
+    gate.upload(trip(code, MONDAY, ("M01", "08:00"), ("M12", "08:40"))  # 2.70: paid, 1.30 left
+                + trip(code, MONDAY, ("M02", "11:00"), ("M10", "11:45"))  # 2.20: not enough, owed
+                + trip(code, MONDAY, ("M05", "20:00"), ("M06", "20:15")))  # 1.20, the day's cap leaves 1.10: paid
+    cleared = clear(backend)
+    assert cleared["charged"]["value"] == "380" and cleared["indebted"] == [code["account"]]
+    assert fares_of(backend, wallet_id) == [(f"fares {MONDAY}: 2 journeys", -380, [
+        (f"{MONDAY} M01 08:00 -> M12 08:40", 270), (f"{MONDAY} M05 20:00 -> M06 20:15 (capped: metro_day)", 110)])]
+    shown = sim(backend, "GET", f"/sim/wallets/{wallet_id}")["transit"]
+    assert [(j["summary"], j["amount"]["value"], j["paid"]["value"]) for j in shown["unpaidJourneys"]] == [
+        (f"{MONDAY} M02 11:00 -> M10 11:45", "220", "0")]
+    assert shown["debt"]["owed"] == {"currency": "SGD", "value": "220"} and balance(backend, wallet_id) == 20
+    sim(backend, "POST", f"/sim/wallets/{wallet_id}/top-up", json={"amount": 500})
+    assert clear(backend)["settled"] == [code["account"]]
+    assert fares_of(backend, wallet_id)[1:] == [(f"fares {MONDAY}: 1 journey", -220, [(f"{MONDAY} M02 11:00 -> M10 11:45", 220)])]
 
 
 def test_a_journey_without_a_tap_in_or_a_tap_out_pays_the_max_fare_and_the_history_says_why(backend, gate, wallet):
@@ -295,12 +343,12 @@ def test_a_journey_without_a_tap_in_or_a_tap_out_pays_the_max_fare_and_the_histo
     ])
     cleared = clear(backend)
     assert cleared["journeys"] == 4 and cleared["charged"]["value"] == "1280"  # max fares count towards no cap
-    assert fares_of(backend, wallet_id) == [
-        (f"fare {MONDAY} M01 10:00 -> no tap-out (maximum fare: no tap-out within 3 h)", -320),
-        (f"fare {MONDAY} M02 10:30 -> no tap-out (maximum fare: no tap-out within 3 h)", -320),
-        (f"fare {MONDAY} no tap-in -> M03 13:31 (maximum fare: no tap-in)", -320),
-        (f"fare {MONDAY} no tap-in -> M04 14:00 (maximum fare: no tap-in)", -320),
-    ]
+    assert fares_of(backend, wallet_id) == [(f"fares {MONDAY}: 4 journeys", -1280, [
+        (f"{MONDAY} M01 10:00 -> no tap-out (maximum fare: no tap-out within 3 h)", 320),
+        (f"{MONDAY} M02 10:30 -> no tap-out (maximum fare: no tap-out within 3 h)", 320),
+        (f"{MONDAY} no tap-in -> M03 13:31 (maximum fare: no tap-in)", 320),
+        (f"{MONDAY} no tap-in -> M04 14:00 (maximum fare: no tap-in)", 320),
+    ])]
     assert clear(backend)["charged"]["value"] == "0"
 
 
@@ -312,7 +360,7 @@ def test_a_code_shown_again_at_another_gate_is_counted_as_a_replay_not_charged_a
     gate.upload([*first, again])
     cleared = clear(backend)
     assert (cleared["journeys"], cleared["replays"], cleared["charged"]["value"]) == (1, 1, "120")
-    assert fares_of(backend, wallet_id) == [(f"fare {MONDAY} M01 10:00 -> M02 10:10", -120)]
+    assert journeys_of(backend, wallet_id) == [(f"{MONDAY} M01 10:00 -> M02 10:10", 120)]
 
 
 def test_companions_are_capped_as_riders_of_their_own(backend, gate, wallet):
@@ -325,7 +373,8 @@ def test_companions_are_capped_as_riders_of_their_own(backend, gate, wallet):
     assert clear(backend)["charged"]["value"] == "440"
     gate.upload(trip(for_two, MONDAY, ("M01", "18:00"), ("M12", "18:50")))  # Z1 -> Z3 peak, 2.70 each
     assert clear(backend)["charged"]["value"] == "310"  # the holder's day cap leaves 0.40; the companion pays 2.70
-    assert fares_of(backend, wallet_id)[-1] == (f"fare {MONDAY} M01 18:00 -> M12 18:50 (2 riders) (capped: metro_day)", -310)
+    assert fares_of(backend, wallet_id)[-1] == (f"fares {MONDAY}: 1 journey", -310, [
+        (f"{MONDAY} M01 18:00 -> M12 18:50 (2 riders) (capped: metro_day)", 310)])
 
 
 def test_a_wallet_that_cannot_pay_goes_into_debt_and_onto_the_deny_list_until_funded(backend, gate, wallet):

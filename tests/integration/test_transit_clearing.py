@@ -105,13 +105,14 @@ def cleared(url: str, riders, runs, clocks) -> tuple:
             journeys = sorted(
                 (row.account, row.journey_key, row.riders, row.fare, row.amount, row.paid, row.penalty, row.capped_by,
                  row.summary) for row in conn.execute(select(transit_journeys)) if row.amount or row.paid)
-            net = dict(conn.execute(select(postings.c.ref, func.sum(entries.c.amount)).join(entries)
+            net = dict(conn.execute(select(entries.c.account_id, func.sum(entries.c.amount)).join(postings)
                                     .where(entries.c.account_id.in_(wallets), postings.c.kind.like("fare%"))
-                                    .group_by(postings.c.ref)).all())
+                                    .group_by(entries.c.account_id)).all())  # what each wallet paid in fares
             debts = sorted(conn.execute(select(transit_debts.c.account, transit_debts.c.owed)).all())
             denied = sorted(conn.execute(select(transit_deny.c.account, transit_deny.c.cause)).all())
             assert all(total == 0 for total in tx.trial_balance().values())
-    return balances, journeys, {ref: amount for ref, amount in net.items() if amount}, debts, denied
+    paid = {wallets.index(wallet): amount for wallet, amount in net.items() if amount}  # rider by rider
+    return balances, journeys, paid, debts, denied
 
 
 def check(kind: str, stream) -> None:

@@ -28,10 +28,13 @@ Per account, the taps in time order (``TAP_OUT_LIMIT`` is the network's journey 
   the wallet has paid of it), so clearing again charges only differences: nothing, unless late taps
   changed a price (then the difference, either way).
 
-Then collect: each journey's ``amount - paid``, oldest first, as a posting of its own from the wallet to
-the operator's merchant account (refunds first); a wallet that cannot pay a journey keeps it owed: a debt,
-and the account on the deny list (cause "debt") until a later clearing collects it; a wallet in another
-currency than the network's is an error on its journeys, not charged.
+Then collect: each journey's ``amount - paid``, oldest first (refunds first), as far as the wallet can pay;
+a wallet that cannot pay a journey keeps it owed: a debt, and the account on the deny list (cause "debt")
+until a later clearing collects it; a wallet in another currency than the network's is an error on its
+journeys, not charged. What a wallet pays an operator in a batch is one posting (its refunds another), as
+contactless metro systems charge a card once a day: "fares 2025-03-03: 3 journeys", the sum of the journeys
+paid in it; each journey names the posting that paid it last (``posting_id``), and the wallet's history lists a
+fare posting's journeys, each with its amount and why (wallets.py, ``Transit.fare_lines``).
 
 In batches of ``CLEARING_BATCH`` accounts, one transaction a batch and a fixed number of statements a
 batch (bulk reads and writes, no statement per tap or per journey): the batch's accounts taken off the
@@ -43,7 +46,7 @@ again against the least owed; else their total carries over, so a night's readin
 debts); then written back in bulk: each wallet's new balance (never below zero), the operator's
 account moved once by the batch's total (into a balance shard where writers run at once, as ``Tx.post``
 moves it), the ledger's postings and entries as ``Tx.post`` writes them (a
-posting a journey, its two legs with their balances after) in a few bulk inserts, the journeys,
+posting a wallet and operator, its two legs with their balances after) in a few bulk inserts, the journeys,
 checkpoints, cap totals, debts and deny list. On SQLite a batch writes with the foreign key checks off (a lookup a
 row), every account it references looked for in one query instead (``_Batch._check_references``).
 
@@ -110,6 +113,8 @@ them copied once (docs/benchmarks.md); the first commit after clearing checkpoin
 MAX_LISTED = 100
 """The most accounts a clearing's answer lists by name under indebted, settled and errors."""
 FARE_MEDIUM = "wallet_qr"
+FARE, FARE_REFUND = FARE_KINDS = ("fare", "fare-refund")
+"""The kinds of the ledger's fare postings: what a wallet paid an operator in a clearing batch, and got back."""
 DEFAULT_FARES = METRO
 NO_TAPS = 2**62
 """``transit_dirty.since_ms`` of an account queued again with no new tap (it waits for a tap-out)."""
@@ -347,6 +352,7 @@ class _Journey:
     capped_by: str | None
     summary: str
     error: str | None
+    posting_id: str | None  # the fare posting that paid it last
 
     def copy(self) -> _Journey:
         """Another journey with the same values (``dataclasses.replace`` costs ten times as much: a debtor's unpaid
@@ -357,12 +363,31 @@ class _Journey:
         """Its values in the order of ``JOURNEY_COLUMNS`` (but ``updated_at``)."""
         return (self.account, self.journey_key, self.wallet_id, self.client_id, self.started_ms, self.started_day,
                 self.legs, self.riders, self.currency, self.fare, self.amount, self.paid, self.penalty, self.capped_by,
-                self.summary, self.error)
+                self.summary, self.error, self.posting_id)
 
     def values(self) -> tuple[Any, ...]:
         """What decides whether a journey's row must be written again."""
         return (self.wallet_id, self.client_id, self.legs, self.riders, self.currency, self.fare, self.amount,
-                self.paid, self.penalty, self.capped_by, self.summary, self.error)
+                self.paid, self.penalty, self.capped_by, self.summary, self.error, self.posting_id)
+
+
+@dataclass(slots=True)
+class _FarePosting:
+    """A wallet's fares to one operator in a clearing batch (its charges, or its refunds): one posting."""
+
+    id: str
+    wallet_id: str
+    merchant: str
+    refund: bool
+    total: int = 0  # what the wallet pays (a refund: less than 0)
+    journeys: list[_Journey] = field(default_factory=list)  # the journeys paid in it
+
+    def memo(self) -> str:
+        """"fares 2025-03-03: 3 journeys" (the journeys' local days; "fare refunds" for a refund)."""
+        days = sorted({journey.started_day for journey in self.journeys})
+        when = day_text(days[0]) if len(days) == 1 else f"{day_text(days[0])} to {day_text(days[-1])}"
+        count = len(self.journeys)
+        return f"{'fare refunds' if self.refund else 'fares'} {when}: {count} journey{'' if count == 1 else 's'}"
 
 
 @dataclass
@@ -411,7 +436,7 @@ TOTAL_COLUMNS = ("account", "rider", "cap_id", "period", "spent")
 
 _accounts_in = bindparam("accounts", expanding=True)
 _JOURNEY_VALUES = ("wallet_id", "client_id", "legs", "riders", "currency", "fare", "amount", "paid", "penalty",
-                   "capped_by", "summary", "error", "updated_at")
+                   "capped_by", "summary", "error", "posting_id", "updated_at")
 _RIDERS = (select(transit_riders.c.account, transit_riders.c.wallet_id)
            .where(transit_riders.c.account.in_(_accounts_in)).order_by(transit_riders.c.account).with_for_update())
 _TAKE_DIRTY = delete(transit_dirty).where(transit_dirty.c.account.in_(_accounts_in)).returning(
@@ -589,11 +614,11 @@ class _Batch:
         self.at = store.clock.now()
         self.now_ms = ms(self.at)
         self.at_db = db_value(self.conn, entries.c.created_at, self.at)
-        self.postings: list[tuple[Any, ...]] = []  # POSTING_COLUMNS
-        self.entries: list[tuple[Any, ...]] = []  # ENTRY_COLUMNS; a merchant's balance_after is None, as Tx.post writes it
+        self.fare_postings: dict[tuple[str, str, bool], _FarePosting] = {}  # (wallet, merchant, refund): in the order made
         self.merchant_moved: dict[str, int] = defaultdict(int)  # merchant account -> what the batch's postings moved
         self.merchant_accounts: dict[str, str] = {}
-        self.balances: dict[str, int] = {}
+        self.opening: dict[str, int] = {}  # the wallets' balances as the batch read them
+        self.balances: dict[str, int] = {}  # and as its fares leave them
         self.changed_wallets: set[str] = set()
         self.requeue: dict[str, tuple[int, int]] = {}
         self._posting_prefix = f"L{self.now_ms:012X}{secrets.randbelow(16 ** 4):04X}"
@@ -646,7 +671,8 @@ class _Batch:
                     totals[account][(rider, cap_id, day_number(period))] = spent
         debts = {row.account: row for row in conn.execute(_DEBTS, {"accounts": chunk})}
         wallets = {row[0]: _new_wallet(_Wallet, row) for row in self._rows(_WALLETS, {"wallets": sorted(set(riders.values()))})}
-        self.balances = {wallet_id: wallet.balance for wallet_id, wallet in wallets.items()}
+        self.opening = {wallet_id: wallet.balance for wallet_id, wallet in wallets.items()}
+        self.balances = dict(self.opening)
         known: dict[str, dict[str, _Journey]] = defaultdict(dict)
         self._read_from_checkpoints(starts, known)
         carried: dict[str, int] = {}  # a debtor's dues before its checkpoint that this run cannot collect
@@ -698,7 +724,7 @@ class _Batch:
                     for key, journey in done.journeys.items():
                         old = before.get(key)
                         if old is not None:
-                            journey.paid = old.paid
+                            journey.paid, journey.posting_id = old.paid, old.posting_id
                         journeys[key] = journey
             if wallet.currency != self.currency:
                 error = f"the wallet holds {wallet.currency}; fares on {self.network_id} are in {self.currency}"
@@ -871,7 +897,7 @@ class _Batch:
                  amount: int, penalty: int, capped_by: str | None, summary: str) -> _Journey:
         return _Journey(account, key, wallet_id, first.client_id, first.at_ms,
                         (first.at_ms + first.utc_offset_s * 1000) // DAY_MS, legs, riders, self.currency, fare, amount,
-                        0, penalty, capped_by, summary, None)
+                        0, penalty, capped_by, summary, None, None)
 
     def _merchant(self, client_id: str) -> str:
         account = self.merchant_accounts.get(client_id)
@@ -880,7 +906,8 @@ class _Batch:
         return account
 
     def _collect(self, account: str, wallet_id: str, journeys: Iterable[_Journey]) -> None:
-        """Post each journey's ``amount - paid`` (refunds first, then the oldest first), as far as the wallet can pay."""
+        """Pay each journey's ``amount - paid`` (refunds first, then the oldest first) as far as the wallet can, in
+        the batch's fare posting of the wallet to the journey's operator (its charges, or its refunds)."""
         due = [journey for journey in journeys if journey.amount != journey.paid]
         due.sort(key=lambda journey: (journey.amount > journey.paid, journey.started_ms, journey.journey_key))
         for journey in due:
@@ -888,24 +915,38 @@ class _Batch:
             balance = self.balances[wallet_id]
             if delta > balance:
                 continue  # owed: a debt, collected by a later clearing
-            balance -= delta
-            self.balances[wallet_id] = balance
+            self.balances[wallet_id] = balance - delta
             self.changed_wallets.add(wallet_id)
-            journey.paid = journey.amount
             if delta > 0:
                 self.run.charged += delta
             else:
                 self.run.refunded -= delta
-            posting_id = self._posting_id()
-            memo = f"fare {journey.summary}" if delta > 0 else f"fare refund {journey.summary}"
-            if journey.capped_by:
-                memo += f" (capped: {journey.capped_by})"
-            self.postings.append((posting_id, "fare" if delta > 0 else "fare-refund", journey.journey_key, memo, self.at_db))
             merchant = self._merchant(journey.client_id)
-            paid = (posting_id, wallet_id, -delta, self.currency, balance, self.at_db)
-            owner = (posting_id, merchant, delta, self.currency, None, self.at_db)
-            self.entries += (paid, owner) if wallet_id < merchant else (owner, paid)  # one order for every posting
+            group = (wallet_id, merchant, delta < 0)
+            posting = self.fare_postings.get(group)
+            if posting is None:
+                posting = self.fare_postings[group] = _FarePosting(self._posting_id(), wallet_id, merchant, delta < 0)
+            posting.total += delta
+            posting.journeys.append(journey)
+            journey.paid = journey.amount
+            journey.posting_id = posting.id
             self.merchant_moved[merchant] += delta
+
+    def _ledger_rows(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """The batch's fare postings and their entries, as ``Tx.post`` writes them (``POSTING_COLUMNS``,
+        ``ENTRY_COLUMNS``): a wallet's balance after each of its postings in the order they were made (its
+        refunds before its charges), a merchant's None (a pooled account's, moved once by the batch)."""
+        rows, legs = [], []
+        balances: dict[str, int] = {}
+        for posting in self.fare_postings.values():
+            wallet_id, merchant, total = posting.wallet_id, posting.merchant, posting.total
+            balance = balances[wallet_id] = balances.get(wallet_id, self.opening[wallet_id]) - total
+            rows.append((posting.id, FARE_REFUND if posting.refund else FARE, posting.journeys[0].account,
+                         posting.memo(), self.at_db))
+            paid = (posting.id, wallet_id, -total, self.currency, balance, self.at_db)
+            owner = (posting.id, merchant, total, self.currency, None, self.at_db)
+            legs += (paid, owner) if wallet_id < merchant else (owner, paid)  # one order for every posting
+        return rows, legs
 
     def _write(self, chunk: list[str], inserts: list[_Journey], updates: list[_Journey],
                owed: dict[str, tuple[str, int]], debts: dict[str, Any]) -> None:
@@ -916,9 +957,10 @@ class _Batch:
             execute_many(conn, "UPDATE accounts SET balance = ? WHERE id = ?",
                          [(self.balances[wallet_id], wallet_id) for wallet_id in sorted(self.changed_wallets)])
         self._check_references(inserts, updates, owed)
-        if self.postings:
-            insert_many(conn, postings, POSTING_COLUMNS, self.postings)
-            insert_many(conn, entries, ENTRY_COLUMNS, self.entries)
+        if self.fare_postings:
+            rows, legs = self._ledger_rows()
+            insert_many(conn, postings, POSTING_COLUMNS, rows)
+            insert_many(conn, entries, ENTRY_COLUMNS, legs)
         if inserts:
             insert_many(conn, transit_journeys, JOURNEY_COLUMNS,
                          [(*journey.row(), self.at_db) for journey in inserts])

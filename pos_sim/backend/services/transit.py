@@ -31,6 +31,7 @@ import json
 import secrets
 import threading
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,10 +42,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from pos_sim.backend.store import keys as key_files
-from pos_sim.backend.services.clearing import Clearing, ms, queue, utc
+from pos_sim.backend.services.clearing import FARE_KINDS, Clearing, ms, queue, utc
 from pos_sim.backend.protocol import Refused, amount_json, result, timestamp
 from pos_sim.backend.store.database import Store, Tx
 from pos_sim.backend.store.errors import StoreError
+from pos_sim.backend.store.records import HistoryEntry
 from pos_sim.backend.store.transit import (
     db_value,
     insert_many,
@@ -417,6 +419,21 @@ class Transit:
                 for row in owing
             ],
         }
+
+    @staticmethod
+    def fare_lines(tx: Tx, history: Sequence[HistoryEntry]) -> dict[str, list[dict[str, Any]]]:
+        """The journeys of each fare posting in ``history`` (the journeys it paid last), oldest first: what each
+        costs and why (its summary says a maximum fare and why, and its riders; ``cappedBy`` the cap that capped it)."""
+        paid_by = [entry.posting_id for entry in history if entry.kind in FARE_KINDS]
+        lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        if paid_by:
+            for row in tx.connection.execute(select(transit_journeys).where(transit_journeys.c.posting_id.in_(paid_by))
+                                             .order_by(transit_journeys.c.started_ms, transit_journeys.c.journey_key)):
+                lines[row.posting_id].append({
+                    "journey": row.journey_key, "startedAt": timestamp(utc(row.started_ms)), "summary": row.summary,
+                    "riders": row.riders, "amount": amount_json(Money.of_minor(row.amount, row.currency)),
+                    "cappedBy": row.capped_by})
+        return dict(lines)
 
 
 # --- checking an uploaded tap ----------------------------------------------------------------------------

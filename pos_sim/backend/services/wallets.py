@@ -8,6 +8,7 @@ from typing import Any
 
 from pos_sim.backend.protocol import Refused, timestamp
 from pos_sim.backend.store.database import Store
+from pos_sim.backend.services.clearing import FARE_KINDS
 from pos_sim.backend.services.transit import Transit
 from pos_sim.domain.codes.wallet import make_alipay_plus_code
 from pos_sim.domain.errors import AmountError
@@ -39,6 +40,7 @@ class Wallets:
             if account is None or account.kind != "wallet":
                 raise Refused("USER_NOT_EXIST", f"no wallet {wallet_id}")
             history = tx.history(wallet_id)
+            journeys = self.transit.fare_lines(tx, history) if self.transit is not None else {}
             transit = self.transit.wallet_summary(tx, wallet_id) if self.transit is not None else None
         shown = {
             "walletId": account.id,
@@ -47,6 +49,7 @@ class Wallets:
             "balance": account.balance,
             "history": [
                 {"kind": h.kind, "ref": h.ref, "amount": h.amount, "memo": h.memo, "time": timestamp(h.created_at)}
+                | ({"journeys": journeys.get(h.posting_id, [])} if h.kind in FARE_KINDS else {})
                 for h in history
             ],
         }

@@ -17,7 +17,9 @@
   the wallet has paid of it (``paid``). The day (local, of the first tap) first, so a night's journeys go at
   the end of the key, on as many pages as the night has journeys, whatever the history behind them (keyed by account first, a night
   wrote a page a rider, more pages every night: docs/benchmarks.md); the journeys not fully paid are also
-  indexed by account (``ix_transit_journeys_unpaid``), for the debts and the wallet's standing.
+  indexed by account (``ix_transit_journeys_unpaid``), for the debts and the wallet's standing. A wallet pays
+  its fares in one posting a clearing batch (its night's journeys); each journey names the posting that paid it
+  last (``posting_id``, indexed: the wallet's history lists a fare posting's journeys).
 - ``transit_checkpoints``: per account, the time before which every tap is in a journey no later
   tap can change (``before_ms``): clearing prices only the taps from there on (clearing.py).
 - ``transit_cap_totals``: per account, rider (0 the holder, 1... the companions) and cap, what the
@@ -119,9 +121,11 @@ transit_journeys = Table(
     Column("summary", Text, nullable=False),
     Column("error", Text),  # why it is not charged (the wallet's currency is not the network's)
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("posting_id", Text, ForeignKey("postings.id")),  # the fare posting that paid it last (None: none yet)
     # a night's journeys at the end of the key; an account's journeys from a time on read day by day (clearing)
     PrimaryKeyConstraint("started_day", "account", "started_ms", "journey_key"),
     Index("ix_transit_journeys_unpaid", "account", "started_ms", sqlite_where=UNPAID, postgresql_where=UNPAID),
+    Index("ix_transit_journeys_posting_id", "posting_id"),  # a fare posting's journeys (the wallet's history)
 )
 
 transit_checkpoints = Table(
