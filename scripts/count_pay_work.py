@@ -283,11 +283,13 @@ def count_system_calls(pays: int, clients: int, work: Path) -> None:
     found: dict[str, int] = {}
     for line in summary.read_text().splitlines():
         fields = line.split()
-        if len(fields) >= 5 and fields[-1].isidentifier() and fields[3].isdigit():
+        if len(fields) >= 5 and fields[-1].isidentifier() and fields[3].isdigit() and fields[-1] != "total":
             found[fields[-1]] = int(fields[3])
     writes, syncs = found.get("pwrite64", 0), found.get("fdatasync", 0) + found.get("fsync", 0)
     print(f"system calls a pay (strace -c -f, {counted} pays): pwrite64 {writes / counted:.2f}, fdatasync and fsync"
           f" {syncs / counted:.3f} ({counted / max(syncs, 1):.1f} pays a call), all {sum(found.values()) / counted:.1f}")
+    common = sorted(((calls, name) for name, calls in found.items() if calls >= counted / 10), reverse=True)
+    print(f"  each a pay: {', '.join(f'{name} {calls / counted:.2f}' for calls, name in common)}")
 
 
 def main() -> None:
