@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import re
 import shutil
 import signal
@@ -49,6 +50,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_backend import BARE_APP, PAY_PATH, free_port, signed_pay  # noqa: E402  (a script beside this one)
 
 from pos_sim.domain import ams_signature  # noqa: E402
+
+FIXED_HASHES = dict(os.environ, PYTHONHASHSEED="0")
+"""The servers' environment: Python's string hashes, random in each process, place a dict's keys differently, which
+moves a count by up to 0.5% from run to run; with one seed, the same code counts the same."""
 
 WAVES_A_ROUND = 5
 """Waves of pays sent between two batches of codes made: a code is valid a minute, and a pay under callgrind
@@ -84,7 +89,7 @@ def instrument(pid: int, on: bool) -> None:
 def start_backend(data_dir: Path, wrapper: list[str]) -> tuple[subprocess.Popen, str]:
     """``pos-sim backend`` on a SQLite store in ``data_dir`` (under ``wrapper``, if any): its process and URL."""
     command = [*wrapper, sys.executable, "-m", "pos_sim", "backend", "--port", "0", "--data-dir", str(data_dir)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=FIXED_HASHES)
     line = process.stdout.readline()
     if not line.startswith("pos-sim backend on "):
         process.kill()
@@ -95,7 +100,7 @@ def start_backend(data_dir: Path, wrapper: list[str]) -> tuple[subprocess.Popen,
 def start_bare(wrapper: list[str]) -> tuple[subprocess.Popen, str]:
     """bench_backend's bare FastAPI endpoint (under ``wrapper``): its process and URL."""
     port = free_port()
-    process = subprocess.Popen([*wrapper, sys.executable, "-c", BARE_APP, str(port)], stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([*wrapper, sys.executable, "-c", BARE_APP, str(port)], stderr=subprocess.DEVNULL, env=FIXED_HASHES)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
