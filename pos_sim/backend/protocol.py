@@ -200,12 +200,9 @@ def _nesting(parsed: Any) -> None:
 
 def field(body: dict[str, Any], path: str, *, required: bool = True, most: int | None = None) -> Any:
     """The value at a dotted ``path`` of a request body; PARAM_ILLEGAL when missing or too long."""
-    if "." in path:
-        value: Any = body
-        for part in path.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-    else:  # a member of the body itself: most fields
-        value = body.get(path) if isinstance(body, dict) else None
+    value: Any = body
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
     if value is None or value == "":
         if required:
             raise Refused("PARAM_ILLEGAL", f"{path} is required")

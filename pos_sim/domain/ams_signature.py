@@ -109,7 +109,7 @@ def _kind(key: object) -> str:
 
 def signed_text(method: str, path: str, client_id: str, time: str, body: bytes) -> bytes:
     """``f"{method} {path}\\n{client_id}.{time}.".encode() + body``: what is signed, body as received."""
-    if method.split() != [method]:  # empty, or holding whitespace
+    if not method or any(c.isspace() for c in method):
         raise SignatureError(f"HTTP method {method!r} is not a single word")
     if not path.startswith("/"):
         raise SignatureError(f"path {path!r} must be the path only, starting with '/' (no scheme or host)")

@@ -21,7 +21,7 @@ MAX_TEXT = 64
 """Longest amount text accepted, in characters (and most digits in an amount)."""
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class Currency:
     """An ISO 4217 currency that has a minor unit."""
 
@@ -29,16 +29,6 @@ class Currency:
     numeric: str
     minor_units: int
     name: str
-
-    def __eq__(self, other: object) -> bool:
-        if self is other:  # the currencies in use are those of CURRENCIES: a pay compares them 9 times
-            return True
-        if not isinstance(other, Currency):
-            return NotImplemented
-        return (self.code, self.numeric, self.minor_units, self.name) == (other.code, other.numeric, other.minor_units, other.name)
-
-    def __hash__(self) -> int:
-        return hash(self.code)
 
 
 _ISO = {iso.code: iso for iso in _Iso}
@@ -57,8 +47,6 @@ def currency(code: str) -> Currency:
     """The currency with this alpha ("SGD", any case) or 3-digit numeric ("702") code."""
     if not isinstance(code, str):
         raise AmountError(f"{code!r}: a currency code is text, got {type(code).__name__}")
-    if (found := CURRENCIES.get(code)) is not None:  # an alpha code as written: most of the calls
-        return found
     key = code.strip().upper()
     key = _BY_NUMBER.get(key, key)
     if key in CURRENCIES:

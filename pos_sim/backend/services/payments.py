@@ -251,7 +251,7 @@ class Payments:
             return {"result": result(), **answer}
 
         response = self._once(client_id, "pay", request_id, body, work)
-        if response["result"]["resultStatus"] != "U" and record["notify_url"]:
+        if response["result"]["resultStatus"] != "U" and field(body, "paymentNotifyUrl", required=False):
             self.notify()
         for payment_id in late:
             self._later(fault.delay_ms, client_id, payment_id)
