@@ -36,7 +36,6 @@ import asyncio
 import hmac
 import ipaddress
 import json
-import threading
 from collections.abc import Sequence
 from typing import Any, get_args
 
@@ -200,13 +199,10 @@ class Edge:
         store = self.gateway.store
         loop = asyncio.get_running_loop()
         done = loop.create_future()
-        loop_thread = threading.get_ident()
 
         def settle(failed: StoreError | None) -> None:
-            if threading.get_ident() == loop_thread:  # committed by the loop itself, as it mostly is
-                _settle(done, failed)
-            elif not loop.is_closed():  # else the server stopped: no one is left to answer
-                loop.call_soon_threadsafe(_settle, done, failed)  # a wake-up of the loop: two system calls
+            if not loop.is_closed():  # else the server stopped: no one is left to answer
+                loop.call_soon_threadsafe(_settle, done, failed)
 
         if store.on_commit(settle):
             if not self._committing:
