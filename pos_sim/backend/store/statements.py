@@ -24,7 +24,8 @@ Processor = Callable[[Any], Any]
 
 def _taking(names: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
     """``values`` -> the tuple of ``values[name]`` for each of ``names``: in one call when there are two or more
-    (``itemgetter``; a statement's 20 parameters, one by one, cost a pay about 4% of its Python)."""
+    (``itemgetter``; one by one, a pay's 50 or so parameters cost it 24,000 instructions more: counted in
+    docs/benchmarks.md)."""
     if len(names) >= 2:
         return itemgetter(*names)
     return lambda values: tuple(values[name] for name in names)

