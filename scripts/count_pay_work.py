@@ -21,7 +21,7 @@ meanwhile, as under load) and the counts do not depend on how the clients happen
   ``fdatasync``/``fsync`` (commits and checkpoints).
 
 Both report the commits made (the C library's ``fdatasync`` called, under callgrind), so that a reader sees
-the pays were grouped as intended. The same count twice on the same code agrees to about 0.01%.
+the pays were grouped as intended. The same count twice on the same code agrees to about 0.2%.
 
 Run: .venv/bin/python scripts/count_pay_work.py [--pays 400] [--clients 8] [--no-strace]
 """
@@ -47,13 +47,13 @@ from urllib.parse import urlsplit
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_backend import BARE_APP, PAY_PATH, free_port, signed_pay  # noqa: E402  (a script beside this one)
+from bench_backend import BARE_APP, PAY_PATH, free_port, signed_pay, start_backend  # noqa: E402  (a script beside this one)
 
 from pos_sim.domain import ams_signature  # noqa: E402
 
 FIXED_HASHES = dict(os.environ, PYTHONHASHSEED="0")
-"""The servers' environment: Python's string hashes, random in each process, place a dict's keys differently, which
-moves a count by up to 0.5% from run to run; with one seed, the same code counts the same."""
+"""The servers' environment: Python's string hashes, random in each process, place a dict's keys differently from
+run to run, which moves a count; with one seed, what is left (random ids, the order of a wave's pays) moves it 0.2%."""
 
 WAVES_A_ROUND = 5
 """Waves of pays sent between two batches of codes made: a code is valid a minute, and a pay under callgrind
@@ -77,27 +77,16 @@ PLACES = (
 """Where an instruction runs, by the file of its code; anything else is "other" (the dynamic loader, _json...)."""
 
 
-def callgrind(out: Path, command: list[str]) -> list[str]:
-    """``command`` under callgrind, its instrumentation off until switched on, its profile written to ``out``."""
-    return ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}", *command]
+def callgrind(out: Path) -> tuple[str, ...]:
+    """A command's wrapper: run under callgrind, its instrumentation off until switched on, its profile written to ``out``."""
+    return ("valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}", f"--log-file={out}.log")
 
 
 def instrument(pid: int, on: bool) -> None:
     subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(pid)], check=True, capture_output=True)
 
 
-def start_backend(data_dir: Path, wrapper: list[str]) -> tuple[subprocess.Popen, str]:
-    """``pos-sim backend`` on a SQLite store in ``data_dir`` (under ``wrapper``, if any): its process and URL."""
-    command = [*wrapper, sys.executable, "-m", "pos_sim", "backend", "--port", "0", "--data-dir", str(data_dir)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=FIXED_HASHES)
-    line = process.stdout.readline()
-    if not line.startswith("pos-sim backend on "):
-        process.kill()
-        raise SystemExit(f"count_pay_work: the backend did not start: {line!r}")
-    return process, line.split()[3]
-
-
-def start_bare(wrapper: list[str]) -> tuple[subprocess.Popen, str]:
+def start_bare(wrapper: tuple[str, ...]) -> tuple[subprocess.Popen, str]:
     """bench_backend's bare FastAPI endpoint (under ``wrapper``): its process and URL."""
     port = free_port()
     process = subprocess.Popen([*wrapper, sys.executable, "-c", BARE_APP, str(port)], stderr=subprocess.DEVNULL, env=FIXED_HASHES)
@@ -230,7 +219,7 @@ def count_instructions(pays: int, clients: int, work: Path, profiles: Path) -> N
     waves = pays // clients
     rounds = -(-waves // WAVES_A_ROUND)
     pay_profile, bare_profile = profiles / "pay.callgrind", profiles / "bare.callgrind"
-    process, url = start_backend(work / "data", callgrind(pay_profile, []))
+    process, url = start_backend(work / "data", None, callgrind(pay_profile), FIXED_HASHES)
     try:
         key = ams_signature.load_private_key((work / "data" / "keys" / "SIM_DEMO_private.pem").read_text())
         backend = Clients(url, clients, key)
@@ -245,7 +234,7 @@ def count_instructions(pays: int, clients: int, work: Path, profiles: Path) -> N
                 mine.extend(more)
     finally:
         stop(process)
-    bare, bare_url = start_bare(callgrind(bare_profile, []))
+    bare, bare_url = start_bare(callgrind(bare_profile))
     try:
         send_waves(bare_url, "/bare", [mine[:WARM_UP_WAVES] for mine in sent], pay=False)
         instrument(bare.pid, True)
@@ -256,6 +245,8 @@ def count_instructions(pays: int, clients: int, work: Path, profiles: Path) -> N
     counted = waves * clients
     cost, calls = read_callgrind(pay_profile)
     total, rsa, places = split(cost)
+    if not total:
+        raise SystemExit(f"count_pay_work: callgrind counted nothing (see {pay_profile}.log)")
     commits = calls.get("fdatasync", 0) + calls.get("fsync", 0)
     bare_total, _, _ = split(read_callgrind(bare_profile)[0])
     print(f"instructions a pay (callgrind, {counted} pays): {total / counted / 1e6:.3f} M in all, RSA's bignum code"
@@ -268,7 +259,7 @@ def count_instructions(pays: int, clients: int, work: Path, profiles: Path) -> N
 
 def count_system_calls(pays: int, clients: int, work: Path) -> None:
     waves = pays // clients
-    process, url = start_backend(work / "data-strace", [])
+    process, url = start_backend(work / "data-strace", None, env=FIXED_HASHES)
     try:
         key = ams_signature.load_private_key((work / "data-strace" / "keys" / "SIM_DEMO_private.pem").read_text())
         backend = Clients(url, clients, key)
