@@ -15,8 +15,10 @@ the real one, never the simulator's clock (store/clock.py): the peer checks it a
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -82,6 +84,17 @@ def timestamp(moment: datetime) -> str:
     if moment.tzinfo is not timezone.utc:
         moment = moment.astimezone(timezone.utc)
     return moment.isoformat(timespec="seconds")
+
+
+def stamp() -> str:
+    """The real time now as ``timestamp`` writes it: what an answer's ``response-time`` says, or a notification's
+    ``request-time``. To the second, so made once a second (made each time, 13,000 instructions an answer more)."""
+    return _second(int(time.time()))
+
+
+@functools.lru_cache(maxsize=1)
+def _second(second: int) -> str:
+    return timestamp(datetime.fromtimestamp(second, timezone.utc))
 
 
 REQUEST_TIME_WINDOW_S = 300

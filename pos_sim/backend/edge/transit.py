@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from pos_sim.backend.edge.bodies import DenyIn, RideCodeIn, RotationIn, TopUpIn
-from pos_sim.backend.protocol import Refused, json_object, now, result, timestamp
+from pos_sim.backend.protocol import Refused, json_object, result, stamp
 from pos_sim.backend.services.gateway import Gateway
 from pos_sim.backend.services.transit import Transit
 from pos_sim.domain import ams_signature
@@ -39,7 +39,7 @@ def routes(gateway: Gateway) -> APIRouter:
                 return json.dumps({"result": result(refused.code, refused.detail)}).encode()
 
         data = await run_in_threadpool(work)
-        response_time = timestamp(now())
+        response_time = stamp()
         signature = ams_signature.sign(gateway.private_key, method, path, client, response_time, data)
         return Response(data, 200, {"client-id": client, "response-time": response_time,
                                     "signature": ams_signature.signature_header(signature)},

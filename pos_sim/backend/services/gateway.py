@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from pos_sim.backend.protocol import Refused, check_fresh, json_object, now, result, timestamp
+from pos_sim.backend.protocol import Refused, check_fresh, json_object, now, result, stamp
 from pos_sim.backend.services.faults import Faults
 from pos_sim.backend.services.merchants import Merchants
 from pos_sim.backend.services.notifications import Backoff, Notifier
@@ -67,7 +67,7 @@ class Gateway:
         except Refused as refused:
             response = {"result": result(refused.code, refused.detail)}
         data = orjson.dumps(response)
-        response_time = timestamp(now())
+        response_time = stamp()
         signed = ams_signature.sign(self.private_key, "POST", path, client, response_time, data)
         headers = {
             "client-id": client,
@@ -118,7 +118,7 @@ class Gateway:
     def refusal(self, method: str, path: str, client_id: str, code: str, detail: str) -> Answer:
         """A signed answer refusing a call before it is read (a body over the limit), as AMS answers a refusal."""
         data = json.dumps({"result": result(code, detail)}, ensure_ascii=False).encode("utf-8")
-        response_time = timestamp(now())
+        response_time = stamp()
         signed = ams_signature.sign(self.private_key, method, path, client_id, response_time, data)
         return Answer(data, {"client-id": client_id, "response-time": response_time,
                              "signature": ams_signature.signature_header(signed)})

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from pos_sim.backend.protocol import RESULTS, Refused, now, payment_json, result, timestamp
+from pos_sim.backend.protocol import RESULTS, Refused, payment_json, result, stamp, timestamp
 from pos_sim.backend.store.database import Store, Tx
 from pos_sim.backend.store.records import Notification, Payment
 from pos_sim.domain import ams_signature
@@ -300,7 +300,7 @@ class Notifier:
         if problem:
             raise _Failed(f"{problem}: {url!r}; not tried again", retry=False)
         data = notification.body.encode("utf-8")
-        request_time = timestamp(now())
+        request_time = stamp()
         try:
             signature = ams_signature.sign(self.private_key, "POST", urlsplit(url).path or "/", notification.client_id,
                                            request_time, data)
