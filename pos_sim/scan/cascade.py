@@ -115,6 +115,8 @@ DEFOCUS_GAIN = 1.1  # the radius undone in a 2-D code's region, as a share of th
 DEFOCUS_LEAST_PX = 1.5  # a smaller radius is no defocus to undo (a sharp region's edges show about 1)
 UNBLUR_NOISE = 0.02  # the Wiener filter's noise-to-signal ratio: how far it trusts the frequencies a motion nearly erased
 EAN8_MODULES = 67  # an EAN-8's modules, guard to guard
+EAN13_MODULES = 95  # an EAN-13's (a UPC-A's) modules, guard to guard
+UNRESOLVED_MODULES = 1.0  # a defocus disc's radius, in modules, from which an EAN/UPC read's bars are barely resolved
 QUIET_MODULES = 6  # of an EAN-8's 7-module quiet zone, how far beyond its guards the paper must be quiet
 QUIET_SHARE = 0.5  # the swing beyond an EAN-8's guards, as a share of the swing across its bars, that is bars
 THIN_SHARE = 4  # a 1-D read on this share or less of the scan lines of another text read in its place is a misread of them
@@ -334,7 +336,7 @@ class Cascade:
         """
         if read.symbology not in LINEAR:
             return False
-        crop = _around(image, read.corners)
+        crop, scale = _around(image, read.corners)
         if read.symbology in RETAIL and self._strip_texts(crop, read.corners) - {read.text, *thin}:
             return True
         if read.symbology in RETAIL and stage not in ("fast", "full", *RESTORED):  # not zxing-cpp's own reading
@@ -359,14 +361,16 @@ class Cascade:
                     return True  # libzbar reads another EAN/UPC there, on more lines than the read's: a half the filter made up
             return bool({r.text for _, other in _variants(crop)
                          for r in self._zxing.read(other, formats=self._linear, fast=True)} - {read.text, *thin})
-        texts = {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")} - thin
+        unresolved = read.symbology in RETAIL and _unresolved(crop, read, scale)
+        # zxing-cpp's other binariser, on bars barely resolved, repeats zxing-cpp's misread: no second reading
+        texts = set() if unresolved else {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")} - thin
         if read.text not in texts and self._zbar is not None and stage != "zbar":  # none, or another text: libzbar too
             texts |= {r.text for r in self._zbar.decode(crop) if r.lines >= ZBAR_LINES} - thin  # a misread on a few lines refuses nothing
         if texts:
             return read.text not in texts
         strength = _check_strength(read)
         # libzbar's Code 128 misreads pass its check, but on a few scan lines: a text many lines read is its own second reading
-        weak = rivals or stage in PREPROCESSED or (stage == "zbar" and read.lines < ZBAR_LINES) or strength == 0
+        weak = rivals or unresolved or stage in PREPROCESSED or (stage == "zbar" and read.lines < ZBAR_LINES) or strength == 0
         if not weak and strength == 2:
             return False  # a long Code 128: its mod-103 check makes a lone read safe
         others = {r.text for name, other in _variants(crop) if name != stage
@@ -381,7 +385,7 @@ class Cascade:
         of half an EAN-13 (photo seed 613 frame 390, under glare at a steep angle)."""
         if not _weak_rule(read):
             return False
-        crop = _around(image, read.corners)
+        crop, _ = _around(image, read.corners)
         zbar = {r.text for r in self._zbar.decode(crop) if r.symbology in (*LINEAR, *WEAK)} if self._zbar is not None else set()
         zxing = {r.text for r in self._zxing.read(crop, formats=self._weak, fast=True, binarizer="global")}
         agree = zbar if read.symbology == "upce" else zbar | zxing
@@ -526,14 +530,25 @@ def _centre(corners: Corners) -> tuple[float, float]:
     return sum(x for x, _ in corners) / len(corners), sum(y for _, y in corners) / len(corners)
 
 
-def _around(frame: np.ndarray, corners: Corners, most_px: int = 500) -> np.ndarray:
-    """The region of ``corners`` with a margin (1-D corners may be a line), at most ``most_px`` across."""
+def _around(frame: np.ndarray, corners: Corners, most_px: int = 500) -> tuple[np.ndarray, float]:
+    """The region of ``corners`` with a margin (1-D corners may be a line), at most ``most_px`` across, and the scale
+    it was brought to (1, or less)."""
     xs, ys = [x for x, _ in corners], [y for _, y in corners]
     width, height = max(xs) - min(xs), max(ys) - min(ys)
     mx, my = width * 15 // 100 + 10, max(height, width) * 3 // 10 + 10
     crop = frame[max(0, min(ys) - my) : max(ys) + my, max(0, min(xs) - mx) : max(xs) + mx]
     factor = most_px / max(crop.shape)
-    return cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else crop
+    return (cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA), factor) if factor < 1 else (crop, 1.0)
+
+
+def _unresolved(crop: np.ndarray, read: Read, scale: float) -> bool:
+    """Whether the bars of an EAN/UPC read are barely resolved in ``crop`` (its place, brought to ``scale``): the disc
+    of the lens's defocus its edges show (``_defocus_radius``) has a radius of a module or more, so a one-module bar
+    or space is spread over its neighbours on both sides and a one-module error in a digit's widths reads as another
+    digit, which the mod-10 check passes one time in ten."""
+    modules = EAN8_MODULES if read.symbology == "ean8" else EAN13_MODULES
+    module_px = scale * math.dist(read.corners[0], read.corners[1]) / modules
+    return _defocus_radius(crop) >= UNRESOLVED_MODULES * module_px
 
 
 def _candidates(frame: np.ndarray, most: int = 3) -> list[tuple[tuple[int, int, int, int], float | None, bool]]:
