@@ -361,21 +361,26 @@ class Cascade:
                     return True  # libzbar reads another EAN/UPC there, on more lines than the read's: a half the filter made up
             return bool({r.text for _, other in _variants(crop)
                          for r in self._zxing.read(other, formats=self._linear, fast=True)} - {read.text, *thin})
-        unresolved = read.symbology in RETAIL and _unresolved(crop, read, scale)
-        # zxing-cpp's other binariser, on bars barely resolved, repeats zxing-cpp's misread: no second reading
-        texts = set() if unresolved else {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")} - thin
+        texts = {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")} - thin
+        if read.symbology in RETAIL and read.text in texts and _unresolved(crop, read, scale):
+            texts = self._variant_texts(crop, stage) - thin  # the other binariser repeats a misread of bars barely resolved
         if read.text not in texts and self._zbar is not None and stage != "zbar":  # none, or another text: libzbar too
             texts |= {r.text for r in self._zbar.decode(crop) if r.lines >= ZBAR_LINES} - thin  # a misread on a few lines refuses nothing
         if texts:
             return read.text not in texts
         strength = _check_strength(read)
         # libzbar's Code 128 misreads pass its check, but on a few scan lines: a text many lines read is its own second reading
-        weak = rivals or unresolved or stage in PREPROCESSED or (stage == "zbar" and read.lines < ZBAR_LINES) or strength == 0
+        weak = rivals or stage in PREPROCESSED or (stage == "zbar" and read.lines < ZBAR_LINES) or strength == 0
         if not weak and strength == 2:
             return False  # a long Code 128: its mod-103 check makes a lone read safe
-        others = {r.text for name, other in _variants(crop) if name != stage
-                  for r in self._zxing.read(other, formats=self._linear, fast=True)} - thin
+        others = self._variant_texts(crop, stage) - thin
         return others != {read.text} if weak else bool(others - {read.text})
+
+    def _variant_texts(self, crop: np.ndarray, stage: str) -> set[str]:
+        """The 1-D texts zxing-cpp reads in the images of a read's place sharpened, binarised and equalised (``_variants``),
+        but the one the read was made in."""
+        return {r.text for name, other in _variants(crop) if name != stage
+                for r in self._zxing.read(other, formats=self._linear, fast=True)}
 
     def _confirmed(self, image: np.ndarray, read: Read) -> bool:
         """Whether a read of a weak symbology (``WEAK``: UPC-E's short symbol, Code 39, Code 93, ITF and Codabar, one
