@@ -44,7 +44,9 @@ is read a second time, and a different text there refuses it. Where the read is 
 1-D code, a read made only after the image was sharpened, binarised or equalised, which can make
 bars up, or libzbar's on a few scan lines, whose Code 128 misreads can pass their check) another
 reading must agree. An EAN/UPC read's place is also read strip by strip across its bars: a second
-text there refuses it. A 1-D read with a motion or a defocus undone is kept only when the place, so
+text there refuses it. On bars barely resolved (a defocus disc of a module's radius or more)
+zxing-cpp's other binariser repeats zxing-cpp's misreads: there the place's sharpened, binarised and
+equalised images are the second reading. A 1-D read with a motion or a defocus undone is kept only when the place, so
 filtered at each length or radius, read strip by strip, reads its text and no other, and libzbar reads no
 other EAN/UPC there on more scan lines than it reads this one (a steep EAN-13 out of focus whose left half the
 filter made up read as a UPC-A; libzbar read the EAN-13). A read whose
@@ -332,7 +334,11 @@ class Cascade:
         with a hand's motion or a defocus undone (``RESTORED``) is kept only when its place, undone at each length or
         radius, read strip by strip (any 1-D symbology), reads its text and no other; and, an EAN/UPC read, when
         libzbar reads no other EAN/UPC text in those images on more scan lines than it reads the read's. The ``thin`` texts, read
-        in the same pass on a few of the scan lines that read this one (THIN_SHARE), dispute nothing anywhere.
+        in the same pass on a few of the scan lines that read this one (THIN_SHARE), dispute nothing anywhere. Where an
+        EAN/UPC read's bars are barely resolved (``_unresolved``: a defocus disc of a module's radius or more) the other
+        binariser's agreement is no second reading (it repeated zxing-cpp's UPC-A misread of an EAN-13 out of focus at
+        two pixels a module, hand-held seed 661 frame 631): the place sharpened, binarised and equalised is read in its
+        stead, and the read is kept where they read its text, refused where they read only others.
         """
         if read.symbology not in LINEAR:
             return False
@@ -359,8 +365,7 @@ class Cascade:
                     lines[other.text] = max(lines.get(other.text, 0), other.lines)
                 if max((count for text, count in lines.items() if text not in {read.text, *thin}), default=0) > lines.get(read.text, 0):
                     return True  # libzbar reads another EAN/UPC there, on more lines than the read's: a half the filter made up
-            return bool({r.text for _, other in _variants(crop)
-                         for r in self._zxing.read(other, formats=self._linear, fast=True)} - {read.text, *thin})
+            return bool(self._variant_texts(crop, stage) - {read.text, *thin})
         texts = {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")} - thin
         if read.symbology in RETAIL and read.text in texts and _unresolved(crop, read, scale):
             texts = self._variant_texts(crop, stage) - thin  # the other binariser repeats a misread of bars barely resolved
