@@ -46,7 +46,7 @@ bars up, or libzbar's on a few scan lines, whose Code 128 misreads can pass thei
 reading must agree. An EAN/UPC read's place is also read strip by strip across its bars: a second
 text there refuses it. On bars barely resolved (a defocus disc of a module's radius or more)
 zxing-cpp's other binariser repeats zxing-cpp's misreads: there the place's sharpened, binarised and
-equalised images are the second reading. A 1-D read with a motion or a defocus undone is kept only when the place, so
+equalised images, or libzbar, must read the read's text. A 1-D read with a motion or a defocus undone is kept only when the place, so
 filtered at each length or radius, read strip by strip, reads its text and no other, and libzbar reads no
 other EAN/UPC there on more scan lines than it reads this one (a steep EAN-13 out of focus whose left half the
 filter made up read as a UPC-A; libzbar read the EAN-13). A read whose
@@ -338,7 +338,8 @@ class Cascade:
         EAN/UPC read's bars are barely resolved (``_unresolved``: a defocus disc of a module's radius or more) the other
         binariser's agreement is no second reading (it repeated zxing-cpp's UPC-A misread of an EAN-13 out of focus at
         two pixels a module, hand-held seed 661 frame 631): the place sharpened, binarised and equalised is read in its
-        stead, and the read is kept where they read its text, refused where they read only others.
+        stead, and libzbar, and the read is kept only where one of them reads its text (hand-held seed 709 frame 541: a
+        UPC-A misread nothing else read, refused; the sharpened region then read the EAN-13).
         """
         if read.symbology not in LINEAR:
             return False
@@ -367,15 +368,16 @@ class Cascade:
                     return True  # libzbar reads another EAN/UPC there, on more lines than the read's: a half the filter made up
             return bool(self._variant_texts(crop, stage) - {read.text, *thin})
         texts = {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")} - thin
-        if read.symbology in RETAIL and read.text in texts and _unresolved(crop, read, scale):
-            texts = self._variant_texts(crop, stage) - thin  # the other binariser repeats a misread of bars barely resolved
+        unresolved = read.symbology in RETAIL and read.text in texts and _unresolved(crop, read, scale)
+        if unresolved:  # the other binariser repeats a misread of bars barely resolved: another reading must agree
+            texts = self._variant_texts(crop, stage) - thin
         if read.text not in texts and self._zbar is not None and stage != "zbar":  # none, or another text: libzbar too
             texts |= {r.text for r in self._zbar.decode(crop) if r.lines >= ZBAR_LINES} - thin  # a misread on a few lines refuses nothing
         if texts:
             return read.text not in texts
         strength = _check_strength(read)
         # libzbar's Code 128 misreads pass its check, but on a few scan lines: a text many lines read is its own second reading
-        weak = rivals or stage in PREPROCESSED or (stage == "zbar" and read.lines < ZBAR_LINES) or strength == 0
+        weak = rivals or unresolved or stage in PREPROCESSED or (stage == "zbar" and read.lines < ZBAR_LINES) or strength == 0
         if not weak and strength == 2:
             return False  # a long Code 128: its mod-103 check makes a lone read safe
         others = self._variant_texts(crop, stage) - thin
