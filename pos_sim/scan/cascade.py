@@ -343,7 +343,7 @@ class Cascade:
         """
         if read.symbology not in LINEAR:
             return False
-        crop, scale = _around(image, read.corners)
+        crop = _around(image, read.corners)
         if read.symbology in RETAIL and self._strip_texts(crop, read.corners) - {read.text, *thin}:
             return True
         if read.symbology in RETAIL and stage not in ("fast", "full", *RESTORED):  # not zxing-cpp's own reading
@@ -368,7 +368,7 @@ class Cascade:
                     return True  # libzbar reads another EAN/UPC there, on more lines than the read's: a half the filter made up
             return bool(self._variant_texts(crop, stage) - {read.text, *thin})
         texts = {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")} - thin
-        unresolved = read.symbology in RETAIL and read.text in texts and _unresolved(crop, read, scale)
+        unresolved = read.symbology in RETAIL and read.text in texts and _unresolved(image, read)
         if unresolved:  # the other binariser repeats a misread of bars barely resolved: another reading must agree
             texts = self._variant_texts(crop, stage) - thin
         if read.text not in texts and self._zbar is not None and stage != "zbar":  # none, or another text: libzbar too
@@ -397,7 +397,7 @@ class Cascade:
         of half an EAN-13 (photo seed 613 frame 390, under glare at a steep angle)."""
         if not _weak_rule(read):
             return False
-        crop, _ = _around(image, read.corners)
+        crop = _around(image, read.corners)
         zbar = {r.text for r in self._zbar.decode(crop) if r.symbology in (*LINEAR, *WEAK)} if self._zbar is not None else set()
         zxing = {r.text for r in self._zxing.read(crop, formats=self._weak, fast=True, binarizer="global")}
         agree = zbar if read.symbology == "upce" else zbar | zxing
@@ -542,25 +542,27 @@ def _centre(corners: Corners) -> tuple[float, float]:
     return sum(x for x, _ in corners) / len(corners), sum(y for _, y in corners) / len(corners)
 
 
-def _around(frame: np.ndarray, corners: Corners, most_px: int = 500) -> tuple[np.ndarray, float]:
-    """The region of ``corners`` with a margin (1-D corners may be a line), at most ``most_px`` across, and the scale
-    it was brought to (1, or less)."""
+def _around(frame: np.ndarray, corners: Corners, most_px: int = 500) -> np.ndarray:
+    """The region of ``corners`` with a margin (1-D corners may be a line), at most ``most_px`` across."""
     xs, ys = [x for x, _ in corners], [y for _, y in corners]
     width, height = max(xs) - min(xs), max(ys) - min(ys)
     mx, my = width * 15 // 100 + 10, max(height, width) * 3 // 10 + 10
     crop = frame[max(0, min(ys) - my) : max(ys) + my, max(0, min(xs) - mx) : max(xs) + mx]
     factor = most_px / max(crop.shape)
-    return (cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA), factor) if factor < 1 else (crop, 1.0)
+    return cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else crop
 
 
-def _unresolved(crop: np.ndarray, read: Read, scale: float) -> bool:
-    """Whether the bars of an EAN/UPC read are barely resolved in ``crop`` (its place, brought to ``scale``): the disc
-    of the lens's defocus its edges show (``_defocus_radius``) has a radius of a module or more, so a one-module bar
-    or space is spread over its neighbours on both sides and a one-module error in a digit's widths reads as another
-    digit, which the mod-10 check passes one time in ten."""
+def _unresolved(image: np.ndarray, read: Read) -> bool:
+    """Whether the bars of an EAN/UPC read are barely resolved in ``image``: the disc of the lens's defocus the edges of
+    the STRIP_ROWS scan lines across the middle of its bars show (``_defocus_radius``) has a radius of a module or more,
+    so a one-module bar or space is spread over its neighbours on both sides and a one-module error in a digit's widths
+    reads as another digit, which the mod-10 check passes one time in ten."""
     modules = EAN8_MODULES if read.symbology == "ean8" else EAN13_MODULES
-    module_px = scale * math.dist(read.corners[0], read.corners[1]) / modules
-    return _defocus_radius(crop) >= UNRESOLVED_MODULES * module_px
+    (x, y), half = _centre(read.corners), STRIP_ROWS // 2
+    xs, ys = [x for x, _ in read.corners], [y for _, y in read.corners]
+    strip = image[max(0, round(y) - half) : round(y) + half, max(0, min(xs)) : max(xs) + 1] if max(xs) - min(xs) >= max(ys) - min(ys) \
+        else image[max(0, min(ys)) : max(ys) + 1, max(0, round(x) - half) : round(x) + half]
+    return _defocus_radius(strip) >= UNRESOLVED_MODULES * math.dist(read.corners[0], read.corners[1]) / modules
 
 
 def _candidates(frame: np.ndarray, most: int = 3) -> list[tuple[tuple[int, int, int, int], float | None, bool]]:
