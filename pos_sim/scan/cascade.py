@@ -366,28 +366,30 @@ class Cascade:
                     lines[other.text] = max(lines.get(other.text, 0), other.lines)
                 if max((count for text, count in lines.items() if text not in {read.text, *thin}), default=0) > lines.get(read.text, 0):
                     return True  # libzbar reads another EAN/UPC there, on more lines than the read's: a half the filter made up
-            return bool(self._variant_texts(crop, stage) - {read.text, *thin})
+            return bool(set().union(*self._variant_texts(crop, stage)) - {read.text, *thin})
         texts = {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")} - thin
-        unresolved = read.symbology in RETAIL and read.text in texts and _unresolved(image, read)
-        if unresolved:  # the other binariser repeats a misread of bars barely resolved: another reading must agree
-            texts = self._variant_texts(crop, stage) - thin
+        if read.symbology in RETAIL and read.text in texts and _unresolved(image, read):
+            # the other binariser repeats a misread of bars barely resolved: another reading must agree
+            return not (any(read.text in each for each in self._variant_texts(crop, stage)) or stage != "zbar"
+                        and self._zbar is not None and read.text in {r.text for r in self._zbar.decode(crop) if r.lines >= ZBAR_LINES})
         if read.text not in texts and self._zbar is not None and stage != "zbar":  # none, or another text: libzbar too
             texts |= {r.text for r in self._zbar.decode(crop) if r.lines >= ZBAR_LINES} - thin  # a misread on a few lines refuses nothing
         if texts:
             return read.text not in texts
         strength = _check_strength(read)
         # libzbar's Code 128 misreads pass its check, but on a few scan lines: a text many lines read is its own second reading
-        weak = rivals or unresolved or stage in PREPROCESSED or (stage == "zbar" and read.lines < ZBAR_LINES) or strength == 0
+        weak = rivals or stage in PREPROCESSED or (stage == "zbar" and read.lines < ZBAR_LINES) or strength == 0
         if not weak and strength == 2:
             return False  # a long Code 128: its mod-103 check makes a lone read safe
-        others = self._variant_texts(crop, stage) - thin
+        others = set().union(*self._variant_texts(crop, stage)) - thin
         return others != {read.text} if weak else bool(others - {read.text})
 
-    def _variant_texts(self, crop: np.ndarray, stage: str) -> set[str]:
-        """The 1-D texts zxing-cpp reads in the images of a read's place sharpened, binarised and equalised (``_variants``),
-        but the one the read was made in."""
-        return {r.text for name, other in _variants(crop) if name != stage
-                for r in self._zxing.read(other, formats=self._linear, fast=True)}
+    def _variant_texts(self, crop: np.ndarray, stage: str) -> Iterator[set[str]]:
+        """The 1-D texts zxing-cpp reads in each image of a read's place sharpened, binarised and equalised
+        (``_variants``), but the one the read was made in: each image made and read only when reached."""
+        for name, other in _variants(crop):
+            if name != stage:
+                yield {r.text for r in self._zxing.read(other, formats=self._linear, fast=True)}
 
     def _confirmed(self, image: np.ndarray, read: Read) -> bool:
         """Whether a read of a weak symbology (``WEAK``: UPC-E's short symbol, Code 39, Code 93, ITF and Codabar, one
