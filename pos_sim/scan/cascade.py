@@ -370,8 +370,9 @@ class Cascade:
         texts = {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")} - thin
         if read.symbology in RETAIL and read.text in texts and _unresolved(image, read):
             # the other binariser repeats a misread of bars barely resolved: another reading must agree
-            return not (any(read.text in each for each in self._variant_texts(crop, stage)) or stage != "zbar"
-                        and self._zbar is not None and read.text in {r.text for r in self._zbar.decode(crop) if r.lines >= ZBAR_LINES})
+            return not (any(read.text in each for each in self._variant_texts(crop, stage))
+                        or (stage != "zbar" and self._zbar is not None
+                            and read.text in {r.text for r in self._zbar.decode(crop) if r.lines >= ZBAR_LINES}))
         if read.text not in texts and self._zbar is not None and stage != "zbar":  # none, or another text: libzbar too
             texts |= {r.text for r in self._zbar.decode(crop) if r.lines >= ZBAR_LINES} - thin  # a misread on a few lines refuses nothing
         if texts:
@@ -560,10 +561,10 @@ def _unresolved(image: np.ndarray, read: Read) -> bool:
     so a one-module bar or space is spread over its neighbours on both sides and a one-module error in a digit's widths
     reads as another digit, which the mod-10 check passes one time in ten."""
     modules = EAN8_MODULES if read.symbology == "ean8" else EAN13_MODULES
-    (x, y), half = _centre(read.corners), STRIP_ROWS // 2
+    (cx, cy), half = _centre(read.corners), STRIP_ROWS // 2
     xs, ys = [x for x, _ in read.corners], [y for _, y in read.corners]
-    strip = image[max(0, round(y) - half) : round(y) + half, max(0, min(xs)) : max(xs) + 1] if max(xs) - min(xs) >= max(ys) - min(ys) \
-        else image[max(0, min(ys)) : max(ys) + 1, max(0, round(x) - half) : round(x) + half]
+    strip = image[max(0, round(cy) - half) : round(cy) + half, max(0, min(xs)) : max(xs) + 1] if max(xs) - min(xs) >= max(ys) - min(ys) \
+        else image[max(0, min(ys)) : max(ys) + 1, max(0, round(cx) - half) : round(cx) + half]  # scan lines run down columns
     return _defocus_radius(strip) >= UNRESOLVED_MODULES * math.dist(read.corners[0], read.corners[1]) / modules
 
 
