@@ -44,7 +44,9 @@ is read a second time, and a different text there refuses it. Where the read is 
 1-D code, a read made only after the image was sharpened, binarised or equalised, which can make
 bars up, or libzbar's on a few scan lines, whose Code 128 misreads can pass their check) another
 reading must agree. An EAN/UPC read's place is also read strip by strip across its bars: a second
-text there refuses it. A 1-D read with a motion or a defocus undone is kept only when the place, so
+text there refuses it. On bars barely resolved (a defocus disc of a module's radius or more)
+zxing-cpp's other binariser repeats zxing-cpp's misreads: there the place's sharpened, binarised and
+equalised images, or libzbar, must read the read's text. A 1-D read with a motion or a defocus undone is kept only when the place, so
 filtered at each length or radius, read strip by strip, reads its text and no other, and libzbar reads no
 other EAN/UPC there on more scan lines than it reads this one (a steep EAN-13 out of focus whose left half the
 filter made up read as a UPC-A; libzbar read the EAN-13). A read whose
@@ -115,6 +117,8 @@ DEFOCUS_GAIN = 1.1  # the radius undone in a 2-D code's region, as a share of th
 DEFOCUS_LEAST_PX = 1.5  # a smaller radius is no defocus to undo (a sharp region's edges show about 1)
 UNBLUR_NOISE = 0.02  # the Wiener filter's noise-to-signal ratio: how far it trusts the frequencies a motion nearly erased
 EAN8_MODULES = 67  # an EAN-8's modules, guard to guard
+EAN13_MODULES = 95  # an EAN-13's (a UPC-A's) modules, guard to guard
+UNRESOLVED_MODULES = 1.0  # a defocus disc's radius, in modules, from which an EAN/UPC read's bars are barely resolved
 QUIET_MODULES = 6  # of an EAN-8's 7-module quiet zone, how far beyond its guards the paper must be quiet
 QUIET_SHARE = 0.5  # the swing beyond an EAN-8's guards, as a share of the swing across its bars, that is bars
 THIN_SHARE = 4  # a 1-D read on this share or less of the scan lines of another text read in its place is a misread of them
@@ -330,7 +334,12 @@ class Cascade:
         with a hand's motion or a defocus undone (``RESTORED``) is kept only when its place, undone at each length or
         radius, read strip by strip (any 1-D symbology), reads its text and no other; and, an EAN/UPC read, when
         libzbar reads no other EAN/UPC text in those images on more scan lines than it reads the read's. The ``thin`` texts, read
-        in the same pass on a few of the scan lines that read this one (THIN_SHARE), dispute nothing anywhere.
+        in the same pass on a few of the scan lines that read this one (THIN_SHARE), dispute nothing anywhere. Where an
+        EAN/UPC read's bars are barely resolved (``_unresolved``: a defocus disc of a module's radius or more) the other
+        binariser's agreement is no second reading (it repeated zxing-cpp's UPC-A misread of an EAN-13 out of focus at
+        two pixels a module, hand-held seed 661 frame 631): the place sharpened, binarised and equalised is read in its
+        stead, and libzbar, and the read is kept only where one of them reads its text (hand-held seed 709 frame 541: a
+        UPC-A misread nothing else read, refused; the sharpened region then read the EAN-13).
         """
         if read.symbology not in LINEAR:
             return False
@@ -357,9 +366,13 @@ class Cascade:
                     lines[other.text] = max(lines.get(other.text, 0), other.lines)
                 if max((count for text, count in lines.items() if text not in {read.text, *thin}), default=0) > lines.get(read.text, 0):
                     return True  # libzbar reads another EAN/UPC there, on more lines than the read's: a half the filter made up
-            return bool({r.text for _, other in _variants(crop)
-                         for r in self._zxing.read(other, formats=self._linear, fast=True)} - {read.text, *thin})
+            return bool(set().union(*self._variant_texts(crop, stage)) - {read.text, *thin})
         texts = {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")} - thin
+        if read.symbology in RETAIL and read.text in texts and _unresolved(image, read):
+            # the other binariser repeats a misread of bars barely resolved: another reading must agree
+            return not (any(read.text in each for each in self._variant_texts(crop, stage))
+                        or (stage != "zbar" and self._zbar is not None
+                            and read.text in {r.text for r in self._zbar.decode(crop) if r.lines >= ZBAR_LINES}))
         if read.text not in texts and self._zbar is not None and stage != "zbar":  # none, or another text: libzbar too
             texts |= {r.text for r in self._zbar.decode(crop) if r.lines >= ZBAR_LINES} - thin  # a misread on a few lines refuses nothing
         if texts:
@@ -369,9 +382,15 @@ class Cascade:
         weak = rivals or stage in PREPROCESSED or (stage == "zbar" and read.lines < ZBAR_LINES) or strength == 0
         if not weak and strength == 2:
             return False  # a long Code 128: its mod-103 check makes a lone read safe
-        others = {r.text for name, other in _variants(crop) if name != stage
-                  for r in self._zxing.read(other, formats=self._linear, fast=True)} - thin
+        others = set().union(*self._variant_texts(crop, stage)) - thin
         return others != {read.text} if weak else bool(others - {read.text})
+
+    def _variant_texts(self, crop: np.ndarray, stage: str) -> Iterator[set[str]]:
+        """The 1-D texts zxing-cpp reads in each image of a read's place sharpened, binarised and equalised
+        (``_variants``), but the one the read was made in: each image made and read only when reached."""
+        for name, other in _variants(crop):
+            if name != stage:
+                yield {r.text for r in self._zxing.read(other, formats=self._linear, fast=True)}
 
     def _confirmed(self, image: np.ndarray, read: Read) -> bool:
         """Whether a read of a weak symbology (``WEAK``: UPC-E's short symbol, Code 39, Code 93, ITF and Codabar, one
@@ -534,6 +553,19 @@ def _around(frame: np.ndarray, corners: Corners, most_px: int = 500) -> np.ndarr
     crop = frame[max(0, min(ys) - my) : max(ys) + my, max(0, min(xs) - mx) : max(xs) + mx]
     factor = most_px / max(crop.shape)
     return cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else crop
+
+
+def _unresolved(image: np.ndarray, read: Read) -> bool:
+    """Whether the bars of an EAN/UPC read are barely resolved in ``image``: the disc of the lens's defocus the edges of
+    the STRIP_ROWS scan lines across the middle of its bars show (``_defocus_radius``) has a radius of a module or more,
+    so a one-module bar or space is spread over its neighbours on both sides and a one-module error in a digit's widths
+    reads as another digit, which the mod-10 check passes one time in ten."""
+    modules = EAN8_MODULES if read.symbology == "ean8" else EAN13_MODULES
+    (cx, cy), half = _centre(read.corners), STRIP_ROWS // 2
+    xs, ys = [x for x, _ in read.corners], [y for _, y in read.corners]
+    strip = image[max(0, round(cy) - half) : round(cy) + half, max(0, min(xs)) : max(xs) + 1] if max(xs) - min(xs) >= max(ys) - min(ys) \
+        else image[max(0, min(ys)) : max(ys) + 1, max(0, round(cx) - half) : round(cx) + half]  # scan lines run down columns
+    return _defocus_radius(strip) >= UNRESOLVED_MODULES * math.dist(read.corners[0], read.corners[1]) / modules
 
 
 def _candidates(frame: np.ndarray, most: int = 3) -> list[tuple[tuple[int, int, int, int], float | None, bool]]:
