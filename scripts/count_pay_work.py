@@ -83,7 +83,10 @@ def callgrind(out: Path) -> tuple[str, ...]:
 
 
 def instrument(pid: int, on: bool) -> None:
-    subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(pid)], check=True, capture_output=True)
+    """Callgrind's instrumentation of process ``pid`` switched ``on`` or off (through vgdb). Its input is none: one
+    inherited from a pipe (a pytest-xdist worker's) left the switch undone, and nothing was counted."""
+    subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(pid)], check=True, capture_output=True,
+                   stdin=subprocess.DEVNULL)
 
 
 def start_bare(wrapper: tuple[str, ...]) -> tuple[subprocess.Popen, str]:
