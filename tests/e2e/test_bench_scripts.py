@@ -29,18 +29,6 @@ def test_bench_backend_says_each_run_in_its_line_every_pay_answered():
     assert all(float(server) > 0 for _clients, server, _client, _failed in lines)  # the server's CPU was read
 
 
-def test_count_pay_work_counts_the_pays_and_rsa_apart():
-    out = run("count_pay_work.py", "--pays", "8", "--clients", "8", timeout=600)
-    counted = re.search(r"instructions a pay \(callgrind, 8 pays\): ([\d.]+) M in all, RSA's bignum code ([\d.]+) M,"
-                        r" the rest ([\d.]+) M", out)
-    assert counted, out
-    total, rsa, rest = map(float, counted.groups())
-    # a signature's bignum work is millions of instructions: counted, it shows the collection was on for the pays
-    assert rsa > 1 and rest > 0.1 and abs(total - rsa - rest) < 0.01, out
-    assert re.search(r"^bare endpoint, the same requests \(callgrind, 8 requests\): [\d.]+ M instructions a request$", out, re.M)
-    assert re.search(r"^system calls a pay \(strace -c -f, 8 pays\): pwrite64 [\d.]+,", out, re.M), out
-
-
 def test_bench_transit_clearing_clears_a_week_and_night_after_night():
     week = run("bench_transit_clearing.py", "--taps", "2000", "--seed", "5")
     assert re.search(r"^sqlite +2,000 taps +100 riders \| upload .* clearing .*: [\d,]+ journeys, [\d,.]+ SGD charged,"
