@@ -21,7 +21,7 @@ from pos_sim.backend.store.errors import StoreError
 from pos_sim.backend.store.idempotency import Idempotency
 from pos_sim.backend.store.notifications import Outbox
 from pos_sim.backend.store.payments import PaymentRecords
-from pos_sim.backend.store.statements import Statement
+from pos_sim.backend.store.statements import Driver, Statement
 from pos_sim.backend.store.tables import CLOCK_OFFSET, FX_RATES, controls
 from pos_sim.domain.fx import RateTable
 
@@ -304,7 +304,7 @@ class Store:
         """Take the controls as the database holds them. Where this process is the one writer (SQLite),
         what it wrote is what there is, so they are read once; on PostgreSQL other worker processes may
         move them, so they are read at the start of every transaction (one small query)."""
-        for name, value in _CONTROLS.rows(conn, {}):
+        for name, value in _CONTROLS.rows(Driver(conn), {}):
             if name == CLOCK_OFFSET:
                 self.clock.follow(int(value))
             elif name == FX_RATES and value != self._rates_json:

@@ -19,7 +19,7 @@ class Idempotency(Ledger):
 
     def remembered(self, client_id: str, call: str, key: str) -> tuple[str, str] | None:
         """The (request hash, response JSON) recorded for this call and idempotency key, or None."""
-        row = _REMEMBERED.first(self._conn, {"client_id": client_id, "call": call, "key": key})
+        row = _REMEMBERED.first(self._driver, {"client_id": client_id, "call": call, "key": key})
         return None if row is None else (row[0], row[1])
 
     def remember(self, client_id: str, call: str, key: str, request_hash: str, response_json: str) -> None:

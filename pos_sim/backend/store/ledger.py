@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from pos_sim.backend.store.errors import Duplicate, InsufficientFunds, LedgerError, StoreError
 from pos_sim.backend.store.records import Account, HistoryEntry
-from pos_sim.backend.store.statements import Statement
+from pos_sim.backend.store.statements import Driver, Statement
 from pos_sim.backend.store.tables import (
     MAX_AMOUNT,
     POOLED_KINDS,
@@ -112,6 +112,7 @@ class Ledger:
     def __init__(self, conn: Connection, clock: Callable[[], datetime], known: dict[str, tuple[str, str]] | None = None,
                  *, failure_ends_it: bool = False) -> None:
         self._conn = conn
+        self._driver = Driver(conn)  # the statements of the hot paths (statements.py) run on its cursor
         self._clock = clock
         self._known = {} if known is None else known
         self.seen: dict[str, tuple[str, str]] = {}
@@ -139,7 +140,7 @@ class Ledger:
         ``going_on`` after a Duplicate may."""
         try:
             with self._undone_alone() if going_on or not self._failure_ends_it else nullcontext():
-                _INSERTS[table].run(self._conn, values)
+                _INSERTS[table].run(self._driver, values)
         except IntegrityError as exc:
             if is_duplicate(exc):
                 raise Duplicate(f"{what} exists already") from None
@@ -228,7 +229,7 @@ class Ledger:
                     self.move_pooled(account_id, amount)
                     after = None
                 else:
-                    moved = _MOVE.first(self._conn, {"account_id": account_id, "amount": amount})
+                    moved = _MOVE.first(self._driver, {"account_id": account_id, "amount": amount})
                     if moved is None:
                         raise InsufficientFunds(account_id, amount)
                     after = moved[0]
@@ -237,18 +238,18 @@ class Ledger:
                      "currency": facts[account_id][1], "balance_after": after, "created_at": at}
                 )
             # written after the balances, so a posting refused on its first leg wrote nothing (no fsync at commit)
-            _INSERTS[postings].run(self._conn, {"id": posting_id, "kind": kind, "ref": ref, "memo": memo, "created_at": at})
-            _INSERTS[entries].run_many(self._conn, rows)
+            _INSERTS[postings].run(self._driver, {"id": posting_id, "kind": kind, "ref": ref, "memo": memo, "created_at": at})
+            _INSERTS[entries].run_many(self._driver, rows)
         return posting_id
 
     def move_pooled(self, account_id: str, amount: int) -> None:
         """Add ``amount`` to a pooled account (``POOLED_KINDS``): to a shard no other transaction holds, where
         writers run concurrently, so that no pay waits for another's commit; else to its row."""
         if not self._shards:
-            _MOVE.run(self._conn, {"account_id": account_id, "amount": amount})
-        elif _SHARD_MOVE.first(self._conn, {"pooled": account_id, "amount": amount}) is None:
+            _MOVE.run(self._driver, {"account_id": account_id, "amount": amount})
+        elif _SHARD_MOVE.first(self._driver, {"pooled": account_id, "amount": amount}) is None:
             shard = secrets.randbits(62)
-            _NEW_SHARD.run(self._conn, {"account_id": account_id, "shard": shard, "balance": amount})
+            _NEW_SHARD.run(self._driver, {"account_id": account_id, "shard": shard, "balance": amount})
 
     def history(self, account_id: str, limit: int | None = None) -> list[HistoryEntry]:
         """The account's entries, newest first, each with the balance after it: a pooled account's (which its

@@ -25,7 +25,7 @@ class Outbox(Ledger):
         at = self._now()
         row = {"client_id": client_id, "payment_id": payment_id, "url": url, "body": body, "attempts": 0,
                "next_at": at, "created_at": at}
-        return int(_ADD_NOTIFICATION.rows(self._conn, row)[0][0])
+        return int(_ADD_NOTIFICATION.rows(self._driver, row)[0][0])
 
     def claim_notifications(self, now: datetime, until: datetime, limit: int = 50) -> list[Notification]:
         """Undelivered notifications due at ``now``, oldest first, claimed: due again only at ``until``

@@ -236,10 +236,10 @@ class PaymentRecords(Ledger):
 
     def take_code(self, code: str, now: datetime) -> CodeUse:
         """Use a payment code once: OK (now marked used) only for a known, unused code not expired at ``now``."""
-        taken = _TAKE_CODE.first(self._conn, {"the_code": code, "at": aware(now)})
+        taken = _TAKE_CODE.first(self._driver, {"the_code": code, "at": aware(now)})
         if taken is not None:
             return CodeUse(CodeStatus.OK, taken[0])
-        row = _CODE.first(self._conn, {"code": code})  # why not: unknown, used or expired
+        row = _CODE.first(self._driver, {"code": code})  # why not: unknown, used or expired
         if row is None:
             return CodeUse(CodeStatus.UNKNOWN)
         wallet_id, used_at = row

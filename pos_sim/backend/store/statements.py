@@ -40,12 +40,18 @@ class _Compiled:
             raise TypeError(f"{compiled.string[:60]}...: a statement with an expanding parameter or a Python-side"
                             " default runs through SQLAlchemy")
         self.sql = compiled.string
-        # a positional driver's (SQLite's "?") parameters, in the statement's order
-        self.ordered = _taking(compiled.positiontup or ()) if compiled.positional else None
         self.defaults = {name: value for name, value in compiled.params.items() if value is not None}
         types = {name: bind.type for bind, name in compiled.bind_names.items()}
-        self.binds = [(name, process) for name, type_ in types.items()
-                      if (process := type_.dialect_impl(dialect).bind_processor(dialect)) is not None]
+        binds = {name: process for name, type_ in types.items()
+                 if (process := type_.dialect_impl(dialect).bind_processor(dialect)) is not None}
+        if compiled.positional:  # a positional driver's (SQLite's "?") parameters, in the statement's order
+            order = compiled.positiontup or ()
+            self.ordered: Callable[[Mapping[str, Any]], tuple[Any, ...]] | None = _taking(order)
+            # converted where they stand, once taken: no copy of the parameters made to convert them
+            self.converted = [(index, binds[name]) for index, name in enumerate(order) if name in binds]
+        else:
+            self.ordered, self.converted = None, []
+            self.binds = list(binds.items())
         columns = getattr(construct, "exported_columns", ())
         processors = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns]
         self.results: list[Processor | None] | None = processors if any(processors) else None
@@ -54,15 +60,37 @@ class _Compiled:
 
     def arguments(self, params: Mapping[str, Any]) -> Any:
         """The driver's arguments for ``params``: each converted by its type, in the statement's order."""
-        values = self.defaults | params if self.defaults else dict(params)
-        for name, process in self.binds:
-            values[name] = process(values[name])
-        return values if self.ordered is None else self.ordered(values)
+        if self.defaults:
+            params = self.defaults | params
+        if self.ordered is None:
+            values = dict(params)
+            for name, process in self.binds:
+                values[name] = process(values[name])
+            return values
+        taken = self.ordered(params)
+        if not self.converted:
+            return taken
+        arguments = list(taken)
+        for index, process in self.converted:
+            arguments[index] = process(arguments[index])
+        return arguments
 
     def row(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
         """A row of the driver's, each value converted by its column's type."""
         assert self.results is not None
         return tuple(value if process is None else process(value) for process, value in zip(self.results, row))
+
+
+class Driver:
+    """A transaction's way to its database driver: the dialect, and one cursor its statements share (each
+    statement's rows are read before the next runs), taken once a transaction rather than once a statement."""
+
+    __slots__ = ("dialect", "name", "cursor")
+
+    def __init__(self, conn: Connection) -> None:
+        self.dialect = conn.dialect
+        self.name = conn.dialect.name
+        self.cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
 
 class Statement:
@@ -72,41 +100,44 @@ class Statement:
         self.construct = construct
         self._compiled: dict[tuple[str, tuple[str, ...]], _Compiled] = {}
 
-    def _as(self, conn: Connection, names: tuple[str, ...]) -> _Compiled:
-        compiled = self._compiled.get((conn.dialect.name, names))
+    def _as(self, driver: Driver, names: tuple[str, ...]) -> _Compiled:
+        compiled = self._compiled.get((driver.name, names))
         if compiled is None:
-            compiled = self._compiled[(conn.dialect.name, names)] = _Compiled(self.construct, conn.dialect, names)
+            compiled = self._compiled[(driver.name, names)] = _Compiled(self.construct, driver.dialect, names)
         return compiled
 
-    def _run(self, conn: Connection, params: Any, many: bool = False) -> tuple[_Compiled, Any]:
-        """Run it on the driver's cursor, once, or once a row of ``params`` (``many``); with its cursor."""
-        compiled = self._as(conn, tuple(params[0] if many else params))
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    def _run(self, driver: Driver, params: Any, many: bool = False) -> _Compiled:
+        """Run it on the transaction's cursor, once, or once a row of ``params`` (``many``)."""
+        compiled = self._as(driver, tuple(params[0] if many else params))
         try:
             if many:
-                cursor.executemany(compiled.sql, [compiled.arguments(row) for row in params])
+                driver.cursor.executemany(compiled.sql, [compiled.arguments(row) for row in params])
             else:
-                cursor.execute(compiled.sql, compiled.arguments(params))
+                driver.cursor.execute(compiled.sql, compiled.arguments(params))
         except compiled.error as exc:
             raise DBAPIError.instance(compiled.sql, params, exc, compiled.error, dialect=compiled.dialect) from exc
-        return compiled, cursor
+        return compiled
 
-    def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    def rows(self, driver: Driver, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run it; the rows it answers (a SELECT's, or RETURNING's), each a tuple."""
-        compiled, cursor = self._run(conn, params)
-        rows = cursor.fetchall()
+        compiled = self._run(driver, params)
+        rows = driver.cursor.fetchall()
         return rows if compiled.results is None else [compiled.row(row) for row in rows]
 
-    def first(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    def first(self, driver: Driver, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """Run it; its first row, or None."""
-        rows = self.rows(conn, params)
-        return rows[0] if rows else None
+        compiled = self._run(driver, params)
+        rows = driver.cursor.fetchall()
+        if not rows:
+            return None
+        return rows[0] if compiled.results is None else compiled.row(rows[0])
 
-    def run(self, conn: Connection, params: Mapping[str, Any]) -> int:
+    def run(self, driver: Driver, params: Mapping[str, Any]) -> int:
         """Run it; how many rows it changed."""
-        return self._run(conn, params)[1].rowcount
+        self._run(driver, params)
+        return driver.cursor.rowcount
 
-    def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    def run_many(self, driver: Driver, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run it once a row of parameters (every row with the same names), in one call to the driver."""
         if rows:
-            self._run(conn, rows, many=True)
+            self._run(driver, rows, many=True)
