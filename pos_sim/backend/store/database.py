@@ -109,6 +109,70 @@ class _Group:
         self.waiting: list[Callable[[StoreError | None], None]] = []
 
 
+class _Grouping(threading.local):
+    """``Store.grouping``: ``on`` while its block runs, on the thread that entered it, where the store has one writer."""
+
+    on = False
+
+    def __init__(self, one_writer: bool) -> None:
+        self._one_writer = one_writer
+
+    def __enter__(self) -> None:
+        self.on = self._one_writer
+
+    def __exit__(self, *_exc: object) -> None:
+        self.on = False
+
+
+class _Grouped:
+    """``Store.begin`` in a group: one transaction of the group, a savepoint of its open transaction, undone alone
+    if the block raises, committed with the group. (A class, not a generator: every pay begins one.)"""
+
+    __slots__ = ("_store", "_failure_ends_it", "_driver", "_tx")
+
+    def __init__(self, store: Store, failure_ends_it: bool) -> None:
+        self._store = store
+        self._failure_ends_it = failure_ends_it
+
+    def __enter__(self) -> Tx:
+        store = self._store
+        store._queue.acquire()
+        try:
+            conn = store._writer_connection()
+            driver = self._driver = conn.connection.driver_connection
+            if store._group is None:
+                driver.execute("BEGIN IMMEDIATE")
+                store._group = _Group()
+                if not store._controls_read:
+                    store._follow_controls(conn)
+            driver.execute("SAVEPOINT grouped")
+            self._tx = Tx(conn, store.clock.now, store._accounts, failure_ends_it=self._failure_ends_it)
+        except BaseException as exc:
+            store._queue.release()
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"the database failed: {exc}") from exc
+            if isinstance(exc, DBAPIError):
+                raise StoreError(f"the database failed: {exc.orig}") from exc
+            raise
+        return self._tx
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _tb: object) -> None:
+        store, driver = self._store, self._driver
+        try:
+            if kind is None:
+                driver.execute("RELEASE grouped")
+                store._group.seen.update(self._tx.seen)
+            elif driver.in_transaction:
+                driver.execute("ROLLBACK TO grouped")
+                driver.execute("RELEASE grouped")
+            else:  # a failure SQLite ends the whole transaction on (a full disk, an I/O error): the group is undone
+                store._end_group(StoreError("the database undid the transaction of this call and of those committed with it"))
+        finally:
+            store._queue.release()
+        if isinstance(exc, DBAPIError):
+            raise StoreError(f"the database failed: {exc.orig}") from exc
+
+
 class Store:
     """The backend's database: open with ``Store.open(url)``, work in ``with store.begin() as tx``."""
 
@@ -124,7 +188,7 @@ class Store:
         self._rates_json: str | None = None
         self._controls_read = False
         self._group: _Group | None = None  # the open shared commit (one_writer only)
-        self._grouping = threading.local()  # .on: this thread's transactions join the group
+        self._grouping = _Grouping(self.one_writer)  # .on: this thread's transactions join the group
 
     @classmethod
     def open(cls, url: str, *, clock: SimClock | None = None, key_dir: Path | None = None) -> Store:
@@ -165,12 +229,15 @@ class Store:
         """The connection of one transaction: the store's one (kept open) if ``one_writer``, else one of the pool's."""
         if not self.one_writer:
             return self._engine.connect()
+        return nullcontext(self._writer_connection())
+
+    def _writer_connection(self) -> Connection:
+        """The store's one connection where it is the one writer, opened on first use and kept open."""
         if self._writer is None:
             self._writer = self._engine.connect()
-        return nullcontext(self._writer)
+        return self._writer
 
-    @contextmanager
-    def begin(self, *, failure_ends_it: bool = False, bulk: bool = False) -> Iterator[Tx]:
+    def begin(self, *, failure_ends_it: bool = False, bulk: bool = False) -> AbstractContextManager[Tx]:
         """One transaction: committed when the block ends, rolled back if it raises.
 
         A database failure (unreachable, locked past the busy timeout, a broken schema) is a StoreError.
@@ -181,12 +248,15 @@ class Store:
         clearing): its writes are not checked against the rows they reference (SQLite's lookups a row), the caller
         checks them; its temporary storage in files, SQLite's default (in memory, a million taps cleared 20% slower).
         """
+        if self._grouping.on:  # only ever on where this process is the one writer
+            return _Grouped(self, failure_ends_it)
+        return self._alone(failure_ends_it, bulk)
+
+    @contextmanager
+    def _alone(self, failure_ends_it: bool, bulk: bool) -> Iterator[Tx]:
+        """A transaction committed on its own (``begin``), outside a group."""
         try:
             with self._queue:
-                if self.one_writer and getattr(self._grouping, "on", False):
-                    with self._in_group(failure_ends_it) as tx:
-                        yield tx
-                    return
                 if (failed := self._commit_group()) is not None:  # what comes next sees the group's work durable
                     raise failed
                 with self._connection() as conn, self._bulk(conn, bulk), conn.begin():
@@ -222,43 +292,12 @@ class Store:
 
     # one commit for many transactions (SQLite)
 
-    @contextmanager
-    def grouping(self) -> Iterator[None]:
+    def grouping(self) -> AbstractContextManager[None]:
         """Where this process is the one writer, the transactions this thread begins in the block join one
         shared commit: each is a savepoint of the group's open transaction, and the group is committed by
         ``commit_group`` (or by the next transaction begun outside a group), one fsync for all. The caller
         answers none of them before it is durable (``on_commit``). Elsewhere (PostgreSQL) nothing changes."""
-        self._grouping.on = self.one_writer
-        try:
-            yield
-        finally:
-            self._grouping.on = False
-
-    @contextmanager
-    def _in_group(self, failure_ends_it: bool) -> Iterator[Tx]:
-        conn = self._connection().__enter__()  # the writer, kept open
-        driver = conn.connection.driver_connection
-        try:
-            if self._group is None:
-                driver.execute("BEGIN IMMEDIATE")
-                self._group = _Group()
-                if not self._controls_read:
-                    self._follow_controls(conn)
-            driver.execute("SAVEPOINT grouped")
-        except sqlite3.Error as exc:
-            raise StoreError(f"the database failed: {exc}") from exc
-        tx = Tx(conn, self.clock.now, self._accounts, failure_ends_it=failure_ends_it)
-        try:
-            yield tx
-        except BaseException:
-            if driver.in_transaction:
-                driver.execute("ROLLBACK TO grouped")
-                driver.execute("RELEASE grouped")
-            else:  # a failure SQLite ends the whole transaction on (a full disk, an I/O error): the group is undone
-                self._end_group(StoreError("the database undid the transaction of this call and of those committed with it"))
-            raise
-        driver.execute("RELEASE grouped")
-        self._group.seen.update(tx.seen)
+        return self._grouping
 
     def on_commit(self, then: Callable[[StoreError | None], None]) -> bool:
         """Call ``then`` once the open group is committed (with None) or undone (with the StoreError);
