@@ -139,7 +139,10 @@ class Ledger:
         is undone, so the caller may go on; in a transaction begun with ``failure_ends_it``, only a caller
         ``going_on`` after a Duplicate may."""
         try:
-            with self._undone_alone() if going_on or not self._failure_ends_it else nullcontext():
+            if self._needs_savepoints and (going_on or not self._failure_ends_it):
+                with self._conn.begin_nested():
+                    _INSERTS[table].run(self._driver, values)
+            else:
                 _INSERTS[table].run(self._driver, values)
         except IntegrityError as exc:
             if is_duplicate(exc):
@@ -148,12 +151,18 @@ class Ledger:
 
     def _facts(self, account_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         """The (kind, currency) of each of these accounts that exists, from the store's memory or the database."""
-        facts = {account_id: self._known.get(account_id) or self.seen.get(account_id) for account_id in account_ids}
-        missing = [account_id for account_id, known in facts.items() if known is None]
+        facts = {}
+        missing = []
+        for account_id in account_ids:
+            known = self._known.get(account_id) or self.seen.get(account_id)
+            if known is None:
+                missing.append(account_id)
+            else:
+                facts[account_id] = known
         if missing:
             for row in self._conn.execute(_ACCOUNT_FACTS, {"ids": missing}):
                 facts[row.id] = self.seen[row.id] = (row.kind, row.currency)
-        return {account_id: known for account_id, known in facts.items() if known is not None}
+        return facts
 
     def _ensure_account(self, account_id: str, kind: str, code: str, name: str) -> str:
         """The account ``account_id``, created empty if missing (concurrent creators both succeed)."""
@@ -222,25 +231,33 @@ class Ledger:
         ordered = sorted(legs)  # one lock order for every posting: no deadlocks on PostgreSQL
         # only a wallet's debit is refused: refused at the first leg, the posting has written nothing to undo
         refused_after_a_write = any(amount < 0 and facts[account_id][0] == "wallet" for account_id, amount in ordered[1:])
-        with self._conn.begin_nested() if refused_after_a_write else nullcontext():  # InsufficientFunds undoes this posting only
-            rows = []
-            for account_id, amount in ordered:
-                if facts[account_id][0] in POOLED_KINDS:
-                    self.move_pooled(account_id, amount)
-                    after = None
-                else:
-                    moved = _MOVE.first(self._driver, {"account_id": account_id, "amount": amount})
-                    if moved is None:
-                        raise InsufficientFunds(account_id, amount)
-                    after = moved[0]
-                rows.append(
-                    {"posting_id": posting_id, "account_id": account_id, "amount": amount,
-                     "currency": facts[account_id][1], "balance_after": after, "created_at": at}
-                )
-            # written after the balances, so a posting refused on its first leg wrote nothing (no fsync at commit)
-            _INSERTS[postings].run(self._driver, {"id": posting_id, "kind": kind, "ref": ref, "memo": memo, "created_at": at})
-            _INSERTS[entries].run_many(self._driver, rows)
+        if refused_after_a_write:
+            with self._conn.begin_nested():  # InsufficientFunds undoes this posting only
+                self._write_posting(posting_id, kind, ref, memo, at, ordered, facts)
+        else:
+            self._write_posting(posting_id, kind, ref, memo, at, ordered, facts)
         return posting_id
+
+    def _write_posting(self, posting_id: str, kind: str, ref: str | None, memo: str, at: datetime,
+                       ordered: list[tuple[str, int]], facts: dict[str, tuple[str, str]]) -> None:
+        """A posting's balances moved (``InsufficientFunds`` where a wallet's would go below zero), then the posting
+        and its entries written."""
+        rows = []
+        for account_id, amount in ordered:
+            account_kind, code = facts[account_id]
+            if account_kind in POOLED_KINDS:
+                self.move_pooled(account_id, amount)
+                after = None
+            else:
+                moved = _MOVE.first(self._driver, {"account_id": account_id, "amount": amount})
+                if moved is None:
+                    raise InsufficientFunds(account_id, amount)
+                after = moved[0]
+            rows.append({"posting_id": posting_id, "account_id": account_id, "amount": amount,
+                         "currency": code, "balance_after": after, "created_at": at})
+        # written after the balances, so a posting refused on its first leg wrote nothing (no fsync at commit)
+        _INSERTS[postings].run(self._driver, {"id": posting_id, "kind": kind, "ref": ref, "memo": memo, "created_at": at})
+        _INSERTS[entries].run_many(self._driver, rows)
 
     def move_pooled(self, account_id: str, amount: int) -> None:
         """Add ``amount`` to a pooled account (``POOLED_KINDS``): to a shard no other transaction holds, where
