@@ -109,7 +109,7 @@ class PaymentRecords(Ledger):
             "created_at": self._now() if created_at is None else created_at,
             "paid_at": paid_at, "cancelled_at": cancelled_at, "expires_at": expires_at,
         }
-        row = _payment_fields(row, _PAYMENT_COLUMNS)
+        _check_payment_fields(row)
         self._insert(payments, row, f"payment {payment_id} ({client_id} {payment_request_id})")
         return Payment(**row)
 
@@ -280,9 +280,6 @@ class PaymentRecords(Ledger):
         return self._conn.execute(query).rowcount == 1
 
 
-
-_PAYMENT_COLUMNS = frozenset(column.name for column in payments.columns)
-
 _PAYMENT_MUTABLE = frozenset(
     {"status", "result_code", "wallet_id", "wallet_amount", "wallet_currency", "settlement_amount",
      "settlement_currency", "payment_method_id", "notify_url",
@@ -291,19 +288,24 @@ _PAYMENT_MUTABLE = frozenset(
 
 
 def _payment_fields(changes: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
-    """``changes`` checked: allowed fields, a known status, exact amounts, ISO currencies, aware times."""
+    """``changes`` checked (``_check_payment_fields``), as a new dict: allowed fields only."""
     if unknown := set(changes) - allowed:
         raise TypeError(f"cannot set payment field(s) {', '.join(sorted(unknown))}")
     checked = dict(changes)
-    if "status" in checked and checked["status"] not in PAYMENT_STATUSES:
-        raise StoreError(f"{checked['status']!r}: not one of {', '.join(sorted(PAYMENT_STATUSES))}")
-    for name in ("wallet_amount", "settlement_amount"):
-        if checked.get(name) is not None:
-            check_amount(checked[name], positive=True)
-    for name in ("wallet_currency", "settlement_currency"):
-        if checked.get(name) is not None:
-            checked[name] = currency_code(checked[name])
-    for name in ("created_at", "paid_at", "cancelled_at", "expires_at"):
-        if checked.get(name) is not None:
-            checked[name] = utc(checked[name])
+    _check_payment_fields(checked)
     return checked
+
+
+def _check_payment_fields(fields: dict[str, Any]) -> None:
+    """Check a payment's ``fields`` in place: a known status, exact amounts, ISO currencies, aware times (as UTC)."""
+    if "status" in fields and fields["status"] not in PAYMENT_STATUSES:
+        raise StoreError(f"{fields['status']!r}: not one of {', '.join(sorted(PAYMENT_STATUSES))}")
+    for name in ("wallet_amount", "settlement_amount"):
+        if fields.get(name) is not None:
+            check_amount(fields[name], positive=True)
+    for name in ("wallet_currency", "settlement_currency"):
+        if fields.get(name) is not None:
+            fields[name] = currency_code(fields[name])
+    for name in ("created_at", "paid_at", "cancelled_at", "expires_at"):
+        if fields.get(name) is not None:
+            fields[name] = utc(fields[name])
