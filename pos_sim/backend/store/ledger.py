@@ -28,7 +28,11 @@ from pos_sim.backend.store.tables import (
     postings,
     utc,
 )
+from pos_sim.domain.money import CURRENCIES
 from pos_sim.domain.money import currency as _currency
+
+_CODES = frozenset(CURRENCIES)
+"""The alpha codes of the currencies an amount may be in."""
 
 _move_amount = bindparam("amount", type_=BigInteger())
 _MOVE = Statement(
@@ -81,11 +85,13 @@ def ordered_id(prefix: str, at: datetime) -> str:
 
 
 def currency_code(code: str) -> str:
+    if code.__class__ is str and code in _CODES:  # already an alpha code as the store keeps it, the common case
+        return code
     return _currency(code).code  # AmountError (a DomainError) for anything but an ISO 4217 code with a minor unit
 
 
 def check_amount(amount: object, *, positive: bool = False) -> int:
-    if isinstance(amount, bool) or not isinstance(amount, int):
+    if amount.__class__ is not int and (isinstance(amount, bool) or not isinstance(amount, int)):
         raise LedgerError(f"{amount!r}: an amount is an int of minor units, got {type(amount).__name__}")
     if abs(amount) > MAX_AMOUNT or (positive and amount < 0):
         raise LedgerError(f"{amount}: out of range")

@@ -290,4 +290,6 @@ def aware(value: datetime) -> datetime:
 
 
 def utc(value: datetime) -> datetime:
+    if value.__class__ is datetime and value.tzinfo is UTC:  # a time the clock made (astimezone would answer it)
+        return value
     return aware(value).astimezone(UTC)
