@@ -133,8 +133,9 @@ class Payments:
         place, nothing done; but a refund already made answers as it did (a retry whose first attempt
         was made never hears of a fault that attempt did not meet).
         """
+        if name == "pay":
+            return self.pay(client_id, body, fault)
         handler = {
-            "pay": self.pay,
             "inquiryPayment": self.inquire_payment,
             "cancel": self.cancel,
             "refund": self.refund,
@@ -142,8 +143,6 @@ class Payments:
         }.get(name)
         if handler is None:
             raise Refused("NO_INTERFACE_DEF", f"no call {name}")
-        if name == "pay":
-            return self.pay(client_id, body, fault)
         if fault is not None and fault.result_code is not None:
             if name == "refund" and (made := self._refund_made(client_id, body)) is not None:
                 return made
