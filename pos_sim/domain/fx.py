@@ -84,6 +84,7 @@ class RateTable:
             raise AmountError(f"rates of {low[0].code} ({low[1]}) and {high[0].code} ({high[1]}) are more than 100000000 times "
                               f"apart: their cross rate cannot be priced to {PRICE_PLACES} places")
         self.rates = parsed
+        self._par = {cur: Quote(cur, cur, Decimal(1)) for cur in parsed}  # a currency's price in itself, made once
 
     @classmethod
     def demo(cls) -> RateTable:
@@ -95,7 +96,7 @@ class RateTable:
             if cur not in self.rates:
                 raise AmountError(f"no exchange rate for {cur.code} (rates are known for {', '.join(self.codes())})")
         if source == target:
-            return Quote(source, target, Decimal(1))
+            return self._par[source]
         with localcontext(prec=28):
             price = (self.rates[target] / self.rates[source]).quantize(Decimal(1).scaleb(-PRICE_PLACES), rounding=ROUND_HALF_UP)
         return Quote(source, target, price.normalize())
