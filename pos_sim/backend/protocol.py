@@ -80,10 +80,16 @@ def now() -> datetime:
 
 
 def timestamp(moment: datetime) -> str:
-    """ISO 8601 with an offset, to the second, as the provider writes times: 2026-11-21T16:04:05+00:00."""
+    """ISO 8601 with an offset, to the second, as the provider writes times: 2026-11-21T16:04:05+00:00.
+
+    The text of a second is made once (``_second``), as a pay's times and its answer's ``response-time`` fall in
+    the same second or two, and ``isoformat`` formats each number through the C library's printf."""
     if moment.tzinfo is not timezone.utc:
         moment = moment.astimezone(timezone.utc)
-    return moment.isoformat(timespec="seconds")
+    seconds = moment.timestamp()  # a float exact to well under a microsecond in this range: its floor is the second
+    if 0 <= seconds < _TEXT_CACHED_UNTIL:
+        return _second(int(seconds))
+    return _text(moment)
 
 
 def stamp() -> str:
@@ -92,9 +98,17 @@ def stamp() -> str:
     return _second(int(time.time()))
 
 
-@functools.lru_cache(maxsize=1)
+_TEXT_CACHED_UNTIL = 2**32
+"""The seconds since 1970 (to 2106) whose text ``timestamp`` remembers."""
+
+
+def _text(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+@functools.lru_cache(maxsize=4)
 def _second(second: int) -> str:
-    return timestamp(datetime.fromtimestamp(second, timezone.utc))
+    return _text(datetime.fromtimestamp(second, timezone.utc))
 
 
 REQUEST_TIME_WINDOW_S = 300
