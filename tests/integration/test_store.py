@@ -141,6 +141,20 @@ def test_insufficient_funds_changes_nothing_and_the_transaction_goes_on(store: S
         assert tx.account(merchant).balance == -1000
 
 
+def test_a_transaction_ending_on_a_pooled_account_commits(store: Store) -> None:
+    """The last statement of a transaction may answer rows no one reads (a pooled account moved: UPDATE ...
+    RETURNING, run for its effect); the commit still goes through, and the move is kept."""
+    with store.begin() as tx:
+        merchant = shop(tx)
+        funding = tx.system_account("funding", "SGD")
+    with store.begin() as tx:
+        tx.move_pooled(funding, -700)
+        tx.move_pooled(merchant, 700)
+    with store.begin() as tx:
+        assert tx.account(merchant).balance == 700
+        assert tx.trial_balance() == {"SGD": 0}
+
+
 def test_fx_posting_balances_per_currency(store: Store) -> None:
     with store.begin() as tx:
         wallet = tx.add_wallet("SGD", 10_000, "Alice")

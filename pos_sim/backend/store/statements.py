@@ -53,6 +53,7 @@ class _Compiled:
             self.ordered, self.converted = None, []
             self.binds = list(binds.items())
         columns = getattr(construct, "exported_columns", ())
+        self.returns_rows = bool(columns)  # a SELECT, or RETURNING
         processors = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns]
         self.results: list[Processor | None] | None = processors if any(processors) else None
         self.error = dialect.loaded_dbapi.Error
@@ -82,8 +83,9 @@ class _Compiled:
 
 
 class Driver:
-    """A transaction's way to its database driver: the dialect, and one cursor its statements share (each
-    statement's rows are read before the next runs), taken once a transaction rather than once a statement."""
+    """A transaction's way to its database driver: the dialect, and one cursor its statements share, taken once a
+    transaction rather than once a statement. Each statement's rows are read before it returns (``rows``,
+    ``first``, ``run``): SQLite holds a statement whose rows are unread in progress, and refuses to commit."""
 
     __slots__ = ("dialect", "name", "cursor")
 
@@ -133,8 +135,11 @@ class Statement:
         return rows[0] if compiled.results is None else compiled.row(rows[0])
 
     def run(self, driver: Driver, params: Mapping[str, Any]) -> int:
-        """Run it; how many rows it changed."""
-        self._run(driver, params)
+        """Run it; how many rows it changed. Rows it answers are read and dropped: SQLite holds a statement whose
+        rows are unread in progress, and refuses to commit while one is."""
+        compiled = self._run(driver, params)
+        if compiled.returns_rows:
+            driver.cursor.fetchall()
         return driver.cursor.rowcount
 
     def run_many(self, driver: Driver, rows: Sequence[Mapping[str, Any]]) -> None:
