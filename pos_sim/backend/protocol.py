@@ -212,10 +212,17 @@ def _nesting(parsed: Any) -> None:
             pending.extend((item, depth + 1) for item in value)
 
 
+_PARTS: dict[str, tuple[str, ...]] = {}
+"""The names of each dotted path ``field`` was asked for (a handful, all written in the code), split once."""
+
+
 def field(body: dict[str, Any], path: str, *, required: bool = True, most: int | None = None) -> Any:
     """The value at a dotted ``path`` of a request body; PARAM_ILLEGAL when missing or too long."""
     value: Any = body
-    for part in path.split("."):
+    parts = _PARTS.get(path)
+    if parts is None:
+        parts = _PARTS[path] = tuple(path.split("."))
+    for part in parts:
         value = value.get(part) if isinstance(value, dict) else None
     if value is None or value == "":
         if required:
