@@ -22,6 +22,8 @@ ALGORITHM = "RSA256"
 
 _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END ([A-Z0-9 ]+)-----", re.S)
 _KEY_VERSION = re.compile(r"[0-9]{1,9}")
+_AS_WRITTEN = f"algorithm={ALGORITHM},keyVersion=1,signature="
+"""How ``signature_header`` (and the SDKs) begin the header: read at once, the rest being the signature."""
 
 
 class SignatureError(DomainError):
@@ -177,6 +179,9 @@ def parse_signature_header(value: str) -> tuple[str, int, str]:
     Names are matched case-insensitively, unknown names are ignored; the signature is returned as
     sent (still URL-encoded), for ``verify``.
     """
+    signature = value[len(_AS_WRITTEN):] if value.startswith(_AS_WRITTEN) else ""
+    if signature and "," not in signature and signature.strip() == signature:  # as signature_header writes it
+        return ALGORITHM, 1, signature
     fields: dict[str, str] = {}
     for part in value.split(","):
         if not part.strip():

@@ -316,6 +316,12 @@ def test_signature_header_is_the_sdks_form():
 def test_signature_header_parsing_is_lenient_on_case_spaces_and_unknown_names():
     assert parse_signature_header(" Algorithm=RSA256, KEYVERSION=7 ,signature=s%3D%3D, future=x,") == ("RSA256", 7, "s%3D%3D")
     assert parse_signature_header("signature=abc==,algorithm=RSA256") == ("RSA256", 1, "abc==")  # keyVersion optional
+    # the header as written, and near it: a signature with spaces about it, a name after it, one named twice
+    assert parse_signature_header("algorithm=RSA256,keyVersion=1,signature=x%2By=") == ("RSA256", 1, "x%2By=")
+    assert parse_signature_header("algorithm=RSA256,keyVersion=1,signature= abc ") == ("RSA256", 1, "abc")
+    assert parse_signature_header("algorithm=RSA256,keyVersion=1,signature=abc,future=x") == ("RSA256", 1, "abc")
+    with error("names signature twice"):
+        parse_signature_header("algorithm=RSA256,keyVersion=1,signature=abc,signature=def")
 
 
 @pytest.mark.parametrize(
