@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -136,17 +135,13 @@ class Ledger:
     def _now(self) -> datetime:
         return utc(self._clock())
 
-    def _undone_alone(self) -> AbstractContextManager[Any]:
-        """Where a failed statement is undone alone, the transaction going on: a savepoint on PostgreSQL."""
-        return self._conn.begin_nested() if self._needs_savepoints else nullcontext()
-
     def _insert(self, table: Table, values: dict[str, Any], what: str, *, going_on: bool = False) -> None:
         """Insert one row: a taken key raises Duplicate, a missing reference StoreError, and the row alone
         is undone, so the caller may go on; in a transaction begun with ``failure_ends_it``, only a caller
         ``going_on`` after a Duplicate may."""
         try:
-            if self._needs_savepoints and (going_on or not self._failure_ends_it):
-                with self._conn.begin_nested():
+            if self._needs_savepoints and (going_on or not self._failure_ends_it):  # PostgreSQL: a failure ends
+                with self._conn.begin_nested():  # the transaction, but for a savepoint (SQLite undoes the row alone)
                     _INSERTS[table].run(self._driver, values)
             else:
                 _INSERTS[table].run(self._driver, values)
