@@ -213,7 +213,9 @@ def _nesting(parsed: Any) -> None:
 
 
 _PARTS: dict[str, tuple[str, ...]] = {}
-"""The names of each dotted path ``field`` was asked for (a handful, all written in the code), split once."""
+"""The names of each dotted path ``field`` was asked for, split once: the code's own paths, and those of armed faults'
+matches (services/faults.py), at most ``_MOST_PARTS`` of them."""
+_MOST_PARTS = 256
 
 
 def field(body: dict[str, Any], path: str, *, required: bool = True, most: int | None = None) -> Any:
@@ -221,7 +223,9 @@ def field(body: dict[str, Any], path: str, *, required: bool = True, most: int |
     value: Any = body
     parts = _PARTS.get(path)
     if parts is None:
-        parts = _PARTS[path] = tuple(path.split("."))
+        parts = tuple(path.split("."))
+        if len(_PARTS) < _MOST_PARTS:
+            _PARTS[path] = parts
     for part in parts:
         value = value.get(part) if isinstance(value, dict) else None
     if value is None or value == "":

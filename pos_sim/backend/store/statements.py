@@ -44,6 +44,7 @@ class _Compiled:
         types = {name: bind.type for bind, name in compiled.bind_names.items()}
         binds = {name: process for name, type_ in types.items()
                  if (process := type_.dialect_impl(dialect).bind_processor(dialect)) is not None}
+        self.binds = list(binds.items())
         if compiled.positional:  # a positional driver's (SQLite's "?") parameters, in the statement's order
             order = compiled.positiontup or ()
             self.ordered: Callable[[Mapping[str, Any]], tuple[Any, ...]] | None = _taking(order)
@@ -51,7 +52,6 @@ class _Compiled:
             self.converted = [(index, binds[name]) for index, name in enumerate(order) if name in binds]
         else:
             self.ordered, self.converted = None, []
-            self.binds = list(binds.items())
         columns = getattr(construct, "exported_columns", ())
         self.returns_rows = bool(columns)  # a SELECT, or RETURNING
         processors = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns]
