@@ -46,9 +46,10 @@ bars up, or libzbar's on a few scan lines, whose Code 128 misreads can pass thei
 reading must agree. An EAN/UPC read's place is also read strip by strip across its bars: a second
 text there refuses it. On bars barely resolved (a defocus disc of a module's radius or more)
 zxing-cpp's other binariser repeats zxing-cpp's misreads: there the place's sharpened, binarised and
-equalised images, or libzbar, must read the read's text, and zxing-cpp's own read there is read again on the scan
-lines across its bars with that defocus undone: another text there refuses it. A 1-D read with a motion or a defocus undone is kept only when the place, so
-filtered at each length or radius, read strip by strip, reads its text and no other, and libzbar reads no
+equalised images, or libzbar, must read the read's text; and a read of the frame as it is, zxing-cpp's own, is
+read again on the scan lines across its bars with that defocus undone: another text there refuses it (the sharpened
+place repeated a UPC-A misread the refocused lines read right). A 1-D read with a motion or a defocus undone is kept
+only when the place, so filtered at each length or radius, read strip by strip, reads its text and no other, and libzbar reads no
 other EAN/UPC there on more scan lines than it reads this one (a steep EAN-13 out of focus whose left half the
 filter made up read as a UPC-A; libzbar read the EAN-13). A read whose
 place lies in a code of stronger checks read in the same pass is a misread of part of it (a UPC-A
@@ -353,7 +354,8 @@ class Cascade:
         crop = _around(image, read.corners)
         if read.symbology in RETAIL and self._strip_texts(crop, read.corners) - {read.text, *thin}:
             return True
-        blur = _bars_defocus(image, read) if read.symbology in RETAIL and stage in AS_IS else 0.0  # zxing-cpp's own reading
+        # how blurred the bars of zxing-cpp's own reading of the frame are, in modules (other stages: below, when asked)
+        blur = _bars_defocus(image, read) if read.symbology in RETAIL and stage in AS_IS else 0.0
         unresolved = blur >= UNRESOLVED_MODULES
         if unresolved and self._refocused_lines(image, read, blur) - {read.text, *thin}:
             return True  # on bars barely resolved, the scan lines read one text; with their focus restored, another
