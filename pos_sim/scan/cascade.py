@@ -46,8 +46,10 @@ bars up, or libzbar's on a few scan lines, whose Code 128 misreads can pass thei
 reading must agree. An EAN/UPC read's place is also read strip by strip across its bars: a second
 text there refuses it. On bars barely resolved (a defocus disc of a module's radius or more)
 zxing-cpp's other binariser repeats zxing-cpp's misreads: there the place's sharpened, binarised and
-equalised images, or libzbar, must read the read's text. A 1-D read with a motion or a defocus undone is kept only when the place, so
-filtered at each length or radius, read strip by strip, reads its text and no other, and libzbar reads no
+equalised images, or libzbar, must read the read's text; and a read of the frame as it is, zxing-cpp's own, is
+read again on the scan lines across its bars with that defocus undone: another text there refuses it (the sharpened
+place repeated a UPC-A misread the refocused lines read right). A 1-D read with a motion or a defocus undone is kept
+only when the place, so filtered at each length or radius, read strip by strip, reads its text and no other, and libzbar reads no
 other EAN/UPC there on more scan lines than it reads this one (a steep EAN-13 out of focus whose left half the
 filter made up read as a UPC-A; libzbar read the EAN-13). A read whose
 place lies in a code of stronger checks read in the same pass is a misread of part of it (a UPC-A
@@ -119,10 +121,13 @@ UNBLUR_NOISE = 0.02  # the Wiener filter's noise-to-signal ratio: how far it tru
 EAN8_MODULES = 67  # an EAN-8's modules, guard to guard
 EAN13_MODULES = 95  # an EAN-13's (a UPC-A's) modules, guard to guard
 UNRESOLVED_MODULES = 1.0  # a defocus disc's radius, in modules, from which an EAN/UPC read's bars are barely resolved
+QUIET_ZONE_MODULES = 11  # an EAN/UPC's widest quiet zone (an EAN-13's left), in modules
 QUIET_MODULES = 6  # of an EAN-8's 7-module quiet zone, how far beyond its guards the paper must be quiet
 QUIET_SHARE = 0.5  # the swing beyond an EAN-8's guards, as a share of the swing across its bars, that is bars
 THIN_SHARE = 4  # a 1-D read on this share or less of the scan lines of another text read in its place is a misread of them
 STRIP_ROWS = 16  # rows a strip of an EAN/UPC read's place is read in: zxing-cpp keeps a 1-D text two rows agree on
+SHARE_ROWS = 5  # scan lines a share of a defocus is undone on: DEFOCUS_SHARES of them stacked are the 15 lines zxing-cpp's
+# fast 1-D reading scans
 
 
 Transform = Callable[[Corners], Corners]
@@ -339,14 +344,22 @@ class Cascade:
         binariser's agreement is no second reading (it repeated zxing-cpp's UPC-A misread of an EAN-13 out of focus at
         two pixels a module, hand-held seed 661 frame 631): the place sharpened, binarised and equalised is read in its
         stead, and libzbar, and the read is kept only where one of them reads its text (hand-held seed 709 frame 541: a
-        UPC-A misread nothing else read, refused; the sharpened region then read the EAN-13).
+        UPC-A misread nothing else read, refused; the sharpened region then read the EAN-13). A read of zxing-cpp's own
+        (the frame as it is) on bars so blurred is read again on the scan lines across its bars with their defocus
+        undone (``_refocused_lines``): another EAN/UPC text there refuses it (hand-held seed 743 frame 735, a UPC-A
+        whose sharpened place repeated the misread; its focus restored, the lines read the right UPC-A).
         """
         if read.symbology not in LINEAR:
             return False
         crop = _around(image, read.corners)
         if read.symbology in RETAIL and self._strip_texts(crop, read.corners) - {read.text, *thin}:
             return True
-        if read.symbology in RETAIL and stage not in ("fast", "full", *RESTORED):  # not zxing-cpp's own reading
+        # how blurred the bars of zxing-cpp's own reading of the frame are, in modules (other stages: below, when asked)
+        blur = _bars_defocus(image, read) if read.symbology in RETAIL and stage in AS_IS else 0.0
+        unresolved = blur >= UNRESOLVED_MODULES
+        if unresolved and self._refocused_lines(image, read, blur) - {read.text, *thin}:
+            return True  # on bars barely resolved, the scan lines read one text; with their focus restored, another
+        if read.symbology in RETAIL and stage not in (*AS_IS, *RESTORED):  # not zxing-cpp's own reading
             radius = _defocus_radius(crop)
             if radius >= DEFOCUS_LEAST_PX and {r.text for share in DEFOCUS_SHARES for r in self._zxing.read(
                     _refocused(crop, share * radius), formats=self._retail, fast=True)} - {read.text, *thin}:
@@ -368,7 +381,7 @@ class Cascade:
                     return True  # libzbar reads another EAN/UPC there, on more lines than the read's: a half the filter made up
             return bool(set().union(*self._variant_texts(crop, stage)) - {read.text, *thin})
         texts = {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")} - thin
-        if read.symbology in RETAIL and read.text in texts and _unresolved(image, read):
+        if read.symbology in RETAIL and read.text in texts and (unresolved if stage in AS_IS else _unresolved(image, read)):
             # the other binariser repeats a misread of bars barely resolved: another reading must agree
             return not (any(read.text in each for each in self._variant_texts(crop, stage))
                         or (stage != "zbar" and self._zbar is not None
@@ -384,6 +397,16 @@ class Cascade:
             return False  # a long Code 128: its mod-103 check makes a lone read safe
         others = set().union(*self._variant_texts(crop, stage)) - thin
         return others != {read.text} if weak else bool(others - {read.text})
+
+    def _refocused_lines(self, image: np.ndarray, read: Read, blur: float) -> set[str]:
+        """The EAN/UPC texts zxing-cpp reads on the SHARE_ROWS scan lines across the middle of ``read``'s bars in
+        ``image``, its quiet zones too (``_scan_lines``), with a defocus of ``blur`` modules' radius undone across the
+        bars at each of DEFOCUS_SHARES of it: the lines stacked, a share each, and read once (its 15 scan lines)."""
+        lines, radius = _scan_lines(image, read, QUIET_ZONE_MODULES, SHARE_ROWS), blur * _module(read)
+        half = math.ceil(max(DEFOCUS_SHARES) * radius)
+        spreads = np.repeat([_spread(share * radius, half) for share in DEFOCUS_SHARES], len(lines), axis=0)
+        stacked = _wiener_rows(np.vstack([lines] * len(DEFOCUS_SHARES)), spreads)
+        return {r.text for r in self._zxing.read(stacked, formats=self._retail, fast=True)}
 
     def _variant_texts(self, crop: np.ndarray, stage: str) -> Iterator[set[str]]:
         """The 1-D texts zxing-cpp reads in each image of a read's place sharpened, binarised and equalised
@@ -556,16 +579,33 @@ def _around(frame: np.ndarray, corners: Corners, most_px: int = 500) -> np.ndarr
 
 
 def _unresolved(image: np.ndarray, read: Read) -> bool:
-    """Whether the bars of an EAN/UPC read are barely resolved in ``image``: the disc of the lens's defocus the edges of
-    the STRIP_ROWS scan lines across the middle of its bars show (``_defocus_radius``) has a radius of a module or more,
-    so a one-module bar or space is spread over its neighbours on both sides and a one-module error in a digit's widths
-    reads as another digit, which the mod-10 check passes one time in ten."""
-    modules = EAN8_MODULES if read.symbology == "ean8" else EAN13_MODULES
-    (cx, cy), half = _centre(read.corners), STRIP_ROWS // 2
+    """Whether the bars of an EAN/UPC read are barely resolved in ``image``: the disc of the lens's defocus their edges
+    show (``_bars_defocus``) has a radius of a module or more, so a one-module bar or space is spread over its neighbours
+    on both sides and a one-module error in a digit's widths reads as another digit, which the mod-10 check passes one
+    time in ten."""
+    return _bars_defocus(image, read) >= UNRESOLVED_MODULES
+
+
+def _bars_defocus(image: np.ndarray, read: Read) -> float:
+    """The radius, in modules, of the disc of the lens's defocus that the edges of the STRIP_ROWS scan lines across the
+    middle of an EAN/UPC read's bars show in ``image`` (``_defocus_radius``)."""
+    return _defocus_radius(_scan_lines(image, read)) / _module(read)
+
+
+def _module(read: Read) -> float:
+    """The width of an EAN/UPC read's module, in pixels: its length over its modules, guard to guard."""
+    return math.dist(read.corners[0], read.corners[1]) / (EAN8_MODULES if read.symbology == "ean8" else EAN13_MODULES)
+
+
+def _scan_lines(image: np.ndarray, read: Read, beyond: float = 0.0, rows: int = STRIP_ROWS) -> np.ndarray:
+    """The ``rows`` scan lines across the middle of an EAN/UPC read's bars in ``image``, reaching ``beyond`` of its
+    modules past each end, as the rows of the image returned (turned when they run down ``image``'s columns)."""
+    (cx, cy), top = _centre(read.corners), rows // 2
     xs, ys = [x for x, _ in read.corners], [y for _, y in read.corners]
-    strip = image[max(0, round(cy) - half) : round(cy) + half, max(0, min(xs)) : max(xs) + 1] if max(xs) - min(xs) >= max(ys) - min(ys) \
-        else image[max(0, min(ys)) : max(ys) + 1, max(0, round(cx) - half) : round(cx) + half]  # scan lines run down columns
-    return _defocus_radius(strip) >= UNRESOLVED_MODULES * math.dist(read.corners[0], read.corners[1]) / modules
+    reach = round(beyond * _module(read))
+    if max(xs) - min(xs) >= max(ys) - min(ys):
+        return image[max(0, round(cy) - top) : round(cy) - top + rows, max(0, min(xs) - reach) : max(xs) + reach + 1]
+    return np.ascontiguousarray(image[max(0, min(ys) - reach) : max(ys) + reach + 1, max(0, round(cx) - top) : round(cx) - top + rows].T)
 
 
 def _candidates(frame: np.ndarray, most: int = 3) -> list[tuple[tuple[int, int, int, int], float | None, bool]]:
@@ -815,9 +855,15 @@ def _refocused(image: np.ndarray, radius: float) -> np.ndarray:
     """``image`` of a 1-D code, bars upright, with a lens's defocus of ``radius`` pixels undone: a Wiener filter of
     the disc's spread across the bars (a half ellipse: the chord of the disc at each distance from its centre).
     A disc wipes out bars whose width is near its diameter's zeros, where a Gaussian only fades them."""
-    half = math.ceil(radius)
+    return _wiener_rows(image, _spread(radius))
+
+
+def _spread(radius: float, half: int | None = None) -> np.ndarray:
+    """A lens's disc of ``radius`` pixels spread across a 1-D code's bars: the chord of the disc at each distance from its
+    centre, out to ``half`` pixels each way (the radius rounded up)."""
+    half = math.ceil(radius) if half is None else half
     x = np.arange(-half, half + 1, dtype=np.float32)
-    return _wiener_rows(image, np.sqrt(np.clip(radius * radius - x * x, 0, None)) + 1e-3)
+    return np.sqrt(np.clip(radius * radius - x * x, 0, None)) + 1e-3
 
 
 def _defocus_radius(image: np.ndarray) -> float:
@@ -870,18 +916,19 @@ def _wiener(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 def _wiener_rows(image: np.ndarray, row: np.ndarray) -> np.ndarray:
     """``image`` with the blur of ``row`` (odd, centred) along its rows undone: ``_wiener`` of a kernel that is that one
     row, the same image to a grey level, each row filtered on its own (one-dimensional DFTs and one row of the filter
-    broadcast down the image: a fifth of the time)."""
-    size = row.shape[0]
+    broadcast down the image: a fifth of the time). A 2-D ``row`` holds a kernel for each row of ``image``."""
+    size = row.shape[-1]
     pad = 2 * size
     width = image.shape[1] + 2 * pad
     wide = cv2.getOptimalDFTSize(width)
     padded = cv2.copyMakeBorder(image, 0, 0, pad, pad + wide - width, cv2.BORDER_REPLICATE)
-    placed = np.zeros((1, wide), np.float32)
-    placed[0, :size] = row / row.sum()
-    response = cv2.dft(np.roll(placed, -(size // 2), axis=1), flags=cv2.DFT_COMPLEX_OUTPUT)[0]
-    power = response[:, 0] ** 2 + response[:, 1] ** 2 + UNBLUR_NOISE
-    inverse = np.empty(wide, np.complex64)
-    inverse.real, inverse.imag = response[:, 0] / power, -response[:, 1] / power
+    kernels = np.atleast_2d(row)
+    placed = np.zeros((len(kernels), wide), np.float32)
+    placed[:, :size] = kernels / kernels.sum(axis=1, keepdims=True)
+    response = cv2.dft(np.roll(placed, -(size // 2), axis=1), flags=cv2.DFT_COMPLEX_OUTPUT | cv2.DFT_ROWS)
+    power = response[..., 0] ** 2 + response[..., 1] ** 2 + UNBLUR_NOISE
+    inverse = np.empty((len(kernels), wide), np.complex64)
+    inverse.real, inverse.imag = response[..., 0] / power, -response[..., 1] / power
     spectrum = cv2.dft(padded.astype(np.float32), flags=cv2.DFT_COMPLEX_OUTPUT | cv2.DFT_ROWS)
     spectrum.view(np.complex64)[..., 0] *= inverse
     sharp = cv2.idft(spectrum, flags=cv2.DFT_SCALE | cv2.DFT_REAL_OUTPUT | cv2.DFT_ROWS)[:, pad : pad + image.shape[1]]
