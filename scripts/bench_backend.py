@@ -69,7 +69,8 @@ def start_backend(data_dir: Path, db: str | None, wrapper: tuple[str, ...] = (),
                   env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     """``pos-sim backend`` on ``db`` (SQLite in ``data_dir`` if None), run under ``wrapper`` (valgrind...) if given."""
     command = [*wrapper, sys.executable, "-m", "pos_sim", "backend", "--port", "0", "--data-dir", str(data_dir)]
-    process = subprocess.Popen(command + (["--db", db] if db else []), stdout=subprocess.PIPE, text=True, env=env)
+    process = subprocess.Popen(command + (["--db", db] if db else []), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               text=True, env=env)
     line = process.stdout.readline()
     if not line.startswith("pos-sim backend on "):
         raise SystemExit(f"bench_backend: the backend did not start: {line!r}")

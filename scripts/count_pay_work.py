@@ -9,7 +9,7 @@ of the wave is in, so that the edge commits each wave together (one commit for t
 meanwhile, as under load) and the counts do not depend on how the clients happen to interleave.
 
 - **Instructions a pay**: the backend runs under ``valgrind --tool=callgrind`` with its instrumentation off
-  (``--instr-atstart=no``), switched on (``callgrind_control -i on``) only while the pays of a round are
+  (``--instr-atstart=no``), switched on (``vgdb --pid=N instrumentation on``) only while the pays of a round are
   sent, after the backend started and made its wallets, codes and first pays. Under valgrind OpenSSL takes
   another path for RSA than on the real CPU (AVX2, not AVX-512 IFMA), so the bignum code of RSA (the answer's
   signature and the request's verification) is counted apart, and what is left is the figure a change to the
@@ -83,16 +83,28 @@ def callgrind(out: Path) -> tuple[str, ...]:
 
 
 def instrument(pid: int, on: bool) -> None:
-    """Callgrind's instrumentation of process ``pid`` switched ``on`` or off (through vgdb). Its input is none: one
-    inherited from a pipe (a pytest-xdist worker's) left the switch undone, and nothing was counted."""
-    subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(pid)], check=True, capture_output=True,
-                   stdin=subprocess.DEVNULL)
+    """Callgrind's instrumentation of process ``pid`` switched ``on`` or off through vgdb, then read back: a switch
+    not made ends the run, saying vgdb's answer. (callgrind_control, which asks vgdb too, exits 0 having switched
+    nothing when vgdb does not list the process or does not answer: the run went on and counted nothing.)"""
+    state = "on" if on else "off"
+    answers = []
+    for command in (("instrumentation", state), ("instrumentation",)):
+        done = subprocess.run(["vgdb", f"--pid={pid}", *command], capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                              timeout=300)
+        answers.append(f"vgdb {' '.join(command)}: exit {done.returncode}, {(done.stdout + done.stderr).strip()!r}")
+        if done.returncode != 0:
+            break
+    else:
+        if f"instrumentation: {state}" in done.stdout:
+            return
+    raise SystemExit(f"count_pay_work: callgrind's instrumentation of process {pid} not switched {state}: " + "; ".join(answers))
 
 
 def start_bare(wrapper: tuple[str, ...]) -> tuple[subprocess.Popen, str]:
     """bench_backend's bare FastAPI endpoint (under ``wrapper``): its process and URL."""
     port = free_port()
-    process = subprocess.Popen([*wrapper, sys.executable, "-c", BARE_APP, str(port)], stderr=subprocess.DEVNULL, env=FIXED_HASHES)
+    process = subprocess.Popen([*wrapper, sys.executable, "-c", BARE_APP, str(port)], stdin=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, env=FIXED_HASHES)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -106,10 +118,13 @@ def start_bare(wrapper: tuple[str, ...]) -> tuple[subprocess.Popen, str]:
 
 
 def stop(process: subprocess.Popen) -> None:
+    """The server stopped (SIGTERM); killed, and said so, if it has not ended 120 s later (callgrind writes its
+    profile when the process ends by itself: a killed one leaves the file empty)."""
     process.send_signal(signal.SIGTERM)
     try:
         process.wait(timeout=120)
     except subprocess.TimeoutExpired:
+        print(f"count_pay_work: process {process.pid} not ended 120 s after SIGTERM: killed", file=sys.stderr)
         process.kill()
         process.wait()
 
@@ -270,7 +285,7 @@ def count_system_calls(pays: int, clients: int, work: Path) -> None:
         batch = backend.pays(waves)
         summary = work / "strace.txt"
         tracer = subprocess.Popen(["strace", "-c", "-f", "-o", str(summary), "-p", str(process.pid)],
-                                  stderr=subprocess.PIPE, text=True)
+                                  stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         tracer.stderr.readline()  # "strace: Process N attached", once it is
         time.sleep(0.5)  # and its other threads
         send_waves(url, PAY_PATH, batch, pay=True)
@@ -298,7 +313,7 @@ def main() -> None:
     parser.add_argument("--no-strace", action="store_true", help="count instructions only")
     parser.add_argument("--profiles", type=Path, help="keep the callgrind profiles in this folder (for callgrind_annotate)")
     args = parser.parse_args()
-    needed = ["valgrind", "callgrind_control"] + ([] if args.no_strace else ["strace"])
+    needed = ["valgrind", "vgdb"] + ([] if args.no_strace else ["strace"])
     if missing := [tool for tool in needed if shutil.which(tool) is None]:
         raise SystemExit(f"count_pay_work: needs {', '.join(missing)} (apt-get install valgrind strace)")
     print(f"count_pay_work: {args.pays // args.clients * args.clients} signed PaymentCode pays on SQLite, {args.clients}"

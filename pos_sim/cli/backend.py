@@ -42,6 +42,8 @@ def run_backend(args: argparse.Namespace) -> int:
         raise UsageError(_("--host {host} serves beyond this machine: give --admin-token to guard the /sim admin API").format(
             host=args.host))
 
+    if not 0 <= args.port <= 65535:  # a socket takes a port modulo 65536: 99999 served on 34463
+        raise UsageError(_("--port {port}: a port from 0 to 65535").format(port=args.port))
     if args.workers < 1:
         raise UsageError(_("--workers {count}: give 1 or more").format(count=args.workers))
     if args.workers > 1 and not (args.db or "").startswith("postgresql"):

@@ -100,9 +100,12 @@ def opened_register(args: argparse.Namespace) -> Iterator[Register]:
 
 def keyed_money(text: str, register: Register, flag: str = "--amount") -> Money:
     try:
-        return parse_money(text, register.catalogue.currency, register.settings.locale or register.catalogue.locale)
+        money = parse_money(text, register.catalogue.currency, register.settings.locale or register.catalogue.locale)
     except DomainError as exc:
         raise UsageError(Phrase("{flag} {text!r}: {problem}", flag=flag, text=text, problem=message_of(exc))) from None
+    if money.minor <= 0:
+        raise UsageError(Phrase("{flag} {text!r}: {problem}", flag=flag, text=text, problem=_("give an amount above 0")))
+    return money
 
 
 def scanned_code(path: Path, language: str) -> str:
@@ -149,9 +152,19 @@ def show_merchant_code(code: MerchantCode) -> None:
     print(_("waiting for the customer's wallet") + until, file=sys.stderr, flush=True)
 
 
+def receipt_folders_there(args: argparse.Namespace) -> None:
+    """The folders of the receipt files asked for are there, checked before any money moves (a sale approved whose
+    receipt then could not be written ended in "error:" and exit 2, the money taken) or the journal is opened."""
+    for flag, path in (("--receipt-png", args.receipt_png), ("--receipt-escpos", args.receipt_escpos)):
+        if path is not None and not path.parent.is_dir():
+            raise UsageError(_("{flag} {path}: no folder {folder} to write the receipt in").format(
+                flag=flag, path=path, folder=path.parent))
+
+
 def run_sale(args: argparse.Namespace) -> int:
     if args.amount is None and not args.item:
         raise UsageError(_("give --amount AMOUNT or --item BARCODE (one or more), the sale to charge"))
+    receipt_folders_there(args)
     code = scanned_code(args.scan, merchant_language(args)) if args.scan else args.code
     tender = Tender.ORDER_CODE if args.order_code else Tender.ENTRY_CODE if args.entry_code else Tender.CUSTOMER_CODE
     with opened_register(args) as register:
@@ -174,17 +187,20 @@ def run_sale(args: argparse.Namespace) -> int:
 
 
 def run_refund(args: argparse.Namespace) -> int:
+    receipt_folders_there(args)
     with opened_register(args) as register:
         amount = None if args.amount is None else keyed_money(args.amount, register)
         return print_reversal(args, register, register.refund(args.receipt_number, amount, args.reason))
 
 
 def run_void(args: argparse.Namespace) -> int:
+    receipt_folders_there(args)
     with opened_register(args) as register:
         return print_reversal(args, register, register.void(args.receipt_number))
 
 
 def run_reprint(args: argparse.Namespace) -> int:
+    receipt_folders_there(args)
     with opened_register(args) as register:
         receipt = register.reprint(args.receipt_number, copy_of(args))
         said = {"status": receipt.outcome.value, "receiptNumber": receipt.receipt_number, "kind": receipt.kind.value,

@@ -57,6 +57,8 @@ def run_scan(args: argparse.Namespace) -> int:
             print_read(args, origin, read)
         return EXIT_OK
     if args.damage is not None:
+        if args.seed < 0:  # numpy's generator takes none below 0
+            raise UsageError(_("--seed {seed}: give 0 or more").format(seed=args.seed))
         image, reads = scanner.virtual_scan(
             args.text, decoder, profile=args.damage, strength=args.strength, symbology=args.symbology, seed=args.seed
         )

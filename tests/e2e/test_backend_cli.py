@@ -58,6 +58,14 @@ def test_backend_refuses_to_serve_the_admin_api_beyond_loopback_without_a_token(
     assert run.returncode == 2 and run.stderr.startswith("error: ") and "Traceback" not in run.stderr
 
 
+def test_a_port_beyond_0_to_65535_is_refused_not_served_on_another(tmp_path):
+    # a socket takes the port modulo 65536: --port 99999 served on 34463, saying so only in the URL it printed
+    for port in ("99999", "-5"):
+        run = subprocess.run([sys.executable, "-m", "pos_sim", "backend", "--port", port, "--data-dir", str(tmp_path)],
+                             capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        assert (run.returncode, run.stdout, run.stderr) == (2, "", f"error: --port {port}: a port from 0 to 65535\n")
+
+
 VERBOSE = "import logging, sys; logging.basicConfig(level=logging.DEBUG); from pos_sim.cli import main; sys.exit(main(sys.argv[1:]))"
 """`pos-sim backend` with every logger at DEBUG (the command has no log-level flag; this is the most a user can turn up)."""
 

@@ -117,6 +117,23 @@ def test_bad_input_exits_2_with_one_clear_line_never_a_traceback(backend, tmp_pa
         assert run.returncode == 2 and said in run.stderr and "Traceback" not in run.stderr
 
 
+def test_an_amount_not_above_0_and_a_receipt_file_in_no_folder_are_refused_before_any_money_moves(backend, tmp_path):
+    customer = open_wallet(backend.url)
+    code = code_of(backend.url, customer)
+    for amount in ("-5", "0", "0.00"):
+        run = pos_sim("sale", *terminal(backend, tmp_path), "--amount", amount, "--code", code)
+        assert (run.returncode, run.stdout, run.stderr) == (2, "", f"error: --amount '{amount}': give an amount above 0\n")
+    run = pos_sim("refund", "T01-000001", *terminal(backend, tmp_path), "--amount", "-1")
+    assert (run.returncode, run.stderr) == (2, "error: --amount '-1': give an amount above 0\n")
+    missing = tmp_path / "no-such-folder" / "receipt.png"
+    run = pos_sim("sale", *terminal(backend, tmp_path), "--amount", "5", "--code", code, "--receipt-png", str(missing))
+    assert (run.returncode, run.stdout) == (2, ""), run.stdout
+    assert run.stderr == f"error: --receipt-png {missing}: no folder {missing.parent} to write the receipt in\n"
+    assert balance(backend.url, customer) == 10_000  # the sale was not taken: no "error" for money that moved
+    run = pos_sim("sale", *terminal(backend, tmp_path, "--language", "th"), "--amount", "-5", "--code", code)
+    assert run.stderr == "ข้อผิดพลาด: --amount '-5': ต้องเป็นจำนวนเงินมากกว่า 0\n"
+
+
 def test_errors_are_said_in_the_merchants_language_from_the_flag_the_environment_or_the_settings_file(backend, tmp_path):
     """A trainer's terminal set to Thai (or Japanese) says a command's errors in it; an unknown language is refused
     naming the known ones, by every command (one that reads no settings too)."""

@@ -91,6 +91,11 @@ def test_bad_usage_exits_2_with_a_message(tmp_path):
     assert run.returncode == 1 and "not an image" in lines(run)[0]["error"]
 
 
+def test_a_virtual_scan_seeded_below_0_is_refused_in_one_line_not_an_internal_fault():
+    run = pos_sim("scan", "--damage", "blur", "--text", "abc", "--seed", "-1")
+    assert (run.returncode, run.stdout, run.stderr) == (2, "", "error: --seed -1: give 0 or more\n")
+
+
 def test_live_video_prints_each_new_code_once(tmp_path):
     path = tmp_path / "counter.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 480))

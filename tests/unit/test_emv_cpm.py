@@ -363,6 +363,7 @@ def test_build_pads_odd_pan_and_track2_and_writes_transparent_templates():
         ([{"aid": "A00000005555Z5", "pan": "1234567890123458"}], None),  # not hex
         ([{"aid": "A000000055555", "pan": "1234567890123458"}], None),  # odd hex
         ([{"aid": "A0000000555555", "pan": "1234 5678"}], None),
+        ([{"aid": "A0000000555555", "pan": "ABC"}], None),  # hex, not digits: was built, a PAN "ABC"
         ([{"aid": "A0000000555555", "pan": 1234567890123458}], None),
         ([{"aid": "A0000000555555", "pan": "1234567890123458", "label": "Kärtchen"}], None),
         ([{"aid": "A0000000555555", "pan": "1234567890123458", "label": 5}], None),

@@ -4,18 +4,24 @@ Chromium's fake camera."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
+import uuid
+from datetime import UTC, datetime
 
 import cv2
 import pytest
 import numpy as np
+import requests
 import zxingcpp
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from conftest import control, keys, open_terminal, order_code, start_serve, stop_serve
 
+from pos_sim.backend.store import keys as key_files
+from pos_sim.domain import ams_signature
 from pos_sim.terminal.journal import Journal, State
 from pos_sim.terminal.sales import SalesBook
 
@@ -147,3 +153,50 @@ def test_each_phone_speaks_its_wallets_language_and_the_trainers_page_the_mercha
                         "Somchai Jaidee": ("th", "สแกนโค้ดบนเครื่อง", "เติมเงิน")}
     finally:
         stop_serve(served)
+
+
+def metro_trip(code: dict, entry: tuple[str, str], exit_: tuple[str, str] | None) -> list[dict]:
+    """The taps the metro's gates upload for a trip on Monday 3 March 2025 (Singapore time): in at entry[0] at
+    entry[1], out likewise (None: no tap-out)."""
+    legs = [("in", *entry)] + ([("out", *exit_)] if exit_ else [])
+    return [{"tapId": str(uuid.uuid4()), "stationId": station, "gateId": f"{station}-G1", "direction": direction,
+             "at": f"2025-03-03T{at}:00+08:00", "code": code["code"], "account": code["account"], "decision": "open",
+             "reason": "ok"} for direction, station, at in legs]
+
+
+def test_the_phone_lists_under_a_nights_fare_each_journey_it_paid_with_its_amount_and_why(served, browser):
+    driver = browser("--window-size=420,900")
+    driver.get(served.page("/phone"))
+    phones = {link.text: link.get_attribute("href") for link in driver.find_elements(By.CSS_SELECTOR, "a.wallet")}
+    wallet_id = phones["Tan Ah Kow"].split("?")[0].rsplit("/", 1)[1]  # the SGD wallet, which reads Chinese
+    code = requests.post(f"{served.backend_url}/sim/wallets/{wallet_id}/ride-code", json={}, timeout=10).json()
+    taps = (metro_trip(code, ("M01", "08:00"), ("M12", "08:40"))    # Z1 -> Z3 at peak: 2.70
+            + metro_trip(code, ("M02", "11:00"), ("M10", "11:45"))  # Z1 -> Z3 off-peak: 2.20
+            + metro_trip(code, ("M03", "18:00"), ("M11", "18:50"))  # Z1 -> Z3 at peak, 2.70: the day's cap leaves 1.10
+            + metro_trip(code, ("M01", "21:00"), None))             # no tap-out: the maximum fare, 3.20
+    body = json.dumps({"gateId": "G1", "taps": taps}).encode()  # as the gates upload them, signed by the operator
+    operator = key_files.read_private_key(served.data_dir / "backend" / "keys" / "SIM_DEMO_private.pem")
+    at = datetime.now(UTC).isoformat()
+    signature = ams_signature.sign(operator, "POST", "/transit/taps", "SIM_DEMO", at, body)
+    uploaded = requests.post(f"{served.backend_url}/transit/taps", data=body, timeout=30, headers={
+        "client-id": "SIM_DEMO", "request-time": at, "signature": ams_signature.signature_header(signature),
+        "content-type": "application/json"})
+    assert uploaded.status_code == 200, uploaded.text
+    cleared = requests.post(f"{served.backend_url}/sim/transit/clear", timeout=60).json()  # the night's clearing
+    assert (cleared["journeys"], cleared["charged"]) == (4, {"currency": "SGD", "value": "920"}), cleared
+
+    driver.get(phones["Tan Ah Kow"])
+    text_of(driver, "history", lambda text: "2025-03-03" in text)
+    fare, *older = driver.find_elements(By.CSS_SELECTOR, "#history > li")  # newest first: the fare above the top-up
+    posting = fare.find_element(By.CSS_SELECTOR, ":scope > .line")
+    assert posting.text.split()[1:] == ["车费", "-$9.20"], posting.text  # what it was, in the wallet's Chinese
+    journeys = [tuple(span.text for span in line.find_elements(By.TAG_NAME, "span"))
+                for line in fare.find_elements(By.CSS_SELECTOR, ".journeys .line")]
+    assert journeys == [
+        ("2025-03-03 M01 08:00 -> M12 08:40", "$2.70"),
+        ("2025-03-03 M02 11:00 -> M10 11:45", "$2.20"),
+        ("2025-03-03 M03 18:00 -> M11 18:50 (capped: metro_day)", "$1.10"),
+        ("2025-03-03 M01 21:00 -> no tap-out (maximum fare: no tap-out within 3 h)", "$3.20"),
+    ]
+    assert [item.find_elements(By.CSS_SELECTOR, ".journeys") for item in older] == [[]]  # the top-up lists no journeys
+    assert driver.find_element(By.ID, "balance").text == "$190.80"  # 200.00 - 9.20

@@ -316,6 +316,8 @@ def _template(tag: str, fields: dict[str, Any]) -> Tlv:
         value = fields.get(name)
         if value is None:
             continue
+        if name == "pan" and not (isinstance(value, str) and re.fullmatch("[0-9]{1,19}", value)):  # hex would pass: ABC
+            raise CodeError(Phrase(N_("PAN {pan!r} is not 1-19 digits"), pan=value), tag=field.tag)
         if not field.text:
             children.append(Tlv(field.tag, _hex(value, field.tag, pad=name in ("pan", "track2"))))
         elif isinstance(value, str) and value.isascii():
