@@ -18,10 +18,14 @@ from pos_sim.language import N_, _
 
 
 def add_backend_command(commands: argparse._SubParsersAction) -> None:
-    backend = commands.add_parser("backend", help=N_("run the simulated wallet provider (Alipay+/Antom in-store API)"))
+    backend = commands.add_parser("backend", help=N_("run the simulated wallet provider (Alipay+/Antom in-store API)"),
+                                  description="Run the simulated wallet provider: the Alipay+/Antom in-store payments API "
+                                              "(/ams/api/...), the transit gates' API, and the /sim admin API (wallets, "
+                                              "merchants, faults), with its ledger in SQLite (or PostgreSQL with --db). "
+                                              "It prints the address it serves on. Stop it with ctrl+c.")
     backend.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     backend.add_argument("--port", type=int, default=8360, help="default %(default)s; 0 takes a free port")
-    backend.add_argument("--data-dir", type=Path, default=default_data_dir(), help="keys and ledger (default: %(default)s)")
+    backend.add_argument("--data-dir", type=Path, default=default_data_dir(), metavar="DIR", help="keys and ledger (default: %(default)s)")
     backend.add_argument("--db", metavar="URL", help="a database URL, e.g. postgresql://user@127.0.0.1/db (default: SQLite in the data dir)")
     backend.add_argument("--admin-token", help="the token the /sim admin API asks for off loopback")
     backend.add_argument("--workers", type=int, default=1, metavar="N",

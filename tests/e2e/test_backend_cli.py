@@ -58,6 +58,14 @@ def test_backend_refuses_to_serve_the_admin_api_beyond_loopback_without_a_token(
     assert run.returncode == 2 and run.stderr.startswith("error: ") and "Traceback" not in run.stderr
 
 
+def test_backend_help_says_what_it_serves_and_names_its_folder_as_the_other_commands_do():
+    run = subprocess.run([sys.executable, "-m", "pos_sim", "backend", "--help"], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0
+    said = " ".join(run.stdout.split())
+    assert "Alipay+/Antom in-store payments API" in said and "Stop it with ctrl+c" in said
+    assert "--data-dir DIR" in said and "DATA_DIR" not in said
+
+
 def test_a_port_beyond_0_to_65535_is_refused_not_served_on_another(tmp_path):
     # a socket takes the port modulo 65536: --port 99999 served on 34463, saying so only in the URL it printed
     for port in ("99999", "-5"):
