@@ -861,14 +861,16 @@ class _Batch:
             found.append((tap.at_ms, tap.at_ms, tap.tap_id, None, tap, 1 + tap.companions))
         found.sort(key=lambda item: (item[0], item[2]))
 
-        # the final journeys: the longest run of the first ones no tap from a time past can change
+        # the final journeys: the longest run of the first ones no tap from a time past can change; the checkpoint
+        # after them, a replay window after the last of their reach where no tap comes sooner (nor the clock), so
+        # that the next clearing's replay window before the checkpoint holds none of their taps to read again
         bound = min(self.now_ms, entry.at_ms) if waiting and entry is not None else self.now_ms
         final, before_ms, highest = 0, start, -_NEVER
         for index, item in enumerate(found):
             highest = max(highest, item[1])
             following = found[index + 1][0] if index + 1 < len(found) else _NEVER
             if highest < min(bound, following):
-                final, before_ms = index + 1, int(highest) + 1
+                final, before_ms = index + 1, int(min(highest + 1 + _REPLAY_MS, bound, following))
 
         # capped rider by rider: the final journeys first (their totals are kept), then the rest
         riders = max((item[5] for item in found), default=1)
