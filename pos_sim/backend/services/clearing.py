@@ -4,10 +4,14 @@ wallets, through the ledger; run by ``POST /sim/transit/clear`` (transit.py) as 
 Incremental. A run prices only the accounts with new taps (``transit_dirty``), and of each only the taps
 from its checkpoint on (``transit_checkpoints.before_ms``): every tap before it is in a *final* journey,
 one no tap from the checkpoint on can change, and the caps of the account's riders have counted those
-journeys in running totals kept per cap period still open (``transit_cap_totals``). A journey is final
-when no tap at or after a time already past can touch it: its tap-out (or its tap-in's time limit) and
-the network's longest transfer window are behind the clearing's clock, and behind the next journey's
-first tap. A tap uploaded late, older than the account's checkpoint, sends the account back to its first
+journeys in running totals kept per cap period still open (``transit_checkpoints.cap_totals``, with the
+checkpoint: one row an account). A journey is final when no tap at or after a time already past can touch it:
+its tap-out (or its tap-in's time limit) and the network's longest transfer window are behind the clearing's
+clock, and behind the next journey's first tap; the checkpoint goes a replay window after that (no later than
+the next journey's first tap or the clock), so the next run's taps from a replay window before the checkpoint
+(read for the codes used there) hold none of the final journeys'. The checkpoint row also keeps the start of
+the account's latest journey, so only an account with journeys from its checkpoint on has them read.
+A tap uploaded late, older than the account's checkpoint, sends the account back to its first
 tap: priced again from nothing, as one clearing of all its taps would. So clearing any split of a tap
 stream into runs charges what one clearing of all of it does (tests/integration/test_transit_clearing.py).
 
@@ -39,9 +43,9 @@ fare posting's journeys, each with its amount and why (wallets.py, ``Transit.far
 In batches of ``CLEARING_BATCH`` accounts, one transaction a batch and a fixed number of statements a
 batch (bulk reads and writes, no statement per tap or per journey): the batch's accounts taken off the
 queue (DELETE ... RETURNING; an upload meanwhile puts them back), their rider rows and wallets locked,
-their taps from the checkpoint, their journeys from the checkpoint, their cap totals and debts read, and a
-debtor's journeys still owed from before its checkpoint (final: only what is paid of them can change) read
-one by one only if its wallet could pay one of them (its balance and the refunds of the journeys priced
+their checkpoints and cap totals, taps from the checkpoint, journeys from the checkpoint (of the accounts that
+have any) and debts read, and a debtor's journeys still owed from before its checkpoint (final: only what is
+paid of them can change) read one by one only if its wallet could pay one of them (its balance and the refunds of the journeys priced
 again against the least owed; else their total carries over, so a night's reading does not grow with the
 debts); then written back in bulk: each wallet's new balance (never below zero), the operator's
 account moved once by the batch's total (into a balance shard where writers run at once, as ``Tx.post``
