@@ -45,9 +45,9 @@ batch (bulk reads and writes, no statement per tap or per journey): the batch's 
 queue (DELETE ... RETURNING; an upload meanwhile puts them back), their rider rows and wallets locked,
 their checkpoints and cap totals, taps from the checkpoint, journeys from the checkpoint (of the accounts that
 have any) and debts read, and a debtor's journeys still owed from before its checkpoint (final: only what is
-paid of them can change) read one by one only if its wallet could pay one of them (its balance and the refunds of the journeys priced
-again against the least owed; else their total carries over, so a night's reading does not grow with the
-debts); then written back in bulk: each wallet's new balance (never below zero), the operator's
+paid of them can change) read one by one only if its wallet could pay one of them (its balance and the refunds
+of the journeys priced again against the least owed, summed from the unpaid journeys' index; else their total
+carries over); then written back in bulk: each wallet's new balance (never below zero), the operator's
 account moved once by the batch's total (into a balance shard where writers run at once, as ``Tx.post``
 moves it), the ledger's postings and entries as ``Tx.post`` writes them (a
 posting a wallet and operator, its two legs with their balances after) in a few bulk inserts, the journeys,
