@@ -159,6 +159,39 @@ def test_the_journeys_of_a_ledger_at_revision_0007_name_the_fare_posting_that_pa
         engine.dispose()
 
 
+def test_the_checkpoints_of_a_ledger_at_revision_0008_hold_their_latest_journey_and_cap_totals(url):
+    engine = engine_of(url)
+    checked, new = "ab" * 16, "cd" * 16  # a checkpoint of a cleared account; an account of 0.1.0 with journeys and none
+    try:
+        with engine.begin() as connection:
+            at_revision(connection, "0008")
+            connection.execute(text(
+                "INSERT INTO transit_journeys (account, journey_key, wallet_id, client_id, started_ms, started_day, legs, riders,"
+                " currency, fare, amount, paid, penalty, capped_by, summary, error, updated_at, posting_id) VALUES (:account,"
+                " :key, NULL, 'METRO_OPS', :started, 0, 1, 1, 'SGD', 270, 270, 270, 0, NULL, '1970-01-01 M01 08:00 -> M12 08:40',"
+                " NULL, '2025-03-04 00:00:00+00:00', NULL)"),
+                [{"account": checked, "key": "tap-1", "started": 9000}, {"account": checked, "key": "tap-2", "started": 1000},
+                 {"account": new, "key": "tap-3", "started": 5000}])
+            connection.execute(text("INSERT INTO transit_checkpoints (account, before_ms) VALUES (:account, 8000)"),
+                               {"account": checked})
+            connection.execute(text("INSERT INTO transit_cap_totals (account, rider, cap_id, period, spent) VALUES"
+                                    " (:account, :rider, :cap, :period, :spent)"), [
+                {"account": checked, "rider": 0, "cap": "metro_week", "period": "2025-03-03", "spent": 1200},
+                {"account": checked, "rider": 1, "cap": "metro_day", "period": "2025-03-04", "spent": 300},
+                {"account": checked, "rider": 0, "cap": "metro_day", "period": "2025-03-04", "spent": 450}])
+        Store.open(url).close()
+        assert revision(url) == migrations.head() and schema_differences(url) == []  # transit_cap_totals dropped
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT account, before_ms, latest_journey_ms, cap_totals FROM transit_checkpoints"
+                                           " ORDER BY account")).all()
+        # days counted from 1970-01-01: 2025-03-03 is day 20150
+        assert [tuple(row) for row in rows] == [
+            (checked, 8000, 9000, '[[0,"metro_day",20151,450],[0,"metro_week",20150,1200],[1,"metro_day",20151,300]]'),
+            (new, 0, 5000, None)]  # priced from its first tap, as with no checkpoint
+    finally:
+        engine.dispose()
+
+
 def test_a_sqlite_ledger_of_pos_sim_0_1_0_opens_with_every_balance_and_payment_intact(tmp_path):
     data = shutil.copytree(FIXTURES / "backend", tmp_path / "backend")
     issuer_keys = sqlite_rows(data / "ledger.db", "SELECT key_id, public_key, private_key FROM transit_keys")

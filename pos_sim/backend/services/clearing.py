@@ -4,10 +4,14 @@ wallets, through the ledger; run by ``POST /sim/transit/clear`` (transit.py) as 
 Incremental. A run prices only the accounts with new taps (``transit_dirty``), and of each only the taps
 from its checkpoint on (``transit_checkpoints.before_ms``): every tap before it is in a *final* journey,
 one no tap from the checkpoint on can change, and the caps of the account's riders have counted those
-journeys in running totals kept per cap period still open (``transit_cap_totals``). A journey is final
-when no tap at or after a time already past can touch it: its tap-out (or its tap-in's time limit) and
-the network's longest transfer window are behind the clearing's clock, and behind the next journey's
-first tap. A tap uploaded late, older than the account's checkpoint, sends the account back to its first
+journeys in running totals kept per cap period still open (``transit_checkpoints.cap_totals``, with the
+checkpoint: one row an account). A journey is final when no tap at or after a time already past can touch it:
+its tap-out (or its tap-in's time limit) and the network's longest transfer window are behind the clearing's
+clock, and behind the next journey's first tap; the checkpoint goes a replay window after that (no later than
+the next journey's first tap or the clock), so the next run's taps from a replay window before the checkpoint
+(read for the codes used there) hold none of the final journeys'. The checkpoint row also keeps the start of
+the account's latest journey, so only an account with journeys from its checkpoint on has them read.
+A tap uploaded late, older than the account's checkpoint, sends the account back to its first
 tap: priced again from nothing, as one clearing of all its taps would. So clearing any split of a tap
 stream into runs charges what one clearing of all of it does (tests/integration/test_transit_clearing.py).
 
@@ -39,11 +43,11 @@ fare posting's journeys, each with its amount and why (wallets.py, ``Transit.far
 In batches of ``CLEARING_BATCH`` accounts, one transaction a batch and a fixed number of statements a
 batch (bulk reads and writes, no statement per tap or per journey): the batch's accounts taken off the
 queue (DELETE ... RETURNING; an upload meanwhile puts them back), their rider rows and wallets locked,
-their taps from the checkpoint, their journeys from the checkpoint, their cap totals and debts read, and a
-debtor's journeys still owed from before its checkpoint (final: only what is paid of them can change) read
-one by one only if its wallet could pay one of them (its balance and the refunds of the journeys priced
-again against the least owed; else their total carries over, so a night's reading does not grow with the
-debts); then written back in bulk: each wallet's new balance (never below zero), the operator's
+their checkpoints and cap totals, taps from the checkpoint, journeys from the checkpoint (of the accounts that
+have any) and debts read, and a debtor's journeys still owed from before its checkpoint (final: only what is
+paid of them can change) read one by one only if its wallet could pay one of them (its balance and the refunds
+of the journeys priced again against the least owed, summed from the unpaid journeys' index; else their total
+carries over); then written back in bulk: each wallet's new balance (never below zero), the operator's
 account moved once by the batch's total (into a balance shard where writers run at once, as ``Tx.post``
 moves it), the ledger's postings and entries as ``Tx.post`` writes them (a
 posting a wallet and operator, its two legs with their balances after) in a few bulk inserts, the journeys,
@@ -56,6 +60,7 @@ Measured by scripts/bench_transit_clearing.py (docs/benchmarks.md).
 from __future__ import annotations
 
 import gc
+import json
 import secrets
 import threading
 from collections import defaultdict
@@ -80,7 +85,6 @@ from pos_sim.backend.store.transit import (
     db_value,
     execute_many,
     insert_many,
-    transit_cap_totals,
     transit_checkpoints,
     transit_clearings,
     transit_debts,
@@ -152,10 +156,16 @@ def day_text(day: int) -> str:
     return date.fromordinal(_FIRST_DAY + day).isoformat()
 
 
-@lru_cache(maxsize=4096)
-def day_number(text: str) -> int:
-    """A "YYYY-MM-DD" day counted from 1970-01-01 (day 0)."""
-    return date.fromisoformat(text).toordinal() - _FIRST_DAY
+def cap_totals_text(totals: dict[tuple[int, str, int], int]) -> str | None:
+    """An account's cap totals (minor units spent, by rider, cap id and period) as ``transit_checkpoints.cap_totals``
+    holds them: JSON, a list of [rider, cap id, the period's first service day counted from 1970-01-01, spent],
+    sorted (one text for the same totals); None for none."""
+    if not totals:
+        return None
+    return _COMPACT_JSON.encode(sorted([*key, spent] for key, spent in totals.items()))
+
+
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
 
 
 # --- fares, priced fast enough for clearing -------------------------------------------------------
@@ -432,7 +442,6 @@ class _Priced:
 POSTING_COLUMNS = ("id", "kind", "ref", "memo", "created_at")
 ENTRY_COLUMNS = ("posting_id", "account_id", "amount", "currency", "balance_after", "created_at")
 JOURNEY_COLUMNS = (*_Journey.__dataclass_fields__, "updated_at")
-TOTAL_COLUMNS = ("account", "rider", "cap_id", "period", "spent")
 
 _accounts_in = bindparam("accounts", expanding=True)
 _JOURNEY_VALUES = ("wallet_id", "client_id", "legs", "riders", "currency", "fare", "amount", "paid", "penalty",
@@ -441,8 +450,8 @@ _RIDERS = (select(transit_riders.c.account, transit_riders.c.wallet_id)
            .where(transit_riders.c.account.in_(_accounts_in)).order_by(transit_riders.c.account).with_for_update())
 _TAKE_DIRTY = delete(transit_dirty).where(transit_dirty.c.account.in_(_accounts_in)).returning(
     transit_dirty.c.account, transit_dirty.c.taps, transit_dirty.c.since_ms)
-_CHECKPOINTS = select(transit_checkpoints.c.account, transit_checkpoints.c.before_ms).where(
-    transit_checkpoints.c.account.in_(_accounts_in))
+_CHECKPOINTS = select(transit_checkpoints.c.account, transit_checkpoints.c.before_ms, transit_checkpoints.c.latest_journey_ms,
+                      transit_checkpoints.c.cap_totals).where(transit_checkpoints.c.account.in_(_accounts_in))
 _from_checkpoint = transit_checkpoints.c.before_ms
 _TAPS = (select(transit_taps.c.account, transit_taps.c.tap_id, transit_taps.c.direction, transit_taps.c.station_id,
                 transit_taps.c.at_ms, transit_taps.c.utc_offset_s, transit_taps.c.companions, transit_taps.c.client_id,
@@ -477,9 +486,6 @@ _OWED_SUMS = (select(transit_debts.c.account, func.min(_due), func.sum(_due)).se
               .where(transit_debts.c.account.in_(_accounts_in), _unpaid, transit_journeys.c.amount > transit_journeys.c.paid)
               .group_by(transit_debts.c.account))
 """Per debtor, the least and the total it owes for those journeys."""
-_TOTALS = select(transit_cap_totals.c.account, transit_cap_totals.c.rider, transit_cap_totals.c.cap_id,
-                 transit_cap_totals.c.period, transit_cap_totals.c.spent).where(transit_cap_totals.c.account.in_(_accounts_in))
-_DELETE_TOTALS = delete(transit_cap_totals).where(transit_cap_totals.c.account.in_(_accounts_in))
 _DEBTS = select(transit_debts.c.account, transit_debts.c.owed, transit_debts.c.since).where(
     transit_debts.c.account.in_(_accounts_in))
 _WALLETS = (select(accounts.c.id, accounts.c.kind, accounts.c.currency, accounts.c.balance)
@@ -621,6 +627,8 @@ class _Batch:
         self.balances: dict[str, int] = {}  # and as its fares leave them
         self.changed_wallets: set[str] = set()
         self.requeue: dict[str, tuple[int, int]] = {}
+        self.latest: dict[str, int] = {}  # account -> its latest journey's started_ms (none: no journey)
+        self.stored_totals: dict[str, str | None] = {}  # account -> its cap totals as stored (``cap_totals_text``)
         self._posting_prefix = f"L{self.now_ms:012X}{secrets.randbelow(16 ** 4):04X}"
         self._postings_made = 0
 
@@ -632,8 +640,16 @@ class _Batch:
 
     def _checkpoints(self, chunk: list[str], dirty: dict[str, tuple[int, int]]) -> dict[str, int]:
         """Each account's checkpoint for this run: its own, or 0 (from its first tap) for an account new to
-        clearing or with a tap older than its checkpoint; written back where that changed it."""
-        known = dict(self._rows(_CHECKPOINTS, {"accounts": chunk}))
+        clearing or with a tap older than its checkpoint; written back where that changed it. Its latest journey's
+        start kept in ``self.latest`` (an account with no checkpoint has no journey), its cap totals as stored in
+        ``self.stored_totals``."""
+        known = {}
+        for account, before, latest, cap_totals in self._rows(_CHECKPOINTS, {"accounts": chunk}):
+            known[account] = before
+            if latest is not None:
+                self.latest[account] = latest
+            if cap_totals is not None:
+                self.stored_totals[account] = cap_totals
         starts, changed = {}, []
         for account in chunk:
             before = known.get(account)
@@ -666,9 +682,10 @@ class _Batch:
             for row in self._rows(_TAPS, {"accounts": priced}):  # a million taps make no SQLAlchemy rows
                 tap = _new_tap(_Tap, row)
                 taps[tap.account].append(tap)
-            for account, rider, cap_id, period, spent in self._rows(_TOTALS, {"accounts": priced}):
-                if starts[account]:  # from the first tap, the totals are counted again from nothing
-                    totals[account][(rider, cap_id, day_number(period))] = spent
+            for account in priced:
+                stored = self.stored_totals.get(account)
+                if stored and starts[account]:  # from the first tap, the totals are counted again from nothing
+                    totals[account] = {(rider, cap_id, period): spent for rider, cap_id, period, spent in json.loads(stored)}
         debts = {row.account: row for row in conn.execute(_DEBTS, {"accounts": chunk})}
         wallets = {row[0]: _new_wallet(_Wallet, row) for row in self._rows(_WALLETS, {"wallets": sorted(set(riders.values()))})}
         self.opening = {wallet_id: wallet.balance for wallet_id, wallet in wallets.items()}
@@ -752,13 +769,18 @@ class _Batch:
             elif account in debts:
                 run.settled.append(account)
         self._write(chunk, inserts, updates, owed, debts)
-        self._write_checkpoints(checkpoints, new_totals)
+        self._write_checkpoints(starts, checkpoints, inserts, new_totals)
 
     def _read_from_checkpoints(self, starts: dict[str, int], known: dict[str, dict[str, _Journey]]) -> None:
-        """Each account's journeys from its checkpoint on (``starts``), read day by day (the key is the day's
-        first): the days from the checkpoint's to the last journey's, in one query for the accounts whose
-        checkpoints fall on the same day (most of them: the night before), a query a day. A journey's day is its
-        local one, which is at most a day before its day in UTC."""
+        """Each account's journeys from its checkpoint on (``starts``), of the accounts that have any (their latest
+        journey at or after it: most have none), read day by day (the key is the day's first): the days from the
+        checkpoint's to the last journey's, in one query for the accounts whose checkpoints fall on the same day
+        (most of them: the night before), a query a day. A journey's day is its local one, which is at most a day
+        before its day in UTC."""
+        latest = self.latest
+        starts = {account: start for account, start in starts.items() if latest.get(account, -1) >= start}
+        if not starts:
+            return
         first, last = self.conn.execute(_JOURNEY_DAYS).one()
         if last is None:
             return
@@ -843,14 +865,16 @@ class _Batch:
             found.append((tap.at_ms, tap.at_ms, tap.tap_id, None, tap, 1 + tap.companions))
         found.sort(key=lambda item: (item[0], item[2]))
 
-        # the final journeys: the longest run of the first ones no tap from a time past can change
+        # the final journeys: the longest run of the first ones no tap from a time past can change; the checkpoint
+        # after them, a replay window after the last of their reach where no tap comes sooner (nor the clock), so
+        # that the next clearing's replay window before the checkpoint holds none of their taps to read again
         bound = min(self.now_ms, entry.at_ms) if waiting and entry is not None else self.now_ms
         final, before_ms, highest = 0, start, -_NEVER
         for index, item in enumerate(found):
             highest = max(highest, item[1])
             following = found[index + 1][0] if index + 1 < len(found) else _NEVER
             if highest < min(bound, following):
-                final, before_ms = index + 1, int(highest) + 1
+                final, before_ms = index + 1, int(min(highest + 1 + _REPLAY_MS, bound, following))
 
         # capped rider by rider: the final journeys first (their totals are kept), then the rest
         riders = max((item[5] for item in found), default=1)
@@ -995,16 +1019,27 @@ class _Batch:
         if self.conn.execute(_ACCOUNTS_FOUND, {"ids": referenced}).scalar_one() != len(referenced):
             raise LedgerError("clearing: an account the batch writes to is not in the ledger")
 
-    def _write_checkpoints(self, checkpoints: dict[str, int], totals: dict[str, dict[tuple[int, str, int], int]]) -> None:
-        """The accounts' new checkpoints, and the cap totals of the final journeys before them."""
-        if checkpoints:
-            execute_many(self.conn, "UPDATE transit_checkpoints SET before_ms = ? WHERE account = ?",
-                         [(before, account) for account, before in sorted(checkpoints.items())])
-        if totals:
-            self.conn.execute(_DELETE_TOTALS, {"accounts": sorted(totals)})
-            insert_many(self.conn, transit_cap_totals, TOTAL_COLUMNS, [
-                (account, rider, cap_id, day_text(period), spent)
-                for account, kept in totals.items() for (rider, cap_id, period), spent in kept.items()])
+    def _write_checkpoints(self, starts: dict[str, int], checkpoints: dict[str, int], inserts: list[_Journey],
+                           totals: dict[str, dict[tuple[int, str, int], int]]) -> None:
+        """The accounts' new checkpoints (``checkpoints``; the others stay at ``starts``), latest journeys (of the
+        journeys ``inserts``) and cap totals (``totals``, of the final journeys before the checkpoint), in one
+        update of the row of each account where any of them changed."""
+        latest, stored = self.latest, self.stored_totals
+        changed = set(checkpoints)
+        for journey in inserts:
+            account, started_ms = journey.account, journey.started_ms
+            if started_ms > latest.get(account, -1):
+                latest[account] = started_ms
+                changed.add(account)
+        for account, kept in totals.items():
+            text = cap_totals_text(kept)
+            if text != stored.get(account):
+                stored[account] = text
+                changed.add(account)
+        execute_many(self.conn, "UPDATE transit_checkpoints SET before_ms = ?, latest_journey_ms = ?, cap_totals = ?"
+                                " WHERE account = ?",
+                     [(checkpoints.get(account, starts[account]), latest.get(account), stored.get(account), account)
+                      for account in sorted(changed)])
 
 
 

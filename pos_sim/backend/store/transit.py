@@ -17,13 +17,17 @@
   the wallet has paid of it (``paid``). The day (local, of the first tap) first, so a night's journeys go at
   the end of the key, on as many pages as the night has journeys, whatever the history behind them (keyed by account first, a night
   wrote a page a rider, more pages every night: docs/benchmarks.md); the journeys not fully paid are also
-  indexed by account (``ix_transit_journeys_unpaid``), for the debts and the wallet's standing. A wallet pays
+  indexed by account (``ix_transit_journeys_unpaid``, with what they cost and what is paid of them, so that the sums
+  a debtor owes are read from the index alone), for the debts and the wallet's standing. A wallet pays
   its fares in one posting a clearing batch (its night's journeys); each journey names the posting that paid it
   last (``posting_id``, indexed: the wallet's history lists a fare posting's journeys).
 - ``transit_checkpoints``: per account, the time before which every tap is in a journey no later
-  tap can change (``before_ms``): clearing prices only the taps from there on (clearing.py).
-- ``transit_cap_totals``: per account, rider (0 the holder, 1... the companions) and cap, what the
-  final journeys before the checkpoint have counted towards each cap period still open.
+  tap can change (``before_ms``): clearing prices only the taps from there on (clearing.py); and the first tap's
+  time of its latest journey (``latest_journey_ms``), so that clearing reads the journeys from the checkpoint on
+  only of the accounts that have any (most have none: every journey before the checkpoint is final); and, by
+  rider (0 the holder, 1... the companions), cap and period still open, what the final journeys before the
+  checkpoint have counted towards the cap (``cap_totals``, JSON: clearing reads and writes an account's totals
+  with its checkpoint, one row, rather than a row a rider, cap and period). Every account with a journey has a row.
 - ``transit_debts``: what an account owes for fares it could not pay, while it owes anything.
 - ``transit_clearings``: a row per clearing run and what it did.
 """
@@ -124,7 +128,9 @@ transit_journeys = Table(
     Column("posting_id", Text, ForeignKey("postings.id")),  # the fare posting that paid it last (None: none yet)
     # a night's journeys at the end of the key; an account's journeys from a time on read day by day (clearing)
     PrimaryKeyConstraint("started_day", "account", "started_ms", "journey_key"),
-    Index("ix_transit_journeys_unpaid", "account", "started_ms", sqlite_where=UNPAID, postgresql_where=UNPAID),
+    # what a debtor owes, read from the index alone (its rows are a page a journey, all over the table)
+    Index("ix_transit_journeys_unpaid", "account", "started_ms", "amount", "paid", "error", sqlite_where=UNPAID,
+          postgresql_where=UNPAID),
     Index("ix_transit_journeys_posting_id", "posting_id"),  # a fare posting's journeys (the wallet's history)
 )
 
@@ -133,16 +139,8 @@ transit_checkpoints = Table(
     metadata,
     Column("account", Text, primary_key=True),
     Column("before_ms", BigInteger, nullable=False),  # Unix milliseconds: taps before it are in final journeys
-)
-
-transit_cap_totals = Table(
-    "transit_cap_totals",
-    metadata,
-    Column("account", Text, primary_key=True),
-    Column("rider", Integer, primary_key=True),  # 0 the code's holder, 1... its companions
-    Column("cap_id", Text, primary_key=True),
-    Column("period", String(10), primary_key=True),  # the period's first service day, YYYY-MM-DD
-    Column("spent", BigInteger, nullable=False),  # minor units counted towards the cap in that period
+    Column("latest_journey_ms", BigInteger),  # the latest journey's started_ms (None: no journey yet)
+    Column("cap_totals", Text),  # JSON: [[rider, cap_id, period's first day (Unix days), spent], ...] (None: none)
 )
 
 transit_debts = Table(
