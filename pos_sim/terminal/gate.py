@@ -534,7 +534,8 @@ class Gate:
         network_id = _network_id(network, network_id)
         stops = sorted(network.stop_areas)
         if stops and station_id not in network.stop_areas:
-            raise GateError(f"station {station_id!r} is not a stop of network {network_id} (its stops: {', '.join(stops)})")
+            raise GateError(Phrase(N_("station {station!r} is not a stop of network {network} (its stops: {stops})"),
+                                   station=station_id, network=network_id, stops=", ".join(stops)))
         max_fare = network.networks[network_id].max_fare_product_id if network_id in network.networks else None
         if max_fare is None and direction is Direction.OUT:
             raise GateError(f"network {network_id} is tapped on only (it has no max fare for a missing tap-out):"

@@ -40,6 +40,7 @@ from typing import Any
 from pos_sim.domain.errors import AmountError, DomainError
 from pos_sim.domain.money import Currency, Money, currency
 from pos_sim.domain.receipt import Kind, ReceiptLine, TaxLine, Weight
+from pos_sim.language import N_, Phrase
 from pos_sim.terminal import local_file
 from pos_sim.terminal.errors import JournalError, RegisterError
 from pos_sim.terminal.journal import State
@@ -269,8 +270,8 @@ class SalesBook:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
-            raise RegisterError(f"{path}: another pos-sim register has this sales book open; "
-                                "one register process per journal folder") from None
+            raise RegisterError(Phrase(N_("{path}: another pos-sim register has this sales book open; one register "
+                                          "process per journal folder"), path=str(path))) from None
         return fd
 
     @staticmethod

@@ -153,6 +153,12 @@ def test_bad_usage_exits_2_with_a_message_and_no_traceback(tmp_path, args, messa
     assert "Traceback" not in run.stderr
 
 
+def test_a_station_not_of_the_network_is_said_in_the_merchants_language(tmp_path):
+    run = pos_sim("gate", "--station", "M99", "--direction", "in", "--offline", "--text", "x",
+                  "--station-dir", str(tmp_path / "station"), POS_SIM_LANGUAGE="ja")
+    assert run.returncode == 2 and "駅 'M99' はネットワーク metro の駅ではありません（駅の一覧：M01, M02" in run.stderr, run.stderr
+
+
 def test_bad_files_exit_2_with_a_message(tmp_path):
     _private, folder = offline_station(tmp_path)
     (folder / "notes.txt").write_text("not an image")

@@ -20,6 +20,7 @@ import requests
 
 from pos_sim.domain.money import Money
 from pos_sim.domain.receipt import TRAINING_STAMP, Copy, Kind, Outcome, ReceiptLine, Tender, layout
+from pos_sim.language import in_language, message_of
 from pos_sim.terminal.authorize import MerchantCode
 from pos_sim.terminal.errors import RegisterError, SettingsError
 from pos_sim.terminal.gateway import Credentials, GatewayClient
@@ -259,8 +260,10 @@ def test_a_refund_without_an_answer_is_sent_again_when_the_register_opens(backen
 
 
 def test_one_register_process_per_journal_folder(register, open_register):
-    with pytest.raises(RegisterError, match="another pos-sim register has this sales book open"):
+    with pytest.raises(RegisterError, match="another pos-sim register has this sales book open") as refused:
         open_register()
+    said = in_language("th", message_of(refused.value))  # the merchant's staff read it in their language
+    assert "เครื่องขาย pos-sim อีกเครื่องเปิดสมุดการขายนี้อยู่" in said and "sales book" not in said
 
 
 # --- end of day ----------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from textual.widgets import DataTable, Input, Select, Static
 
 from pos_sim.domain.fares import FareNetwork, read_network
 from pos_sim.terminal.errors import TerminalError
-from pos_sim.language import N_, _, for_customer
+from pos_sim.language import N_, Phrase, _, for_customer
 from pos_sim.terminal.gate import (DEFAULT_NETWORK, DIRECTION_WORDS, GATE_TIMEOUTS, Decision, Direction, Gate, GateError,
                                    GateReason, SyncReport, TransitClient)
 from pos_sim.tui.app import PosApp, damage_word
@@ -151,7 +151,8 @@ class GateScreen(TerminalScreen):
         self.network = network_of(network)
         self.stops = metro_stops(network)
         if station is not None and station not in self.stops:
-            raise GateError(f"station {station!r} is not a stop of the network in {network} ({', '.join(self.stops)})")
+            raise GateError(Phrase(N_("station {station!r} is not a stop of the network in {folder} ({stops})"),
+                                   station=station, folder=str(network), stops=", ".join(self.stops)))
         self.station = station or self.stops[0]
         self.direction = Direction(direction)
         self.decisions: list[Decision] = []
