@@ -9,6 +9,7 @@ these screens are tested against the real simulator in the other tests of this f
 """
 
 import asyncio
+import fcntl
 import shutil
 import tempfile
 import time
@@ -52,13 +53,17 @@ def frozen():
 
 @pytest.fixture
 def settings():
-    shutil.rmtree(FIXED, ignore_errors=True)
-    key_dir = FIXED / "backend" / "keys"
-    keys.ensure_key_pair(key_dir / "gateway_private.pem", key_dir / "gateway_public.pem")
-    keys.ensure_key_pair(key_dir / f"{DEMO_CLIENT_ID}_private.pem", key_dir / f"{DEMO_CLIENT_ID}_public.pem")
-    yield TerminalSettings.build({"gateway.url": GATEWAY, "gateway.simulator_data_dir": FIXED / "backend",
-                                  "journal_dir": FIXED / "terminal", "time_zone": "Asia/Singapore"})
-    shutil.rmtree(FIXED, ignore_errors=True)
+    # FIXED is one folder for every run on the machine: a second run at once (a CI rehearsal beside a test run) would
+    # remove and rewrite its keys under this one's app; each test holds it, and another run's waits
+    with open(FIXED.with_name(FIXED.name + ".lock"), "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        shutil.rmtree(FIXED, ignore_errors=True)
+        key_dir = FIXED / "backend" / "keys"
+        keys.ensure_key_pair(key_dir / "gateway_private.pem", key_dir / "gateway_public.pem")
+        keys.ensure_key_pair(key_dir / f"{DEMO_CLIENT_ID}_private.pem", key_dir / f"{DEMO_CLIENT_ID}_public.pem")
+        yield TerminalSettings.build({"gateway.url": GATEWAY, "gateway.simulator_data_dir": FIXED / "backend",
+                                      "journal_dir": FIXED / "terminal", "time_zone": "Asia/Singapore"})
+        shutil.rmtree(FIXED, ignore_errors=True)
 
 
 class Steady(PosApp):
