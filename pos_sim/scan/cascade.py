@@ -385,7 +385,7 @@ class Cascade:
         texts = {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")} - thin
         if read.symbology in RETAIL and read.text in texts and (unresolved if stage in AS_IS else _unresolved(image, read)):
             # the other binariser repeats a misread of bars barely resolved: another reading must agree
-            return not (any(read.text in each for each in self._variant_texts(crop, stage))
+            return not (self._variant_agrees(image, crop, read, stage, thin)
                         or (stage != "zbar" and self._zbar is not None
                             and read.text in {r.text for r in self._zbar.decode(crop) if r.lines >= ZBAR_LINES}))
         if read.text not in texts and self._zbar is not None and stage != "zbar":  # none, or another text: libzbar too
@@ -410,6 +410,19 @@ class Cascade:
         stacked = _wiener_rows(np.vstack([lines] * len(DEFOCUS_SHARES)), spreads)
         return {r.text for r in self._zxing.read(stacked, formats=self._retail, fast=True)}
 
+    def _variant_agrees(self, image: np.ndarray, crop: np.ndarray, read: Read, stage: str, thin: set[str]) -> bool:
+        """Whether one of the images of an EAN/UPC read's place ``crop`` (in ``image``) sharpened, binarised and
+        equalised (``_variants``, but the one the read was made in) reads its text and, read strip by strip across the
+        scan lines the read spans and a strip beyond (``_strip_texts``), no other EAN/UPC text but the ``thin`` ones: on
+        bars barely resolved and moving, the place sharpened read a UPC-A misread whole, and strip by strip the right
+        UPC-A beside it (hand-held seed 857 frame 241)."""
+        first, last = _spanned(image, read.corners, crop)
+        for name, other in _variants(crop):
+            if name != stage and read.text in {r.text for r in self._zxing.read(other, formats=self._linear, fast=True)} \
+                    and not self._strip_texts(other, read.corners, lines=(first - STRIP_ROWS, last + STRIP_ROWS)) - {read.text, *thin}:
+                return True
+        return False
+
     def _variant_texts(self, crop: np.ndarray, stage: str) -> Iterator[set[str]]:
         """The 1-D texts zxing-cpp reads in each image of a read's place sharpened, binarised and equalised
         (``_variants``), but the one the read was made in: each image made and read only when reached."""
@@ -431,16 +444,19 @@ class Cascade:
         agree = zbar if read.symbology == "upce" else zbar | zxing
         return any(_same_code(text, read.text) for text in agree) and all(_same_code(text, read.text) for text in zbar | zxing)
 
-    def _strip_texts(self, crop: np.ndarray, corners: Corners, *, linear: bool = False) -> set[str]:
+    def _strip_texts(self, crop: np.ndarray, corners: Corners, *, linear: bool = False,
+                     lines: tuple[int, int] | None = None) -> set[str]:
         """The EAN/UPC texts (every 1-D one when ``linear``) zxing-cpp reads in ``crop`` (a read's place), a strip of
-        STRIP_ROWS scan lines at a time across the bars. On a whole image zxing-cpp returns the first text two scan lines
+        STRIP_ROWS scan lines at a time across the bars (the strips from the first of ``lines`` to the last, when
+        given). On a whole image zxing-cpp returns the first text two scan lines
         agree on and looks no further there; under strong perspective the rows where the bars are
         narrowest agreed on a misread that passed its check digit (a UPC-A in an EAN-13 whose first
         digit is 6, damage seed 89 frame 1776) while other rows read the code right. Read strip by
         strip, the place shows every text its rows hold: more than one is a misread among them."""
         xs, ys = [x for x, _ in corners], [y for _, y in corners]
         across = crop if max(xs) - min(xs) >= max(ys) - min(ys) else np.ascontiguousarray(crop.T)  # scan lines run along rows
-        return {r.text for top in range(0, across.shape[0], STRIP_ROWS)
+        first, last = lines or (0, across.shape[0])
+        return {r.text for top in range(max(0, first), min(last + 1, across.shape[0]), STRIP_ROWS)
                 for r in self._zxing.read(across[top : top + STRIP_ROWS], formats=self._linear if linear else self._retail, fast=True)}
 
     def _read(self, image: np.ndarray, *, fast: bool, linear_only: bool = False) -> list[Read]:
@@ -579,12 +595,28 @@ def _centre(corners: Corners) -> tuple[float, float]:
 
 def _around(frame: np.ndarray, corners: Corners, most_px: int = 500) -> np.ndarray:
     """The region of ``corners`` with a margin (1-D corners may be a line), at most ``most_px`` across."""
+    crop = frame[_window(corners)]
+    factor = most_px / max(crop.shape)
+    return cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else crop
+
+
+def _window(corners: Corners) -> tuple[slice, slice]:
+    """The rows and columns of a frame ``_around`` cuts out for ``corners``: their box and a margin."""
     xs, ys = [x for x, _ in corners], [y for _, y in corners]
     width, height = max(xs) - min(xs), max(ys) - min(ys)
     mx, my = width * 15 // 100 + 10, max(height, width) * 3 // 10 + 10
-    crop = frame[max(0, min(ys) - my) : max(ys) + my, max(0, min(xs) - mx) : max(xs) + mx]
-    factor = most_px / max(crop.shape)
-    return cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else crop
+    return slice(max(0, min(ys) - my), max(ys) + my), slice(max(0, min(xs) - mx), max(xs) + mx)
+
+
+def _spanned(frame: np.ndarray, corners: Corners, crop: np.ndarray) -> tuple[int, int]:
+    """The scan lines of ``crop`` (``_around`` of ``corners`` in ``frame``; its rows, or its columns where the bars run
+    across the frame's rows) that a 1-D read at ``corners`` spans: first and last."""
+    rows, columns = _window(corners)
+    scale = crop.shape[0] / frame[rows, columns].shape[0]  # below 1 where the place was brought down to ``_around``'s size
+    xs, ys = [x for x, _ in corners], [y for _, y in corners]
+    if max(xs) - min(xs) >= max(ys) - min(ys):
+        return math.floor((min(ys) - rows.start) * scale), math.ceil((max(ys) - rows.start) * scale)
+    return math.floor((min(xs) - columns.start) * scale), math.ceil((max(xs) - columns.start) * scale)
 
 
 def _unresolved(image: np.ndarray, read: Read) -> bool:

@@ -531,3 +531,16 @@ def test_a_upca_misread_on_bars_barely_resolved_is_refused_where_their_focus_res
     assert {r.text for r in Cascade().decode(image)} <= {frame.text}
     blurred, image = bench.make_handheld(17, 787, "curved+defocus", "upca", (320, 240))
     assert [(r.symbology, r.text) for r in Cascade().decode(image)] == [("upca", blurred.text)]
+
+
+def test_a_upca_misread_whose_sharpened_place_reads_another_text_strip_by_strip_is_refused(bench):
+    """Out of focus and moving at 320x240 (a module of 2 pixels, the bars at 1.3 modules' defocus), this UPC-A
+    (675127785835) reads as 675127125235 with zxing-cpp alone and in the cascade's first pass (hand-held seed 857 frame
+    241). Its bars barely resolved, another reading must agree: the place sharpened reads the misread whole, but strip
+    by strip it reads the right UPC-A too: no agreement, and no read. A UPC-A read right on bars as blurred (seed 787
+    frame 17) is still read."""
+    frame, image = bench.make_handheld(241, 857, "defocus+motion-blur", "upca", (320, 240))
+    assert [r.text for r in decoders.load("zxing").decode(image)] == ["675127125235"]
+    assert {r.text for r in Cascade().decode(image)} <= {frame.text}
+    blurred, image = bench.make_handheld(17, 787, "curved+defocus", "upca", (320, 240))
+    assert [(r.symbology, r.text) for r in Cascade().decode(image)] == [("upca", blurred.text)]
