@@ -354,7 +354,8 @@ class Cascade:
         if read.symbology not in LINEAR:
             return False
         crop = _around(image, read.corners)
-        if read.symbology in RETAIL and self._strip_texts(crop, read.corners) - {read.text, *thin}:
+        span = _spanned(image, read.corners, crop)
+        if read.symbology in RETAIL and self._strip_texts(crop, read.corners, span) - {read.text, *thin}:
             return True
         # how blurred the bars of zxing-cpp's own reading of the frame are, in modules (other stages: below, when asked)
         blur = _bars_defocus(image, read) if read.symbology in RETAIL and stage in AS_IS else 0.0
@@ -385,7 +386,7 @@ class Cascade:
         texts = {r.text for r in self._zxing.read(crop, formats=self._linear, fast=True, binarizer="global")} - thin
         if read.symbology in RETAIL and read.text in texts and (unresolved if stage in AS_IS else _unresolved(image, read)):
             # the other binariser repeats a misread of bars barely resolved: another reading must agree
-            return not (self._variant_agrees(image, crop, read, stage, thin)
+            return not (self._variant_agrees(crop, read, stage, span, thin)
                         or (stage != "zbar" and self._zbar is not None
                             and read.text in {r.text for r in self._zbar.decode(crop) if r.lines >= ZBAR_LINES}))
         if read.text not in texts and self._zbar is not None and stage != "zbar":  # none, or another text: libzbar too
@@ -410,16 +411,15 @@ class Cascade:
         stacked = _wiener_rows(np.vstack([lines] * len(DEFOCUS_SHARES)), spreads)
         return {r.text for r in self._zxing.read(stacked, formats=self._retail, fast=True)}
 
-    def _variant_agrees(self, image: np.ndarray, crop: np.ndarray, read: Read, stage: str, thin: set[str]) -> bool:
-        """Whether one of the images of an EAN/UPC read's place ``crop`` (in ``image``) sharpened, binarised and
-        equalised (``_variants``, but the one the read was made in) reads its text and, read strip by strip across the
-        scan lines the read spans and a strip beyond (``_strip_texts``), no other EAN/UPC text but the ``thin`` ones: on
-        bars barely resolved and moving, the place sharpened read a UPC-A misread whole, and strip by strip the right
-        UPC-A beside it (hand-held seed 857 frame 241)."""
-        first, last = _spanned(image, read.corners, crop)
+    def _variant_agrees(self, crop: np.ndarray, read: Read, stage: str, lines: tuple[int, int], thin: set[str]) -> bool:
+        """Whether one of the images of an EAN/UPC read's place ``crop`` sharpened, binarised and equalised
+        (``_variants``, but the one the read was made in) reads its text and, read strip by strip across its scan
+        ``lines`` (``_strip_texts``), no other EAN/UPC text but the ``thin`` ones: on bars barely resolved and moving,
+        the place sharpened read a UPC-A misread whole, and strip by strip the right UPC-A beside it (hand-held seed 857
+        frame 241)."""
         for name, other in _variants(crop):
             if name != stage and read.text in {r.text for r in self._zxing.read(other, formats=self._linear, fast=True)} \
-                    and not self._strip_texts(other, read.corners, lines=(first - STRIP_ROWS, last + STRIP_ROWS)) - {read.text, *thin}:
+                    and not self._strip_texts(other, read.corners, lines) - {read.text, *thin}:
                 return True
         return False
 
@@ -444,18 +444,20 @@ class Cascade:
         agree = zbar if read.symbology == "upce" else zbar | zxing
         return any(_same_code(text, read.text) for text in agree) and all(_same_code(text, read.text) for text in zbar | zxing)
 
-    def _strip_texts(self, crop: np.ndarray, corners: Corners, *, linear: bool = False,
-                     lines: tuple[int, int] | None = None) -> set[str]:
+    def _strip_texts(self, crop: np.ndarray, corners: Corners, lines: tuple[int, int] | None = None, *,
+                     linear: bool = False) -> set[str]:
         """The EAN/UPC texts (every 1-D one when ``linear``) zxing-cpp reads in ``crop`` (a read's place), a strip of
-        STRIP_ROWS scan lines at a time across the bars (the strips from the first of ``lines`` to the last, when
-        given). On a whole image zxing-cpp returns the first text two scan lines
+        STRIP_ROWS scan lines at a time across the bars: from a strip before the first of the read's scan ``lines``
+        (``_spanned``) to a strip past the last, or the whole place. On a whole image zxing-cpp returns the first text two scan lines
         agree on and looks no further there; under strong perspective the rows where the bars are
         narrowest agreed on a misread that passed its check digit (a UPC-A in an EAN-13 whose first
         digit is 6, damage seed 89 frame 1776) while other rows read the code right. Read strip by
-        strip, the place shows every text its rows hold: more than one is a misread among them."""
+        strip, the place shows every text its rows hold: more than one is a misread among them. Beyond the read's lines
+        the strips read nothing but misreads of true reads on the tuned seeds (hand-held 743, 877): a second text is
+        looked for on its lines; a blur undone must read the read's text somewhere in the place."""
         xs, ys = [x for x, _ in corners], [y for _, y in corners]
         across = crop if max(xs) - min(xs) >= max(ys) - min(ys) else np.ascontiguousarray(crop.T)  # scan lines run along rows
-        first, last = lines or (0, across.shape[0])
+        first, last = (lines[0] - STRIP_ROWS, lines[1] + STRIP_ROWS) if lines else (0, across.shape[0])
         return {r.text for top in range(max(0, first), min(last + 1, across.shape[0]), STRIP_ROWS)
                 for r in self._zxing.read(across[top : top + STRIP_ROWS], formats=self._linear if linear else self._retail, fast=True)}
 
