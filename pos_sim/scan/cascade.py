@@ -413,15 +413,12 @@ class Cascade:
 
     def _variant_agrees(self, crop: np.ndarray, read: Read, stage: str, lines: tuple[int, int], thin: set[str]) -> bool:
         """Whether one of the images of an EAN/UPC read's place ``crop`` sharpened, binarised and equalised
-        (``_variants``, but the one the read was made in) reads its text and, read strip by strip across its scan
-        ``lines`` (``_strip_texts``), no other EAN/UPC text but the ``thin`` ones: on bars barely resolved and moving,
-        the place sharpened read a UPC-A misread whole, and strip by strip the right UPC-A beside it (hand-held seed 857
-        frame 241)."""
-        for name, other in _variants(crop):
-            if name != stage and read.text in {r.text for r in self._zxing.read(other, formats=self._linear, fast=True)} \
-                    and not self._strip_texts(other, read.corners, lines) - {read.text, *thin}:
-                return True
-        return False
+        (``_variants``, but the one the read was made in), read strip by strip across its scan ``lines``
+        (``_strip_texts``), reads its text and no other EAN/UPC text but the ``thin`` ones: on bars barely resolved and
+        moving, the place sharpened read a UPC-A misread whole, and strip by strip the right UPC-A beside it (hand-held
+        seed 857 frame 241)."""
+        return any(name != stage and self._strip_texts(other, read.corners, lines) - thin == {read.text}
+                   for name, other in _variants(crop))
 
     def _variant_texts(self, crop: np.ndarray, stage: str) -> Iterator[set[str]]:
         """The 1-D texts zxing-cpp reads in each image of a read's place sharpened, binarised and equalised
