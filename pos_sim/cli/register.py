@@ -248,13 +248,14 @@ def print_outcome(args: argparse.Namespace, said: dict[str, Any], receipt: Recei
     width = register.settings.receipt_width
     text = "\n".join(layout(receipt, width)) if receipt is not None else None
     if receipt is not None:
-        try:
-            if args.receipt_png:
-                receipt_png(receipt, width, args.receipt_png)
-            if args.receipt_escpos:
-                args.receipt_escpos.write_bytes(receipt_escpos(receipt, width))
-        except (OSError, ValueError) as exc:
-            raise UsageError(_("cannot write the receipt: {why}").format(why=getattr(exc, "strerror", None) or exc)) from None
+        for path, write in ((args.receipt_png, lambda path: receipt_png(receipt, width, path)),
+                            (args.receipt_escpos, lambda path: path.write_bytes(receipt_escpos(receipt, width)))):
+            try:
+                if path:
+                    write(path)
+            except (OSError, ValueError) as exc:
+                raise UsageError(_("cannot write the receipt {path}: {why}").format(
+                    path=path, why=getattr(exc, "strerror", None) or exc)) from None
     if args.json:
         print(json.dumps(said | {"receipt": text}, ensure_ascii=False))
         return

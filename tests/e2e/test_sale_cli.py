@@ -134,6 +134,15 @@ def test_an_amount_not_above_0_and_a_receipt_file_in_no_folder_are_refused_befor
     assert run.stderr == "ข้อผิดพลาด: --amount '-5': ต้องเป็นจำนวนเงินมากกว่า 0\n"
 
 
+def test_a_receipt_file_that_cannot_be_written_is_named_with_the_reason(backend, tmp_path):
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    for flag in ("--receipt-png", "--receipt-escpos"):
+        code = code_of(backend.url, open_wallet(backend.url))
+        run = pos_sim("sale", *terminal(backend, tmp_path), "--amount", "5", "--code", code, flag, str(folder))
+        assert (run.returncode, run.stderr) == (2, f"error: cannot write the receipt {folder}: Is a directory\n"), run.stderr
+
+
 def test_errors_are_said_in_the_merchants_language_from_the_flag_the_environment_or_the_settings_file(backend, tmp_path):
     """A trainer's terminal set to Thai (or Japanese) says a command's errors in it; an unknown language is refused
     naming the known ones, by every command (one that reads no settings too)."""
