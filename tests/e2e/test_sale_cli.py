@@ -134,6 +134,16 @@ def test_an_amount_not_above_0_and_a_receipt_file_in_no_folder_are_refused_befor
     assert run.stderr == "ข้อผิดพลาด: --amount '-5': ต้องเป็นจำนวนเงินมากกว่า 0\n"
 
 
+def test_an_amount_beyond_what_the_ledger_holds_is_refused_before_any_money_moves(backend, tmp_path):
+    customer = open_wallet(backend.url)
+    amount = "99999999999999999999"
+    for tender in (("--code", code_of(backend.url, customer)), ("--customer",)):
+        run = pos_sim("sale", *terminal(backend, tmp_path), "--amount", amount, *tender)
+        assert (run.returncode, run.stdout, run.stderr) == (
+            2, "", f"error: --amount '{amount}': '{amount}': more than the ledger holds (92233720368547758.07 SGD at most)\n")
+    assert balance(backend.url, customer) == 10_000
+
+
 def test_a_receipt_file_that_cannot_be_written_is_named_with_the_reason(backend, tmp_path):
     folder = tmp_path / "a-folder"
     folder.mkdir()
