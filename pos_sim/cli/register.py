@@ -261,8 +261,9 @@ def print_outcome(args: argparse.Namespace, said: dict[str, Any], receipt: Recei
         return
     money = said["amount"]
     amount = Money.of_minor(int(money["value"]), money["currency"])
-    head = [said["status"], said.get("resultCode"), f"{amount.major_str()} {amount.currency.code}",
-            f"receipt {said['receiptNumber']}", said.get("paymentId") and f"payment {said['paymentId']}"]
+    head = [_(said["status"]), said.get("resultCode"), f"{amount.major_str()} {amount.currency.code}",
+            _("receipt {number}").format(number=said["receiptNumber"]),
+            said.get("paymentId") and _("payment {id}").format(id=said["paymentId"])]
     print("  ".join(filter(None, head)))
     if said.get("resolved") is False:
         print(_("the outcome is not known yet: it is resolved when the terminal next opens (any register command)"))

@@ -184,6 +184,23 @@ def test_errors_are_said_in_the_merchants_language_from_the_flag_the_environment
     assert balance(backend.url, open_wallet(backend.url)) == 10_000
 
 
+@pytest.mark.parametrize(("lang", "approved", "declined", "receipt", "payment"),
+                         [("ja", "承認", "拒否", "レシート", "決済"), ("th", "อนุมัติ", "ปฏิเสธ", "ใบเสร็จ", "การชำระ")])
+def test_the_outcome_line_is_said_in_the_merchants_language(backend, tmp_path, lang, approved, declined, receipt, payment):
+    """The status and the words of the outcome line in the merchant's language; the gateway's result code and the
+    numbers as they are, and --json in English."""
+    flags = terminal(backend, tmp_path, "--language", lang)
+    run = pos_sim("sale", *flags, "--amount", "5", "--code", code_of(backend.url, open_wallet(backend.url)))
+    assert run.returncode == 0, run.stderr
+    assert re.fullmatch(f"{approved}  SUCCESS  5.00 SGD  {receipt} T01-000001  {payment} P\\w+", run.stdout.splitlines()[0])
+    run = pos_sim("sale", *flags, "--amount", "5", "--code", code_of(backend.url, open_wallet(backend.url, balance=100)))
+    assert run.returncode == 1, run.stderr
+    assert re.fullmatch(f"{declined}  USER_BALANCE_NOT_ENOUGH  5.00 SGD  {receipt} T01-000002  {payment} P\\w+",
+                        run.stdout.splitlines()[0])
+    run = pos_sim("reprint", "T01-000001", *flags, "--json")
+    assert json.loads(run.stdout)["status"] == "APPROVED"
+
+
 def test_a_bad_barcode_and_a_product_barcode_given_as_the_customers_code_are_refused_in_thai(backend, tmp_path):
     """POS_SIM_LANGUAGE=th: --item with a wrong check digit, and --code with a product's barcode, each refused in
     Thai, saying where the fault lies; nothing is charged."""
