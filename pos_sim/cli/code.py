@@ -10,6 +10,8 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from babel import Locale
+
 from pos_sim.cli.errors import EXIT_INVALID, EXIT_OK, UsageError
 from pos_sim.domain import codes
 from pos_sim.domain.codes import emv_cpm, emv_mpm, ride, schemes, wallet
@@ -17,6 +19,12 @@ from pos_sim.domain.errors import CodeError
 from pos_sim.domain.money import Money, currency, parse_money
 from pos_sim.language import N_, Phrase, _, message_of
 from pos_sim.render import qr
+
+
+COUNTRIES = frozenset(code for code in Locale("en").territories if len(code) == 2 and code.isalpha()) - {
+    "AC", "CP", "CQ", "DG", "EA", "EU", "EZ", "IC", "TA", "UN",  # ISO 3166-1 only reserves them
+    "QO", "XA", "XB", "XK", "ZZ"}  # ISO 3166-1 leaves them to users
+"""The ISO 3166-1 alpha-2 country codes: CLDR's two-letter regions, less those not assigned to a country."""
 
 
 def add_code_commands(commands: argparse._SubParsersAction) -> None:
@@ -161,6 +169,8 @@ def options_mpm(p: argparse.ArgumentParser) -> None:
 def build_mpm(args: argparse.Namespace) -> str:
     if not ("26" <= args.account_id <= "51" and len(args.account_id) == 2):
         raise UsageError(_("--account-id {id} is not a template ID 26-51").format(id=repr(args.account_id)))
+    if args.country not in COUNTRIES:
+        raise UsageError(_("--country {code} is not an ISO 3166-1 alpha-2 country code, e.g. SG").format(code=repr(args.country)))
     amount = amount_in(args, args.currency)
     extra = {"01": args.bill, "05": args.reference, "07": args.terminal_label}
     language = {"00": args.alt_language, "01": args.alt_name, "02": args.alt_city}

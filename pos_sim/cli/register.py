@@ -248,20 +248,22 @@ def print_outcome(args: argparse.Namespace, said: dict[str, Any], receipt: Recei
     width = register.settings.receipt_width
     text = "\n".join(layout(receipt, width)) if receipt is not None else None
     if receipt is not None:
-        try:
-            if args.receipt_png:
-                receipt_png(receipt, width, args.receipt_png)
-            if args.receipt_escpos:
-                args.receipt_escpos.write_bytes(receipt_escpos(receipt, width))
-        except (OSError, ValueError) as exc:
-            raise UsageError(_("cannot write the receipt: {why}").format(why=getattr(exc, "strerror", None) or exc)) from None
+        for path, write in ((args.receipt_png, lambda path: receipt_png(receipt, width, path)),
+                            (args.receipt_escpos, lambda path: path.write_bytes(receipt_escpos(receipt, width)))):
+            try:
+                if path:
+                    write(path)
+            except (OSError, ValueError) as exc:
+                raise UsageError(_("cannot write the receipt {path}: {why}").format(
+                    path=path, why=getattr(exc, "strerror", None) or exc)) from None
     if args.json:
         print(json.dumps(said | {"receipt": text}, ensure_ascii=False))
         return
     money = said["amount"]
     amount = Money.of_minor(int(money["value"]), money["currency"])
-    head = [said["status"], said.get("resultCode"), f"{amount.major_str()} {amount.currency.code}",
-            f"receipt {said['receiptNumber']}", said.get("paymentId") and f"payment {said['paymentId']}"]
+    head = [_(said["status"]), said.get("resultCode"), f"{amount.major_str()} {amount.currency.code}",
+            _("receipt {number}").format(number=said["receiptNumber"]),
+            said.get("paymentId") and _("payment {id}").format(id=said["paymentId"])]
     print("  ".join(filter(None, head)))
     if said.get("resolved") is False:
         print(_("the outcome is not known yet: it is resolved when the terminal next opens (any register command)"))

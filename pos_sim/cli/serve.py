@@ -140,6 +140,8 @@ def class_lock(data_dir: Path) -> IO[str]:
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
         lock = open(data_dir / "serve.lock", "a+", encoding="utf-8")
+    except FileExistsError:  # what mkdir says of a file there
+        raise ServiceError(_("--data-dir {path} is a file, not a folder").format(path=data_dir)) from None
     except OSError as exc:
         raise ServiceError(f"--data-dir {data_dir}: {exc.strerror or exc}") from None  # the system's own words
     try:

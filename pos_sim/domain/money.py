@@ -20,6 +20,9 @@ from pos_sim.language import N_, Phrase
 MAX_TEXT = 64
 """Longest amount text accepted, in characters (and most digits in an amount)."""
 
+MAX_AMOUNT = 2**63 - 1
+"""The most minor units an amount read may have: what the ledger's BIGINT columns (and a journal's SQLite INTEGER) hold."""
+
 
 @dataclass(frozen=True)
 class Currency:
@@ -157,6 +160,9 @@ def _to_minor(value: Decimal, cur: Currency, shown: object) -> int:
         raise AmountError(Phrase(N_("{text!r}: {currency} has {places} decimal places, got {got}"), text=shown,
                                  currency=cur.code, places=cur.minor_units, got=-exponent))
     minor = int("".join(map(str, digits))) * 10 ** (exponent + cur.minor_units)
+    if minor > MAX_AMOUNT:
+        raise AmountError(Phrase(N_("{text!r}: more than the ledger holds ({most} {currency} at most)"), text=shown,
+                                 most=Money(MAX_AMOUNT, cur).major_str(), currency=cur.code))
     return -minor if sign else minor
 
 

@@ -110,6 +110,13 @@ def test_bad_usage_exits_2():
     assert run.returncode == 2 and b"at most 25 characters" in run.stderr and run.stdout == b""
 
 
+@pytest.mark.parametrize("country", ["ZZ", "XK", "EU", "sg", "SGP", "12"])
+def test_make_mpm_refuses_a_country_not_of_iso_3166_in_one_line_naming_the_option(country):
+    run = pos_sim("code", "make", "mpm", "--guid", "COM.EXAMPLE", "--country", country, "--name", "SHOP", "--city", "SINGAPORE")
+    assert (run.returncode, run.stdout) == (2, b"")
+    assert run.stderr.decode() == f"error: --country {country!r} is not an ISO 3166-1 alpha-2 country code, e.g. SG\n"
+
+
 @pytest.mark.parametrize(
     "args",
     [

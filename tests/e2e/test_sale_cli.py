@@ -134,6 +134,25 @@ def test_an_amount_not_above_0_and_a_receipt_file_in_no_folder_are_refused_befor
     assert run.stderr == "ข้อผิดพลาด: --amount '-5': ต้องเป็นจำนวนเงินมากกว่า 0\n"
 
 
+def test_an_amount_beyond_what_the_ledger_holds_is_refused_before_any_money_moves(backend, tmp_path):
+    customer = open_wallet(backend.url)
+    amount = "99999999999999999999"
+    for tender in (("--code", code_of(backend.url, customer)), ("--customer",)):
+        run = pos_sim("sale", *terminal(backend, tmp_path), "--amount", amount, *tender)
+        assert (run.returncode, run.stdout, run.stderr) == (
+            2, "", f"error: --amount '{amount}': '{amount}': more than the ledger holds (92233720368547758.07 SGD at most)\n")
+    assert balance(backend.url, customer) == 10_000
+
+
+def test_a_receipt_file_that_cannot_be_written_is_named_with_the_reason(backend, tmp_path):
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    for flag in ("--receipt-png", "--receipt-escpos"):
+        code = code_of(backend.url, open_wallet(backend.url))
+        run = pos_sim("sale", *terminal(backend, tmp_path), "--amount", "5", "--code", code, flag, str(folder))
+        assert (run.returncode, run.stderr) == (2, f"error: cannot write the receipt {folder}: Is a directory\n"), run.stderr
+
+
 def test_errors_are_said_in_the_merchants_language_from_the_flag_the_environment_or_the_settings_file(backend, tmp_path):
     """A trainer's terminal set to Thai (or Japanese) says a command's errors in it; an unknown language is refused
     naming the known ones, by every command (one that reads no settings too)."""
@@ -163,6 +182,23 @@ def test_errors_are_said_in_the_merchants_language_from_the_flag_the_environment
         assert said.stderr.startswith("error: language (--language) ") and said.stderr.rstrip().endswith(
             "not a language pos-sim speaks (en, th, ja, zh_Hans, zh_Hant, ms)"), said.stderr
     assert balance(backend.url, open_wallet(backend.url)) == 10_000
+
+
+@pytest.mark.parametrize(("lang", "approved", "declined", "receipt", "payment"),
+                         [("ja", "承認", "拒否", "レシート", "決済"), ("th", "อนุมัติ", "ปฏิเสธ", "ใบเสร็จ", "การชำระ")])
+def test_the_outcome_line_is_said_in_the_merchants_language(backend, tmp_path, lang, approved, declined, receipt, payment):
+    """The status and the words of the outcome line in the merchant's language; the gateway's result code and the
+    numbers as they are, and --json in English."""
+    flags = terminal(backend, tmp_path, "--language", lang)
+    run = pos_sim("sale", *flags, "--amount", "5", "--code", code_of(backend.url, open_wallet(backend.url)))
+    assert run.returncode == 0, run.stderr
+    assert re.fullmatch(f"{approved}  SUCCESS  5.00 SGD  {receipt} T01-000001  {payment} P\\w+", run.stdout.splitlines()[0])
+    run = pos_sim("sale", *flags, "--amount", "5", "--code", code_of(backend.url, open_wallet(backend.url, balance=100)))
+    assert run.returncode == 1, run.stderr
+    assert re.fullmatch(f"{declined}  USER_BALANCE_NOT_ENOUGH  5.00 SGD  {receipt} T01-000002  {payment} P\\w+",
+                        run.stdout.splitlines()[0])
+    run = pos_sim("reprint", "T01-000001", *flags, "--json")
+    assert json.loads(run.stdout)["status"] == "APPROVED"
 
 
 def test_a_bad_barcode_and_a_product_barcode_given_as_the_customers_code_are_refused_in_thai(backend, tmp_path):

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from pos_sim.domain.errors import AmountError
 from babel.numbers import get_currency_symbol, get_decimal_symbol, get_group_symbol
 
-from pos_sim.domain.money import CURRENCIES, Money, currency, format_money, parse_money
+from pos_sim.domain.money import CURRENCIES, MAX_AMOUNT, Money, currency, format_money, parse_money
 
 LOCALES = ["en_SG", "zh_CN", "zh_HK", "th_TH", "ja_JP", "ko_KR", "id_ID", "ms_MY", "pt_BR", "en_US", "de_CH", "fr_FR"]
 
@@ -100,6 +100,18 @@ def test_of_major_is_exact(value, code, minor):
 def test_of_major_refuses_what_is_not_exactly_money(value, code, fragment):
     with raises(fragment):
         Money.of_major(value, code)
+
+
+@pytest.mark.parametrize(("most", "code"), [("92233720368547758.07", "SGD"), ("9223372036854775807", "JPY"),
+                                            ("9223372036854775.807", "KWD")])
+def test_an_amount_beyond_what_the_ledger_holds_is_refused_saying_the_most(most, code):
+    """Money is integer minor units the ledger (and the terminal's journal) keeps in 64 bits: the most is said."""
+    assert Money.of_major(most, code).minor == parse_money(f"-{most}", code).minor * -1 == MAX_AMOUNT
+    beyond = most[:-1] + "8"
+    for read in (lambda: Money.of_major(beyond, code), lambda: parse_money(f"-{beyond}", code),
+                 lambda: parse_money("99999999999999999999", code)):
+        with raises(f": more than the ledger holds ({most} {code} at most)"):
+            read()
 
 
 @pytest.mark.parametrize("minor", [12.5, 12.0, True, "1250", None])
@@ -290,7 +302,7 @@ def test_format_money_refuses_unknown_locales_and_non_money():
 # --- properties -------------------------------------------------------------------------------
 
 payable = st.sampled_from(sorted(CURRENCIES.values(), key=lambda c: c.code))
-amounts = st.builds(Money, st.integers(-(10**30), 10**30), payable)
+amounts = st.builds(Money, st.integers(-MAX_AMOUNT, MAX_AMOUNT), payable)
 
 
 @settings(max_examples=200)

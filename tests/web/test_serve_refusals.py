@@ -64,6 +64,14 @@ def test_beyond_loopback_only_with_a_token(tmp_path):
     assert not (tmp_path / "class").exists()
 
 
+def test_a_data_dir_that_is_a_file_is_refused_naming_it(tmp_path):
+    file = tmp_path / "class.txt"
+    file.write_text("not a folder\n")
+    run = serve("--port", "0", "--data-dir", str(file))
+    assert (run.returncode, run.stderr) == (2, f"error: --data-dir {file} is a file, not a folder\n")
+    assert file.read_text() == "not a folder\n"
+
+
 def test_a_busy_port_or_a_class_served_already_is_refused_and_the_class_goes_on(served, tmp_path):
     port = served.url.rsplit(":", 1)[1]
     run = serve("--port", port, "--data-dir", str(tmp_path / "other"))

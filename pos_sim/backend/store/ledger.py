@@ -17,7 +17,6 @@ from pos_sim.backend.store.errors import Duplicate, InsufficientFunds, LedgerErr
 from pos_sim.backend.store.records import Account, HistoryEntry
 from pos_sim.backend.store.statements import Driver, Statement
 from pos_sim.backend.store.tables import (
-    MAX_AMOUNT,
     POOLED_KINDS,
     SYSTEM_KINDS,
     accounts,
@@ -27,7 +26,7 @@ from pos_sim.backend.store.tables import (
     postings,
     utc,
 )
-from pos_sim.domain.money import CURRENCIES
+from pos_sim.domain.money import CURRENCIES, MAX_AMOUNT
 from pos_sim.domain.money import currency as _currency
 
 _CODES = frozenset(CURRENCIES)

@@ -30,9 +30,6 @@ from pos_sim.backend.store.errors import StoreError
 WAITING = "status = 'PROCESSING'"
 """The payments that wait: a customer's scan of their merchant code pays them (``ix_payments_waiting_code``)."""
 
-MAX_AMOUNT = 2**63 - 1
-"""The largest amount a BIGINT column holds, in minor units."""
-
 MAX_KNOWN_ACCOUNTS = 100_000
 """How many accounts' kind and currency a store keeps in memory before it starts over."""
 
