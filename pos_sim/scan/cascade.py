@@ -236,7 +236,7 @@ class Cascade:
         for box, gradients in _candidates(frame):
             if not any(_holds(box, read.corners) for read in found.values()):
                 ways.append(gradients())
-                candidates.append(_Region.candidate(frame, box, ways[-1][0]))
+                candidates.append(_Region.candidate(frame, box, ways[-1][0], upscaled=not found))
                 if afford(candidates[-1].image):
                     yield "region", candidates[-1].image, self._read(candidates[-1].image, fast=True), candidates[-1].back
         if found:
@@ -413,12 +413,13 @@ class Cascade:
 
     def _variant_agrees(self, crop: np.ndarray, read: Read, stage: str, lines: tuple[int, int], thin: set[str]) -> bool:
         """Whether one of the images of an EAN/UPC read's place ``crop`` sharpened, binarised and equalised
-        (``_variants``, but the one the read was made in), read strip by strip across its scan ``lines``
-        (``_strip_texts``), reads its text and no other EAN/UPC text but the ``thin`` ones: on bars barely resolved and
-        moving, the place sharpened read a UPC-A misread whole, and strip by strip the right UPC-A beside it (hand-held
-        seed 857 frame 241)."""
-        return any(name != stage and self._strip_texts(other, read.corners, lines) - thin == {read.text}
-                   for name, other in _variants(crop))
+        (``_variants``, but the one the read was made in) reads its text and, read strip by strip across its scan
+        ``lines`` (``_strip_texts``), no other EAN/UPC text but the ``thin`` ones: on bars barely resolved and moving,
+        the place sharpened read a UPC-A misread whole, and strip by strip the right UPC-A beside it (hand-held seed 857
+        frame 241). The whole image is read first: strip by strip, no strip of a real photo's EAN-13 on bars as blurred
+        read its text (zxing's ean13-4/15.png)."""
+        return any(name != stage and read.text in {r.text for r in self._zxing.read(other, formats=self._linear, fast=True)}
+                   and not self._strip_texts(other, read.corners, lines) - {read.text, *thin} for name, other in _variants(crop))
 
     def _variant_texts(self, crop: np.ndarray, stage: str) -> Iterator[set[str]]:
         """The 1-D texts zxing-cpp reads in each image of a read's place sharpened, binarised and equalised
@@ -726,12 +727,13 @@ class _Region:
         return self._unblurred[length]
 
     @classmethod
-    def candidate(cls, frame: np.ndarray, box: tuple[int, int, int, int], angle: float | None) -> _Region:
-        """The box (x, y, w, h), upscaled when small and turned by ``angle`` degrees on a canvas that
+    def candidate(cls, frame: np.ndarray, box: tuple[int, int, int, int], angle: float | None, *,
+                  upscaled: bool = True) -> _Region:
+        """The box (x, y, w, h), upscaled when small (and ``upscaled``) and turned by ``angle`` degrees on a canvas that
         holds it all."""
         x, y, w, h = box
         crop = frame[y : y + h, x : x + w]
-        factor = max(1.0, min(4.0, 400 / max(w, h)))
+        factor = max(1.0, min(4.0, 400 / max(w, h))) if upscaled else 1.0
         if factor > 1.0:
             crop = cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
         matrix = np.array([[factor, 0, -x * factor], [0, factor, -y * factor], [0, 0, 1]])
