@@ -6,13 +6,14 @@ command group. Bare ``pos-sim`` opens the terminal UI, as ``pos-sim tui`` does (
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from pos_sim import __version__
 from pos_sim.cli.backend import add_backend_command
 from pos_sim.cli.code import add_code_commands
-from pos_sim.cli.errors import EXIT_INTERNAL, EXIT_INVALID, ServiceError, UsageError
+from pos_sim.cli.errors import EXIT_CLOSED_OUTPUT, EXIT_INTERNAL, EXIT_INVALID, ServiceError, UsageError
 from pos_sim.cli.gate import add_gate_command
 from pos_sim.cli.register import add_register_commands
 from pos_sim.cli.scan import add_scan_command
@@ -37,7 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         language.use(merchant_language(args))  # the command's messages, errors and reports in the merchant's language
-        return args.run(args)
+        code = args.run(args)
+        sys.stdout.flush()  # a reader gone (| head) is found here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:  # stdout's reader is gone: end quietly, as Unix tools do (Python's "Note on SIGPIPE")
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # what is still buffered goes nowhere
+        return EXIT_CLOSED_OUTPUT
     except (DomainError, UsageError, ScannerError, SourceError, ServiceError, TerminalError) as exc:
         print(_("error: {message}").format(message=_(message_of(exc))), file=sys.stderr)
         return EXIT_INVALID

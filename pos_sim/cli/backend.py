@@ -13,7 +13,7 @@ from typing import Any
 
 import platformdirs
 
-from pos_sim.cli.errors import EXIT_OK, ServiceError, UsageError
+from pos_sim.cli.errors import EXIT_OK, ServiceError, UsageError, not_a_file
 from pos_sim.language import N_, _
 
 
@@ -48,6 +48,7 @@ def run_backend(args: argparse.Namespace) -> int:
 
     if not 0 <= args.port <= 65535:  # a socket takes a port modulo 65536: 99999 served on 34463
         raise UsageError(_("--port {port}: a port from 0 to 65535").format(port=args.port))
+    not_a_file("--data-dir", args.data_dir)
     if args.workers < 1:
         raise UsageError(_("--workers {count}: give 1 or more").format(count=args.workers))
     if args.workers > 1 and not (args.db or "").startswith("postgresql"):

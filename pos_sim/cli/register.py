@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -152,19 +153,26 @@ def show_merchant_code(code: MerchantCode) -> None:
     print(_("waiting for the customer's wallet") + until, file=sys.stderr, flush=True)
 
 
-def receipt_folders_there(args: argparse.Namespace) -> None:
-    """The folders of the receipt files asked for are there, checked before any money moves (a sale approved whose
-    receipt then could not be written ended in "error:" and exit 2, the money taken) or the journal is opened."""
+def receipt_files_writable(args: argparse.Namespace) -> None:
+    """The receipt files asked for can be written as far as is known without writing them (their folder is there,
+    they are no folder, the file or its new folder may be written), checked before any money moves (a sale approved
+    whose receipt then could not be written ended in "error:" and exit 2, the money taken) or the journal is opened."""
     for flag, path in (("--receipt-png", args.receipt_png), ("--receipt-escpos", args.receipt_escpos)):
-        if path is not None and not path.parent.is_dir():
+        if path is None:
+            continue
+        if not path.parent.is_dir():
             raise UsageError(_("{flag} {path}: no folder {folder} to write the receipt in").format(
                 flag=flag, path=path, folder=path.parent))
+        if path.is_dir():
+            raise UsageError(_("{flag} {path}: a folder, not a file to write the receipt in").format(flag=flag, path=path))
+        if not os.access(path if path.exists() else path.parent, os.W_OK):
+            raise UsageError(_("{flag} {path}: no permission to write the receipt there").format(flag=flag, path=path))
 
 
 def run_sale(args: argparse.Namespace) -> int:
     if args.amount is None and not args.item:
         raise UsageError(_("give --amount AMOUNT or --item BARCODE (one or more), the sale to charge"))
-    receipt_folders_there(args)
+    receipt_files_writable(args)
     code = scanned_code(args.scan, merchant_language(args)) if args.scan else args.code
     tender = Tender.ORDER_CODE if args.order_code else Tender.ENTRY_CODE if args.entry_code else Tender.CUSTOMER_CODE
     with opened_register(args) as register:
@@ -187,20 +195,20 @@ def run_sale(args: argparse.Namespace) -> int:
 
 
 def run_refund(args: argparse.Namespace) -> int:
-    receipt_folders_there(args)
+    receipt_files_writable(args)
     with opened_register(args) as register:
         amount = None if args.amount is None else keyed_money(args.amount, register)
         return print_reversal(args, register, register.refund(args.receipt_number, amount, args.reason))
 
 
 def run_void(args: argparse.Namespace) -> int:
-    receipt_folders_there(args)
+    receipt_files_writable(args)
     with opened_register(args) as register:
         return print_reversal(args, register, register.void(args.receipt_number))
 
 
 def run_reprint(args: argparse.Namespace) -> int:
-    receipt_folders_there(args)
+    receipt_files_writable(args)
     with opened_register(args) as register:
         receipt = register.reprint(args.receipt_number, copy_of(args))
         said = {"status": receipt.outcome.value, "receiptNumber": receipt.receipt_number, "kind": receipt.kind.value,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from pos_sim.cli.backend import backend_process, default_data_dir
-from pos_sim.cli.errors import EXIT_OK, ServiceError, UsageError
+from pos_sim.cli.errors import EXIT_OK, ServiceError, UsageError, not_a_file
 from pos_sim.cli.tui import open_demo_customers
 from pos_sim.language import N_, _
 
@@ -137,11 +137,10 @@ def listen(host: str, port: int) -> socket.socket:
 
 def class_lock(data_dir: Path) -> IO[str]:
     """The class's folder, locked for this process: a second serve of the same folder is refused."""
+    not_a_file("--data-dir", data_dir)
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
         lock = open(data_dir / "serve.lock", "a+", encoding="utf-8")
-    except FileExistsError:  # what mkdir says of a file there
-        raise ServiceError(_("--data-dir {path} is a file, not a folder").format(path=data_dir)) from None
     except OSError as exc:
         raise ServiceError(f"--data-dir {data_dir}: {exc.strerror or exc}") from None  # the system's own words
     try:

@@ -20,7 +20,7 @@ from typing import Any
 import platformdirs
 
 from pos_sim.cli.backend import default_data_dir, embedded_gateway
-from pos_sim.cli.errors import EXIT_OK, UsageError
+from pos_sim.cli.errors import EXIT_OK, UsageError, not_a_file
 from pos_sim.language import LANGUAGES, N_, LanguageError
 from pos_sim.language import language as language_named
 
@@ -140,7 +140,8 @@ def merchant_language(args: argparse.Namespace) -> str:
 def terminal_values(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, str]]:
     """The register commands' settings as dotted names, each layer over the one before: the config
     file, the environment, the flags (and the default journal dir); and where each value came from:
-    the file, the ``POS_SIM_`` variable, the flag."""
+    the file, the ``POS_SIM_`` variable, the flag. A journal or simulator data dir that is a file is refused naming
+    where it came from."""
     from pos_sim.terminal.errors import SettingsError
     from pos_sim.terminal.settings import CONFIG_VARIABLE, env_variable, from_environment, read_config
 
@@ -163,6 +164,9 @@ def terminal_values(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str,
             values[name] = getattr(args, dest)
             origins[name] = "--" + dest.replace("_", "-")
     values.setdefault("journal_dir", default_journal_dir())
+    for name, flag in (("journal_dir", "--journal-dir"), ("gateway.simulator_data_dir", "--backend-data-dir")):
+        if name in values:
+            not_a_file(origins.get(name, flag), Path(values[name]))
     return values, origins
 
 

@@ -221,3 +221,23 @@ def test_a_data_dir_that_cannot_be_written_is_one_line_for_every_command_that_ke
         run = subprocess.run([sys.executable, "-m", "pos_sim", *args], capture_output=True, text=True, timeout=60, env=home)
         assert run.returncode == 2, (name, run.stderr)
         assert run.stderr.count("\n") == 1 and str(blocked) in run.stderr and ": cannot " in run.stderr, (name, run.stderr)
+
+
+def test_a_data_or_journal_dir_that_is_a_file_is_named_as_a_file_not_a_folder(tmp_path):
+    file = tmp_path / "a-file"
+    file.write_text("not a folder")
+    sale = ["sale", "--amount", "1.00", "--customer"]
+    runs = {
+        ("backend", "--port", "0", "--data-dir", str(file)): f"error: --data-dir {file} is a file, not a folder\n",
+        (*sale, "--backend-data-dir", str(file)): f"error: --backend-data-dir {file} is a file, not a folder\n",
+        (*sale, "--journal-dir", str(file)): f"error: --journal-dir {file} is a file, not a folder\n",
+        (*sale, "--journal-dir", str(file), "--language", "th"): f"ข้อผิดพลาด: --journal-dir {file} เป็นไฟล์ ไม่ใช่โฟลเดอร์\n",
+    }
+    home = {"HOME": str(tmp_path), "PATH": os.environ["PATH"]}
+    for args, said in runs.items():
+        run = subprocess.run([sys.executable, "-m", "pos_sim", *args], capture_output=True, text=True, timeout=60, env=home)
+        assert (run.returncode, run.stderr) == (2, said), args
+    run = subprocess.run([sys.executable, "-m", "pos_sim", *sale], capture_output=True, text=True, timeout=60,
+                         env=home | {"POS_SIM_JOURNAL_DIR": str(file)})
+    assert (run.returncode, run.stderr) == (2, f"error: POS_SIM_JOURNAL_DIR {file} is a file, not a folder\n")
+    assert file.read_text() == "not a folder" and not (tmp_path / ".local").exists()  # nothing made, no money moved

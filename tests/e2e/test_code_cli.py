@@ -110,6 +110,22 @@ def test_bad_usage_exits_2():
     assert run.returncode == 2 and b"at most 25 characters" in run.stderr and run.stdout == b""
 
 
+@pytest.mark.parametrize("args", [("code", "make", "paynow", "--uen", "201403121W"), ("scenario", "list")],
+                         ids=["code-make", "scenario-list"])
+def test_output_piped_to_a_reader_that_left_ends_quietly(args):
+    """``pos-sim ... | head -1``: the reader closes the pipe before all is written; the command ends as a Unix tool
+    ended by SIGPIPE does (128 + 13), with nothing on stderr, not an internal fault with exit 70."""
+    import os
+
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader is gone before the command writes a byte
+    try:
+        run = subprocess.run([sys.executable, "-m", "pos_sim", *args], stdout=writer, stderr=subprocess.PIPE, timeout=60)
+    finally:
+        os.close(writer)
+    assert (run.returncode, run.stderr) == (141, b"")
+
+
 @pytest.mark.parametrize("country", ["ZZ", "XK", "EU", "sg", "SGP", "12"])
 def test_make_mpm_refuses_a_country_not_of_iso_3166_in_one_line_naming_the_option(country):
     run = pos_sim("code", "make", "mpm", "--guid", "COM.EXAMPLE", "--country", country, "--name", "SHOP", "--city", "SINGAPORE")

@@ -144,13 +144,35 @@ def test_an_amount_beyond_what_the_ledger_holds_is_refused_before_any_money_move
     assert balance(backend.url, customer) == 10_000
 
 
-def test_a_receipt_file_that_cannot_be_written_is_named_with_the_reason(backend, tmp_path):
+@pytest.mark.parametrize("flag", ["--receipt-png", "--receipt-escpos"])
+def test_a_receipt_file_that_is_a_folder_or_may_not_be_written_is_refused_before_any_money_moves(backend, tmp_path, flag):
+    import os
+
+    customer = open_wallet(backend.url)
+    code = code_of(backend.url, customer)
     folder = tmp_path / "a-folder"
     folder.mkdir()
-    for flag in ("--receipt-png", "--receipt-escpos"):
+    run = pos_sim("sale", *terminal(backend, tmp_path), "--amount", "5", "--code", code, flag, str(folder))
+    assert (run.returncode, run.stdout, run.stderr) == (
+        2, "", f"error: {flag} {folder}: a folder, not a file to write the receipt in\n"), run.stderr
+    run = pos_sim("sale", *terminal(backend, tmp_path, "--language", "ja"), "--amount", "5", "--code", code, flag, str(folder))
+    assert (run.returncode, run.stderr) == (2, f"エラー：{flag} {folder}：フォルダです。レシートを書き出すファイルではありません\n")
+    if os.geteuid() != 0:  # root writes anywhere
+        folder.chmod(0o500)
+        try:
+            run = pos_sim("sale", *terminal(backend, tmp_path), "--amount", "5", "--code", code, flag, str(folder / "r"))
+        finally:
+            folder.chmod(0o700)
+        assert run.stderr == f"error: {flag} {folder / 'r'}: no permission to write the receipt there\n", run.stderr
+    assert balance(backend.url, customer) == 10_000  # the sale was not taken: no "error" for money that moved
+
+
+def test_a_receipt_file_that_cannot_be_written_is_named_with_the_reason(backend, tmp_path):
+    for flag in ("--receipt-png", "--receipt-escpos"):  # a device that takes no byte: known only by writing
         code = code_of(backend.url, open_wallet(backend.url))
-        run = pos_sim("sale", *terminal(backend, tmp_path), "--amount", "5", "--code", code, flag, str(folder))
-        assert (run.returncode, run.stderr) == (2, f"error: cannot write the receipt {folder}: Is a directory\n"), run.stderr
+        run = pos_sim("sale", *terminal(backend, tmp_path), "--amount", "5", "--code", code, flag, "/dev/full")
+        assert (run.returncode, run.stderr) == (2, "error: cannot write the receipt /dev/full: No space left on device\n"), \
+            run.stderr
 
 
 def test_errors_are_said_in_the_merchants_language_from_the_flag_the_environment_or_the_settings_file(backend, tmp_path):
