@@ -326,7 +326,7 @@ def run(frames: int, seed: int, chosen: dict[str, decoders.Decoder], kind: str =
         drawing += seconds
         corpus.append(frame)
         for name, decoder in chosen.items():
-            t0 = time.thread_time()  # this thread's CPU: the same on a quiet or a loaded machine (the decoders use no other)
+            t0 = time.thread_time()  # this thread's CPU, not the time other processes take (the decoders use no other thread)
             try:
                 reads, error = decoder.decode(image), None
             except Exception as exc:  # a decoder that throws on a frame is a finding, not a crash
