@@ -200,3 +200,23 @@ def test_the_phone_lists_under_a_nights_fare_each_journey_it_paid_with_its_amoun
     ]
     assert [item.find_elements(By.CSS_SELECTOR, ".journeys") for item in older] == [[]]  # the top-up lists no journeys
     assert driver.find_element(By.ID, "balance").text == "$190.80"  # 200.00 - 9.20
+
+
+def drawn_with(driver, selector: str) -> set[str]:
+    """The fonts Chromium drew the text of the page's element ``selector`` with (as the platform names them)."""
+    driver.execute_cdp_cmd("DOM.enable", {})
+    driver.execute_cdp_cmd("CSS.enable", {})
+    root = driver.execute_cdp_cmd("DOM.getDocument", {})["root"]["nodeId"]
+    node = driver.execute_cdp_cmd("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+    return {font["familyName"] for font in driver.execute_cdp_cmd("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]}
+
+
+def test_the_phone_page_draws_thai_and_chinese_with_fonts_drawn_for_them(served, browser):
+    driver = browser("--window-size=420,900")
+    driver.get(served.page("/phone"))
+    phones = {link.text: link.get_attribute("href") for link in driver.find_elements(By.CSS_SELECTOR, "a.wallet")}
+    said = {}
+    for name in ("Somchai Jaidee", "Tan Ah Kow"):  # Thai, simplified Chinese
+        driver.get(phones[name])
+        said[name] = drawn_with(driver, "#scan")
+    assert said == {"Somchai Jaidee": {"Noto Sans Thai"}, "Tan Ah Kow": {"Noto Sans CJK SC"}}, said
