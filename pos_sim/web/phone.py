@@ -67,7 +67,7 @@ class Phone:
 
     def _journey(self, line: dict[str, Any]) -> dict[str, str]:
         """A journey a fare posting paid: what it was and why it cost what it did, and its amount written out."""
-        capped = f" (capped: {line['cappedBy']})" if line["cappedBy"] else ""
+        capped = f" (capped: {line['capName']})" if line["cappedBy"] else ""
         return {"what": line["summary"] + capped, "amount": self._money(Money.of_minor(int(line["amount"]["value"]),
                                                                                         line["amount"]["currency"]))}
 

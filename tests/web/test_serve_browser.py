@@ -195,7 +195,7 @@ def test_the_phone_lists_under_a_nights_fare_each_journey_it_paid_with_its_amoun
     assert journeys == [
         ("2025-03-03 M01 08:00 -> M12 08:40", "$2.70"),
         ("2025-03-03 M02 11:00 -> M10 11:45", "$2.20"),
-        ("2025-03-03 M03 18:00 -> M11 18:50 (capped: metro_day)", "$1.10"),
+        ("2025-03-03 M03 18:00 -> M11 18:50 (capped: Daily cap)", "$1.10"),
         ("2025-03-03 M01 21:00 -> no tap-out (maximum fare: no tap-out within 3 h)", "$3.20"),
     ]
     assert [item.find_elements(By.CSS_SELECTOR, ".journeys") for item in older] == [[]]  # the top-up lists no journeys

@@ -420,10 +420,10 @@ class Transit:
             ],
         }
 
-    @staticmethod
-    def fare_lines(tx: Tx, history: Sequence[HistoryEntry]) -> dict[str, list[dict[str, Any]]]:
+    def fare_lines(self, tx: Tx, history: Sequence[HistoryEntry]) -> dict[str, list[dict[str, Any]]]:
         """The journeys of each fare posting in ``history`` (the journeys it paid last), oldest first: what each
-        costs and why (its summary says a maximum fare and why, and its riders; ``cappedBy`` the cap that capped it)."""
+        costs and why (its summary says a maximum fare and why, and its riders; ``cappedBy`` the cap that capped it,
+        ``capName`` what fare_capping.txt's cap_name calls it, else its id)."""
         paid_by = [entry.posting_id for entry in history if entry.kind in FARE_KINDS]
         lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
         if paid_by:
@@ -432,8 +432,13 @@ class Transit:
                 lines[row.posting_id].append({
                     "journey": row.journey_key, "startedAt": timestamp(utc(row.started_ms)), "summary": row.summary,
                     "riders": row.riders, "amount": amount_json(Money.of_minor(row.amount, row.currency)),
-                    "cappedBy": row.capped_by})
+                    "cappedBy": row.capped_by, "capName": row.capped_by and self._cap_name(row.capped_by)})
         return dict(lines)
+
+    def _cap_name(self, cap_id: str) -> str:
+        """What riders call the cap ``cap_id``: its cap_name in the fares clearing prices with, else its id."""
+        fares, _network_id = self.clearing.network()
+        return next((cap.name for cap in fares.network.caps if cap.cap_id == cap_id and cap.name), cap_id)
 
 
 # --- checking an uploaded tap ----------------------------------------------------------------------------

@@ -58,6 +58,7 @@ Two extensions, not in GTFS:
 - **Capping**, the file ``fare_capping.txt``, one cap a row:
 
   - ``cap_id`` (required): unique id of the cap.
+  - ``cap_name`` (optional): what riders call it ("Daily cap"), as ``fare_product_name`` names a product.
   - ``network_id`` (optional): the network whose journeys it caps; empty caps every network. A
     journey counts if all its paid legs are on that network.
   - ``period`` (required): ``day`` (a service day) or ``week`` (Monday to Sunday, by service day).

@@ -483,5 +483,5 @@ class _Reader:
             if amount.minor <= 0:
                 raise row.error("amount", f"{amount.major_str()!r}: a cap is more than zero")
             boundary = _time(row, "day_boundary", latest=DAY - 1)
-            caps.append(Cap(cap_id, period, amount, network_id, boundary or 0))
+            caps.append(Cap(cap_id, period, amount, network_id, boundary or 0, row.get("cap_name") or ""))
         return tuple(caps)

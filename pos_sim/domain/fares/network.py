@@ -180,6 +180,7 @@ class Cap:
     amount: Money
     network_id: str | None = None
     day_boundary: int = 0
+    name: str = ""  # what riders call it ("Daily cap"); empty: the file names it not
 
 
 def _empty() -> Mapping:
