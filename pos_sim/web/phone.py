@@ -14,7 +14,8 @@ from typing import Any
 
 from pos_sim.domain import codes
 from pos_sim.domain.money import Money, format_money
-from pos_sim.language import in_language
+from pos_sim.domain.fares import wording
+from pos_sim.language import Phrase, in_language
 from pos_sim.render import qr
 from pos_sim.scan.cascade import Cascade
 from pos_sim.scan.frames import image_bytes
@@ -55,7 +56,7 @@ class Phone:
         currency = said["currency"]
         history = [{"time": entry["time"], "what": self._what(entry, wallet.language), "ref": entry["ref"],
                     "amount": self._money(Money.of_minor(entry["amount"], currency)),
-                    "journeys": [self._journey(line) for line in entry.get("journeys", [])]} for entry in said["history"]]
+                    "journeys": [self._journey(line, wallet.language) for line in entry.get("journeys", [])]} for entry in said["history"]]
         return {"walletId": wallet_id, "name": said["name"], "balance": self._money(Money.of_minor(said["balance"], currency)),
                 "history": history}
 
@@ -65,10 +66,10 @@ class Phone:
         kind = entry["kind"]
         return in_language(lang, HISTORY[kind]) if kind in HISTORY else entry["memo"] or kind
 
-    def _journey(self, line: dict[str, Any]) -> dict[str, str]:
-        """A journey a fare posting paid: what it was and why it cost what it did, and its amount written out."""
-        capped = f" (capped: {line['capName']})" if line["cappedBy"] else ""
-        return {"what": line["summary"] + capped, "amount": self._money(Money.of_minor(int(line["amount"]["value"]),
+    def _journey(self, line: dict[str, Any], lang: str) -> dict[str, str]:
+        """A journey a fare posting paid: what it was and why it cost what it did, in ``lang``, and its amount written out."""
+        capped = f" ({in_language(lang, Phrase(wording.CAPPED, cap=line['capName']))})" if line["cappedBy"] else ""
+        return {"what": wording.said_in(line["summary"], lang) + capped, "amount": self._money(Money.of_minor(int(line["amount"]["value"]),
                                                                                         line["amount"]["currency"]))}
 
     def payment_code(self, wallet_id: str) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from pos_sim.domain.fares import (
     parse_network,
     read_network,
     service_day,
+    wording,
 )
 from pos_sim.domain.fares.network import Timeframe, clock
 from pos_sim.domain.money import Money
@@ -732,3 +733,9 @@ def test_in_one_day_the_total_is_the_least_of_the_fares_and_the_daily_cap(metro,
     charges = metro.price(journeys)
     fares = sum(c.fare.minor for c in charges)
     assert sum(c.charged.minor for c in charges) == min(fares, 600)
+
+
+def test_a_journeys_summary_line_said_in_a_riders_language():
+    line = "2025-03-03 no tap-in -> M12 08:40 (2 riders) (maximum fare: no tap-in)"
+    assert wording.said_in(line, "th") == "2025-03-03 ไม่ได้แตะเข้า -> M12 08:40 (ผู้โดยสาร 2 คน) (ค่าโดยสารสูงสุด: ไม่ได้แตะเข้า)"
+    assert wording.said_in(line, "en") == line

@@ -164,7 +164,7 @@ def metro_trip(code: dict, entry: tuple[str, str], exit_: tuple[str, str] | None
              "reason": "ok"} for direction, station, at in legs]
 
 
-def test_the_phone_lists_under_a_nights_fare_each_journey_it_paid_with_its_amount_and_why(served, browser):
+def test_the_phone_lists_under_a_nights_fare_each_journey_it_paid_with_its_amount_and_why_in_its_language(served, browser):
     driver = browser("--window-size=420,900")
     driver.get(served.page("/phone"))
     phones = {link.text: link.get_attribute("href") for link in driver.find_elements(By.CSS_SELECTOR, "a.wallet")}
@@ -195,8 +195,8 @@ def test_the_phone_lists_under_a_nights_fare_each_journey_it_paid_with_its_amoun
     assert journeys == [
         ("2025-03-03 M01 08:00 -> M12 08:40", "$2.70"),
         ("2025-03-03 M02 11:00 -> M10 11:45", "$2.20"),
-        ("2025-03-03 M03 18:00 -> M11 18:50 (capped: Daily cap)", "$1.10"),
-        ("2025-03-03 M01 21:00 -> no tap-out (maximum fare: no tap-out within 3 h)", "$3.20"),
+        ("2025-03-03 M03 18:00 -> M11 18:50 (已封顶：Daily cap)", "$1.10"),  # the cap as fare_capping.txt names it
+        ("2025-03-03 M01 21:00 -> 未刷卡出站 (最高票价：3 小时内未刷卡出站)", "$3.20"),
     ]
     assert [item.find_elements(By.CSS_SELECTOR, ".journeys") for item in older] == [[]]  # the top-up lists no journeys
     assert driver.find_element(By.ID, "balance").text == "$190.80"  # 200.00 - 9.20

@@ -96,7 +96,7 @@ from pos_sim.backend.store.transit import (
     upsert,
 )
 from pos_sim.domain.codes import ride as ride_codes
-from pos_sim.domain.fares import Cap, CapPeriod, FareError, FareNetwork, Fares, Journey, Leg, read_network
+from pos_sim.domain.fares import Cap, CapPeriod, FareError, FareNetwork, Fares, Journey, Leg, read_network, wording
 from pos_sim.domain.fares.network import DAY
 from pos_sim.domain.money import Money
 
@@ -123,9 +123,9 @@ DEFAULT_FARES = METRO
 NO_TAPS = 2**62
 """``transit_dirty.since_ms`` of an account queued again with no new tap (it waits for a tap-out)."""
 
-JOINED = " (joined to another journey)"
-NO_TAP_OUT = f" (maximum fare: no tap-out within {TAP_OUT_LIMIT.seconds // 3600} h)"
-NO_TAP_IN = " (maximum fare: no tap-in)"
+JOINED = f" ({wording.JOINED})"
+NO_TAP_OUT = f" ({wording.MAXIMUM_FARE_NO_TAP_OUT.format(hours=TAP_OUT_LIMIT.seconds // 3600)})"
+NO_TAP_IN = f" ({wording.MAXIMUM_FARE_NO_TAP_IN})"
 DENY_DEBT = "debt"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -1053,15 +1053,20 @@ def _summary(journey: Sequence[Ride], riders: int, max_fare: bool) -> str:
     else:
         line = f"{day_text(first.start_ms // 86_400_000)} " + "; ".join(
             f"{ride.from_stop} {_CLOCK[ride.start_ms // 60_000 % 1440]} -> "
-            + ("no tap-out" if ride.end_ms is None else f"{ride.to_stop} {_CLOCK[ride.end_ms // 60_000 % 1440]}")
+            + (wording.NO_TAP_OUT if ride.end_ms is None else f"{ride.to_stop} {_CLOCK[ride.end_ms // 60_000 % 1440]}")
             for ride in journey)
-    return line + (f" ({riders} riders)" if riders > 1 else "") + (NO_TAP_OUT if max_fare else "")
+    return line + _riders(riders) + (NO_TAP_OUT if max_fare else "")
 
 
 def _summary_no_entry(station_id: str, local_ms: int, riders: int) -> str:
     """An exit with no tap-in in a line: "2025-03-03 no tap-in -> M12 08:40 (maximum fare: no tap-in)"."""
-    return (f"{day_text(local_ms // 86_400_000)} no tap-in -> {station_id} {_CLOCK[local_ms // 60_000 % 1440]}"
-            + (f" ({riders} riders)" if riders > 1 else "") + NO_TAP_IN)
+    return (f"{day_text(local_ms // 86_400_000)} {wording.NO_TAP_IN} -> {station_id} {_CLOCK[local_ms // 60_000 % 1440]}"
+            + _riders(riders) + NO_TAP_IN)
+
+
+def _riders(riders: int) -> str:
+    """" (3 riders)" after a journey for more than one, else nothing."""
+    return f" ({wording.RIDERS.format(riders=riders)})" if riders > 1 else ""
 
 
 _CLOCK = [f"{minute // 60:02d}:{minute % 60:02d}" for minute in range(1440)]
