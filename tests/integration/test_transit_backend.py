@@ -262,13 +262,15 @@ def test_clearing_charges_the_metro_fares_with_the_daily_cap_and_the_max_fare(ba
     assert cleared["charged"] == {"currency": "SGD", "value": "1070"}
     assert cleared["indebted"] == [] and cleared["errors"] == []
     assert balance(backend, wallet_id) == 10_000 - 1070
-    assert fares_of(backend, wallet_id) == [(f"fares {MONDAY} to {TUESDAY}: 5 journeys", -1070, [  # one posting
+    assert fares_of(backend, wallet_id) == [(f"fares {MONDAY}: 1 journey", 0, [  # capped to nothing: no posting, a line of 0
+        (f"{MONDAY} M05 20:00 -> M06 20:15 (capped: metro_day)", 0),
+    ]), (f"fares {MONDAY} to {TUESDAY}: 5 journeys", -1070, [  # one posting
         (f"{MONDAY} M01 08:00 -> M12 08:40", 270),
         (f"{MONDAY} M02 11:00 -> M10 11:45", 220),
         (f"{MONDAY} M03 18:00 -> M11 18:50 (capped: metro_day)", 110),
         (f"{MONDAY} M01 21:00 -> no tap-out (maximum fare: no tap-out within 3 h)", 320),
         (f"{TUESDAY} M01 07:30 -> M04 07:45", 150),
-    ])]  # the Z2 -> Z2 journey capped to nothing was not paid: no posting has it
+    ])]
     merchant = sim(backend, "GET", "/sim/merchants")  # the operator was paid what the wallet paid
     assert any(m["clientId"] == DEMO_CLIENT_ID for m in merchant["merchants"])
 
@@ -283,12 +285,13 @@ def test_clearing_charges_the_metro_fares_with_the_daily_cap_and_the_max_fare(ba
     assert late["taps"] == 2 and late["journeys"] == 3
     assert (late["charged"]["value"], late["refunded"]["value"]) == ("170", "170")
     assert balance(backend, wallet_id) == 10_000 - 1070
-    assert fares_of(backend, wallet_id)[1:] == [  # the refunds first; each journey under the posting that paid it last
+    assert fares_of(backend, wallet_id)[2:] == [  # the refunds first; each journey under the posting that paid it last
         (f"fare refunds {MONDAY}: 2 journeys", 170, [(f"{MONDAY} M02 11:00 -> M10 11:45 (capped: metro_day)", 160),
                                                       (f"{MONDAY} M03 18:00 -> M11 18:50 (capped: metro_day)", 0)]),
         (f"fares {MONDAY}: 1 journey", -170, [(f"{MONDAY} M01 06:00 -> M05 06:30", 170)]),
     ]
-    assert [summary for summary, _cost in fares_of(backend, wallet_id)[0][2]] == [
+    assert fares_of(backend, wallet_id)[0][2] == [(f"{MONDAY} M05 20:00 -> M06 20:15 (capped: metro_day)", 0)]  # still free
+    assert [summary for summary, _cost in fares_of(backend, wallet_id)[1][2]] == [
         f"{MONDAY} M01 08:00 -> M12 08:40", f"{MONDAY} M01 21:00 -> no tap-out (maximum fare: no tap-out within 3 h)",
         f"{TUESDAY} M01 07:30 -> M04 07:45"]
     assert clear(backend)["charged"]["value"] == "0"

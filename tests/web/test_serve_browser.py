@@ -173,6 +173,7 @@ def test_the_phone_lists_under_a_nights_fare_each_journey_it_paid_with_its_amoun
     taps = (metro_trip(code, ("M01", "08:00"), ("M12", "08:40"))    # Z1 -> Z3 at peak: 2.70
             + metro_trip(code, ("M02", "11:00"), ("M10", "11:45"))  # Z1 -> Z3 off-peak: 2.20
             + metro_trip(code, ("M03", "18:00"), ("M11", "18:50"))  # Z1 -> Z3 at peak, 2.70: the day's cap leaves 1.10
+            + metro_trip(code, ("M11", "19:40"), ("M12", "19:55"))  # Z3 -> Z3 off-peak, 1.20: capped to nothing
             + metro_trip(code, ("M01", "21:00"), None))             # no tap-out: the maximum fare, 3.20
     body = json.dumps({"gateId": "G1", "taps": taps}).encode()  # as the gates upload them, signed by the operator
     operator = key_files.read_private_key(served.data_dir / "backend" / "keys" / "SIM_DEMO_private.pem")
@@ -183,15 +184,20 @@ def test_the_phone_lists_under_a_nights_fare_each_journey_it_paid_with_its_amoun
         "content-type": "application/json"})
     assert uploaded.status_code == 200, uploaded.text
     cleared = requests.post(f"{served.backend_url}/sim/transit/clear", timeout=60).json()  # the night's clearing
-    assert (cleared["journeys"], cleared["charged"]) == (4, {"currency": "SGD", "value": "920"}), cleared
+    assert (cleared["journeys"], cleared["charged"]) == (5, {"currency": "SGD", "value": "920"}), cleared
 
     driver.get(phones["Tan Ah Kow"])
     text_of(driver, "history", lambda text: "2025-03-03" in text)
-    fare, *older = driver.find_elements(By.CSS_SELECTOR, "#history > li")  # newest first: the fare above the top-up
+    fare, free, *older = driver.find_elements(By.CSS_SELECTOR, "#history > li")  # newest first: the fares above the top-up
     posting = fare.find_element(By.CSS_SELECTOR, ":scope > .line")
     assert posting.text.split()[1:] == ["车费", "-$9.20"], posting.text  # what it was, in the wallet's Chinese
     journeys = [tuple(span.text for span in line.find_elements(By.TAG_NAME, "span"))
                 for line in fare.find_elements(By.CSS_SELECTOR, ".journeys .line")]
+    # the trip the cap made free: in no posting (nothing moved), yet in the history, at 0
+    assert free.find_element(By.CSS_SELECTOR, ":scope > .line").text.split()[1:] == ["车费", "$0.00"]
+    assert [tuple(span.text for span in line.find_elements(By.TAG_NAME, "span"))
+            for line in free.find_elements(By.CSS_SELECTOR, ".journeys .line")] == [
+        ("2025-03-03 M11 19:40 -> M12 19:55 (已封顶：Daily cap)", "$0.00")]
     assert journeys == [
         ("2025-03-03 M01 08:00 -> M12 08:40", "$2.70"),
         ("2025-03-03 M02 11:00 -> M10 11:45", "$2.20"),

@@ -38,7 +38,8 @@ until a later clearing collects it; a wallet in another currency than the networ
 journeys, not charged. What a wallet pays an operator in a batch is one posting (its refunds another), as
 contactless metro systems charge a card once a day: "fares 2025-03-03: 3 journeys", the sum of the journeys
 paid in it; each journey names the posting that paid it last (``posting_id``), and the wallet's history lists a
-fare posting's journeys, each with its amount and why (wallets.py, ``Transit.fare_lines``).
+fare posting's journeys, each with its amount and why (wallets.py, ``Transit.fare_lines``), and each journey that
+cost nothing, in no posting, on a line of its own of 0 (``Transit.free_fares``).
 
 In batches of ``CLEARING_BATCH`` accounts, one transaction a batch and a fixed number of statements a
 batch (bulk reads and writes, no statement per tap or per journey): the batch's accounts taken off the
@@ -393,11 +394,15 @@ class _FarePosting:
     journeys: list[_Journey] = field(default_factory=list)  # the journeys paid in it
 
     def memo(self) -> str:
-        """"fares 2025-03-03: 3 journeys" (the journeys' local days; "fare refunds" for a refund)."""
-        days = sorted({journey.started_day for journey in self.journeys})
-        when = day_text(days[0]) if len(days) == 1 else f"{day_text(days[0])} to {day_text(days[-1])}"
-        count = len(self.journeys)
-        return f"{'fare refunds' if self.refund else 'fares'} {when}: {count} journey{'' if count == 1 else 's'}"
+        return fares_memo([journey.started_day for journey in self.journeys], self.refund)
+
+
+def fares_memo(started_days: Sequence[int], refund: bool = False) -> str:
+    """"fares 2025-03-03: 3 journeys", of journeys started on ``started_days`` (local days; "fare refunds" for a refund)."""
+    days = sorted(set(started_days))
+    when = day_text(days[0]) if len(days) == 1 else f"{day_text(days[0])} to {day_text(days[-1])}"
+    count = len(started_days)
+    return f"{'fare refunds' if refund else 'fares'} {when}: {count} journey{'' if count == 1 else 's'}"
 
 
 @dataclass

@@ -42,7 +42,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from pos_sim.backend.store import keys as key_files
-from pos_sim.backend.services.clearing import FARE_KINDS, Clearing, ms, queue, utc
+from pos_sim.backend.services.clearing import FARE, FARE_KINDS, Clearing, fares_memo, ms, queue, utc
 from pos_sim.backend.protocol import Refused, amount_json, result, timestamp
 from pos_sim.backend.store.database import Store, Tx
 from pos_sim.backend.store.errors import StoreError
@@ -429,11 +429,24 @@ class Transit:
         if paid_by:
             for row in tx.connection.execute(select(transit_journeys).where(transit_journeys.c.posting_id.in_(paid_by))
                                              .order_by(transit_journeys.c.started_ms, transit_journeys.c.journey_key)):
-                lines[row.posting_id].append({
-                    "journey": row.journey_key, "startedAt": timestamp(utc(row.started_ms)), "summary": row.summary,
-                    "riders": row.riders, "amount": amount_json(Money.of_minor(row.amount, row.currency)),
-                    "cappedBy": row.capped_by, "capName": row.capped_by and self._cap_name(row.capped_by)})
+                lines[row.posting_id].append(self._fare_line(row))
         return dict(lines)
+
+    def free_fares(self, tx: Tx, wallet_id: str) -> list[tuple[datetime, dict[str, Any]]]:
+        """The wallet's journeys that cost nothing (capped to nothing), each as a history line of its own of 0, with
+        when clearing priced it: no posting paid them (a posting moves money), yet the rider made the trip."""
+        rows = tx.connection.execute(select(transit_journeys).where(
+            transit_journeys.c.wallet_id == wallet_id, transit_journeys.c.posting_id.is_(None),
+            transit_journeys.c.amount == 0, transit_journeys.c.error.is_(None),
+        ).order_by(transit_journeys.c.started_ms, transit_journeys.c.journey_key))
+        return [(row.updated_at, {"kind": FARE, "ref": row.account, "amount": 0, "memo": fares_memo([row.started_day]),
+                                  "journeys": [self._fare_line(row)]}) for row in rows]
+
+    def _fare_line(self, row: Any) -> dict[str, Any]:
+        """A journey of a fare line: what it was, what it cost and why."""
+        return {"journey": row.journey_key, "startedAt": timestamp(utc(row.started_ms)), "summary": row.summary,
+                "riders": row.riders, "amount": amount_json(Money.of_minor(row.amount, row.currency)),
+                "cappedBy": row.capped_by, "capName": row.capped_by and self._cap_name(row.capped_by)}
 
     def _cap_name(self, cap_id: str) -> str:
         """What riders call the cap ``cap_id``: its cap_name in the fares clearing prices with, else its id."""

@@ -41,17 +41,17 @@ class Wallets:
                 raise Refused("USER_NOT_EXIST", f"no wallet {wallet_id}")
             history = tx.history(wallet_id)
             journeys = self.transit.fare_lines(tx, history) if self.transit is not None else {}
+            free = self.transit.free_fares(tx, wallet_id) if self.transit is not None else []
             transit = self.transit.wallet_summary(tx, wallet_id) if self.transit is not None else None
+        posted = [(h.created_at, {"kind": h.kind, "ref": h.ref, "amount": h.amount, "memo": h.memo}
+                   | ({"journeys": journeys.get(h.posting_id, [])} if h.kind in FARE_KINDS else {})) for h in history]
+        lines = sorted([*posted, *free], key=lambda line: line[0], reverse=True)  # newest first, a posting before a free fare
         shown = {
             "walletId": account.id,
             "name": account.name,
             "currency": account.currency,
             "balance": account.balance,
-            "history": [
-                {"kind": h.kind, "ref": h.ref, "amount": h.amount, "memo": h.memo, "time": timestamp(h.created_at)}
-                | ({"journeys": journeys.get(h.posting_id, [])} if h.kind in FARE_KINDS else {})
-                for h in history
-            ],
+            "history": [line | {"time": timestamp(at)} for at, line in lines],
         }
         return shown | ({"transit": transit} if transit is not None else {})
 
