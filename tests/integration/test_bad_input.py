@@ -286,6 +286,20 @@ def test_a_nul_character_anywhere_is_refused_on_both_databases(backend, merchant
     assert result_of(merchant.call(PAY, pay_body(code))) == "SUCCESS" and balance(backend, wallet_id) == 8_750
 
 
+def test_an_amount_of_more_minor_units_than_the_ledger_holds_is_refused_naming_the_field(backend, merchant, wallet):
+    """A value of more than 18 digits was refused as if it were not a string of minor units at all."""
+    wallet_id = wallet("SGD", 10_000)
+    code = payment_code(backend, wallet_id)
+    before = snapshot(backend)
+    for value in ["1" * 19, "9" * 40]:
+        said = merchant.call(PAY, pay_body(code, value=value))
+        message = said["result"]["resultMessage"]
+        assert result_of(said) == "PARAM_ILLEGAL" and message.startswith("paymentAmount.value: "), message
+        assert f"{len(value)} digits" in message and "more than the ledger holds (18 digits at most)" in message
+    assert snapshot(backend) == before
+    assert result_of(merchant.call(PAY, pay_body(code, value="9" * 18))) != "PARAM_ILLEGAL"
+
+
 # --- signatures and request times ----------------------------------------------------------------------------
 
 
