@@ -261,7 +261,7 @@ class TransitClient(GatewayClient):
             return ride.KeyRing.from_document(document)
         except ride.KeyRingError as exc:
             return TransportFailure(call, Failure.MALFORMED, Phrase(N_("{where}: not a key ring ({problem})"), where=where,
-                                                                    problem=str(exc)))
+                                                                    problem=message_of(exc)))
 
     def upload(self, gate_id: str, taps: Sequence[Mapping[str, Any]]) -> GatewayAnswer | TransportFailure:
         """``POST /transit/taps``: one batch of at most 1000 taps; S means all of them are stored."""

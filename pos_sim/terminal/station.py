@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pos_sim.domain.codes import ride
+from pos_sim.language import N_, Phrase, message_of
 from pos_sim.terminal import local_file
 from pos_sim.terminal.errors import TerminalError
 
@@ -323,8 +324,8 @@ class Station:
                 ring = ride.KeyRing.from_json(path.read_bytes())
             except (OSError, ride.KeyRingError) as exc:
                 if strict:
-                    raise StationError(f"{path}: the key ring cache cannot be read ({exc}); delete it and let a gate"
-                                       " sync with the backend again") from None
+                    raise StationError(Phrase(N_("{path}: the key ring cache cannot be read ({problem}); delete it and let a"
+                                                 " gate sync with the backend again"), path=path, problem=message_of(exc))) from None
                 return self._ring
             self._ring, self._ring_mark = ring, mark
             return ring

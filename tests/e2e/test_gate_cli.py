@@ -168,3 +168,16 @@ def test_bad_files_exit_2_with_a_message(tmp_path):
     run = pos_sim(*gate(tmp_path, "--offline", "--text", "x"))
     assert run.returncode == 2 and "keyring.json: the key ring cache cannot be read" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(("language", "said"), [
+    ("ja", "鍵のキャッシュを読み取れません（version: 2 は不明です（このリーダーが知っているのは 1））。削除して"),
+    ("th", "อ่านแคชของชุดกุญแจไม่ได้ (version: 2 ไม่รู้จัก (ตัวอ่านนี้รู้จัก 1)) ให้ลบทิ้ง"),
+])
+def test_a_key_ring_cache_that_cannot_be_read_is_said_in_the_merchants_language(tmp_path, language, said):
+    _private, folder = offline_station(tmp_path)
+    document = json.loads((folder / "keyring.json").read_text())
+    (folder / "keyring.json").write_text(json.dumps(document | {"version": 2}))
+    run = pos_sim(*gate(tmp_path, "--offline", "--text", "x"), POS_SIM_LANGUAGE=language)
+    assert run.returncode == 2 and said in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr

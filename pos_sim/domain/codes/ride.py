@@ -121,6 +121,9 @@ class KeyRingError(DomainError):
     """An issuer key, key ring document or deny list that cannot be used as such."""
 
 
+_NOT_AFTER = N_("{where}: not_after {not_after} is not after not_before {not_before}")
+
+
 # --- base45 (RFC 9285) -------------------------------------------------------------------------
 
 
@@ -174,7 +177,7 @@ def _int_in(value: object, low: int, high: int, name: str, what: str) -> int:
 
 def _utc(value: object, name: str, error: type[DomainError] = DomainError) -> datetime:
     if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
-        raise error(f"{name} {value!r} must be an aware datetime (with a UTC offset)")
+        raise error(Phrase(N_("{name} {value!r} must be an aware datetime (with a UTC offset)"), name=name, value=value))
     return value.astimezone(UTC)
 
 
@@ -290,7 +293,7 @@ def sign(code: RideCode, private_key: Ed25519PrivateKey) -> str:
     if not isinstance(code, RideCode):
         raise DomainError(f"sign takes a RideCode, not {type(code).__name__}")
     if not isinstance(private_key, Ed25519PrivateKey):
-        raise KeyRingError(f"a ride code is signed with an Ed25519 private key, not {type(private_key).__name__}")
+        raise KeyRingError(Phrase(N_("a ride code is signed with an Ed25519 private key, not {type}"), type=type(private_key).__name__))
     signed = code.to_bytes()
     return PREFIX + base45_encode(signed + private_key.sign(SIGNING_CONTEXT + signed))
 
@@ -359,7 +362,8 @@ def _raw_public(key: object) -> bytes:
     if isinstance(key, bytes) and len(key) == PUBLIC_KEY_BYTES:
         return key
     shown = f"{len(key)} bytes" if isinstance(key, bytes) else type(key).__name__
-    raise KeyRingError(f"an issuer public key is an Ed25519 public key or its {PUBLIC_KEY_BYTES} raw bytes, not {shown}")
+    raise KeyRingError(Phrase(N_("an issuer public key is an Ed25519 public key or its {size} raw bytes, not {shown}"),
+                              size=PUBLIC_KEY_BYTES, shown=shown))
 
 
 @dataclass(frozen=True)
@@ -374,13 +378,13 @@ class IssuerKey:
 
     def __post_init__(self) -> None:
         if isinstance(self.key_id, bool) or not isinstance(self.key_id, int) or not 0 <= self.key_id <= MAX_KEY_ID:
-            raise KeyRingError(f"issuer key id {self.key_id!r} is not 0-{MAX_KEY_ID}")
+            raise KeyRingError(Phrase(N_("issuer key id {key_id!r} is not 0-{most}"), key_id=self.key_id, most=MAX_KEY_ID))
         object.__setattr__(self, "public_key", _raw_public(self.public_key))
         object.__setattr__(self, "not_before", _utc(self.not_before, "not_before", KeyRingError))
         object.__setattr__(self, "not_after", _utc(self.not_after, "not_after", KeyRingError))
         if self.not_after <= self.not_before:
-            raise KeyRingError(f"issuer key {self.key_id}: not_after {_iso(self.not_after)}"
-                               f" is not after not_before {_iso(self.not_before)}")
+            raise KeyRingError(Phrase(_NOT_AFTER, where=Phrase(N_("issuer key {key_id}"), key_id=self.key_id),
+                                      not_after=_iso(self.not_after), not_before=_iso(self.not_before)))
 
     def covers(self, when: datetime) -> bool:
         """Whether the key signs codes issued at ``when``."""
@@ -399,7 +403,7 @@ def generate_key_pair(key_id: int, not_before: datetime, not_after: datetime) ->
 def private_key_pem(private_key: Ed25519PrivateKey) -> str:
     """The issuer's private key as unencrypted PKCS#8 PEM, to store it (never to hand it out)."""
     if not isinstance(private_key, Ed25519PrivateKey):
-        raise KeyRingError(f"an Ed25519 private key was expected, not {type(private_key).__name__}")
+        raise KeyRingError(Phrase(N_("an Ed25519 private key was expected, not {type}"), type=type(private_key).__name__))
     return private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                      serialization.NoEncryption()).decode("ascii")
 
@@ -407,15 +411,15 @@ def private_key_pem(private_key: Ed25519PrivateKey) -> str:
 def load_private_key(pem: str) -> Ed25519PrivateKey:
     """An Ed25519 private key from PKCS#8 PEM; KeyRingError for anything else."""
     if not isinstance(pem, str) or "-----BEGIN" not in pem:
-        raise KeyRingError("an issuer private key is PKCS#8 PEM text (-----BEGIN PRIVATE KEY-----)")
+        raise KeyRingError(Phrase(N_("an issuer private key is PKCS#8 PEM text (-----BEGIN PRIVATE KEY-----)")))
     try:
         key = serialization.load_pem_private_key(pem.encode("ascii"), password=None)
     except TypeError:
-        raise KeyRingError("an encrypted (passphrase-protected) key; store the issuer key without a passphrase") from None
+        raise KeyRingError(Phrase(N_("an encrypted (passphrase-protected) key; store the issuer key without a passphrase"))) from None
     except (ValueError, UnicodeEncodeError, UnsupportedAlgorithm):
-        raise KeyRingError("not a PEM private key") from None
+        raise KeyRingError(Phrase(N_("not a PEM private key"))) from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise KeyRingError(f"not an Ed25519 key ({type(key).__name__}); ride codes are signed with Ed25519")
+        raise KeyRingError(Phrase(N_("not an Ed25519 key ({type}); ride codes are signed with Ed25519"), type=type(key).__name__))
     return key
 
 
@@ -436,14 +440,14 @@ class IssuerKeys:
         by_id: dict[int, IssuerKey] = {}
         for key in keys:
             if not isinstance(key, IssuerKey):
-                raise KeyRingError(f"issuer keys are IssuerKey values, not {type(key).__name__}")
+                raise KeyRingError(Phrase(N_("issuer keys are IssuerKey values, not {type}"), type=type(key).__name__))
             if key.key_id in by_id:
-                raise KeyRingError(f"issuer key id {key.key_id} is given twice")
+                raise KeyRingError(Phrase(N_("issuer key id {key_id} is given twice"), key_id=key.key_id))
             by_id[key.key_id] = key
         revoked = frozenset(self.revoked)
         for key_id in revoked:
             if isinstance(key_id, bool) or not isinstance(key_id, int) or not 0 <= key_id <= MAX_KEY_ID:
-                raise KeyRingError(f"revoked key id {key_id!r} is not 0-{MAX_KEY_ID}")
+                raise KeyRingError(Phrase(N_("revoked key id {key_id!r} is not 0-{most}"), key_id=key_id, most=MAX_KEY_ID))
         object.__setattr__(self, "keys", keys)
         object.__setattr__(self, "revoked", revoked)
         object.__setattr__(self, "_by_id", MappingProxyType(by_id))
@@ -552,7 +556,8 @@ class DenyList:
         accounts = frozenset(self.accounts)
         for account in accounts:
             if not isinstance(account, bytes) or len(account) not in ACCOUNT_BYTES:
-                raise KeyRingError(f"a denied account is {ACCOUNT_BYTES.start}-{ACCOUNT_BYTES.stop - 1} bytes, not {account!r}")
+                raise KeyRingError(Phrase(N_("a denied account is {low}-{high} bytes, not {account!r}"), low=ACCOUNT_BYTES.start,
+                                          high=ACCOUNT_BYTES.stop - 1, account=account))
         object.__setattr__(self, "accounts", accounts)
 
     def __contains__(self, account: object) -> bool:
@@ -598,7 +603,7 @@ class KeyRing:
 
     def __post_init__(self) -> None:
         if not isinstance(self.keys, IssuerKeys) or not isinstance(self.deny, DenyList):
-            raise KeyRingError("a key ring holds IssuerKeys and a DenyList")
+            raise KeyRingError(Phrase(N_("a key ring holds IssuerKeys and a DenyList")))
         object.__setattr__(self, "published_at", _utc(self.published_at, "published_at", KeyRingError))
 
     def to_document(self) -> dict[str, Any]:
@@ -625,9 +630,9 @@ class KeyRing:
         try:
             document = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise KeyRingError(f"key ring is not JSON: {exc}") from None
+            raise KeyRingError(Phrase(N_("key ring is not JSON: {problem}"), problem=str(exc))) from None
         except TypeError:
-            raise KeyRingError(f"a key ring document is JSON text, not {type(text).__name__}") from None
+            raise KeyRingError(Phrase(N_("a key ring document is JSON text, not {type}"), type=type(text).__name__)) from None
         return cls.from_document(document)
 
     @classmethod
@@ -635,15 +640,17 @@ class KeyRing:
         _members(document, _DOCUMENT_FIELDS, "key ring")
         assert isinstance(document, dict)
         if document["format"] != FORMAT:
-            raise KeyRingError(f"format: {document['format']!r} is not {FORMAT!r}")
+            raise KeyRingError(Phrase(N_("format: {format!r} is not {expected!r}"), format=document["format"], expected=FORMAT))
         if document["version"] != FORMAT_VERSION or isinstance(document["version"], bool):
-            raise KeyRingError(f"version: {document['version']!r} is unknown (this reader knows {FORMAT_VERSION})")
+            raise KeyRingError(Phrase(N_("version: {version!r} is unknown (this reader knows {known})"), version=document["version"],
+                                      known=FORMAT_VERSION))
         published_at = _when(document["published_at"], "published_at")
         keys = [_issuer_key(entry, f"keys[{i}]") for i, entry in enumerate(_list(document["keys"], "keys"))]
         revoked = set()
         for i, key_id in enumerate(_list(document["revoked"], "revoked")):
             if isinstance(key_id, bool) or not isinstance(key_id, int) or not 0 <= key_id <= MAX_KEY_ID:
-                raise KeyRingError(f"revoked[{i}]: {key_id!r} is not a key id 0-{MAX_KEY_ID}")
+                raise KeyRingError(Phrase(N_("revoked[{index}]: {key_id!r} is not a key id 0-{most}"), index=i, key_id=key_id,
+                                          most=MAX_KEY_ID))
             revoked.add(key_id)
         deny = set()
         for i, account in enumerate(_list(document["deny"], "deny")):
@@ -652,29 +659,30 @@ class KeyRing:
             except ValueError:
                 raw = None
             if raw is None or len(raw) not in ACCOUNT_BYTES:
-                raise KeyRingError(f"deny[{i}]: {account!r} is not an account token"
-                                   f" ({ACCOUNT_BYTES.start}-{ACCOUNT_BYTES.stop - 1} bytes in hex)")
+                raise KeyRingError(Phrase(N_("deny[{index}]: {account!r} is not an account token ({low}-{high} bytes in hex)"),
+                                          index=i, account=account, low=ACCOUNT_BYTES.start, high=ACCOUNT_BYTES.stop - 1))
             deny.add(raw)
         seen: set[int] = set()
         for i, key in enumerate(keys):
             if key.key_id in seen:
-                raise KeyRingError(f"keys[{i}].key_id: key id {key.key_id} is given twice")
+                raise KeyRingError(Phrase(N_("keys[{index}].key_id: key id {key_id} is given twice"), index=i, key_id=key.key_id))
             seen.add(key.key_id)
         return cls(IssuerKeys(tuple(keys), frozenset(revoked)), DenyList(frozenset(deny)), published_at)
 
 
 def _members(document: object, names: set[str], what: str) -> None:
     if not isinstance(document, dict):
-        raise KeyRingError(f"{what}: a JSON object was expected, not {type(document).__name__}")
+        raise KeyRingError(Phrase(N_("{where}: a JSON object was expected, not {type}"), where=what, type=type(document).__name__))
     if missing := sorted(names - document.keys()):
-        raise KeyRingError(f"{what}: missing {', '.join(missing)}")
+        raise KeyRingError(Phrase(N_("{where}: missing {names}"), where=what, names=", ".join(missing)))
     if unknown := sorted(document.keys() - names):
-        raise KeyRingError(f"{what}: unknown member {', '.join(map(repr, unknown))} (expected {', '.join(sorted(names))})")
+        raise KeyRingError(Phrase(N_("{where}: unknown member {unknown} (expected {names})"), where=what,
+                                  unknown=", ".join(map(repr, unknown)), names=", ".join(sorted(names))))
 
 
 def _list(value: object, where: str) -> list[Any]:
     if not isinstance(value, list):
-        raise KeyRingError(f"{where}: a JSON array was expected, not {type(value).__name__}")
+        raise KeyRingError(Phrase(N_("{where}: a JSON array was expected, not {type}"), where=where, type=type(value).__name__))
     return value
 
 
@@ -684,7 +692,8 @@ def _when(value: object, where: str) -> datetime:
     except ValueError:
         when = None
     if when is None or when.tzinfo is None:
-        raise KeyRingError(f"{where}: {value!r} is not an ISO 8601 time with a UTC offset (e.g. 2025-06-01T00:00:00Z)")
+        raise KeyRingError(Phrase(N_("{where}: {value!r} is not an ISO 8601 time with a UTC offset (e.g. 2025-06-01T00:00:00Z)"),
+                                  where=where, value=value))
     return when.astimezone(UTC)
 
 
@@ -693,15 +702,17 @@ def _issuer_key(entry: object, where: str) -> IssuerKey:
     assert isinstance(entry, dict)
     key_id = entry["key_id"]
     if isinstance(key_id, bool) or not isinstance(key_id, int) or not 0 <= key_id <= MAX_KEY_ID:
-        raise KeyRingError(f"{where}.key_id: {key_id!r} is not 0-{MAX_KEY_ID}")
+        raise KeyRingError(Phrase(N_("{where}.key_id: {key_id!r} is not 0-{most}"), where=where, key_id=key_id, most=MAX_KEY_ID))
     if entry["algorithm"] != ALGORITHM:
-        raise KeyRingError(f"{where}.algorithm: {entry['algorithm']!r} is not supported (ride codes use {ALGORITHM})")
+        raise KeyRingError(Phrase(N_("{where}.algorithm: {algorithm!r} is not supported (ride codes use {expected})"), where=where,
+                                  algorithm=entry["algorithm"], expected=ALGORITHM))
     text = entry["public_key"]
     if not isinstance(text, str) or not _PUBLIC_KEY_TEXT.fullmatch(text):
-        raise KeyRingError(f"{where}.public_key: not the base64url of a {PUBLIC_KEY_BYTES}-byte Ed25519 public key")
+        raise KeyRingError(Phrase(N_("{where}.public_key: not the base64url of a {size}-byte Ed25519 public key"), where=where,
+                                  size=PUBLIC_KEY_BYTES))
     not_before = _when(entry["not_before"], f"{where}.not_before")
     not_after = _when(entry["not_after"], f"{where}.not_after")
     if not_after <= not_before:
-        raise KeyRingError(f"{where}: not_after {_iso(not_after)} is not after not_before {_iso(not_before)}")
+        raise KeyRingError(Phrase(_NOT_AFTER, where=where, not_after=_iso(not_after), not_before=_iso(not_before)))
     return IssuerKey(key_id, base64.urlsafe_b64decode(text.rstrip("=") + "="), not_before, not_after)
 
