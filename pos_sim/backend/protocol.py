@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from pos_sim.domain.errors import AmountError
-from pos_sim.domain.money import MAX_AMOUNT, Money, currency
+from pos_sim.domain.money import MAX_MINOR_DIGITS, Money, currency
 
 # result code -> (status S/F/U, message), as the provider's documentation words them
 RESULTS: dict[str, tuple[str, str]] = {
@@ -163,9 +163,6 @@ def _span(seconds: float) -> str:
     return " ".join(parts) or f"{seconds:.1f} s"
 
 
-MOST_DIGITS = len(str(MAX_AMOUNT)) - 1
-"""The most digits an amount's minor units may have: 18, so any amount fits the ledger's BIGINT (MAX_AMOUNT)."""
-
 MAX_JSON_DEPTH = 32
 """The deepest a request body's JSON may nest: an AMS body nests 4 deep (order.merchant.store.referenceStoreId)."""
 
@@ -250,9 +247,9 @@ def amount(body: dict[str, Any], path: str) -> Money:
     code, value = obj.get("currency"), obj.get("value")
     if not isinstance(value, str) or not value.isascii() or not value.isdigit():
         raise Refused("PARAM_ILLEGAL", f"{path}.value must be a string of minor units, like \"1000\"")
-    if len(value) > MOST_DIGITS:
+    if len(value) > MAX_MINOR_DIGITS:
         raise Refused("PARAM_ILLEGAL", f"{path}.value: {len(value)} digits of minor units, more than the ledger holds"
-                                       f" ({MOST_DIGITS} digits at most)")
+                                       f" ({MAX_MINOR_DIGITS} digits at most)")
     try:
         money = Money.of_minor(int(value), currency(str(code)))
     except AmountError as exc:

@@ -23,6 +23,9 @@ MAX_TEXT = 64
 MAX_AMOUNT = 2**63 - 1
 """The most minor units an amount read may have: what the ledger's BIGINT columns (and a journal's SQLite INTEGER) hold."""
 
+MAX_MINOR_DIGITS = len(str(MAX_AMOUNT)) - 1
+"""The most digits an AMS amount's minor units may have (18): any such amount fits MAX_AMOUNT."""
+
 
 @dataclass(frozen=True)
 class Currency:

@@ -34,7 +34,7 @@ from pos_sim import __version__
 from pos_sim.domain import ams_signature
 from pos_sim.domain.ams_signature import SignatureError
 from pos_sim.domain.errors import AmountError
-from pos_sim.domain.money import Money, currency
+from pos_sim.domain.money import MAX_MINOR_DIGITS, Money, currency
 from pos_sim.language import N_, Phrase
 from pos_sim.terminal.errors import SettingsError
 
@@ -230,7 +230,7 @@ def read_amount(obj: Any, where: str) -> Money:
     if not isinstance(obj, Mapping):
         raise AmountError(f"{where}: {obj!r} is not an amount object with currency and value")
     value, code = obj.get("value"), obj.get("currency")
-    if not isinstance(value, str) or not value.isascii() or not value.isdigit() or len(value) > 18:
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit() or len(value) > MAX_MINOR_DIGITS:
         raise AmountError(f"{where}.value: {value!r} is not a string of minor units like \"1250\"")
     return Money.of_minor(int(value), currency(str(code)))
 
